@@ -1,0 +1,432 @@
+"""Topologies of sparse MLPs: boolean masks, random initialisers, file formats.
+
+A *topology* is an ordered list of boolean numpy arrays, one per layer, each
+shaped ``(n_out, n_in)`` like ``torch.nn.Linear.weight``: ``mask[j, i]`` is
+True when input neuron ``i`` feeds output neuron ``j``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+Topology = list  # list[np.ndarray] of bool, each (n_out, n_in)
+
+__all__ = [
+    "as_topology",
+    "edges_for_epsilon",
+    "edges_for_density",
+    "random_mask",
+    "random_topology",
+    "edge_counts",
+    "densities",
+    "total_edges",
+    "total_density",
+    "layer_shapes",
+    "widths_of",
+    "topology_hash",
+    "save_topology",
+    "load_topology",
+    "export_published",
+    "load_published",
+    "masks_from_state_dict",
+    "permute_hidden_neurons",
+    "rewire_fraction",
+]
+
+
+def as_topology(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray]:
+    """Validate and convert layer masks or weight matrices to a topology.
+
+    Parameters
+    ----------
+    masks : sequence of array-like, torch tensors or scipy sparse matrices
+        One per layer, shaped ``(n_out, n_in)``. Any non-zero entry is an edge.
+    name : str
+        Name of the argument, used in error messages.
+
+    Returns
+    -------
+    list of np.ndarray
+        Boolean masks, ``(n_out, n_in)`` each.
+
+    Raises
+    ------
+    ValueError
+        If a layer is not 2-D, contains NaN, or consecutive layers do not chain
+        (``n_in`` of layer k+1 must equal ``n_out`` of layer k).
+    """
+    if isinstance(masks, np.ndarray) and masks.ndim == 2:
+        masks = [masks]
+    out = []
+    for k, m in enumerate(masks):
+        if sp.issparse(m):
+            m = m.toarray()
+        elif hasattr(m, "detach"):
+            m = m.detach().cpu().numpy()
+        m = np.asarray(m)
+        if m.ndim != 2:
+            raise ValueError(
+                f"{name}[{k}] has shape {m.shape}; every layer must be a 2-D "
+                "(n_out, n_in) array like torch.nn.Linear.weight"
+            )
+        if m.dtype != bool:
+            if np.issubdtype(m.dtype, np.floating) and np.isnan(m).any():
+                raise ValueError(
+                    f"{name}[{k}] contains NaN weights; a topology needs finite "
+                    "values (replace NaN by 0 to mark absent edges)"
+                )
+            m = m != 0
+        out.append(m)
+    if not out:
+        raise ValueError(f"{name} is empty; a topology needs at least one layer")
+    for k in range(1, len(out)):
+        if out[k].shape[1] != out[k - 1].shape[0]:
+            raise ValueError(
+                f"{name}: layer {k} has {out[k].shape[1]} inputs but layer {k - 1} "
+                f"has {out[k - 1].shape[0]} outputs; masks must be (n_out, n_in) "
+                "and chain from one layer to the next (transpose them if they "
+                "are (n_in, n_out))"
+            )
+    return out
+
+
+def edges_for_epsilon(epsilon: float, n_in: int, n_out: int) -> int:
+    """Edge count of an Erdős–Rényi layer as in SET: ``round(ε (n_in + n_out))``.
+
+    Capped at ``n_in * n_out`` (a dense layer).
+    """
+    if epsilon <= 0:
+        raise ValueError(f"epsilon must be positive, got {epsilon}")
+    return int(min(round(epsilon * (n_in + n_out)), n_in * n_out))
+
+
+def edges_for_density(density: float, n_in: int, n_out: int) -> int:
+    """Edge count of a layer of the given density: ``round(d n_in n_out)``."""
+    if not 0 < density <= 1:
+        raise ValueError(f"density must be in (0, 1], got {density}")
+    return int(round(density * n_in * n_out))
+
+
+def random_mask(n_out: int, n_in: int, n_edges: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``(n_out, n_in)`` mask with exactly ``n_edges`` edges at uniform positions."""
+    total = n_in * n_out
+    if not 0 <= n_edges <= total:
+        raise ValueError(f"n_edges={n_edges} is outside [0, {total}] for a {n_out}x{n_in} layer")
+    flat = np.zeros(total, dtype=bool)
+    flat[rng.choice(total, size=n_edges, replace=False)] = True
+    return flat.reshape(n_out, n_in)
+
+
+def random_topology(
+    widths: Sequence[int],
+    *,
+    epsilon: float | None = None,
+    density: float | None = None,
+    layer_edges: Sequence[int] | None = None,
+    seed: int | np.random.Generator = 0,
+    sparse_output: bool = False,
+) -> list[np.ndarray]:
+    """Erdős–Rényi topology with exact edge counts.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Layer widths including input and output, e.g. ``(784, 1000, 1000, 10)``.
+    epsilon : float, optional
+        SET's sparsity parameter: layer k gets ``round(ε (n_in + n_out))`` edges.
+    density : float, optional
+        Fraction of possible edges kept per layer.
+    layer_edges : sequence of int, optional
+        Exact edge count per layer (overrides ``epsilon``/``density``; must list
+        every layer, including a dense output layer).
+    seed : int or np.random.Generator
+        Source of randomness for the positions.
+    sparse_output : bool
+        If False (default, as in the paper's published networks) the output
+        layer is dense.
+
+    Returns
+    -------
+    list of np.ndarray
+        Boolean masks ``(n_out, n_in)``.
+    """
+    widths = [int(w) for w in widths]
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"widths must list at least two positive sizes, got {widths}")
+    n_layers = len(widths) - 1
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if layer_edges is not None:
+        if len(layer_edges) != n_layers:
+            raise ValueError(f"layer_edges has {len(layer_edges)} entries for {n_layers} layers")
+    elif (epsilon is None) == (density is None):
+        raise ValueError("give exactly one of epsilon, density or layer_edges")
+    masks = []
+    for k in range(n_layers):
+        n_in, n_out = widths[k], widths[k + 1]
+        if layer_edges is not None:
+            n_edges = int(layer_edges[k])
+        elif k == n_layers - 1 and not sparse_output:
+            n_edges = n_in * n_out
+        elif epsilon is not None:
+            n_edges = edges_for_epsilon(epsilon, n_in, n_out)
+        else:
+            n_edges = edges_for_density(density, n_in, n_out)
+        if n_edges == n_in * n_out:
+            masks.append(np.ones((n_out, n_in), dtype=bool))
+        else:
+            masks.append(random_mask(n_out, n_in, n_edges, rng))
+    return masks
+
+
+def edge_counts(masks: Sequence[np.ndarray]) -> list[int]:
+    """Number of edges per layer."""
+    return [int(np.count_nonzero(m)) for m in masks]
+
+
+def densities(masks: Sequence[np.ndarray]) -> list[float]:
+    """Fraction of possible edges present, per layer."""
+    return [float(np.count_nonzero(m)) / m.size for m in masks]
+
+
+def total_edges(masks: Sequence[np.ndarray]) -> int:
+    """Number of edges in the whole network."""
+    return sum(edge_counts(masks))
+
+
+def total_density(masks: Sequence[np.ndarray]) -> float:
+    """Edges of the whole network over its possible edges."""
+    return total_edges(masks) / sum(m.size for m in masks)
+
+
+def layer_shapes(masks: Sequence[np.ndarray]) -> list[tuple[int, int]]:
+    """``(n_out, n_in)`` of every layer."""
+    return [tuple(int(s) for s in m.shape) for m in masks]
+
+
+def widths_of(masks: Sequence[np.ndarray]) -> list[int]:
+    """Layer widths, input first: ``[n_in_0, n_out_0, n_out_1, ...]``."""
+    return [int(masks[0].shape[1])] + [int(m.shape[0]) for m in masks]
+
+
+def topology_hash(masks: Sequence[np.ndarray]) -> str:
+    """Content hash (sha256 hex) of a topology: shapes and edge positions."""
+    h = hashlib.sha256()
+    for m in masks:
+        m = np.ascontiguousarray(np.asarray(m, dtype=bool))
+        h.update(np.asarray(m.shape, dtype=np.int64).tobytes())
+        h.update(np.packbits(m).tobytes())
+    return h.hexdigest()
+
+
+def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_topology(path: str | os.PathLike, masks: Sequence[np.ndarray], **metadata: Any) -> Path:
+    """Save a topology as compressed sparse indices, with JSON metadata.
+
+    The file is a ``.npz`` holding, per layer k, ``shape_k`` and the flat
+    indices ``index_k`` of its edges (row-major in ``(n_out, n_in)``), plus a
+    ``metadata`` JSON string (epoch, seed, config, ...). Written atomically.
+    """
+    masks = as_topology(masks)
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {"n_layers": np.asarray(len(masks))}
+    for k, m in enumerate(masks):
+        arrays[f"shape_{k}"] = np.asarray(m.shape, dtype=np.int64)
+        idx = np.flatnonzero(m.ravel())
+        dtype = np.int32 if m.size < 2**31 else np.int64
+        arrays[f"index_{k}"] = idx.astype(dtype)
+    arrays["metadata"] = np.asarray(json.dumps(metadata, sort_keys=True, default=str))
+    _atomic_savez(path, arrays)
+    return path
+
+
+def load_topology(path: str | os.PathLike) -> tuple[list[np.ndarray], dict]:
+    """Load a topology written by :func:`save_topology`.
+
+    Returns
+    -------
+    masks : list of np.ndarray
+    metadata : dict
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no topology file at {path}")
+    with np.load(path, allow_pickle=False) as f:
+        if "n_layers" not in f:
+            raise ValueError(
+                f"{path} is not a sparsetopo topology file (no 'n_layers' entry); "
+                "for the published layout use load_published(run_dir, epoch)"
+            )
+        masks = []
+        for k in range(int(f["n_layers"])):
+            shape = tuple(int(s) for s in f[f"shape_{k}"])
+            flat = np.zeros(shape[0] * shape[1], dtype=bool)
+            flat[f[f"index_{k}"]] = True
+            masks.append(flat.reshape(shape))
+        metadata = json.loads(str(f["metadata"]))
+    return masks, metadata
+
+
+def _published_epoch_dir(run_dir: Path, epoch: int) -> Path:
+    return Path(run_dir) / f"epoch_{int(epoch):03d}"
+
+
+def export_published(
+    run_dir: str | os.PathLike,
+    epoch: int,
+    masks: Sequence[np.ndarray],
+    weights: Sequence[np.ndarray] | None = None,
+    biases: Sequence[np.ndarray] | None = None,
+) -> Path:
+    """Write a topology in the layout of the paper's published code.
+
+    Files ``<run_dir>/epoch_EEE/weight_l<k>.npz``: scipy sparse matrices of
+    shape ``(n_in + 1, n_out)`` (row i = input neuron i, column j = output
+    neuron j), whose last row holds the biases.
+
+    Parameters
+    ----------
+    masks : topology, ``(n_out, n_in)`` per layer.
+    weights : optional, ``(n_out, n_in)`` per layer; values of the edges
+        (default 1 on every edge).
+    biases : optional, ``(n_out,)`` per layer (default: no bias entries).
+    """
+    masks = as_topology(masks)
+    out_dir = _published_epoch_dir(Path(run_dir), epoch)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for k, m in enumerate(masks):
+        n_out, n_in = m.shape
+        values = np.asarray(weights[k], dtype=np.float64) * m if weights is not None else m.astype(np.float64)
+        if weights is not None:
+            # an edge whose weight is exactly zero would vanish from a sparse file
+            values = np.where(m & (values == 0), np.finfo(np.float64).tiny, values)
+        bias = np.zeros(n_out) if biases is None else np.asarray(biases[k], dtype=np.float64)
+        full = np.vstack([values.T, bias[None, :]])
+        matrix = sp.csr_matrix(full)
+        final = out_dir / f"weight_l{k}.npz"
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{final.name}.", suffix=".npz")
+        os.close(fd)
+        sp.save_npz(tmp, matrix, compressed=True)
+        os.replace(tmp, final)
+    return out_dir
+
+
+def load_published(run_dir: str | os.PathLike, epoch: int) -> list[np.ndarray]:
+    """Read a topology saved by the paper's published code.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run folder holding ``epoch_EEE/weight_l<k>.npz`` files.
+    epoch : int
+        Which saved epoch to read.
+
+    Returns
+    -------
+    list of np.ndarray
+        Boolean masks ``(n_out, n_in)``; the bias row (last row of each file)
+        is dropped.
+    """
+    epoch_dir = _published_epoch_dir(Path(run_dir), epoch)
+    files = sorted(epoch_dir.glob("weight_l*.npz"), key=lambda p: int(p.stem[len("weight_l"):]))
+    if not files:
+        available = sorted(p.name for p in Path(run_dir).glob("epoch_*")) if Path(run_dir).exists() else []
+        raise FileNotFoundError(
+            f"no weight_l<k>.npz files in {epoch_dir}; "
+            + (f"epochs available: {', '.join(available)}" if available else f"{run_dir} holds no epoch_EEE folders")
+        )
+    masks = []
+    for f in files:
+        matrix = sp.load_npz(f).tocsc()
+        matrix.eliminate_zeros()
+        body = matrix[:-1, :]  # last row is the bias
+        masks.append((body.T.toarray() != 0))
+    return as_topology(masks, name=str(epoch_dir))
+
+
+def masks_from_state_dict(state_dict: Mapping[str, Any]) -> list[np.ndarray]:
+    """Topology of a model from its ``state_dict``.
+
+    Uses ``<layer>.mask`` buffers when present (models of :mod:`sparsetopo.model`),
+    otherwise the non-zero pattern of every 2-D ``<layer>.weight``, in order.
+    """
+    mask_keys = [k for k, v in state_dict.items() if k.endswith("mask") and getattr(v, "ndim", 0) == 2]
+    keys = mask_keys or [k for k, v in state_dict.items() if k.endswith("weight") and getattr(v, "ndim", 0) == 2]
+    if not keys:
+        raise ValueError(
+            "the state_dict has no 2-D '*.mask' or '*.weight' entries, so no layer "
+            f"topology can be read from it (keys: {list(state_dict)[:8]} ...)"
+        )
+    return as_topology([state_dict[k] for k in keys], name="state_dict")
+
+
+def permute_hidden_neurons(masks: Sequence[np.ndarray], seed: int | np.random.Generator = 0) -> list[np.ndarray]:
+    """The same graph with every hidden layer's neurons randomly renumbered.
+
+    Input and output neurons keep their indices. The result computes the same
+    function up to the order of hidden units, so its NNSTD to ``masks`` is 0.
+    """
+    masks = as_topology(masks)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    out = [m.copy() for m in masks]
+    for k in range(len(out) - 1):
+        perm = rng.permutation(out[k].shape[0])
+        out[k] = out[k][perm, :]
+        out[k + 1] = out[k + 1][:, perm]
+    return out
+
+
+def rewire_fraction(
+    masks: Sequence[np.ndarray],
+    fraction: float,
+    seed: int | np.random.Generator = 0,
+    *,
+    layers: Sequence[int] | None = None,
+) -> list[np.ndarray]:
+    """Move a fraction of each sparse layer's edges to random empty positions.
+
+    Exactly ``round(fraction * n_edges)`` edges of every chosen layer are
+    removed and the same number added at positions that were empty, so edge
+    counts never change. Dense layers are left alone (there is nowhere to go).
+
+    Parameters
+    ----------
+    fraction : float in [0, 1]
+    layers : which layers to perturb (default: every layer that is not dense).
+    """
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    masks = as_topology(masks)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    out = [m.copy() for m in masks]
+    for k, m in enumerate(out):
+        if layers is not None and k not in layers:
+            continue
+        flat = m.ravel()
+        on = np.flatnonzero(flat)
+        off = np.flatnonzero(~flat)
+        n_move = min(int(round(fraction * on.size)), off.size)
+        if n_move == 0:
+            continue
+        flat[rng.choice(on, n_move, replace=False)] = False
+        flat[rng.choice(off, n_move, replace=False)] = True
+    return out
