@@ -1,0 +1,30 @@
+# Two commands a newcomer needs: `make study` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= default
+DATASET ?=
+NOTEBOOKS := 01_nnstd 02_sparse_vs_dense 03_evolution 04_lottery_tickets
+
+.PHONY: setup study test bench clean-runs
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run 'make PYTHON=python3 ...' with a Python >= 3.10"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+study: setup
+	$(PY) -m sparsetopo.study --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET)) $(NOTEBOOKS)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/bench_nnstd.py
+	$(PY) benchmarks/bench_training.py
+
+clean-runs:
+	rm -rf runs

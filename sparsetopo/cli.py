@@ -1,0 +1,121 @@
+"""Command line: ``sparsetopo train ...`` and ``sparsetopo distance ...``.
+
+Examples
+--------
+sparsetopo train --dataset fashion_mnist --method set --epsilon 20 --epochs 5
+sparsetopo distance runs/a/topology/epoch_010.npz runs/b/topology/epoch_010.npz
+sparsetopo distance --matrix A B C --out figures/matrix
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from typing import Sequence
+
+from .config import RunConfig
+
+__all__ = ["main", "build_parser"]
+
+
+def _field_parser(field: dataclasses.Field):
+    """(type converter, nargs) for a RunConfig field, from its annotation."""
+    hint = typing.get_type_hints(RunConfig)[field.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else hint
+    if typing.get_origin(base) is tuple:
+        return int, "+"
+    if base is bool:
+        return None, None
+    return base, None
+
+
+def _add_train_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train one MLP (dense, static sparse or SET) through the run store",
+        description="Train one run. A run whose config was trained before is returned at once; "
+        "an interrupted one resumes from its last checkpoint.",
+    )
+    for field in dataclasses.fields(RunConfig):
+        flag = "--" + field.name.replace("_", "-")
+        kind, nargs = _field_parser(field)
+        help_text = (field.metadata.get("help", "") + f" (default: {field.default})").replace("%", "%%")
+        if kind is None:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
+        elif field.name in ("epsilon", "density", "preprocessing", "topology_seed", "initial_topology"):
+            p.add_argument(flag, type=_none_or(kind), default=field.default, help=help_text + "; 'none' to unset")
+        else:
+            p.add_argument(flag, type=kind, nargs=nargs, default=field.default, help=help_text)
+    p.add_argument("--runs-root", default=None, help="folder of the run store (default: $SPARSETOPO_RUNS or ./runs)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_train_command)
+
+
+def _none_or(kind):
+    def convert(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    convert.__name__ = getattr(kind, "__name__", "value")
+    return convert
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    from .store import is_complete, run_directory, train
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}
+    if values["density"] is not None and values["epsilon"] == RunConfig.epsilon:
+        values["epsilon"] = None  # --density alone replaces the default epsilon
+    try:
+        config = RunConfig(**values)
+        cached = is_complete(run_directory(config, args.runs_root))
+        run = train(config, root=args.runs_root, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"sparsetopo train: error: {err}", file=sys.stderr)
+        return 2
+    s = run.summary
+    print(f"final test accuracy: {s['final_test_acc']:.4f} (best {s['best_test_acc']:.4f}) after {s['epochs']} epochs")
+    print(f"parameters: {s['n_parameters']}  edges per layer: {s['edges']}")
+    print(f"run stored in: {run.directory}" + ("  (already complete: loaded, not retrained)" if cached else ""))
+    return 0
+
+
+def _add_datasets_parser(subparsers) -> None:
+    p = subparsers.add_parser("datasets", help="list the dataset names that --dataset accepts")
+    p.set_defaults(func=_datasets_command)
+
+
+def _datasets_command(args: argparse.Namespace) -> int:
+    from .data import available_datasets, data_root
+
+    print(f"data root: {data_root()}")
+    for name in available_datasets():
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparsetopo", description="Topological insights into sparse neural networks")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_train_parser(subparsers)
+    _add_datasets_parser(subparsers)
+    try:
+        from .cli_distance import add_distance_parser
+    except ImportError:  # pragma: no cover - the module ships with the package
+        pass
+    else:
+        add_distance_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

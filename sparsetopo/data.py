@@ -1,0 +1,1125 @@
+"""Datasets by name: train/test (and optional validation) tensors for MLPs.
+
+Every dataset comes back as a :class:`Dataset` of float32 feature matrices
+``(n_samples, n_features)`` and int64 label vectors ``(n_samples,)`` with
+labels ``0 .. n_classes - 1`` (the original label values in sorted order).
+Images are flattened; CIFAR-10 features are ordered channel, row, column, as
+``torchvision.transforms.ToTensor()(img).flatten()`` would give.
+
+Built-in datasets (names are matched case-insensitively):
+
+- ``digits``: scikit-learn's 8x8 digits (1797 x 64, 10 classes), embedded, needs
+  no files; stratified 25 % test split from the seed; default minmax (/16).
+  The dataset for smoke runs and tests.
+- ``mnist``, ``fashion_mnist``: ``<root>/MNIST/raw``, ``<root>/FashionMNIST/raw``
+  (idx files, optionally .gz); the official 60000 / 10000 split, 784 features;
+  default minmax (/255).
+- ``cifar10``: ``<root>/cifar-10-batches-py`` (the python pickles); the official
+  50000 / 10000 split, 3072 features; default minmax (/255).
+- scikit-feature sets (:data:`SCIKIT_FEATURE_DATASETS`, e.g. ``COIL20``,
+  ``madelon``): ``<root>/scikit_feature/<NAME>.mat`` with variables ``X``
+  (samples x features) and ``Y`` (labels); stratified 30 % test split from the
+  seed; default standardize.
+
+``<root>`` is :func:`data_root`: the ``root`` argument, else the environment
+variable ``SPARSETOPO_DATA``, else ``./data``. The image sets are read through
+``torchvision.datasets`` when torchvision imports, otherwise by a reader of the
+same on-disk layout; ``download=True`` fetches missing image files through
+torchvision (there is no download without it, and none for scikit-feature).
+
+Preprocessing
+-------------
+``"minmax"``
+    Scale to [0, 1]. Datasets with a known value range (pixels 0..255, digits
+    0..16) are divided by it; others use the per-feature minimum and maximum of
+    the training split, so validation and test values may fall slightly outside
+    [0, 1].
+``"standardize"``
+    Per-feature z-score with mean and standard deviation of the training split
+    only (after the validation split is carved out of it), so nothing about the
+    held-out samples leaks into the inputs.
+
+When the scale is fitted (standardize, or minmax without a known range), a
+feature that is constant on the training split is set to 0 in every split: the
+network never saw it vary, and dividing by a zero range would blow up the
+held-out values.
+
+The validation split (``validation_fraction`` of the training split) is carved
+from the training split, stratified, from the seed. Splits that cannot be
+stratified (a class with a single sample, or fewer held-out samples than
+classes) fall back to a plain random split with a warning.
+
+Raw arrays are cached in-process, so loading a dataset again is fast; every
+call returns fresh tensors, so a caller that modifies them in place cannot
+corrupt what the next caller gets.
+
+Adding a dataset
+----------------
+Plain arrays, one line; the arrays are written to
+``<data_root>/custom/<name>.npz`` so that worker processes (joblib / loky)
+that use the same data root find them too::
+
+    import numpy as np
+    from sparsetopo.data import dataset_from_arrays, load_dataset, register_arrays
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 20))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    register_arrays("two_blobs", X, y, test_fraction=0.2)
+    data = load_dataset("two_blobs", seed=1)
+
+Or build a :class:`Dataset` directly, without registering anything::
+
+    data = dataset_from_arrays("two_blobs", X, y, seed=1, test_fraction=0.2)
+
+A loader function ``(root, seed) -> (X, y)`` (split here, stratified from the
+seed) or ``(root, seed) -> (X_train, y_train, X_test, y_test)`` (kept as
+given). Function loaders live in the registering process only: a worker
+process must register them again (e.g. at import of the module defining them)::
+
+    from sklearn.datasets import load_wine
+    from sparsetopo.data import load_dataset, register_dataset
+
+    def wine(root, seed):
+        return load_wine(return_X_y=True)
+
+    register_dataset("wine", wine, test_fraction=0.3)
+    data = load_dataset("wine", validation_fraction=0.1)
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import gzip
+import os
+import pickle
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from .atomic import atomic_path
+
+__all__ = [
+    "Dataset",
+    "load_dataset",
+    "available_datasets",
+    "data_root",
+    "register_dataset",
+    "register_arrays",
+    "unregister_dataset",
+    "dataset_from_arrays",
+    "clear_cache",
+    "PREPROCESSINGS",
+    "SCIKIT_FEATURE_DATASETS",
+]
+
+PREPROCESSINGS = ("minmax", "standardize")
+
+SCIKIT_FEATURE_DATASETS = (
+    "COIL20", "Isolet", "madelon", "Prostate_GE", "ALLAML", "GLIOMA", "TOX_171",
+    "arcene", "colon", "leukemia", "lymphoma", "nci9", "ORL", "Yale",
+    "orlraws10P", "pixraw10P", "warpAR10P", "warpPIE10P", "BASEHOCK", "PCMAC",
+    "RELATHE", "lung_discrete", "Lung", "CLL_SUB_111",
+)
+
+ENV_VAR = "SPARSETOPO_DATA"
+DEFAULT_TEST_FRACTION = 0.25
+SCIKIT_FEATURE_TEST_FRACTION = 0.3
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+# --------------------------------------------------------------------------- #
+# The dataset container
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True, repr=False)
+class Dataset:
+    """Train / test (/ validation) tensors of one dataset.
+
+    Attributes
+    ----------
+    name : str
+        Canonical dataset name.
+    x_train, x_test : torch.Tensor
+        float32, ``(n_train, n_features)`` and ``(n_test, n_features)``.
+    y_train, y_test : torch.Tensor
+        int64, ``(n_train,)`` and ``(n_test,)``, values in ``0 .. n_classes-1``.
+    x_val, y_val : torch.Tensor or None
+        Validation split carved from the training split, same dtypes; None when
+        ``validation_fraction`` was 0.
+    preprocessing : str
+        ``"minmax"`` or ``"standardize"`` (see the module docstring); empty when
+        the container was built by hand.
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
+    preprocessing: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.x_val is None) != (self.y_val is None):
+            raise ValueError("x_val and y_val must both be tensors or both be None")
+        for split, x, y in self._splits():
+            if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+                raise ValueError(
+                    f"{split}: x must be (n, n_features) and y (n,), got x "
+                    f"{tuple(x.shape)} and y {tuple(y.shape)}"
+                )
+            if x.shape[1] != self.x_train.shape[1]:
+                raise ValueError(
+                    f"{split}: {x.shape[1]} features but x_train has "
+                    f"{self.x_train.shape[1]}"
+                )
+
+    def _splits(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        splits = [("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)]
+        if self.x_val is not None:
+            splits.append(("val", self.x_val, self.y_val))
+        return splits
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features (columns of ``x_train``)."""
+        return int(self.x_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes: largest label over all splits, plus one."""
+        return int(max(int(y.max()) for _, _, y in self._splits() if y.numel())) + 1
+
+    def describe(self) -> str:
+        """One line: sizes of the splits, features, classes, preprocessing."""
+        n_val = 0 if self.y_val is None else len(self.y_val)
+        return (
+            f"{self.name}: {len(self.y_train)} train / {n_val} val / "
+            f"{len(self.y_test)} test samples, {self.n_features} features, "
+            f"{self.n_classes} classes, preprocessing={self.preprocessing or 'none'}"
+        )
+
+    def __repr__(self) -> str:
+        n_val = 0 if self.y_val is None else len(self.y_val)
+        return (
+            f"Dataset(name={self.name!r}, n_train={len(self.y_train)}, n_val={n_val}, "
+            f"n_test={len(self.y_test)}, n_features={self.n_features}, "
+            f"n_classes={self.n_classes}, preprocessing={self.preprocessing!r})"
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Data root
+# --------------------------------------------------------------------------- #
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Folder that holds the dataset files.
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Used when given.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root``, else ``$SPARSETOPO_DATA`` (when set and not empty), else
+        ``./data``; absolute, with ``~`` expanded. It need not exist.
+    """
+    if root is None or str(root) == "":
+        root = os.environ.get(ENV_VAR) or "data"
+    return Path(root).expanduser().resolve()
+
+
+# --------------------------------------------------------------------------- #
+# Registry
+# --------------------------------------------------------------------------- #
+# Loader: (root, seed, download) -> (X, y) or (X_train, y_train, X_test, y_test)
+_Loader = Callable[[Path, int, bool], tuple]
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    load: _Loader
+    preprocessing: str
+    # Known value range that "minmax" divides by (pixels); None: fit on train.
+    value_range: tuple[float, float] | None = None
+    # Test fraction for sources returning (X, y); None for fixed splits.
+    test_fraction: float | None = None
+
+
+_BUILTIN: dict[str, _Source] = {}
+_FUNCTION_LOADERS: dict[str, _Source] = {}
+
+
+def _lookup_key(name: str) -> str:
+    return name.lower()
+
+
+def _add_builtin(source: _Source) -> None:
+    _BUILTIN[_lookup_key(source.name)] = source
+
+
+def available_datasets(root: str | os.PathLike | None = None) -> list[str]:
+    """Names :func:`load_dataset` accepts.
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Data root whose ``custom/`` folder is listed (see :func:`data_root`).
+
+    Returns
+    -------
+    list of str
+        Built-in names (whether or not their files are present), then
+        function-registered names, then arrays registered under ``root``.
+    """
+    names = [s.name for s in _BUILTIN.values()]
+    names += sorted(s.name for s in _FUNCTION_LOADERS.values())
+    known = {n.lower() for n in names}
+    names += [n for n in _custom_names(data_root(root)) if n.lower() not in known]
+    return names
+
+
+def _custom_dir(root: Path) -> Path:
+    return root / "custom"
+
+
+def _custom_names(root: Path) -> list[str]:
+    folder = _custom_dir(root)
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.npz") if _NAME_PATTERN.match(p.stem))
+
+
+def _find_custom_file(name: str, root: Path) -> Path | None:
+    exact = _custom_dir(root) / f"{name}.npz"
+    if exact.is_file():
+        return exact
+    matches = [n for n in _custom_names(root) if n.lower() == name.lower()]
+    return _custom_dir(root) / f"{matches[0]}.npz" if matches else None
+
+
+def _resolve(name: str, root: Path) -> _Source:
+    key = _lookup_key(name)
+    if key in _FUNCTION_LOADERS:
+        return _FUNCTION_LOADERS[key]
+    if key in _BUILTIN:
+        return _BUILTIN[key]
+    path = _find_custom_file(name, root)
+    if path is not None:
+        return _custom_source(path)
+    available = available_datasets(root)
+    close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise ValueError(
+        f"unknown dataset name {name!r}.{hint} Available: {', '.join(available)}. "
+        "Add your own with register_arrays(name, X, y) or "
+        "register_dataset(name, loader)."
+    )
+
+
+def _check_new_name(name: Any) -> str:
+    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        raise ValueError(
+            f"name must be a string of letters, digits, '_', '-' or '.' starting "
+            f"with a letter or digit (it becomes a file name), got {name!r}"
+        )
+    if _lookup_key(name) in _BUILTIN:
+        raise ValueError(
+            f"name {name!r} is a built-in dataset ({_BUILTIN[_lookup_key(name)].name}); "
+            "choose another name for your dataset"
+        )
+    return name
+
+
+def register_dataset(
+    name: str,
+    loader: Callable[[Path, int], tuple],
+    *,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    preprocessing: str = "standardize",
+) -> None:
+    """Make a loader function available to :func:`load_dataset` in this process.
+
+    Parameters
+    ----------
+    name : str
+        New dataset name (letters, digits, ``_-.``; not a built-in name).
+        Registering a name again replaces the earlier loader.
+    loader : callable ``(root: pathlib.Path, seed: int) -> tuple``
+        Returns ``(X, y)``, which is split stratified from the seed, or
+        ``(X_train, y_train, X_test, y_test)``, kept as given. ``X`` is
+        ``(n_samples, n_features)`` (higher-dimensional samples are flattened),
+        ``y`` is ``(n_samples,)`` of any label values. Called on every
+        :func:`load_dataset`, so cache inside it if it is slow.
+    test_fraction : float
+        Fraction of ``(X, y)`` held out for testing, in (0, 1).
+    preprocessing : {"minmax", "standardize"}
+        Default preprocessing of this dataset.
+
+    Notes
+    -----
+    The registration is per-process: joblib / loky workers do not see it
+    unless they register the loader too. :func:`register_arrays` persists
+    arrays to the data root, which workers do see.
+    """
+    _check_new_name(name)
+    if not callable(loader):
+        raise TypeError(
+            f"loader must be a function (root, seed) -> (X, y) or "
+            f"(X_train, y_train, X_test, y_test), got {type(loader).__name__}"
+        )
+    _check_test_fraction(test_fraction)
+    _check_preprocessing(preprocessing)
+    _FUNCTION_LOADERS[_lookup_key(name)] = _Source(
+        name=name,
+        load=lambda root, seed, download: loader(root, seed),
+        preprocessing=preprocessing,
+        test_fraction=float(test_fraction),
+    )
+
+
+def register_arrays(
+    name: str,
+    X: Any,
+    y: Any,
+    *,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    preprocessing: str = "standardize",
+    root: str | os.PathLike | None = None,
+) -> Path:
+    """Persist plain arrays as a dataset that :func:`load_dataset` finds by name.
+
+    The arrays are written atomically to ``<data_root(root)>/custom/<name>.npz``,
+    so other processes using the same data root (joblib / loky workers) load
+    the same data. Registering a name again replaces the file.
+
+    Parameters
+    ----------
+    name : str
+        New dataset name (letters, digits, ``_-.``; not a built-in name).
+    X : array-like or torch.Tensor, (n_samples, n_features)
+        Finite numeric features; higher-dimensional samples are flattened.
+    y : array-like or torch.Tensor, (n_samples,)
+        Labels of at least two classes; numbers or strings.
+    test_fraction : float
+        Fraction held out for testing (stratified, from the seed), in (0, 1).
+    preprocessing : {"minmax", "standardize"}
+        Default preprocessing of this dataset.
+    root : path-like, optional
+        Data root (see :func:`data_root`).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    _check_new_name(name)
+    _check_test_fraction(test_fraction)
+    _check_preprocessing(preprocessing)
+    X, y = _check_arrays(X, y, what=f"register_arrays({name!r})")
+    if y.dtype == object:
+        raise TypeError(
+            "y holds Python objects; pass numeric or string labels "
+            "(e.g. np.asarray(y, dtype=str)) so they can be stored without pickle"
+        )
+    folder = _custom_dir(data_root(root))
+    target = folder / f"{name}.npz"
+    # Temporary file then rename: a worker never reads a half-written file.
+    with atomic_path(target, suffix=".npz") as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                X=X,
+                y=y,
+                test_fraction=np.float64(test_fraction),
+                preprocessing=np.str_(preprocessing),
+            )
+    # Names match case-insensitively: drop an older spelling of the same name.
+    for other in _custom_names(folder.parent):
+        if other.lower() == name.lower() and other != name:
+            (folder / f"{other}.npz").unlink(missing_ok=True)
+    # A function loader of the same name would shadow the new arrays.
+    _FUNCTION_LOADERS.pop(_lookup_key(name), None)
+    return target
+
+
+def unregister_dataset(name: str, root: str | os.PathLike | None = None) -> None:
+    """Forget a user dataset: its function loader and its ``custom/`` file.
+
+    Parameters
+    ----------
+    name : str
+        A name given to :func:`register_dataset` or :func:`register_arrays`.
+    root : path-like, optional
+        Data root holding the arrays file (see :func:`data_root`).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is a built-in dataset or no user dataset of that name exists.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    if _lookup_key(name) in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in dataset and cannot be unregistered")
+    found = _FUNCTION_LOADERS.pop(_lookup_key(name), None) is not None
+    path = _find_custom_file(name, data_root(root))
+    if path is not None:
+        path.unlink(missing_ok=True)
+        found = True
+    if not found:
+        raise ValueError(
+            f"no user dataset named {name!r} (in this process or under "
+            f"{_custom_dir(data_root(root))})"
+        )
+
+
+def _custom_source(path: Path) -> _Source:
+    stat = path.stat()
+    arrays = _read_custom_npz(str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    X, y, test_fraction, preprocessing = arrays
+    return _Source(
+        name=path.stem,
+        load=lambda root, seed, download: (X, y),
+        preprocessing=preprocessing,
+        test_fraction=test_fraction,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _read_custom_npz(path: str, mtime_ns: int, size: int, inode: int) -> tuple:
+    # The file's identity (mtime, size, inode) is part of the key, so a
+    # re-registration (a new file renamed over the old) is read afresh.
+    with np.load(path, allow_pickle=False) as npz:
+        X, y = _read_only(npz["X"]), _read_only(npz["y"])
+        return X, y, float(npz["test_fraction"]), str(npz["preprocessing"])
+
+
+def clear_cache() -> None:
+    """Drop the in-process cache of raw arrays (e.g. after replacing files)."""
+    _read_idx_pair.cache_clear()
+    _read_cifar10.cache_clear()
+    _read_image_dataset.cache_clear()
+    _read_scikit_feature.cache_clear()
+    _read_custom_npz.cache_clear()
+    _load_digits.cache_clear()
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    # Cached arrays are shared between calls; make accidental writes fail.
+    array.setflags(write=False)
+    return array
+
+
+# --------------------------------------------------------------------------- #
+# Built-in sources
+# --------------------------------------------------------------------------- #
+@functools.lru_cache(maxsize=1)
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return _read_only(bunch.data.astype(np.uint8)), _read_only(bunch.target.astype(np.int64))
+
+
+_add_builtin(
+    _Source(
+        name="digits",
+        load=lambda root, seed, download: _load_digits(),
+        preprocessing="minmax",
+        value_range=(0.0, 16.0),
+        test_fraction=DEFAULT_TEST_FRACTION,
+    )
+)
+
+
+@dataclass(frozen=True)
+class _ImageLayout:
+    name: str
+    folder: str  # under the root, as torchvision lays it out
+    files: tuple[str, ...]
+    torchvision_class: str
+    homepage: str
+
+
+_MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+_IMAGE_LAYOUTS = {
+    "mnist": _ImageLayout(
+        "mnist", "MNIST/raw", _MNIST_FILES, "MNIST", "http://yann.lecun.com/exdb/mnist/"
+    ),
+    "fashion_mnist": _ImageLayout(
+        "fashion_mnist",
+        "FashionMNIST/raw",
+        _MNIST_FILES,
+        "FashionMNIST",
+        "https://github.com/zalandoresearch/fashion-mnist",
+    ),
+    "cifar10": _ImageLayout(
+        "cifar10",
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",),
+        "CIFAR10",
+        "https://www.cs.toronto.edu/~kriz/cifar.html (cifar-10-python.tar.gz, unpacked)",
+    ),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _torchvision_datasets() -> tuple[Any, str]:
+    """``(torchvision.datasets, "")``, or ``(None, why it failed to import)``."""
+    try:
+        import torchvision.datasets as tv_datasets
+    except (ImportError, RuntimeError, OSError) as err:
+        # Seen here: a CUDA torchvision wheel next to a CPU torch raises
+        # RuntimeError("operator torchvision::nms does not exist").
+        return None, f"{type(err).__name__}: {err}"
+    return tv_datasets, ""
+
+
+def _present_file(folder: Path, file: str) -> Path | None:
+    for candidate in (folder / file, folder / f"{file}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _files_present(layout: _ImageLayout, root: Path) -> bool:
+    if layout.name == "cifar10":
+        return all((root / layout.folder / f).is_file() for f in layout.files)
+    return all(_present_file(root / layout.folder, f) for f in layout.files)
+
+
+def _missing_image_files_error(
+    layout: _ImageLayout, root: Path, download: bool, torchvision_problem: str
+) -> FileNotFoundError:
+    folder = root / layout.folder
+    gz_note = " (uncompressed, or the same names with .gz)" if layout.name != "cifar10" else ""
+    if download and torchvision_problem:
+        download_note = (
+            f"download=True needs torchvision, which cannot be imported here "
+            f"({torchvision_problem}); fetch the files by hand from {layout.homepage}."
+        )
+    elif download:
+        download_note = "download=True failed (is there a network?)."
+    else:
+        download_note = (
+            "or call load_dataset(..., download=True) on a machine with a network "
+            "and a working torchvision."
+        )
+    return FileNotFoundError(
+        f"{layout.name}: files not found in {folder}; expected "
+        f"{', '.join(layout.files)}{gz_note} (the layout torchvision.datasets."
+        f"{layout.torchvision_class} uses). Supply them by setting the environment "
+        f"variable {ENV_VAR} to the folder that contains {layout.folder.split('/')[0]}/ "
+        f"or by passing root=...; {download_note}"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _read_image_dataset(name: str, root: str, download: bool) -> tuple[np.ndarray, ...]:
+    """``(X_train, y_train, X_test, y_test)`` of an image set, uint8 features."""
+    layout = _IMAGE_LAYOUTS[name]
+    root_path = Path(root)
+    present = _files_present(layout, root_path)
+    tv_datasets, problem = _torchvision_datasets()
+    if tv_datasets is not None:
+        try:
+            arrays = _read_with_torchvision(tv_datasets, layout, root_path, download)
+        except RuntimeError as err:
+            # torchvision raises RuntimeError for missing or unverifiable files
+            # and failed downloads; our reader may still read what is there.
+            if not present:
+                raise _missing_image_files_error(layout, root_path, download, "") from err
+        else:
+            return tuple(_read_only(a) for a in arrays)
+    if not present:
+        raise _missing_image_files_error(layout, root_path, download, problem)
+    if name == "cifar10":
+        arrays = _read_cifar10(str(root_path / layout.folder))
+    else:
+        arrays = _read_idx_pair(str(root_path / layout.folder), "train") + _read_idx_pair(
+            str(root_path / layout.folder), "t10k"
+        )
+    return tuple(_read_only(a) for a in arrays)
+
+
+def _read_with_torchvision(tv_datasets: Any, layout: _ImageLayout, root: Path, download: bool):
+    cls = getattr(tv_datasets, layout.torchvision_class)
+    arrays: list[np.ndarray] = []
+    for train in (True, False):
+        ds = cls(root=str(root), train=train, download=download)
+        images = np.asarray(ds.data)
+        if layout.name == "cifar10":
+            # torchvision keeps CIFAR as (N, H, W, C); use the file's and
+            # ToTensor's channel-first order so both readers agree.
+            images = images.transpose(0, 3, 1, 2)
+        arrays.append(np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.uint8))
+        arrays.append(np.asarray(ds.targets, dtype=np.int64))
+    return tuple(arrays)
+
+
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an idx file (bad magic number)")
+    ndim = raw[3]
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - offset != expected:
+        raise ValueError(
+            f"{path}: header promises shape {shape} ({expected} bytes) but the file "
+            f"has {len(raw) - offset} bytes of data; the file is truncated or corrupt"
+        )
+    return np.frombuffer(raw, dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_idx_pair(folder: str, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    images = _read_idx(_present_file(Path(folder), f"{prefix}-images-idx3-ubyte"))
+    labels = _read_idx(_present_file(Path(folder), f"{prefix}-labels-idx1-ubyte"))
+    return images.reshape(len(images), -1), labels.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def _read_cifar10(folder: str) -> tuple[np.ndarray, ...]:
+    def batch(file: str) -> tuple[np.ndarray, np.ndarray]:
+        with open(Path(folder) / file, "rb") as handle:
+            content = pickle.load(handle, encoding="bytes")
+        # Rows are already channel-first: 1024 red, 1024 green, 1024 blue.
+        return np.asarray(content[b"data"], np.uint8), np.asarray(content[b"labels"], np.int64)
+
+    train = [batch(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = batch("test_batch")
+    return (
+        np.concatenate([x for x, _ in train]),
+        np.concatenate([y for _, y in train]),
+        x_test,
+        y_test,
+    )
+
+
+for _layout in _IMAGE_LAYOUTS.values():
+    _add_builtin(
+        _Source(
+            name=_layout.name,
+            load=functools.partial(
+                lambda root, seed, download, _n: _read_image_dataset(_n, str(root), download),
+                _n=_layout.name,
+            ),
+            preprocessing="minmax",
+            value_range=(0.0, 255.0),
+        )
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _read_scikit_feature(name: str, root: str, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    import scipy.io
+    import scipy.sparse
+
+    path = Path(root) / "scikit_feature" / f"{name}.mat"
+    if not path.is_file():
+        download_note = (
+            " (download=True is not supported for scikit-feature sets)" if download else ""
+        )
+        raise FileNotFoundError(
+            f"{name}: file not found: {path}{download_note}. Put {name}.mat "
+            "(MATLAB file with keys X, samples x features, and Y, labels) from "
+            "https://jundongl.github.io/scikit-feature/datasets.html into "
+            f"{path.parent}, then set the environment variable {ENV_VAR} to the "
+            "folder that contains scikit_feature/ or pass root=..."
+        )
+    content = scipy.io.loadmat(str(path))
+    if "X" not in content or "Y" not in content:
+        keys = sorted(k for k in content if not k.startswith("__"))
+        raise ValueError(f"{path} must hold variables X and Y, found {keys}")
+    X = content["X"]
+    X = X.toarray() if scipy.sparse.issparse(X) else np.asarray(X)
+    return _read_only(X), _read_only(np.asarray(content["Y"]).ravel())
+
+
+for _name in SCIKIT_FEATURE_DATASETS:
+    _add_builtin(
+        _Source(
+            name=_name,
+            load=functools.partial(
+                lambda root, seed, download, _n: _read_scikit_feature(_n, str(root), download),
+                _n=_name,
+            ),
+            preprocessing="standardize",
+            test_fraction=SCIKIT_FEATURE_TEST_FRACTION,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Loading
+# --------------------------------------------------------------------------- #
+def load_dataset(
+    name: str,
+    *,
+    root: str | os.PathLike | None = None,
+    seed: int = 0,
+    validation_fraction: float = 0.0,
+    preprocessing: str | None = None,
+    test_fraction: float | None = None,
+    download: bool = False,
+) -> Dataset:
+    """Load a dataset by name as float32 / int64 tensors.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`available_datasets`; case-insensitive.
+    root : path-like, optional
+        Data root (see :func:`data_root`); ``digits`` needs none.
+    seed : int
+        Seed of the train/test split (datasets without an official split) and
+        of the validation split. The same seed gives the same splits.
+    validation_fraction : float
+        Fraction of the training split set aside as validation, in [0, 1);
+        stratified, from the seed. 0 gives ``x_val = y_val = None``.
+    preprocessing : {"minmax", "standardize"}, optional
+        Default: the dataset's own (minmax for images and digits, standardize
+        for scikit-feature and user datasets). Statistics come from the
+        (final) training split only.
+    test_fraction : float, optional
+        Test fraction for datasets without an official split, in (0, 1).
+        Default: the dataset's own (digits 0.25, scikit-feature 0.3, user
+        datasets as registered). Not allowed for mnist, fashion_mnist, cifar10.
+    download : bool
+        Fetch missing image files through torchvision (needs a network and a
+        working torchvision). Never happens otherwise.
+
+    Returns
+    -------
+    Dataset
+        Fresh tensors: ``x_*`` float32 ``(n, n_features)``, ``y_*`` int64
+        ``(n,)`` with labels ``0 .. n_classes - 1``.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the available ones), arguments out of
+        range, or data that are not a classification set (non-finite features,
+        a single class, mismatched lengths).
+    FileNotFoundError
+        The dataset's files are not under the data root; the message names the
+        folder and files and how to supply them.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a dataset name (str), got {type(name).__name__}")
+    _check_seed(seed)
+    _check_validation_fraction(validation_fraction)
+    if preprocessing is not None:
+        _check_preprocessing(preprocessing)
+    if test_fraction is not None:
+        _check_test_fraction(test_fraction)
+    root_path = data_root(root)
+    source = _resolve(name, root_path)
+    arrays = source.load(root_path, seed, bool(download))
+    if test_fraction is not None and len(arrays) == 4:
+        raise ValueError(
+            f"test_fraction: {source.name} comes with a fixed train/test split; "
+            "leave test_fraction=None (use validation_fraction to hold out "
+            "part of the training split)"
+        )
+    return _assemble(
+        source.name,
+        arrays,
+        seed=seed,
+        test_fraction=test_fraction if test_fraction is not None else source.test_fraction,
+        validation_fraction=validation_fraction,
+        preprocessing=preprocessing or source.preprocessing,
+        value_range=source.value_range,
+    )
+
+
+def dataset_from_arrays(
+    name: str,
+    X: Any,
+    y: Any,
+    *,
+    X_test: Any = None,
+    y_test: Any = None,
+    seed: int = 0,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    validation_fraction: float = 0.0,
+    preprocessing: str = "standardize",
+) -> Dataset:
+    """Build a :class:`Dataset` from plain arrays, without registering anything.
+
+    Parameters
+    ----------
+    name : str
+        Label of the dataset (only used in ``describe()``).
+    X : array-like or torch.Tensor, (n_samples, n_features)
+        Finite numeric features; higher-dimensional samples are flattened.
+    y : array-like or torch.Tensor, (n_samples,)
+        Labels of at least two classes, any values.
+    X_test, y_test : array-like, optional
+        A fixed test split; then ``X, y`` is the training split and
+        ``test_fraction`` is ignored. Otherwise ``X, y`` is split stratified
+        from the seed.
+    seed, test_fraction, validation_fraction, preprocessing
+        As in :func:`load_dataset`; ``preprocessing="minmax"`` fits the range
+        on the training split.
+
+    Returns
+    -------
+    Dataset
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    _check_seed(seed)
+    _check_test_fraction(test_fraction)
+    _check_validation_fraction(validation_fraction)
+    _check_preprocessing(preprocessing)
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test must be given together (or neither)")
+    arrays = (X, y) if X_test is None else (X, y, X_test, y_test)
+    return _assemble(
+        name,
+        arrays,
+        seed=seed,
+        test_fraction=test_fraction,
+        validation_fraction=validation_fraction,
+        preprocessing=preprocessing,
+        value_range=None,
+    )
+
+
+def _assemble(
+    name: str,
+    arrays: Sequence[Any],
+    *,
+    seed: int,
+    test_fraction: float | None,
+    validation_fraction: float,
+    preprocessing: str,
+    value_range: tuple[float, float] | None,
+) -> Dataset:
+    if not isinstance(arrays, (tuple, list)) or len(arrays) not in (2, 4):
+        raise ValueError(
+            f"{name}: a loader must return (X, y) or (X_train, y_train, X_test, "
+            f"y_test), got {type(arrays).__name__} of length "
+            f"{len(arrays) if hasattr(arrays, '__len__') else '?'}"
+        )
+    if len(arrays) == 2:
+        X, labels = _check_arrays(*arrays, what=name)
+        y = _encode_labels(labels, what=name)
+        train_idx, test_idx = _split_indices(
+            y,
+            test_fraction or DEFAULT_TEST_FRACTION,
+            _child_seed(seed, 0),
+            what=f"{name} test split",
+        )
+        x_train_raw, y_train = X[train_idx], y[train_idx]
+        x_test_raw, y_test = X[test_idx], y[test_idx]
+    else:
+        x_train_raw, train_labels = _check_arrays(arrays[0], arrays[1], what=f"{name} train")
+        x_test_raw, test_labels = _check_arrays(arrays[2], arrays[3], what=f"{name} test")
+        if x_train_raw.shape[1] != x_test_raw.shape[1]:
+            raise ValueError(
+                f"{name}: X_train has {x_train_raw.shape[1]} features but X_test has "
+                f"{x_test_raw.shape[1]}"
+            )
+        # Encode jointly so a label value means the same class in both splits.
+        y = _encode_labels(np.concatenate([train_labels, test_labels]), what=name)
+        y_train, y_test = y[: len(train_labels)], y[len(train_labels):]
+
+    x_val_raw = y_val = None
+    if validation_fraction > 0:
+        fit_idx, val_idx = _split_indices(
+            y_train, validation_fraction, _child_seed(seed, 1), what=f"{name} validation split"
+        )
+        x_val_raw, y_val = x_train_raw[val_idx], y_train[val_idx]
+        x_train_raw, y_train = x_train_raw[fit_idx], y_train[fit_idx]
+
+    # astype makes fresh float32 arrays: nothing returned aliases the cache.
+    x_train = x_train_raw.astype(np.float32)
+    x_test = x_test_raw.astype(np.float32)
+    x_val = None if x_val_raw is None else x_val_raw.astype(np.float32)
+    offset, scale, constant = _fit_preprocessing(x_train, preprocessing, value_range)
+    for x in (x_train, x_test, x_val):
+        if x is not None:
+            x -= offset
+            x /= scale
+            if constant.any():
+                x[:, constant] = 0.0
+
+    def tensor(a: np.ndarray | None) -> torch.Tensor | None:
+        return None if a is None else torch.from_numpy(np.ascontiguousarray(a))
+
+    return Dataset(
+        name=name,
+        x_train=tensor(x_train),
+        y_train=tensor(y_train.astype(np.int64)),
+        x_test=tensor(x_test),
+        y_test=tensor(y_test.astype(np.int64)),
+        x_val=tensor(x_val),
+        y_val=tensor(None if y_val is None else y_val.astype(np.int64)),
+        preprocessing=preprocessing,
+    )
+
+
+def _fit_preprocessing(
+    x_train: np.ndarray, method: str, value_range: tuple[float, float] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(offset, scale, constant)`` from the training split, each ``(n_features,)``."""
+    n_features = x_train.shape[1]
+    if len(x_train) == 0:
+        raise ValueError("the training split is empty; lower test_fraction or validation_fraction")
+    if method == "minmax" and value_range is not None:
+        offset = np.full(n_features, value_range[0], np.float32)
+        scale = np.full(n_features, value_range[1] - value_range[0], np.float32)
+        # With a known range a constant pixel is still a meaningful value
+        # (e.g. an always-black border): keep it at its scaled value.
+        return offset, scale, np.zeros(n_features, bool)
+    lo, hi = x_train.min(axis=0), x_train.max(axis=0)
+    constant = lo == hi
+    if method == "minmax":
+        offset, scale = lo, hi - lo
+    else:
+        mean = x_train.mean(axis=0, dtype=np.float64)
+        # float64 accumulation; the squared deviations stay float32 to halve memory.
+        var = np.square(x_train - mean.astype(np.float32)).mean(axis=0, dtype=np.float64)
+        offset, scale = mean, np.sqrt(var)
+    scale = np.where(constant | (scale == 0), 1.0, scale)
+    return offset.astype(np.float32), scale.astype(np.float32), constant
+
+
+# --------------------------------------------------------------------------- #
+# Validation and splitting helpers
+# --------------------------------------------------------------------------- #
+def _check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+
+
+def _check_validation_fraction(fraction: Any) -> None:
+    if not isinstance(fraction, (int, float, np.floating)) or not 0 <= fraction < 1:
+        raise ValueError(
+            f"validation_fraction must be in [0, 1) (a fraction of the training "
+            f"split; 0 for no validation split), got {fraction!r}"
+        )
+
+
+def _check_test_fraction(fraction: Any) -> None:
+    if not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {fraction!r}")
+
+
+def _check_preprocessing(preprocessing: Any) -> None:
+    if preprocessing not in PREPROCESSINGS:
+        raise ValueError(
+            f"preprocessing must be one of {', '.join(map(repr, PREPROCESSINGS))} "
+            f"(or None for the dataset's default), got {preprocessing!r}"
+        )
+
+
+def _as_array(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if hasattr(value, "toarray"):  # scipy sparse
+        return value.toarray()
+    return np.asarray(value)
+
+
+def _check_arrays(X: Any, y: Any, *, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``(n, n_features)`` and labels ``(n,)``, checked."""
+    X, y = _as_array(X), _as_array(y)
+    if X.ndim < 2:
+        raise ValueError(
+            f"{what}: X must be (n_samples, n_features), got shape {X.shape} "
+            "(use X.reshape(-1, 1) for a single feature)"
+        )
+    if X.ndim > 2:
+        X = X.reshape(len(X), -1)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"{what}: y must be a label vector (n_samples,), got shape {y.shape}")
+    if len(X) != len(y):
+        raise ValueError(
+            f"{what}: X has {len(X)} samples but y has {len(y)}; they must have "
+            "one label per row of X"
+        )
+    if len(X) == 0 or X.shape[1] == 0:
+        raise ValueError(f"{what}: X is empty (shape {X.shape})")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or np.iscomplexobj(X):
+        raise ValueError(f"{what}: X must hold real numbers, got dtype {X.dtype}")
+    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(
+            f"{what}: X has non-finite values (NaN or inf), first at sample "
+            f"{bad[0]}, feature {bad[1]}; impute or drop them before loading"
+        )
+    return X, y
+
+
+def _encode_labels(labels: np.ndarray, *, what: str) -> np.ndarray:
+    """Labels as int64 ``0 .. n_classes - 1``, in sorted order of the values."""
+    if np.issubdtype(labels.dtype, np.floating) and np.isnan(labels).any():
+        raise ValueError(f"{what}: y contains NaN labels")
+    try:
+        classes, codes = np.unique(labels, return_inverse=True)
+    except TypeError as err:
+        raise ValueError(
+            f"{what}: y labels cannot be sorted ({err}); use numbers or strings"
+        ) from err
+    if len(classes) < 2:
+        raise ValueError(
+            f"{what}: y has a single class ({classes[0]!r}); classification needs "
+            "at least two"
+        )
+    return codes.reshape(-1).astype(np.int64)
+
+
+def _child_seed(seed: int, purpose: int) -> int:
+    # Independent streams for the test and validation splits of one seed.
+    return int(np.random.SeedSequence([seed, purpose]).generate_state(1)[0])
+
+
+def _split_indices(
+    y: np.ndarray, fraction: float, seed: int, *, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(kept, held_out)`` index arrays, stratified by ``y`` when possible."""
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(y))
+    try:
+        kept, held = train_test_split(indices, test_size=fraction, random_state=seed, stratify=y)
+    except ValueError as err:
+        warnings.warn(
+            f"{what}: cannot stratify ({err}); using a plain random split, so "
+            "some classes may be missing from one side",
+            UserWarning,
+            stacklevel=4,
+        )
+        try:
+            kept, held = train_test_split(indices, test_size=fraction, random_state=seed)
+        except ValueError as err2:
+            raise ValueError(f"{what}: {err2}") from err2
+    return np.sort(kept), np.sort(held)

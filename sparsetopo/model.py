@@ -1,0 +1,150 @@
+"""Masked MLPs: linear layers that carry their topology as a buffer.
+
+A :class:`MaskedLinear` is a ``torch.nn.Linear`` with a boolean buffer
+``mask`` of the same shape as ``weight`` ``(n_out, n_in)``. Because the mask is
+a buffer it travels with ``state_dict``, ``copy.deepcopy``, ``torch.save`` and
+``.to(device)``.
+
+Masks are enforced in exactly one place, :func:`enforce_masks`, which the
+training loop calls after every optimizer step: it zeroes the absent weights
+*and* their optimizer state (momentum buffers), so a pruned weight stays
+exactly zero and a regrown one starts without stale momentum.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["MaskedLinear", "SparseMLP", "enforce_masks", "masked_layers", "ACTIVATIONS"]
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+}
+
+
+class MaskedLinear(nn.Linear):
+    """``nn.Linear`` whose ``weight`` is restricted to the edges of ``mask``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    mask : array-like of bool, ``(out_features, in_features)``, optional
+        Present edges; default all ones (dense).
+    """
+
+    def __init__(self, in_features: int, out_features: int, mask=None, bias: bool = True):
+        super().__init__(in_features, out_features, bias=bias)
+        if mask is None:
+            mask_t = torch.ones(out_features, in_features, dtype=torch.bool)
+        else:
+            mask_t = torch.as_tensor(np.asarray(mask), dtype=torch.bool)
+            if tuple(mask_t.shape) != (out_features, in_features):
+                raise ValueError(
+                    f"mask has shape {tuple(mask_t.shape)} but the layer weight is "
+                    f"({out_features}, {in_features}); masks are (n_out, n_in)"
+                )
+        self.register_buffer("mask", mask_t)
+        with torch.no_grad():
+            self.weight.mul_(self.mask)
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.mask.sum())
+
+    @property
+    def is_dense(self) -> bool:
+        return bool(self.mask.all())
+
+    def set_mask(self, mask) -> None:
+        """Replace the topology (weights outside it are zeroed at once)."""
+        mask_t = torch.as_tensor(np.asarray(mask) if not torch.is_tensor(mask) else mask, dtype=torch.bool)
+        if mask_t.shape != self.mask.shape:
+            raise ValueError(f"new mask shape {tuple(mask_t.shape)} != layer mask shape {tuple(self.mask.shape)}")
+        self.mask.copy_(mask_t.to(self.mask.device))
+        with torch.no_grad():
+            self.weight.mul_(self.mask)
+
+    def extra_repr(self) -> str:
+        total = self.mask.numel()
+        return f"{super().extra_repr()}, edges={self.n_edges}/{total} ({self.n_edges / total:.2%})"
+
+
+class SparseMLP(nn.Module):
+    """Multilayer perceptron of masked linear layers.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Input, hidden and output sizes, e.g. ``(784, 1000, 1000, 10)``.
+    masks : list of bool arrays ``(n_out, n_in)``, optional
+        One per layer; default dense.
+    activation : str
+        Hidden activation, a key of :data:`ACTIVATIONS`.
+    """
+
+    def __init__(self, widths: Sequence[int], masks=None, activation: str = "relu"):
+        super().__init__()
+        widths = [int(w) for w in widths]
+        if len(widths) < 2:
+            raise ValueError(f"widths needs input and output sizes, got {widths}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        n_layers = len(widths) - 1
+        if masks is not None and len(masks) != n_layers:
+            raise ValueError(f"{len(masks)} masks given for {n_layers} layers (widths {widths})")
+        self.widths = widths
+        self.layers = nn.ModuleList(
+            MaskedLinear(widths[k], widths[k + 1], None if masks is None else masks[k]) for k in range(n_layers)
+        )
+        self.activation = ACTIVATIONS[activation]()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        for k, layer in enumerate(self.layers):
+            x = layer(x)
+            if k < len(self.layers) - 1:
+                x = self.activation(x)
+        return x
+
+    def masks(self) -> list[np.ndarray]:
+        """The topology as bool numpy arrays ``(n_out, n_in)``."""
+        return [layer.mask.detach().cpu().numpy().copy() for layer in self.layers]
+
+    def weights(self) -> list[np.ndarray]:
+        return [layer.weight.detach().cpu().numpy().copy() for layer in self.layers]
+
+    def biases(self) -> list[np.ndarray]:
+        return [layer.bias.detach().cpu().numpy().copy() for layer in self.layers]
+
+
+def masked_layers(model: nn.Module) -> list[MaskedLinear]:
+    """All masked linear layers of a model, in order."""
+    return [m for m in model.modules() if isinstance(m, MaskedLinear)]
+
+
+@torch.no_grad()
+def enforce_masks(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Zero every absent weight and its optimizer state. The one place masks act.
+
+    Call after every ``optimizer.step()`` and after every topology change.
+    Every tensor in the optimizer state of a masked weight that has the
+    weight's shape (SGD momentum, Adam moments) is masked too.
+    """
+    for layer in masked_layers(model):
+        if layer.is_dense:
+            continue
+        layer.weight.mul_(layer.mask)
+        if optimizer is not None:
+            state = optimizer.state.get(layer.weight)
+            if state:
+                for value in state.values():
+                    if torch.is_tensor(value) and value.shape == layer.weight.shape:
+                        value.mul_(layer.mask)

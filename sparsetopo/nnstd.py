@@ -1,0 +1,692 @@
+"""Neural Network Sparse Topology Distance (NNSTD), Liu et al. 2020.
+
+NNSTD compares two sparse networks of the same architecture while ignoring
+how their hidden neurons happen to be numbered. It walks the layers from the
+input upwards:
+
+1. Layer 0's inputs are the data features, the same in both networks. Neuron
+   ``a`` of the first network and neuron ``b`` of the second cost
+   ``(|A ∪ B| - |A ∩ B|) / |A ∪ B|`` (one minus the Jaccard index of their
+   input sets; 0 when both are empty, 1 when disjoint).
+2. A minimum-cost perfect assignment matches the neurons; the layer distance
+   is its total cost divided by ``n_out``.
+3. The matching renumbers the second network's neurons: the neuron matched to
+   the first network's neuron ``a`` takes index ``a`` in the inputs of the
+   next layer, which is then compared the same way.
+
+The network distance is the mean of the layer distances. As in the published
+code, the output layer is matched like the hidden ones; ``fixed_output=True``
+keeps class neurons in place instead.
+
+Exactness and the published numbers
+-----------------------------------
+Costs are evaluated in float64 as ``edits / union`` with integer ``edits =
+|A| + |B| - 2|A ∩ B|`` and ``union = |A| + |B| - |A ∩ B|``, the order of the
+published code. The mathematically equal ``1 - |A ∩ B| / |A ∪ B|`` rounds
+differently in the last bit; that alone changes which of several tied optimal
+matchings ``scipy.optimize.linear_sum_assignment`` returns and moves layers
+1–2 of the published topologies by up to 0.008. With the cost matrix oriented
+rows = first network's neurons, columns = second network's neurons, and the
+column permutation applied to the second network's next-layer inputs,
+``method="exact"`` reproduces the published per-layer values to 1e-6.
+
+Ties
+----
+Layer 0 has a unique optimal *cost*, and so does every later layer *given*
+the matchings chosen before it. But the optimal *matching* is often not
+unique: neurons with identical input sets (in sparse networks, typically the
+neurons that lost all their inputs) are interchangeable at their own layer
+while feeding different neurons above. Which of the tied matchings the solver
+returns then decides what the next layers look like, so layers >= 1 depend on
+the solver's tie-breaking and on the order in which neurons are numbered. On
+the published topologies (e5_s0_w1 vs e5_s0_w0) other optimal matchings move
+layers 1–2 by up to about 0.01–0.02 (see :func:`tie_spread`, which measures
+this by shuffling the second network's hidden neurons, by using the sparse
+solver, and by swapping the arguments).
+
+Two tie-breaking rules are offered:
+
+``tie_break="solver"``
+    Whatever matching the assignment solver returns; with ``method="exact"``
+    this is bit-for-bit the published code. It is not invariant to
+    renumbering: a network against a copy of itself with shuffled hidden
+    neurons can come out at ~0.05 instead of 0 when it has empty neurons.
+``tie_break="structure"`` (default)
+    Among second-network neurons with *identical* input sets (whose cost
+    columns are therefore identical, so any re-pairing among them keeps the
+    layer's optimal cost), pair each first-network neuron with one that has
+    the same structural colour: a Weisfeiler–Lehman colour of the whole
+    layered graph (input features and, with ``fixed_output``, class neurons
+    labelled by index). Pairs whose colours do not match are left exactly as
+    the solver chose them. A copy with permuted hidden neurons therefore gets
+    distance 0, and the published values are still reproduced (colours of
+    two different networks essentially only coincide for isolated neurons,
+    whose re-pairing changes nothing above them).
+
+Scale
+-----
+Cost matrices come from sparse products of the binary masks (``A @ B.T``
+counts shared inputs). Pairs without a shared input cost exactly 1, so for
+wide, sparse layers the optimum is ``n`` minus a maximum-weight matching over
+the overlapping pairs. ``method="sparse"`` solves that with
+:func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching` on the
+overlap graph plus one dummy partner per neuron (cost 1), so memory grows
+with the number of overlapping pairs instead of ``n**2``. ``method="exact"``
+fills the dense ``n × n`` cost matrix in row blocks and calls
+``linear_sum_assignment``. ``method="auto"`` takes the exact path when
+``n_out <= 2000`` or when pairs share on average at least 0.5 inputs (then
+about 40 % of pairs overlap and the sparse graph needs as much memory as the
+dense matrix). Both paths give the same optimal layer cost up to float
+rounding; they may pick different tied matchings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+from .topology import as_topology, permute_hidden_neurons
+
+__all__ = [
+    "NNSTDResult",
+    "TieSpread",
+    "METHODS",
+    "TIE_BREAKS",
+    "EXACT_MAX_WIDTH",
+    "DENSE_MEAN_OVERLAP",
+    "validate_pair",
+    "layer_cost_matrix",
+    "match_layer",
+    "structural_colors",
+    "nnstd",
+    "tie_spread",
+]
+
+METHODS = ("auto", "exact", "sparse")
+TIE_BREAKS = ("structure", "solver")
+
+#: ``method="auto"`` always uses the dense exact path up to this many neurons.
+EXACT_MAX_WIDTH = 2000
+#: ... and above it when pairs share on average at least this many inputs.
+DENSE_MEAN_OVERLAP = 0.5
+
+# Cells of the dense cost matrix filled per block: bounds the integer
+# temporaries to a few hundred MB whatever the width.
+_BLOCK_CELLS = 1 << 22
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@dataclass(frozen=True, eq=False)
+class NNSTDResult:
+    """NNSTD between two networks.
+
+    Attributes
+    ----------
+    layer_distances : tuple of float
+        Distance of every layer, in [0, 1].
+    mean : float
+        Mean of ``layer_distances``: the network distance.
+    matchings : tuple of np.ndarray
+        Per layer, int array ``(n_out,)``: ``matchings[k][a]`` is the index of
+        the second network's layer-k neuron (in its own numbering) matched to
+        the first network's neuron ``a``. Read-only.
+    methods : tuple of str
+        Path used per layer: ``"exact"``, ``"sparse"`` or ``"fixed"`` (an
+        output layer kept in place by ``fixed_output``).
+    """
+
+    layer_distances: tuple
+    mean: float
+    matchings: tuple
+    methods: tuple = ()
+
+
+@dataclass(frozen=True, eq=False)
+class TieSpread:
+    """How much the choice among tied optimal matchings moves NNSTD.
+
+    Attributes
+    ----------
+    labels : tuple of str
+        One per variant: ``"solver"`` (exact path, as given), ``"sparse"``
+        (the sparse solver's matchings feed the next layers), ``"reversed"``
+        (NNSTD(second, first)), ``"shuffle_<i>"`` (exact path after a random
+        renumbering of the second network's hidden neurons).
+    layer_distances : np.ndarray
+        ``(n_variants, n_layers)`` distances.
+    spread : np.ndarray
+        ``(n_layers,)`` max - min over variants, per layer.
+    mean_spread : float
+        Max - min over variants of the network distance.
+    """
+
+    labels: tuple
+    layer_distances: np.ndarray
+    spread: np.ndarray
+    mean_spread: float
+
+
+# ---------------------------------------------------------------------------
+# validation and sparse representations
+# ---------------------------------------------------------------------------
+
+
+def validate_pair(first: Sequence[Any], second: Sequence[Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Convert two networks to topologies and check they can be compared.
+
+    Parameters
+    ----------
+    first, second : sequence of array-like
+        Masks or weights per layer, ``(n_out, n_in)``; any non-zero entry is
+        an edge (see :func:`sparsetopo.topology.as_topology`).
+
+    Returns
+    -------
+    first, second : list of np.ndarray
+        Boolean masks.
+
+    Raises
+    ------
+    ValueError
+        On NaN weights, a different number of layers, or a layer whose shapes
+        differ (the message names the layer and both shapes).
+    """
+    first = as_topology(first, name="first")
+    second = as_topology(second, name="second")
+    if len(first) != len(second):
+        raise ValueError(
+            f"first has {len(first)} layers but second has {len(second)}; NNSTD "
+            "compares two networks of the same architecture"
+        )
+    for k, (a, b) in enumerate(zip(first, second)):
+        if a.shape != b.shape:
+            raise ValueError(
+                f"layer {k}: first has shape {a.shape} but second has shape {b.shape} "
+                "(n_out, n_in); NNSTD needs identical layer shapes (transpose masks "
+                "stored as (n_in, n_out))"
+            )
+    return first, second
+
+
+def _as_csr(mask: np.ndarray) -> sp.csr_matrix:
+    """``(n_out, n_in)`` bool mask as CSR with int32 ones and sorted indices."""
+    n_out, n_in = mask.shape
+    rows, cols = np.nonzero(mask)  # row-major, so already sorted per row
+    indptr = np.zeros(n_out + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_out), out=indptr[1:])
+    index_dtype = np.int32 if max(n_in, rows.size) < 2**31 else np.int64
+    return sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.int32), cols.astype(index_dtype), indptr.astype(index_dtype)),
+        shape=(n_out, n_in),
+    )
+
+
+def _renumber_inputs(layer: sp.csr_matrix, matching: np.ndarray) -> sp.csr_matrix:
+    """Second network's next layer with input ``matching[a]`` renamed ``a``."""
+    new_index = np.empty_like(matching)
+    new_index[matching] = np.arange(matching.size)
+    out = sp.csr_matrix(
+        (layer.data, new_index[layer.indices].astype(layer.indices.dtype), layer.indptr),
+        shape=layer.shape,
+    )
+    out.sort_indices()
+    return out
+
+
+def _row_sizes(layer: sp.csr_matrix) -> np.ndarray:
+    return np.diff(layer.indptr).astype(np.int64)
+
+
+def _pair_costs(shared: np.ndarray, size_first: np.ndarray, size_second: np.ndarray) -> np.ndarray:
+    """``edits / union`` in float64, the published order of operations.
+
+    ``shared``, ``size_first`` and ``size_second`` broadcast together; both
+    empty (union 0) costs 0.
+    """
+    shared = np.asarray(shared, dtype=np.int64)
+    total = size_first + size_second
+    union = total - shared
+    edits = total - 2 * shared
+    out = np.zeros(np.broadcast(union, edits).shape, dtype=np.float64)
+    np.divide(edits, union, out=out, where=union > 0)
+    return out
+
+
+def layer_cost_matrix(first_layer: Any, second_layer: Any) -> np.ndarray:
+    """Dense matrix of neuron-to-neuron costs of one layer.
+
+    Parameters
+    ----------
+    first_layer, second_layer : array-like or scipy sparse, ``(n_out, n_in)``
+        Masks of the same layer of two networks; the second one's inputs
+        already renumbered by the previous layer's matching.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_out, n_out)`` float64; entry ``[a, b]`` is
+        ``(|A ∪ B| - |A ∩ B|) / |A ∪ B|`` for neuron ``a`` of the first and
+        ``b`` of the second network (rows: first network).
+    """
+    first_csr, second_csr = _layer_pair_csr(first_layer, second_layer)
+    return _dense_costs(first_csr, second_csr)
+
+
+def _dense_costs(first: sp.csr_matrix, second: sp.csr_matrix) -> np.ndarray:
+    n = first.shape[0]
+    size_first, size_second = _row_sizes(first), _row_sizes(second)
+    second_t = second.T.tocsr()
+    costs = np.empty((n, second.shape[0]), dtype=np.float64)
+    block = max(1, _BLOCK_CELLS // max(1, second.shape[0]))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        shared = (first[start:stop] @ second_t).toarray()
+        costs[start:stop] = _pair_costs(shared, size_first[start:stop, None], size_second[None, :])
+    return costs
+
+
+# ---------------------------------------------------------------------------
+# one layer: exact and sparse assignment
+# ---------------------------------------------------------------------------
+
+
+def _choose_method(first: sp.csr_matrix, second: sp.csr_matrix) -> str:
+    n = first.shape[0]
+    if n <= EXACT_MAX_WIDTH:
+        return "exact"
+    # sum over pairs of |A ∩ B| = sum over inputs of in-degree products
+    per_input_first = np.bincount(first.indices, minlength=first.shape[1]).astype(np.float64)
+    per_input_second = np.bincount(second.indices, minlength=second.shape[1]).astype(np.float64)
+    mean_shared = float(per_input_first @ per_input_second) / (n * second.shape[0])
+    return "exact" if mean_shared >= DENSE_MEAN_OVERLAP else "sparse"
+
+
+def _matched_costs(first: sp.csr_matrix, second: sp.csr_matrix, matching: np.ndarray) -> np.ndarray:
+    """Cost of every matched pair ``(a, matching[a])``, ``(n_out,)`` float64."""
+    shared = np.asarray(first.multiply(second[matching]).sum(axis=1)).ravel()
+    return _pair_costs(shared, _row_sizes(first), _row_sizes(second)[matching])
+
+
+def _match_exact(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, np.ndarray]:
+    costs = _dense_costs(first, second)
+    rows, cols = linear_sum_assignment(costs)
+    total = float(costs[rows, cols].sum())
+    return total, cols.astype(np.int64)
+
+
+def _match_sparse(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, np.ndarray]:
+    n = first.shape[0]
+    size_first, size_second = _row_sizes(first), _row_sizes(second)
+    shared = (first @ second.T.tocsr()).tocsr()
+    shared.sum_duplicates()
+
+    # Empty neurons cost 0 to each other, 1 to anything else, and never show
+    # up in the product. Pairing as many empty-empty couples as possible is
+    # optimal (exchange argument), so give each such couple an explicit edge.
+    empty_first = np.flatnonzero(size_first == 0)
+    empty_second = np.flatnonzero(size_second == 0)
+    n_empty_pairs = min(empty_first.size, empty_second.size)
+    extra = np.full(n, -1, dtype=np.int64)
+    extra[empty_first[:n_empty_pairs]] = empty_second[:n_empty_pairs]
+
+    # Biadjacency (n, 2n): real partners with weight 1 + cost, dummy partner
+    # n + a with weight 2 (cost 1). The +1 keeps every weight non-zero, which
+    # the solver requires; it adds n to every full matching, so the argmin is
+    # unchanged.
+    per_row = np.diff(shared.indptr) + (extra >= 0) + 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(per_row, out=indptr[1:])
+    nnz = int(indptr[-1])
+    index_dtype = np.int32 if 2 * n < 2**31 and nnz < 2**31 else np.int64
+    indices = np.empty(nnz, dtype=index_dtype)
+    weights = np.empty(nnz, dtype=np.float64)
+    block = max(1, _BLOCK_CELLS // max(1, int(np.ceil(shared.nnz / max(n, 1))) + 2))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        lo, hi = shared.indptr[start], shared.indptr[stop]
+        counts = np.diff(shared.indptr[start : stop + 1])
+        local_rows = np.repeat(np.arange(start, stop), counts)
+        # entries of row r move right by r (one extra slot per earlier row
+        # for the dummy) plus the empty-pair slots of earlier rows
+        shift = indptr[local_rows] - shared.indptr[local_rows]
+        target = np.arange(lo, hi) + shift
+        cols = shared.indices[lo:hi]
+        indices[target] = cols
+        weights[target] = 1.0 + _pair_costs(shared.data[lo:hi], size_first[local_rows], size_second[cols])
+    del shared
+    tail = indptr[1:] - 1
+    indices[tail] = np.arange(n) + n
+    weights[tail] = 2.0
+    has_extra = np.flatnonzero(extra >= 0)
+    indices[tail[has_extra] - 1] = extra[has_extra]
+    weights[tail[has_extra] - 1] = 1.0
+    graph = sp.csr_matrix((weights, indices, indptr), shape=(n, 2 * n))
+    del weights, indices
+    _, cols = min_weight_full_bipartite_matching(graph)
+    del graph
+
+    matching = np.asarray(cols, dtype=np.int64)
+    to_dummy = matching >= n
+    if to_dummy.any():
+        # Any pairing of the leftovers costs 1 per pair at the optimum.
+        free = np.setdiff1d(np.arange(n), matching[~to_dummy], assume_unique=True)
+        matching[to_dummy] = free
+    total = float(_matched_costs(first, second, matching).sum())
+    return total, matching
+
+
+def match_layer(
+    first_layer: Any,
+    second_layer: Any,
+    *,
+    method: str = "auto",
+) -> tuple[float, np.ndarray]:
+    """Optimal matching of one layer's neurons.
+
+    Parameters
+    ----------
+    first_layer, second_layer : array-like or scipy sparse, ``(n_out, n_in)``
+        The same layer of two networks; the second one's inputs already
+        renumbered by the previous layer's matching.
+    method : {"auto", "exact", "sparse"}
+        Solver path (see the module docstring).
+
+    Returns
+    -------
+    total_cost : float
+        Minimum total cost (divide by ``n_out`` for the layer distance).
+    matching : np.ndarray
+        ``(n_out,)`` int; ``matching[a]`` is the second network's neuron
+        matched to the first network's neuron ``a``.
+    """
+    _check_choice("method", method, METHODS)
+    first_csr, second_csr = _layer_pair_csr(first_layer, second_layer)
+    if method == "auto":
+        method = _choose_method(first_csr, second_csr)
+    solve = _match_exact if method == "exact" else _match_sparse
+    return solve(first_csr, second_csr)
+
+
+def _layer_pair_csr(first_layer: Any, second_layer: Any) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    first, second = validate_pair([first_layer], [second_layer])
+    return _as_csr(first[0]), _as_csr(second[0])
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+
+
+# ---------------------------------------------------------------------------
+# structural colours for tie-breaking
+# ---------------------------------------------------------------------------
+
+
+def _mix(values: np.ndarray, salt: int) -> np.ndarray:
+    """splitmix64 finaliser: a well-spread 64-bit hash of each value."""
+    z = np.asarray(values, dtype=np.uint64) + np.uint64((0x9E3779B97F4A7C15 * (salt + 1)) & 0xFFFFFFFFFFFFFFFF)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _sum_into(size: int, positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``out[p] += v`` modulo 2**64: a hash of the multiset at each position."""
+    out = np.zeros(size, dtype=np.uint64)
+    np.add.at(out, positions, values)
+    return out
+
+
+def structural_colors(masks: Sequence[Any], *, fixed_output: bool = False, rounds: int | None = None) -> list[np.ndarray]:
+    """Weisfeiler–Lehman colours of every non-input neuron of a layered network.
+
+    Input features are labelled by their index (they are the same features in
+    every network); output neurons too when ``fixed_output`` (otherwise they
+    are permutable and start with one shared colour). Every round a neuron's
+    colour becomes a hash of its colour and of the multisets of colours of its
+    in- and out-neighbours. Colours are invariant to renumbering hidden
+    neurons and comparable between networks, so equal colours mark
+    candidates for the same place in the graph.
+
+    Parameters
+    ----------
+    masks : topology, ``(n_out, n_in)`` per layer.
+    fixed_output : bool
+        Label class neurons by index.
+    rounds : int, optional
+        Refinement rounds (default ``2 * (n_layers + 1)``: enough for
+        information to cross the network twice).
+
+    Returns
+    -------
+    list of np.ndarray
+        Per layer k, ``(n_out_k,)`` uint64 colours of the layer's neurons.
+    """
+    masks = as_topology(masks)
+    n_layers = len(masks)
+    rounds = 2 * (n_layers + 1) if rounds is None else int(rounds)
+    edges = []
+    for m in masks:
+        rows, cols = np.nonzero(m)
+        edges.append((rows, cols))
+    inputs = _mix(np.arange(masks[0].shape[1]), salt=1)
+    colors = [np.full(m.shape[0], _mix(np.array([k + 2]), salt=0)[0], dtype=np.uint64) for k, m in enumerate(masks)]
+    if fixed_output:
+        colors[-1] = _mix(np.arange(masks[-1].shape[0]), salt=2)
+    refined_layers = range(n_layers - 1) if fixed_output else range(n_layers)
+    with np.errstate(over="ignore"):
+        for _ in range(rounds):
+            below = [inputs] + colors[:-1]
+            new = list(colors)
+            for k in refined_layers:
+                rows, cols = edges[k]
+                in_hash = _sum_into(masks[k].shape[0], rows, _mix(below[k], salt=3)[cols])
+                if k + 1 < n_layers:
+                    up_rows, up_cols = edges[k + 1]
+                    out_hash = _sum_into(masks[k].shape[0], up_cols, _mix(colors[k + 1], salt=4)[up_rows])
+                else:
+                    out_hash = np.zeros(masks[k].shape[0], dtype=np.uint64)
+                new[k] = _mix(colors[k] ^ _mix(in_hash, salt=5) ^ _mix(out_hash, salt=6), salt=7)
+            colors = new
+    return colors
+
+
+def _identical_row_groups(layer: sp.csr_matrix) -> list[np.ndarray]:
+    """Groups (size >= 2) of rows with exactly the same input indices."""
+    n = layer.shape[0]
+    sizes = np.diff(layer.indptr)
+    rows = np.repeat(np.arange(n), sizes)
+    with np.errstate(over="ignore"):
+        key = _sum_into(n, rows, _mix(layer.indices, salt=8)) ^ _mix(sizes, salt=9)
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    groups = []
+    for label in np.flatnonzero(counts > 1):
+        candidates = np.flatnonzero(inverse == label)
+        # the hash only proposes; identical index lists decide
+        by_set: dict[bytes, list[int]] = {}
+        for r in candidates:
+            by_set.setdefault(layer.indices[layer.indptr[r] : layer.indptr[r + 1]].tobytes(), []).append(int(r))
+        groups.extend(np.asarray(g) for g in by_set.values() if len(g) > 1)
+    return groups
+
+
+def _repair_ties(
+    matching: np.ndarray,
+    second_layer: sp.csr_matrix,
+    first_colors: np.ndarray,
+    second_colors: np.ndarray,
+) -> np.ndarray:
+    """Re-pair by colour within groups of interchangeable second-network neurons.
+
+    A group is a set of second-network neurons with identical input sets, so
+    re-pairing inside it keeps the layer's cost. A group is re-paired only
+    when the first-network neurons the solver gave it carry exactly the same
+    multiset of colours (as in a relabelled copy); otherwise the solver's
+    choice stands, because moving some pairs by colour would push others
+    around and depart from the published matchings for no structural reason.
+    """
+    groups = _identical_row_groups(second_layer)
+    if not groups:
+        return matching
+    matching = matching.copy()
+    first_of = np.empty_like(matching)
+    first_of[matching] = np.arange(matching.size)
+    for group in groups:
+        firsts = np.sort(first_of[group])
+        if not np.array_equal(np.sort(first_colors[firsts]), np.sort(second_colors[group])):
+            continue
+        for color in np.unique(second_colors[group]):
+            same_first = firsts[first_colors[firsts] == color]
+            same_second = group[second_colors[group] == color]
+            # keep the solver's pairs that already agree, pair the rest in order
+            agree = np.isin(matching[same_first], same_second)
+            free_second = np.setdiff1d(same_second, matching[same_first[agree]])
+            matching[same_first[~agree]] = free_second
+    return matching
+
+
+# ---------------------------------------------------------------------------
+# networks
+# ---------------------------------------------------------------------------
+
+
+def nnstd(
+    first: Sequence[Any],
+    second: Sequence[Any],
+    *,
+    method: str = "auto",
+    fixed_output: bool = False,
+    tie_break: str = "structure",
+) -> NNSTDResult:
+    """Neural Network Sparse Topology Distance between two networks.
+
+    Parameters
+    ----------
+    first, second : topology
+        Masks or weights per layer, ``(n_out, n_in)`` like
+        ``torch.nn.Linear.weight``, identical shapes; any non-zero entry is
+        an edge.
+    method : {"auto", "exact", "sparse"}
+        Assignment solver per layer: dense cost matrix and
+        ``linear_sum_assignment`` (the published code's), sparse overlap graph
+        and ``min_weight_full_bipartite_matching``, or chosen per layer by
+        size and overlap density.
+    fixed_output : bool
+        Keep the output (class) neurons in place instead of matching them.
+    tie_break : {"structure", "solver"}
+        How to choose among tied optimal matchings (module docstring):
+        ``"solver"`` reproduces the published code exactly with
+        ``method="exact"``; ``"structure"`` additionally makes a copy with
+        permuted hidden neurons come out at exactly 0.
+
+    Returns
+    -------
+    NNSTDResult
+        Per-layer distances in [0, 1], their mean, and the matchings.
+
+    Raises
+    ------
+    ValueError
+        If the networks differ in layer count or shapes (naming the layer
+        and both shapes), contain NaN, or an option is unknown.
+    """
+    _check_choice("method", method, METHODS)
+    _check_choice("tie_break", tie_break, TIE_BREAKS)
+    first, second = validate_pair(first, second)
+    if tie_break == "structure":
+        first_colors = structural_colors(first, fixed_output=fixed_output)
+        second_colors = structural_colors(second, fixed_output=fixed_output)
+    first_csr = [_as_csr(m) for m in first]
+    second_csr = [_as_csr(m) for m in second]
+    n_layers = len(first)
+    distances, matchings, methods = [], [], []
+    for k in range(n_layers):
+        a, b = first_csr[k], second_csr[k]
+        if k > 0:
+            b = _renumber_inputs(b, matchings[-1])
+        n_out = a.shape[0]
+        if fixed_output and k == n_layers - 1:
+            matching = np.arange(n_out, dtype=np.int64)
+            total = float(_matched_costs(a, b, matching).sum())
+            used = "fixed"
+        else:
+            used = method if method != "auto" else _choose_method(a, b)
+            total, matching = (_match_exact if used == "exact" else _match_sparse)(a, b)
+            if tie_break == "structure" and k < n_layers - 1:
+                matching = _repair_ties(matching, b, first_colors[k], second_colors[k])
+        matching.setflags(write=False)
+        distances.append(total / n_out)
+        matchings.append(matching)
+        methods.append(used)
+    return NNSTDResult(
+        layer_distances=tuple(float(d) for d in distances),
+        mean=float(np.mean(distances)),
+        matchings=tuple(matchings),
+        methods=tuple(methods),
+    )
+
+
+def tie_spread(
+    first: Sequence[Any],
+    second: Sequence[Any],
+    *,
+    n_shuffles: int = 8,
+    seed: int = 0,
+    fixed_output: bool = False,
+    tie_break: str = "solver",
+) -> TieSpread:
+    """Measure how far other optimal matchings move the layer distances.
+
+    Every variant solves each layer optimally; they differ only in which of
+    several tied optimal matchings feeds the next layer: the exact solver as
+    the networks are given, the sparse solver, the arguments swapped, and the
+    exact solver after ``n_shuffles`` random renumberings of the second
+    network's hidden neurons (which leave its graph unchanged).
+
+    Parameters
+    ----------
+    first, second : topology
+    n_shuffles : int
+        Random renumberings of the second network.
+    seed : int
+        Seed of the renumberings.
+    fixed_output : bool
+        As in :func:`nnstd`.
+    tie_break : {"solver", "structure"}
+        Rule under test (default: the published solver behaviour).
+
+    Returns
+    -------
+    TieSpread
+        Distances of every variant and their spread (max - min) per layer.
+        Layer 0's spread is float rounding only (its optimal cost is unique).
+    """
+    if n_shuffles < 0:
+        raise ValueError(f"n_shuffles must be >= 0, got {n_shuffles}")
+    first, second = validate_pair(first, second)
+    options = {"fixed_output": fixed_output, "tie_break": tie_break}
+    rng = np.random.default_rng(seed)
+    labels = ["solver", "sparse", "reversed"]
+    results = [
+        nnstd(first, second, method="exact", **options),
+        nnstd(first, second, method="sparse", **options),
+        nnstd(second, first, method="exact", **options),
+    ]
+    for i in range(n_shuffles):
+        shuffled = permute_hidden_neurons(second, seed=rng)
+        labels.append(f"shuffle_{i}")
+        results.append(nnstd(first, shuffled, method="exact", **options))
+    table = np.array([r.layer_distances for r in results], dtype=np.float64)
+    means = np.array([r.mean for r in results])
+    return TieSpread(
+        labels=tuple(labels),
+        layer_distances=table,
+        spread=table.max(axis=0) - table.min(axis=0),
+        mean_spread=float(means.max() - means.min()),
+    )
