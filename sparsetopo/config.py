@@ -33,6 +33,7 @@ class RunConfig:
     zeta: float = field(default=0.3, metadata={"help": "SET: fraction of positive and of negative weights rewired per epoch"})
     regrow_init: str = field(default="zero", metadata={"help": "SET: initial value of regrown weights, zero | random"})
     activation: str = field(default="relu", metadata={"help": "hidden activation"})
+    weight_init: str = field(default="sparse", metadata={"help": "sparse: PyTorch's uniform init rescaled to each neuron's real fan-in | dense: PyTorch's init, masked"})
     lr: float = field(default=0.01, metadata={"help": "SGD learning rate"})
     momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
     weight_decay: float = field(default=2e-4, metadata={"help": "L2 weight decay"})
@@ -74,6 +75,8 @@ class RunConfig:
             raise ValueError(f"zeta must be in (0, 1) for SET, got {self.zeta}")
         if self.regrow_init not in ("zero", "random"):
             raise ValueError(f"regrow_init={self.regrow_init!r}; choose 'zero' or 'random'")
+        if self.weight_init not in ("sparse", "dense"):
+            raise ValueError(f"weight_init={self.weight_init!r}; choose 'sparse' or 'dense'")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule={self.lr_schedule!r}; choose one of {LR_SCHEDULES}")
         if self.epochs < 1:

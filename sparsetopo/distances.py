@@ -1,0 +1,600 @@
+"""NNSTD over many networks: pairwise matrices, trajectories, calibration.
+
+Everything here is built on :func:`sparsetopo.nnstd.nnstd` and caches every
+computed pair on disk, keyed by the content hashes of the two topologies
+(:func:`sparsetopo.topology.topology_hash`) and the options, so re-running a
+notebook recomputes nothing. The cache directory is the ``cache_dir``
+argument, else the environment variable ``SPARSETOPO_CACHE``, else
+``./runs/.cache/nnstd``; entries are written atomically.
+
+Orientation convention
+----------------------
+NNSTD(a, b) and NNSTD(b, a) solve the same optimisation, but when several
+matchings are tied optimal the solver may pick different ones, and layers
+1-2 then differ (by up to 0.02 on the published topologies). One
+convention is applied everywhere, the published code's: **the network that
+comes later in the list is the first argument**. Entry ``[i, j]`` of a
+pairwise matrix with ``i > j`` is ``NNSTD(topologies[i], topologies[j])``;
+the matrix is symmetrised from that lower triangle and its diagonal is 0.
+Trajectories follow the same rule (the later snapshot is the first
+argument), so their values are entries of the pairwise matrix of the
+snapshots.
+
+For contrast, :func:`mask_jaccard` and :func:`mask_hamming` compare masks
+position by position, which is what NNSTD avoids: they call two networks
+that differ only by the numbering of hidden neurons far apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
+
+from .nnstd import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
+from .topology import (
+    as_topology,
+    edge_counts,
+    permute_hidden_neurons,
+    random_topology,
+    topology_hash,
+    widths_of,
+)
+
+__all__ = [
+    "CACHE_ENV",
+    "DEFAULT_CACHE_DIR",
+    "DistanceMatrix",
+    "Calibration",
+    "resolve_cache_dir",
+    "cached_nnstd",
+    "pairwise_nnstd",
+    "trajectory_nnstd",
+    "random_baseline",
+    "mask_jaccard",
+    "mask_hamming",
+    "pairwise_mask_distances",
+]
+
+CACHE_ENV = "SPARSETOPO_CACHE"
+DEFAULT_CACHE_DIR = Path("runs") / ".cache" / "nnstd"
+# Bump when the numbers an entry holds would change for the same inputs.
+_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class DistanceMatrix:
+    """Pairwise distances between networks.
+
+    Attributes
+    ----------
+    labels : tuple of str
+        One per network, in input order.
+    layers : np.ndarray
+        ``(n_layers, n_networks, n_networks)`` per-layer distances.
+    mean : np.ndarray
+        ``(n_networks, n_networks)`` mean over layers.
+    """
+
+    labels: tuple
+    layers: np.ndarray
+    mean: np.ndarray
+
+    def frame(self, layer: int | None = None) -> pd.DataFrame:
+        """The mean matrix (or one layer's) as a labelled DataFrame."""
+        values = self.mean if layer is None else self.layers[layer]
+        return pd.DataFrame(values, index=list(self.labels), columns=list(self.labels))
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """NNSTD expected by chance between random topologies of given shapes.
+
+    Attributes
+    ----------
+    samples : np.ndarray
+        ``(n_pairs, n_layers)`` NNSTD of each pair of independent random
+        topologies.
+    layer_mean : np.ndarray
+        ``(n_layers,)`` mean over pairs.
+    layer_ci : np.ndarray
+        ``(n_layers, 2)`` Student-t confidence interval of the layer means.
+    mean : float
+        Mean network distance over pairs.
+    ci : tuple of float
+        Confidence interval of ``mean``.
+    confidence : float
+        Level of the intervals.
+    permuted_copy : tuple of float
+        Per-layer NNSTD of the reference topology against a copy with
+        renumbered hidden neurons, with the same options: the zero end of
+        the scale (exactly 0 with ``tie_break="structure"``; with
+        ``"solver"`` it shows the solver's tie noise).
+    """
+
+    samples: np.ndarray
+    layer_mean: np.ndarray
+    layer_ci: np.ndarray
+    mean: float
+    ci: tuple
+    confidence: float
+    permuted_copy: tuple
+
+    def frame(self) -> pd.DataFrame:
+        """One row per layer plus ``"mean"``: mean, CI bounds, permuted copy."""
+        n_layers = self.samples.shape[1]
+        index = [f"layer_{k}" for k in range(n_layers)] + ["mean"]
+        return pd.DataFrame(
+            {
+                "random_mean": list(self.layer_mean) + [self.mean],
+                "ci_low": list(self.layer_ci[:, 0]) + [self.ci[0]],
+                "ci_high": list(self.layer_ci[:, 1]) + [self.ci[1]],
+                "permuted_copy": list(self.permuted_copy) + [float(np.mean(self.permuted_copy))],
+            },
+            index=index,
+        )
+
+
+# ---------------------------------------------------------------------------
+# cache
+# ---------------------------------------------------------------------------
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """``cache_dir`` if given, else ``$SPARSETOPO_CACHE``, else ``./runs/.cache/nnstd``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else DEFAULT_CACHE_DIR
+
+
+def _options(method: str, fixed_output: bool, tie_break: str) -> dict:
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))}")
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break={tie_break!r} is not one of {', '.join(map(repr, TIE_BREAKS))}")
+    return {"method": method, "fixed_output": bool(fixed_output), "tie_break": tie_break}
+
+
+def _cache_path(cache_dir: Path, first_hash: str, second_hash: str, options: dict) -> Path:
+    key = hashlib.sha256(
+        json.dumps(
+            {"first": first_hash, "second": second_hash, "version": _CACHE_VERSION, **options},
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    output = "fixed" if options["fixed_output"] else "matched"
+    slug = f"{first_hash[:8]}-{second_hash[:8]}-{options['method']}-{output}-{options['tie_break']}"
+    return cache_dir / f"{slug}-{key[:16]}.npz"
+
+
+def _read_entry(path: Path) -> NNSTDResult | None:
+    """A cached result, or None when absent or unreadable (then recomputed)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            distances = tuple(float(d) for d in f["layer_distances"])
+            matchings = []
+            for k in range(len(distances)):
+                m = np.asarray(f[f"matching_{k}"], dtype=np.int64)
+                m.setflags(write=False)
+                matchings.append(m)
+            methods = tuple(json.loads(str(f["methods"])))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    return NNSTDResult(
+        layer_distances=distances,
+        mean=float(np.mean(distances)),
+        matchings=tuple(matchings),
+        methods=methods,
+    )
+
+
+def _write_entry(path: Path, result: NNSTDResult) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"layer_distances": np.asarray(result.layer_distances, dtype=np.float64)}
+    for k, m in enumerate(result.matchings):
+        arrays[f"matching_{k}"] = np.asarray(m, dtype=np.int64)
+    arrays["methods"] = np.asarray(json.dumps(list(result.methods)))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _compute_entry(first: list, second: list, options: dict, path: Path | None) -> NNSTDResult:
+    # `nnstd` is looked up in this module at call time, so tests can count calls
+    result = nnstd(first, second, **options)
+    if path is not None:
+        _write_entry(path, result)
+    return result
+
+
+def cached_nnstd(
+    first: Sequence[Any],
+    second: Sequence[Any],
+    *,
+    method: str = "auto",
+    fixed_output: bool = False,
+    tie_break: str = "structure",
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+) -> NNSTDResult:
+    """:func:`sparsetopo.nnstd.nnstd`, read from / written to the disk cache.
+
+    Parameters
+    ----------
+    first, second : topology
+    method, fixed_output, tie_break
+        As in :func:`sparsetopo.nnstd.nnstd`; part of the cache key.
+    cache_dir : path, optional
+        Cache folder (default: ``$SPARSETOPO_CACHE`` or ``./runs/.cache/nnstd``).
+    use_cache : bool
+        False computes without reading or writing the cache.
+    """
+    options = _options(method, fixed_output, tie_break)
+    first, second = validate_pair(first, second)
+    if not use_cache:
+        return _compute_entry(first, second, options, None)
+    path = _cache_path(resolve_cache_dir(cache_dir), topology_hash(first), topology_hash(second), options)
+    hit = _read_entry(path)
+    return hit if hit is not None else _compute_entry(first, second, options, path)
+
+
+def _compute_pairs(
+    topologies: list,
+    pairs: list[tuple[int, int]],
+    options: dict,
+    *,
+    n_jobs: int,
+    progress: bool,
+    cache_dir: str | os.PathLike | None,
+    use_cache: bool,
+    desc: str,
+) -> dict[tuple[int, int], NNSTDResult]:
+    """NNSTD(topologies[i], topologies[j]) for every ``(i, j)`` in ``pairs``."""
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    results: dict[tuple[int, int], NNSTDResult] = {}
+    paths: dict[tuple[int, int], Path | None] = {}
+    if use_cache:
+        root = resolve_cache_dir(cache_dir)
+        hashes = [topology_hash(t) for t in topologies]
+        for i, j in pairs:
+            paths[(i, j)] = _cache_path(root, hashes[i], hashes[j], options)
+            hit = _read_entry(paths[(i, j)])
+            if hit is not None:
+                results[(i, j)] = hit
+    todo = [p for p in dict.fromkeys(pairs) if p not in results]
+    if todo:
+        jobs = (delayed(_compute_entry)(topologies[i], topologies[j], options, paths.get((i, j))) for i, j in todo)
+        runner = Parallel(n_jobs=n_jobs, return_as="generator")
+        bar = tqdm(runner(jobs), total=len(todo), desc=desc, disable=not progress)
+        for pair, result in zip(todo, bar):
+            results[pair] = result
+    return results
+
+
+def _validated_list(topologies: Sequence[Any], name: str) -> list[list[np.ndarray]]:
+    topologies = [as_topology(t, name=f"{name}[{i}]") for i, t in enumerate(topologies)]
+    if len(topologies) < 1:
+        raise ValueError(f"{name} is empty; give at least one topology")
+    for i, t in enumerate(topologies[1:], start=1):
+        try:
+            validate_pair(topologies[0], t)
+        except ValueError as err:
+            raise ValueError(f"{name}[{i}] cannot be compared with {name}[0]: {err}") from None
+    return topologies
+
+
+def _labels(labels: Sequence[Any] | None, n: int, name: str) -> tuple:
+    if labels is None:
+        return tuple(str(i) for i in range(n))
+    labels = tuple(str(x) for x in labels)
+    if len(labels) != n:
+        raise ValueError(f"labels has {len(labels)} entries for {n} {name}; give one label per network")
+    return labels
+
+
+# ---------------------------------------------------------------------------
+# pairwise matrices and trajectories
+# ---------------------------------------------------------------------------
+
+
+def pairwise_nnstd(
+    topologies: Sequence[Any],
+    *,
+    labels: Sequence[Any] | None = None,
+    method: str = "auto",
+    fixed_output: bool = False,
+    tie_break: str = "structure",
+    n_jobs: int = 1,
+    progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+) -> DistanceMatrix:
+    """NNSTD between every two of a list of networks.
+
+    Entry ``[i, j]`` with ``i > j`` is ``NNSTD(topologies[i], topologies[j])``
+    (the later network first, as in the published code); the matrix is
+    symmetrised from that lower triangle and the diagonal is 0. Each pair is
+    computed once, in ``n_jobs`` processes, and cached on disk.
+
+    Parameters
+    ----------
+    topologies : sequence of topologies
+        Networks with identical layer shapes.
+    labels : sequence, optional
+        Names for the rows/columns (default ``"0"``, ``"1"``, ...).
+    method, fixed_output, tie_break
+        As in :func:`sparsetopo.nnstd.nnstd`.
+    n_jobs : int
+        Worker processes (joblib; -1 = all cores).
+    progress : bool
+        Show a tqdm progress bar.
+    cache_dir : path, optional
+        Cache folder (default ``$SPARSETOPO_CACHE`` or ``./runs/.cache/nnstd``).
+    use_cache : bool
+        False neither reads nor writes the cache.
+
+    Returns
+    -------
+    DistanceMatrix
+        ``layers`` ``(n_layers, N, N)`` and ``mean`` ``(N, N)``.
+    """
+    options = _options(method, fixed_output, tie_break)
+    topologies = _validated_list(topologies, "topologies")
+    labels = _labels(labels, len(topologies), "topologies")
+    n, n_layers = len(topologies), len(topologies[0])
+    pairs = [(i, j) for i in range(n) for j in range(i)]
+    results = _compute_pairs(
+        topologies, pairs, options, n_jobs=n_jobs, progress=progress,
+        cache_dir=cache_dir, use_cache=use_cache, desc="NNSTD pairs",
+    )
+    layers = np.zeros((n_layers, n, n), dtype=np.float64)
+    for (i, j), result in results.items():
+        layers[:, i, j] = layers[:, j, i] = result.layer_distances
+    return DistanceMatrix(labels=labels, layers=layers, mean=layers.mean(axis=0))
+
+
+def trajectory_nnstd(
+    snapshots: Sequence[Any],
+    *,
+    labels: Sequence[Any] | None = None,
+    method: str = "auto",
+    fixed_output: bool = False,
+    tie_break: str = "structure",
+    n_jobs: int = 1,
+    progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+) -> pd.DataFrame:
+    """How a network's topology moves during one run.
+
+    Parameters
+    ----------
+    snapshots : sequence of topologies
+        The same network at successive times (e.g. epochs), in order.
+    labels : sequence, optional
+        Index of the result (e.g. the epochs; default 0, 1, ...).
+    method, fixed_output, tie_break, n_jobs, progress, cache_dir, use_cache
+        As in :func:`pairwise_nnstd`.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per snapshot ``t`` (index named ``"snapshot"``), columns
+        ``to_first`` = NNSTD(s_t, s_0), ``to_last`` = NNSTD(s_last, s_t),
+        ``to_previous`` = NNSTD(s_t, s_{t-1}) (NaN for the first row), each
+        the mean over layers, followed by per-layer columns
+        ``to_first_layer<k>``, ``to_last_layer<k>``, ``to_previous_layer<k>``.
+        The later snapshot is always the first argument.
+    """
+    options = _options(method, fixed_output, tie_break)
+    snapshots = _validated_list(snapshots, "snapshots")
+    labels = list(labels) if labels is not None else list(range(len(snapshots)))
+    if len(labels) != len(snapshots):
+        raise ValueError(f"labels has {len(labels)} entries for {len(snapshots)} snapshots; give one per snapshot")
+    n, n_layers = len(snapshots), len(snapshots[0])
+    last = n - 1
+    wanted = {"to_first": [(t, 0) for t in range(n)], "to_last": [(last, t) for t in range(n)],
+              "to_previous": [(t, t - 1) for t in range(1, n)]}
+    pairs = [p for ps in wanted.values() for p in ps if p[0] != p[1]]
+    results = _compute_pairs(
+        snapshots, pairs, options, n_jobs=n_jobs, progress=progress,
+        cache_dir=cache_dir, use_cache=use_cache, desc="NNSTD trajectory",
+    )
+
+    def column(pair_list: list, offset: int) -> np.ndarray:
+        values = np.full((n, n_layers), np.nan)
+        for t, (i, j) in enumerate(pair_list, start=offset):
+            values[t] = 0.0 if i == j else results[(i, j)].layer_distances
+        return values
+
+    table = {
+        "to_first": column(wanted["to_first"], 0),
+        "to_last": column(wanted["to_last"], 0),
+        "to_previous": column(wanted["to_previous"], 1),
+    }
+    frame = pd.DataFrame({name: values.mean(axis=1) for name, values in table.items()},
+                         index=pd.Index(labels, name="snapshot"))
+    for name, values in table.items():
+        for k in range(n_layers):
+            frame[f"{name}_layer{k}"] = values[:, k]
+    return frame
+
+
+# ---------------------------------------------------------------------------
+# calibration against chance
+# ---------------------------------------------------------------------------
+
+
+def random_baseline(
+    topology: Sequence[Any],
+    *,
+    n_pairs: int = 16,
+    seed: int = 0,
+    confidence: float = 0.95,
+    method: str = "auto",
+    fixed_output: bool = False,
+    tie_break: str = "structure",
+    n_jobs: int = 1,
+    progress: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+) -> Calibration:
+    """Expected NNSTD between two independent random topologies like ``topology``.
+
+    Each of ``n_pairs`` pairs draws two Erdős–Rényi topologies with the same
+    layer shapes and exactly the same per-layer edge counts as ``topology``
+    (positions uniform), seeded by ``(seed, pair, side)`` so that adding
+    pairs keeps the earlier ones and their cache entries.
+
+    Parameters
+    ----------
+    topology : topology
+        Reference network: only its shapes and edge counts are used (plus
+        itself for ``permuted_copy``).
+    n_pairs : int
+        Monte Carlo sample size (>= 2).
+    seed : int
+    confidence : float in (0, 1)
+        Level of the Student-t confidence intervals.
+    method, fixed_output, tie_break, n_jobs, progress, cache_dir, use_cache
+        As in :func:`pairwise_nnstd`.
+
+    Returns
+    -------
+    Calibration
+    """
+    options = _options(method, fixed_output, tie_break)
+    if n_pairs < 2:
+        raise ValueError(f"n_pairs must be at least 2 for a confidence interval, got {n_pairs}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    topology = as_topology(topology, name="topology")
+    widths, counts = widths_of(topology), edge_counts(topology)
+    randoms = []
+    for pair in range(n_pairs):
+        for side in range(2):
+            rng = np.random.default_rng([int(seed), pair, side])
+            randoms.append(random_topology(widths, layer_edges=counts, seed=rng))
+    pairs = [(2 * p, 2 * p + 1) for p in range(n_pairs)]
+    results = _compute_pairs(
+        randoms, pairs, options, n_jobs=n_jobs, progress=progress,
+        cache_dir=cache_dir, use_cache=use_cache, desc="NNSTD random pairs",
+    )
+    samples = np.array([results[p].layer_distances for p in pairs], dtype=np.float64)
+    layer_mean, layer_ci = _t_interval(samples, confidence)
+    network_mean, network_ci = _t_interval(samples.mean(axis=1, keepdims=True), confidence)
+    copy = nnstd(topology, permute_hidden_neurons(topology, seed=seed), **options)
+    return Calibration(
+        samples=samples,
+        layer_mean=layer_mean,
+        layer_ci=layer_ci,
+        mean=float(network_mean[0]),
+        ci=(float(network_ci[0, 0]), float(network_ci[0, 1])),
+        confidence=float(confidence),
+        permuted_copy=copy.layer_distances,
+    )
+
+
+def _t_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Column means of ``(n, m)`` samples and their ``(m, 2)`` Student-t CI."""
+    n = samples.shape[0]
+    mean = samples.mean(axis=0)
+    half = stats.t.ppf(0.5 + confidence / 2, df=n - 1) * samples.std(axis=0, ddof=1) / np.sqrt(n)
+    return mean, np.stack([mean - half, mean + half], axis=1)
+
+
+# ---------------------------------------------------------------------------
+# permutation-blind baselines
+# ---------------------------------------------------------------------------
+
+
+def mask_jaccard(first: Sequence[Any], second: Sequence[Any]) -> np.ndarray:
+    """Per-layer ``1 - |E1 ∩ E2| / |E1 ∪ E2|`` over edge positions.
+
+    Blind to neuron permutation: the same graph with renumbered hidden
+    neurons is far away. Two empty layers are at distance 0.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_layers,)`` float64 in [0, 1].
+    """
+    first, second = validate_pair(first, second)
+    out = np.zeros(len(first))
+    for k, (a, b) in enumerate(zip(first, second)):
+        union = np.count_nonzero(a | b)
+        # differing edges over the union: the same float64 order as NNSTD's costs
+        out[k] = 0.0 if union == 0 else np.count_nonzero(a ^ b) / union
+    return out
+
+
+def mask_hamming(first: Sequence[Any], second: Sequence[Any]) -> np.ndarray:
+    """Per-layer fraction of the ``n_out * n_in`` positions whose edge differs.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_layers,)`` float64 in [0, 1].
+    """
+    first, second = validate_pair(first, second)
+    return np.array([np.count_nonzero(a ^ b) / a.size for a, b in zip(first, second)])
+
+
+def pairwise_mask_distances(
+    topologies: Sequence[Any],
+    *,
+    metric: str = "jaccard",
+    labels: Sequence[Any] | None = None,
+) -> DistanceMatrix:
+    """Pairwise :func:`mask_jaccard` or :func:`mask_hamming` for many networks.
+
+    Parameters
+    ----------
+    topologies : sequence of topologies with identical shapes
+    metric : {"jaccard", "hamming"}
+    labels : sequence, optional
+
+    Returns
+    -------
+    DistanceMatrix
+        Symmetric, zero diagonal.
+    """
+    if metric not in ("jaccard", "hamming"):
+        raise ValueError(f"metric={metric!r} is not one of 'jaccard', 'hamming'")
+    topologies = _validated_list(topologies, "topologies")
+    labels = _labels(labels, len(topologies), "topologies")
+    n, n_layers = len(topologies), len(topologies[0])
+    layers = np.zeros((n_layers, n, n))
+    for k in range(n_layers):
+        # rows = networks, columns = edge positions; the Gram matrix counts shared edges
+        flat = sp.csr_matrix(np.stack([t[k].ravel() for t in topologies]), dtype=np.int64)
+        shared = (flat @ flat.T).toarray()
+        sizes = np.diag(shared)
+        differ = sizes[:, None] + sizes[None, :] - 2 * shared
+        if metric == "hamming":
+            layers[k] = differ / topologies[0][k].size
+        else:
+            union = sizes[:, None] + sizes[None, :] - shared
+            layers[k] = np.divide(differ, union, out=np.zeros((n, n)), where=union > 0)
+    return DistanceMatrix(labels=labels, layers=layers, mean=layers.mean(axis=0))

@@ -1,0 +1,150 @@
+"""Findings of a notebook: computed claims, figures and the numbers behind them.
+
+Each notebook builds a :class:`Findings`, records every claim of the paper it
+tests with the number it measured (never typed in), saves its figures through
+it, and finally writes ``<figures_dir>/findings.json``::
+
+    findings = Findings("02_sparse_vs_dense", figures_dir, parameters=dict(...))
+    findings.save_figure(fig, "accuracy_vs_density")      # PNG, 150 dpi
+    findings.add_data("accuracy_vs_density", frame)        # numbers behind it
+    findings.claim("Static sparse matches dense", measured=gap, holds=gap >= -0.005,
+                   detail="best sparse minus dense test accuracy, mean over seeds")
+    findings.write(); findings.table()
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import atomic
+
+__all__ = ["Findings", "Claim", "mean_ci", "format_mean_ci"]
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval ``(mean, low, high)``.
+
+    With a single value the interval collapses to the value.
+    """
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    if x.size == 0:
+        return (math.nan, math.nan, math.nan)
+    m = float(x.mean())
+    if x.size < 2:
+        return (m, m, m)
+    half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return (m, m - half, m + half)
+
+
+def format_mean_ci(values: Sequence[float], digits: int = 4) -> str:
+    m, lo, hi = mean_ci(values)
+    n = len(values)
+    if n < 2:
+        return f"{m:.{digits}f} (n=1)"
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}] (n={n})"
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-ready copy of numbers, arrays and frames."""
+    if isinstance(obj, pd.DataFrame):
+        return {"columns": list(map(str, obj.columns)), "records": [_plain(r) for r in obj.to_dict("records")]}
+    if isinstance(obj, pd.Series):
+        return _plain(obj.to_dict())
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    return obj
+
+
+@dataclass
+class Claim:
+    claim: str
+    measured: float | None
+    holds: bool | None
+    detail: str = ""
+    spread: str = ""
+
+
+@dataclass
+class Findings:
+    """Collects a notebook's claims, figures and figure data."""
+
+    notebook: str
+    figures_dir: str | Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    figures: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.figures_dir = Path(self.figures_dir)
+        self.figures_dir.mkdir(parents=True, exist_ok=True)
+
+    def claim(self, claim: str, measured: float | None, holds: bool | None, detail: str = "", spread: str = "") -> Claim:
+        """Record one tested claim with its measured number and verdict."""
+        c = Claim(claim, None if measured is None else float(measured), None if holds is None else bool(holds), detail, spread)
+        self.claims = [x for x in self.claims if x.claim != claim] + [c]
+        return c
+
+    def add_data(self, name: str, value: Any) -> None:
+        """Keep the numbers behind a figure (a frame, an array or a dict)."""
+        self.data[name] = _plain(value)
+
+    def save_figure(self, fig, name: str, dpi: int = 150) -> Path:
+        """Save ``fig`` as ``<figures_dir>/<name>.png`` (atomically)."""
+        path = self.figures_dir / f"{name}.png"
+        with atomic.atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+        if name not in self.figures:
+            self.figures.append(name)
+        return path
+
+    def table(self) -> pd.DataFrame:
+        """The findings table: claim, measured value, spread, verdict."""
+        rows = []
+        for c in self.claims:
+            verdict = "n/a" if c.holds is None else ("holds" if c.holds else "does not hold")
+            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": verdict, "how measured": c.detail})
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "notebook": self.notebook,
+            "parameters": _plain(self.parameters),
+            "claims": [_plain(c.__dict__) for c in self.claims],
+            "figures": [f"{name}.png" for name in self.figures],
+            "data": self.data,
+        }
+
+    def write(self) -> Path:
+        """Write ``findings.json`` beside the figures (atomically)."""
+        path = self.figures_dir / "findings.json"
+        atomic.write_json(path, self.to_dict())
+        return path
+
+    def markdown(self) -> str:
+        """The findings table as Markdown (for the README)."""
+        lines = ["| claim | measured | spread | verdict |", "|---|---|---|---|"]
+        for c in self.claims:
+            verdict = "n/a" if c.holds is None else ("holds" if c.holds else "does not hold")
+            measured = "" if c.measured is None else f"{c.measured:.4g}"
+            lines.append(f"| {c.claim} | {measured} | {c.spread} | {verdict} |")
+        return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""Every notebook runs with the smoke profile through papermill and saves sane findings.
+
+Also checks the committed (default-profile) notebooks: outputs present, no
+error outputs, no absolute paths of the machine that executed them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sparsetopo.study import NOTEBOOKS, execute_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
+
+pytestmark = pytest.mark.notebook
+
+
+def _parameters_cells(nb) -> list:
+    return [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_has_question_and_parameters_cell(name):
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and "?" in nb.cells[0].source, "first cell must state the question"
+    cells = _parameters_cells(nb)
+    assert len(cells) == 1, f"{name} needs exactly one cell tagged 'parameters' (papermill only warns without it)"
+    for param in ("dataset", "figures_dir", "runs_root", "profile"):
+        assert re.search(rf"^{param}\s*=", cells[0].source, re.M), f"parameters cell lacks {param}"
+
+
+def _finite_numbers(obj, path="findings"):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _finite_numbers(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _finite_numbers(v, f"{path}[{i}]")
+    elif isinstance(obj, float):
+        yield path, obj
+
+
+@pytest.fixture(scope="module")
+def smoke_outputs(tmp_path_factory):
+    """Execute all four notebooks once with the smoke profile (shared run store)."""
+    out = tmp_path_factory.mktemp("smoke")
+    results = {}
+    for name in NOTEBOOKS:
+        executed = execute_notebook(
+            name,
+            "smoke",
+            output_dir=out / "executed",
+            figures_root=os.path.relpath(out / "figures", NB_DIR),
+            runs_root=os.path.relpath(out / "runs", NB_DIR),
+            progress=False,
+        )
+        findings = json.loads((out / "figures" / name / "findings.json").read_text())
+        results[name] = (executed, findings, out / "figures" / name)
+    return results
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_smoke_notebook_writes_findings_and_figures(smoke_outputs, name):
+    executed, findings, fig_dir = smoke_outputs[name]
+    nb = nbformat.read(executed, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert findings["notebook"] == name
+    assert findings["claims"], "no findings computed"
+    for claim in findings["claims"]:
+        assert {"claim", "measured", "holds"} <= set(claim)
+        assert claim["measured"] is None or math.isfinite(claim["measured"])
+    assert findings["figures"], "no figures saved"
+    for fig in findings["figures"]:
+        assert (fig_dir / fig).stat().st_size > 5000, f"{fig} looks empty"
+    for path, value in _finite_numbers(findings):
+        assert math.isfinite(value), path
+
+
+def _claim(findings, prefix):
+    matches = [c for c in findings["claims"] if c["claim"].startswith(prefix)]
+    assert matches, f"no claim starting with {prefix!r}; claims: {[c['claim'] for c in findings['claims']]}"
+    return matches[0]
+
+
+def test_nnstd_notebook_identity_and_permutation_give_zero(smoke_outputs):
+    _, findings, _ = smoke_outputs["01_nnstd"]
+    assert _claim(findings, "NNSTD of identical topologies is 0")["measured"] == 0.0
+    assert _claim(findings, "NNSTD of a neuron-permuted copy is 0")["measured"] == 0.0
+    baseline = _claim(findings, "Random-topology baseline")["measured"]
+    assert 0 < baseline <= 1
+
+
+def test_sparse_vs_dense_notebook_reports_accuracies_in_range(smoke_outputs):
+    _, findings, _ = smoke_outputs["02_sparse_vs_dense"]
+    dense = _claim(findings, "Dense accuracy")["measured"]
+    assert 0.1 < dense <= 1.0
+
+
+def test_evolution_notebook_distances_are_bounded(smoke_outputs):
+    _, findings, _ = smoke_outputs["03_evolution"]
+    for c in findings["claims"]:
+        if "distance" in c["claim"].lower() and c["measured"] is not None:
+            assert 0.0 <= c["measured"] <= 1.0, c
+
+
+def test_lottery_notebook_reports_cost_ratio(smoke_outputs):
+    _, findings, _ = smoke_outputs["04_lottery_tickets"]
+    ratio = _claim(findings, "Cost of finding a ticket")["measured"]
+    assert ratio > 1.0  # IMP trains the dense network and every round: always dearer than one SET run
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_has_outputs_without_errors_or_absolute_paths(name):
+    path = NB_DIR / f"{name}.ipynb"
+    text = path.read_text()
+    nb = nbformat.reads(text, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert any(c.get("outputs") for c in code), f"{name} is committed without outputs; run `make study`"
+    assert nb.metadata.get("papermill", {}).get("parameters", {}).get("profile") == "default", (
+        f"{name} was not executed with the default profile"
+    )
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{name} has error outputs"
+    for needle in {str(ROOT), str(Path.home()), "/work/", "/home/", "/root/", "/tmp/"}:
+        assert needle not in text, f"{name} contains the absolute path {needle!r}"
