@@ -220,7 +220,7 @@ def _write_entry(path: Path, result: NNSTDResult) -> None:
 
 def _compute_entry(first: list, second: list, options: dict, path: Path | None) -> NNSTDResult:
     # `nnstd` is looked up in this module at call time, so tests can count calls
-    result = nnstd(first, second, **options)
+    result = nnstd(as_topology(first, name="first"), as_topology(second, name="second"), **options)
     if path is not None:
         _write_entry(path, result)
     return result
@@ -284,6 +284,9 @@ def _compute_pairs(
                 results[(i, j)] = hit
     todo = [p for p in dict.fromkeys(pairs) if p not in results]
     if todo:
+        if n_jobs != 1:
+            # workers get sparse masks: a few % of the bytes of dense bool arrays
+            topologies = [[sp.csr_matrix(m) for m in t] for t in topologies]
         jobs = (delayed(_compute_entry)(topologies[i], topologies[j], options, paths.get((i, j))) for i, j in todo)
         runner = Parallel(n_jobs=n_jobs, return_as="generator")
         bar = tqdm(runner(jobs), total=len(todo), desc=desc, disable=not progress)

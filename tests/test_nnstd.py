@@ -22,6 +22,7 @@ from sparsetopo.topology import (
     permute_hidden_neurons,
     random_mask,
     random_topology,
+    rewire_fraction,
 )
 
 # Values of the published code (Sparse_Topology_Distance) for
@@ -125,7 +126,7 @@ def test_empty_neurons_cost_zero_to_each_other_and_one_to_anything_else():
 def test_identical_topologies_are_at_distance_zero(tie_break):
     topology = small_topology(0, density=0.04)
     result = nnstd(topology, [m.copy() for m in topology], tie_break=tie_break)
-    assert result.layer_distances == (0.0, 0.0, 0.0, 0.0)
+    assert result.layer_distances == (0.0, 0.0, 0.0)
     assert result.mean == 0.0
 
 
@@ -160,11 +161,13 @@ def test_solver_tie_break_alone_is_not_invariant_to_renumbering_empty_neurons():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_renumbering_second_network_keeps_distance_when_matchings_are_unique(seed):
-    # dense enough that no two neurons share an input set: unique matchings
+    # a lightly rewired copy: every neuron's true partner is far cheaper than
+    # any other, so each layer's optimal matching is unique
     first = small_topology(seed, widths=(30, 20, 20, 5), density=0.3)
-    second = small_topology(seed + 100, widths=(30, 20, 20, 5), density=0.3)
+    second = rewire_fraction(first, 0.1, seed=seed)
     base = nnstd(first, second, tie_break="solver")
     moved = nnstd(first, permute_hidden_neurons(second, seed=seed), tie_break="solver")
+    assert base.mean > 0.01
     assert abs(moved.layer_distances[0] - base.layer_distances[0]) < 1e-12
     assert abs(moved.mean - base.mean) < 1e-12
 
@@ -176,10 +179,6 @@ def test_distances_lie_in_unit_interval_and_mean_is_their_average():
         result = nnstd(first, second)
         assert all(0.0 <= d <= 1.0 for d in result.layer_distances)
         assert result.mean == pytest.approx(np.mean(result.layer_distances), abs=0)
-    disjoint_first = [np.eye(4, dtype=bool)]
-    disjoint_second = [np.roll(np.eye(4, 8, dtype=bool), 4, axis=1)[:, :4] | False]
-    disjoint_second = [np.zeros((4, 4), dtype=bool)]
-    disjoint_second[0][:, 0] = False
     full = nnstd([np.eye(4, 8, dtype=bool)], [np.eye(4, 8, k=4, dtype=bool)])
     assert full.layer_distances == (1.0,)
 
@@ -288,8 +287,8 @@ def test_auto_method_uses_exact_for_narrow_and_sparse_for_wide_sparse_layers():
     wide_second = [random_mask(2500, 2500, 3000, rng)]
     result = nnstd(wide_first, wide_second)
     assert result.methods == ("sparse",)
-    exact = nnstd(wide_first, wide_second, method="sparse")
-    assert result.layer_distances == exact.layer_distances
+    forced = nnstd(wide_first, wide_second, method="sparse")
+    assert result.layer_distances == forced.layer_distances
 
 
 # ---------------------------------------------------------------------------

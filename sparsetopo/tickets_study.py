@@ -1,0 +1,530 @@
+"""Lottery tickets against adaptive sparse connectivity (notebook ``04_lottery_tickets``).
+
+For several seeds, an iterative-magnitude-pruning search
+(:func:`sparsetopo.lottery.find_ticket`) finds a ticket at a target density;
+its controls (:func:`sparsetopo.lottery.train_controls`) train the ticket's
+mask from fresh weights, a random static mask and a SET network, all with
+the ticket's exact per-layer edge counts. This module runs the searches in
+parallel, tabulates accuracy against training cost for every method,
+compares the cost of finding a ticket with the cost of one SET run, and
+measures with NNSTD how far apart tickets and SET networks are.
+
+Methods and their cost
+----------------------
+Each method's cost is everything that had to be trained to obtain its
+network, in multiply-accumulates (:mod:`sparsetopo.cost`, sparse ideal) and
+in recorded wall seconds:
+
+``dense``
+    Round 0 of the search (the dense network).
+``IMP ticket``
+    The whole search: the dense run plus every pruned round
+    (:func:`sparsetopo.cost.lottery_cost`); its accuracy is that of the last
+    round, i.e. the ticket trained from its rewound weights.
+``ticket mask, re-init``
+    The search (to obtain the mask) plus its own training from fresh weights.
+``random static``, ``SET``
+    Their own training run only.
+
+Cost ratio
+----------
+``imp_macs / set_macs``: the total MACs of one IMP search divided by the
+MACs of the SET control of that search (one SET run at the ticket's
+per-layer edge counts, trained as many epochs as one pruned round), per
+seed. Whether that SET run is at least as accurate as the ticket is
+reported beside it (``set_at_least_ticket``, and ``set_matches_ticket`` with
+the tolerance of :data:`MATCH_TOLERANCE`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import store
+from .config import RunConfig
+from .cost import lottery_cost, training_cost
+from .lottery import LotteryConfig, Ticket, control_configs, find_ticket, load_ticket, lottery_directory
+from .report import Findings, format_mean_ci, mean_ci
+
+__all__ = [
+    "METHODS",
+    "MATCH_TOLERANCE",
+    "CONTROL_SEED_OFFSET",
+    "lottery_configs",
+    "find_tickets",
+    "train_ticket_controls",
+    "method_table",
+    "method_summary",
+    "imp_rounds",
+    "cost_ratios",
+    "reinit_gaps",
+    "TicketDistances",
+    "ticket_distances",
+    "mds_embedding",
+    "describe_costs",
+    "describe_distances",
+    "record_findings",
+]
+
+METHODS = ("dense", "IMP ticket", "ticket mask, re-init", "random static", "SET")
+#: A network "matches" another when its accuracy is at least the other's minus this.
+MATCH_TOLERANCE = 0.005
+#: Controls of the search with seed s use seed s + this (their own weights, batches and masks).
+CONTROL_SEED_OFFSET = 1000
+#: Tickets and SET networks count as "far apart" above this fraction of the random baseline.
+FAR_FRACTION = 0.9
+
+_GROUPS = {"ticket": "IMP ticket", "set": "SET", "random_static": "random static"}
+
+
+def lottery_configs(
+    dataset: str,
+    hidden: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    target_density: float,
+    epochs: int,
+    prune_fraction: float = 0.2,
+    output_prune_fraction: float | None = None,
+    rewind_epoch: int = 0,
+    **run_options: Any,
+) -> list[LotteryConfig]:
+    """One IMP search per seed; the dense run and every round train ``epochs`` epochs.
+
+    ``run_options`` are other :class:`~sparsetopo.config.RunConfig` fields
+    of the dense base run (``lr``, ``batch_size``, ...).
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty list without repeats, got {seeds}")
+    return [
+        LotteryConfig(
+            base=RunConfig(dataset=dataset, hidden=tuple(hidden), method="dense", epochs=int(epochs), seed=s, **run_options),
+            prune_fraction=prune_fraction,
+            output_prune_fraction=output_prune_fraction,
+            target_density=target_density,
+            rewind_epoch=rewind_epoch,
+            round_epochs=int(epochs),
+        )
+        for s in seeds
+    ]
+
+
+def _search_quietly(config: LotteryConfig, root: str | None, threads: int) -> str:
+    import torch
+
+    torch.set_num_threads(threads)
+    return str(find_ticket(config, root, progress=False).directory)
+
+
+def find_tickets(
+    configs: Sequence[LotteryConfig],
+    root: str | os.PathLike | None = None,
+    *,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> list[Ticket]:
+    """Run (or read back) one search per config, ``n_jobs`` searches at a time.
+
+    A search's rounds are sequential, so the parallelism is over seeds; each
+    worker uses one torch thread. Finished searches are only read back.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    configs = list(configs)
+    todo = [c for c in configs if not _complete(c, root)]
+    if todo:
+        if n_jobs == 1:
+            for c in tqdm(todo, desc="IMP searches", disable=not progress):
+                find_ticket(c, root, progress=False)
+        else:
+            root_str = None if root is None else str(root)
+            jobs = (delayed(_search_quietly)(c, root_str, 1) for c in todo)
+            for _ in tqdm(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs), total=len(todo),
+                          desc="IMP searches", disable=not progress):
+                pass
+    return [load_ticket(lottery_directory(c, root)) for c in configs]
+
+
+def _complete(config: LotteryConfig, root) -> bool:
+    directory = lottery_directory(config, root)
+    try:
+        return load_ticket(directory).complete
+    except FileNotFoundError:
+        return False
+
+
+def train_ticket_controls(
+    tickets: Sequence[Ticket],
+    root: str | os.PathLike | None = None,
+    *,
+    n_jobs: int = 1,
+    progress: bool = True,
+    zeta: float = 0.3,
+    seed_offset: int = CONTROL_SEED_OFFSET,
+) -> list[dict[str, store.Run]]:
+    """Train the three controls of every ticket (one sweep); return them per ticket.
+
+    The controls of the search with seed ``s`` use seed ``s + seed_offset``
+    so that none shares weights or masks with another search.
+    """
+    per_ticket = [control_configs(t, seed=t.config.base.seed + seed_offset, zeta=zeta) for t in tickets]
+    store.sweep([c for cfgs in per_ticket for c in cfgs.values()], n_jobs=n_jobs, root=root, progress=progress)
+    return [{name: store.load_run(store.run_directory(c, root)) for name, c in cfgs.items()} for cfgs in per_ticket]
+
+
+def _row(seed: int, method: str, run: store.Run, cost, total_weights: int) -> dict[str, Any]:
+    widths = run.summary["widths"]
+    edges = [int(e) for e in run.summary["edges"]]
+    hidden_size = sum(widths[k] * widths[k + 1] for k in range(len(widths) - 2))
+    return {
+        "seed": seed,
+        "method": method,
+        "test_acc": run.final_test_acc,
+        "best_test_acc": float(run.summary["best_test_acc"]),
+        "macs": float(cost.macs),
+        "wall_seconds": float(cost.wall_seconds),
+        "epochs_trained": int(cost.epochs),
+        "n_weights": sum(edges),
+        "density_pct": 100.0 * sum(edges) / total_weights,
+        "hidden_density": sum(edges[:-1]) / hidden_size,
+    }
+
+
+def method_table(tickets: Sequence[Ticket], controls: Sequence[dict[str, store.Run]]) -> pd.DataFrame:
+    """Accuracy and cost of every method for every seed (see the module docstring).
+
+    Returns
+    -------
+    DataFrame
+        One row per seed and method: ``seed, method, test_acc,
+        best_test_acc, macs, wall_seconds, epochs_trained, n_weights,
+        density_pct, hidden_density``.
+    """
+    if len(tickets) != len(controls):
+        raise ValueError(f"got {len(tickets)} tickets but {len(controls)} sets of controls; give one per ticket")
+    rows = []
+    for ticket, ctrl in zip(tickets, controls):
+        if not ticket.complete:
+            raise ValueError(f"the search in {ticket.directory.name} is not complete; finish it with find_ticket")
+        seed = ticket.config.base.seed
+        w = ticket.widths
+        total = sum(w[k] * w[k + 1] for k in range(len(w) - 1))
+        search = lottery_cost(ticket)
+        rows.append(_row(seed, "dense", ticket.rounds[0], training_cost(ticket.rounds[0]), total))
+        rows.append(_row(seed, "IMP ticket", ticket.run, search, total))
+        rows.append(_row(seed, "ticket mask, re-init", ctrl["reinit"], search + training_cost(ctrl["reinit"]), total))
+        rows.append(_row(seed, "random static", ctrl["random_static"], training_cost(ctrl["random_static"]), total))
+        rows.append(_row(seed, "SET", ctrl["set"], training_cost(ctrl["set"]), total))
+    return pd.DataFrame(rows)
+
+
+def method_summary(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and confidence interval over seeds of accuracy, MACs and wall time, per method."""
+    rows = []
+    for method in [m for m in METHODS if m in set(table["method"])]:
+        part = table[table["method"] == method]
+        row: dict[str, Any] = {"method": method, "n_seeds": len(part), "density_pct": part["density_pct"].mean()}
+        for col, name in (("test_acc", "acc"), ("macs", "macs"), ("wall_seconds", "seconds")):
+            m, lo, hi = mean_ci(part[col].to_numpy(), confidence)
+            row.update({f"{name}_mean": m, f"{name}_low": lo, f"{name}_high": hi})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def imp_rounds(tickets: Sequence[Ticket]) -> pd.DataFrame:
+    """Every round of every search: density, accuracy and cumulative cost.
+
+    Columns: ``seed, round, density_pct`` (all weights), ``hidden_density``,
+    ``test_acc, macs`` (this round), ``cumulative_macs``.
+    """
+    rows = []
+    for ticket in tickets:
+        w = ticket.widths
+        sizes = [w[k] * w[k + 1] for k in range(len(w) - 1)]
+        cumulative = 0.0
+        for r, run in enumerate(ticket.rounds):
+            edges = run.summary["edges"]
+            macs = float(training_cost(run).macs)
+            cumulative += macs
+            rows.append(
+                {
+                    "seed": ticket.config.base.seed,
+                    "round": r,
+                    "density_pct": 100.0 * sum(edges) / sum(sizes),
+                    "hidden_density": sum(edges[:-1]) / sum(sizes[:-1]),
+                    "test_acc": run.final_test_acc,
+                    "macs": macs,
+                    "cumulative_macs": cumulative,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def cost_ratios(table: pd.DataFrame, *, tolerance: float = MATCH_TOLERANCE) -> pd.DataFrame:
+    """Cost of one IMP search over the cost of the SET control of that search, per seed.
+
+    Returns
+    -------
+    DataFrame
+        ``seed, imp_macs, set_macs, macs_ratio, imp_seconds, set_seconds,
+        seconds_ratio, ticket_acc, set_acc, set_minus_ticket,
+        set_at_least_ticket`` (SET accuracy >= ticket accuracy) and
+        ``set_matches_ticket`` (>= ticket - ``tolerance``).
+    """
+    rows = []
+    for seed, part in table.groupby("seed", sort=True):
+        by = part.set_index("method")
+        imp, set_ = by.loc["IMP ticket"], by.loc["SET"]
+        rows.append(
+            {
+                "seed": seed,
+                "imp_macs": imp["macs"],
+                "set_macs": set_["macs"],
+                "macs_ratio": imp["macs"] / set_["macs"],
+                "imp_seconds": imp["wall_seconds"],
+                "set_seconds": set_["wall_seconds"],
+                "seconds_ratio": imp["wall_seconds"] / set_["wall_seconds"],
+                "ticket_acc": imp["test_acc"],
+                "set_acc": set_["test_acc"],
+                "set_minus_ticket": set_["test_acc"] - imp["test_acc"],
+                "set_at_least_ticket": bool(set_["test_acc"] >= imp["test_acc"]),
+                "set_matches_ticket": bool(set_["test_acc"] >= imp["test_acc"] - tolerance),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def reinit_gaps(table: pd.DataFrame) -> pd.DataFrame:
+    """Per seed: ticket accuracy minus the accuracy of its mask from fresh weights,
+    and minus that of a random static mask."""
+    wide = table.pivot(index="seed", columns="method", values="test_acc")
+    return pd.DataFrame(
+        {
+            "seed": wide.index,
+            "ticket_minus_reinit": (wide["IMP ticket"] - wide["ticket mask, re-init"]).to_numpy(),
+            "ticket_minus_random_static": (wide["IMP ticket"] - wide["random static"]).to_numpy(),
+            "ticket_minus_set": (wide["IMP ticket"] - wide["SET"]).to_numpy(),
+        }
+    ).reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class TicketDistances:
+    """NNSTD among tickets, SET networks and random static masks.
+
+    Attributes
+    ----------
+    matrix : DistanceMatrix
+        Networks grouped (tickets, then SET, then random static), seeds within.
+    groups : tuple of str
+        Group of each network in matrix order.
+    seeds : tuple of int
+        Seed of the search each network belongs to.
+    baseline : Calibration
+        NNSTD between independent random topologies with the ticket's
+        per-layer edge counts (every network here has them).
+    blocks : DataFrame
+        One row per pair of groups: ``block`` (``"a – b"``), ``group_a,
+        group_b, n_pairs, nnstd_mean, nnstd_min, nnstd_max, ratio`` (to the
+        baseline mean) and the baseline's ``random_mean, random_low,
+        random_high``; within a group only different seeds are paired.
+    coords : np.ndarray
+        ``(n_networks, 2)`` metric MDS embedding of ``matrix.mean``.
+    """
+
+    matrix: Any
+    groups: tuple
+    seeds: tuple
+    baseline: Any
+    blocks: pd.DataFrame
+    coords: np.ndarray
+
+    def block_mean(self, a: str, b: str) -> float:
+        row = self.blocks[((self.blocks["group_a"] == a) & (self.blocks["group_b"] == b))
+                          | ((self.blocks["group_a"] == b) & (self.blocks["group_b"] == a))]
+        return float(row["nnstd_mean"].iloc[0]) if len(row) else math.nan
+
+
+def ticket_distances(
+    tickets: Sequence[Ticket],
+    controls: Sequence[dict[str, store.Run]],
+    *,
+    include_static: bool = True,
+    baseline_pairs: int = 10,
+    seed: int = 0,
+    n_jobs: int = 1,
+    progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> TicketDistances:
+    """Pairwise NNSTD of tickets, final SET topologies and (optionally) random static masks.
+
+    The random static control of a search is also the SET control's
+    starting topology (same seed), so SET–static pairs of the same seed
+    show how far SET moved its network.
+    """
+    from .distances import pairwise_nnstd, random_baseline
+
+    topologies, labels, groups, seeds = [], [], [], []
+    members = [("ticket", lambda t, c: t.masks), ("set", lambda t, c: c["set"].topology())]
+    if include_static:
+        members.append(("random_static", lambda t, c: c["random_static"].topology()))
+    for key, get in members:
+        for ticket, ctrl in zip(tickets, controls):
+            s = ticket.config.base.seed
+            topologies.append(get(ticket, ctrl))
+            labels.append(f"{_GROUPS[key]} s{s}")
+            groups.append(_GROUPS[key])
+            seeds.append(s)
+    matrix = pairwise_nnstd(topologies, labels=labels, n_jobs=n_jobs, progress=progress, cache_dir=cache_dir)
+    baseline = random_baseline(tickets[0].masks, n_pairs=baseline_pairs, seed=seed, n_jobs=n_jobs,
+                               progress=progress, cache_dir=cache_dir)
+    g = np.array(groups)
+    names = list(dict.fromkeys(groups))
+    rows = []
+    for a, b in itertools.combinations_with_replacement(names, 2):
+        ia, ib = np.flatnonzero(g == a), np.flatnonzero(g == b)
+        values = [matrix.mean[i, j] for i in ia for j in ib if (a != b or i < j)]
+        rows.append(
+            {
+                "block": f"{a} – {b}",
+                "group_a": a,
+                "group_b": b,
+                "n_pairs": len(values),
+                "nnstd_mean": float(np.mean(values)) if values else math.nan,
+                "nnstd_min": float(np.min(values)) if values else math.nan,
+                "nnstd_max": float(np.max(values)) if values else math.nan,
+                "ratio": float(np.mean(values)) / baseline.mean if values and baseline.mean > 0 else math.nan,
+                "random_mean": baseline.mean,
+                "random_low": baseline.ci[0],
+                "random_high": baseline.ci[1],
+            }
+        )
+    return TicketDistances(matrix=matrix, groups=tuple(groups), seeds=tuple(seeds), baseline=baseline,
+                           blocks=pd.DataFrame(rows), coords=mds_embedding(matrix.mean, seed=seed))
+
+
+def mds_embedding(distances: np.ndarray, seed: int = 0) -> np.ndarray:
+    """2-D metric MDS of a precomputed distance matrix, ``(n, 2)``.
+
+    Works with scikit-learn before and after the 1.8 renaming of MDS's
+    arguments (``dissimilarity`` -> ``metric``).
+    """
+    import inspect
+    import warnings
+
+    from sklearn.manifold import MDS
+
+    d = np.asarray(distances, dtype=float)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"distances must be a square matrix, got shape {d.shape}")
+    if d.shape[0] < 3:  # nothing to optimise: lay the points out on a line
+        return np.column_stack([d[0], np.zeros(d.shape[0])]) if d.shape[0] else np.zeros((0, 2))
+    params = inspect.signature(MDS).parameters
+    if "metric_mds" in params:
+        mds = MDS(n_components=2, metric="precomputed", metric_mds=True, init="classical_mds", random_state=seed)
+    else:
+        mds = MDS(n_components=2, dissimilarity="precomputed", n_init=4, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mds.fit_transform((d + d.T) / 2)
+
+
+def describe_costs(ratios: pd.DataFrame) -> str:
+    """A sentence on the cost of a ticket against one SET run, computed from :func:`cost_ratios`."""
+    m, lo, hi = mean_ci(ratios["macs_ratio"])
+    ms, los, his = mean_ci(ratios["seconds_ratio"])
+    n_ok = int(ratios["set_at_least_ticket"].sum())
+    return (
+        f"One IMP search costs {m:.1f}x [{lo:.1f}, {hi:.1f}] the MACs of one SET run at the ticket's density "
+        f"({ms:.1f}x [{los:.1f}, {his:.1f}] in wall time); that SET run is at least as accurate as the ticket "
+        f"for {n_ok} of {len(ratios)} seeds (mean SET − ticket accuracy {ratios['set_minus_ticket'].mean():+.4f})."
+    )
+
+
+def describe_distances(distances: TicketDistances) -> str:
+    """A sentence on the block means of the NNSTD matrix against the random baseline."""
+    b = distances.blocks
+    parts = [f"{a}–{c}: {n:.3f} ({r:.2f}x)" for a, c, n, r in zip(b["group_a"], b["group_b"], b["nnstd_mean"], b["ratio"])]
+    return f"Mean NNSTD by block (times the random baseline {distances.baseline.mean:.3f}): " + "; ".join(parts) + "."
+
+
+def record_findings(
+    findings: Findings,
+    table: pd.DataFrame,
+    ratios: pd.DataFrame,
+    gaps: pd.DataFrame,
+    distances: TicketDistances,
+    *,
+    tolerance: float = MATCH_TOLERANCE,
+) -> pd.DataFrame:
+    """Add the notebook's claims, each measured from the run; return the findings table."""
+    m_ratio = float(ratios["macs_ratio"].mean())
+    set_acc = table.loc[table["method"] == "SET", "test_acc"]
+    ticket_acc = table.loc[table["method"] == "IMP ticket", "test_acc"]
+    set_matches = bool(set_acc.mean() >= ticket_acc.mean() - tolerance)
+    findings.claim(
+        "Cost of finding a ticket, in training MACs of one SET run of equal or better accuracy",
+        measured=m_ratio,
+        holds=bool(m_ratio > 1 and set_matches),
+        spread=format_mean_ci(ratios["macs_ratio"].tolist(), digits=2)
+        + f"; wall-time ratio {format_mean_ci(ratios['seconds_ratio'].tolist(), digits=2)}",
+        detail="total MACs of the IMP search (dense run + every pruned round) / MACs of the SET control run at the "
+        f"ticket's per-layer edge counts, mean over seeds; holds when > 1 and mean SET accuracy >= mean ticket "
+        f"accuracy - {tolerance}",
+    )
+    findings.claim(
+        "SET at the ticket's density is at least as accurate as the ticket (SET - ticket accuracy)",
+        measured=float(ratios["set_minus_ticket"].mean()),
+        holds=set_matches,
+        spread=format_mean_ci(ratios["set_minus_ticket"].tolist())
+        + f"; SET >= ticket for {int(ratios['set_at_least_ticket'].sum())} of {len(ratios)} seeds",
+        detail=f"mean over seeds of SET control accuracy minus ticket accuracy (final epoch); holds when >= -{tolerance}",
+    )
+    ts = distances.block_mean("IMP ticket", "SET") / distances.baseline.mean
+    findings.claim(
+        "Tickets and SET networks are topologically far apart (ticket-SET NNSTD / random baseline)",
+        measured=ts,
+        holds=bool(ts >= FAR_FRACTION),
+        spread=f"ticket-SET NNSTD {distances.block_mean('IMP ticket', 'SET'):.3f}, ticket-ticket "
+        f"{distances.block_mean('IMP ticket', 'IMP ticket'):.3f}, SET-SET {distances.block_mean('SET', 'SET'):.3f}, "
+        f"random baseline {distances.baseline.mean:.3f} [{distances.baseline.ci[0]:.3f}, {distances.baseline.ci[1]:.3f}]",
+        detail=f"mean NNSTD over ticket-SET pairs divided by the mean NNSTD of independent random topologies with the "
+        f"same edge counts; holds when >= {FAR_FRACTION}",
+    )
+    tt = distances.block_mean("IMP ticket", "IMP ticket") / distances.baseline.mean
+    findings.claim(
+        "Many very different sub-networks reach good accuracy (ticket-ticket NNSTD / random baseline)",
+        measured=tt,
+        holds=bool(ts >= FAR_FRACTION and tt >= FAR_FRACTION and set_matches),
+        spread=f"SET-SET / baseline {distances.block_mean('SET', 'SET') / distances.baseline.mean:.2f}",
+        detail=f"tickets of different seeds compared with NNSTD, over the random baseline; holds when ticket-ticket and "
+        f"ticket-SET ratios are >= {FAR_FRACTION} and SET matches the ticket's accuracy",
+    )
+    gap = gaps["ticket_minus_reinit"].tolist()
+    _, lo, _ = mean_ci(gap)
+    findings.claim(
+        "A ticket beats its own mask re-initialised at random (accuracy gap)",
+        measured=float(np.mean(gap)),
+        holds=bool(lo > 0),
+        spread=format_mean_ci(gap),
+        detail="ticket minus re-initialised-mask final test accuracy, mean and 95% CI over seeds; holds when the CI is above 0",
+    )
+    rs = gaps["ticket_minus_random_static"].tolist()
+    _, lo_rs, _ = mean_ci(rs)
+    findings.claim(
+        "A ticket beats a random static mask of the same size (accuracy gap)",
+        measured=float(np.mean(rs)),
+        holds=bool(lo_rs > 0),
+        spread=format_mean_ci(rs),
+        detail="ticket minus random-static final test accuracy, mean and 95% CI over seeds; holds when the CI is above 0",
+    )
+    return findings.table()
