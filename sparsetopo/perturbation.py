@@ -63,6 +63,7 @@ __all__ = [
     "load_published_runs",
     "published_pairwise",
     "published_frame",
+    "published_gap_correlation",
     "published_agreement",
 ]
 
@@ -475,6 +476,35 @@ def published_frame(matrices: dict[int, DistanceMatrix]) -> pd.DataFrame:
                                  "layer": str(k), "nnstd": float(matrix.layers[k, i, j])})
                 rows.append({"epoch": epoch, "first": matrix.labels[i], "second": matrix.labels[j],
                              "layer": "mean", "nnstd": float(matrix.mean[i, j])})
+    return pd.DataFrame(rows)
+
+
+def published_gap_correlation(frame: pd.DataFrame) -> pd.DataFrame:
+    """Does NNSTD between published runs grow with the gap between their indices?
+
+    Parameters
+    ----------
+    frame : from :func:`published_frame` (labels ``w<i>``).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per epoch, one column per layer in ``frame``: Spearman's rho
+        between ``|i - j|`` and NNSTD over all pairs ``(w<i>, w<j>)``.
+    """
+    from scipy.stats import spearmanr
+
+    def run_index(labels: pd.Series) -> pd.Series:
+        return labels.str.extract(r"(\d+)$", expand=False).astype(int)
+
+    frame = frame.copy()
+    frame["index_gap"] = (run_index(frame["first"]) - run_index(frame["second"])).abs()
+    rows = []
+    for epoch, part in frame.groupby("epoch"):
+        row = {"epoch": int(epoch)}
+        for layer, p in part.groupby("layer", sort=False):
+            row[f"spearman_layer_{layer}"] = float(spearmanr(p["index_gap"], p["nnstd"]).statistic)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -229,11 +229,13 @@ def panels_with_baseline(frame: pd.DataFrame, x: str, y: str, panel: str, *, bas
     Returns
     -------
     matplotlib.figure.Figure
+        One legend for all panels, below them.
     """
     panels = list(dict.fromkeys(frame[panel]))
     ncols = ncols or min(len(panels), 4)
     nrows = int(np.ceil(len(panels) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.6 * nrows), squeeze=False, sharey=sharey)
+    legend: dict = {}
     for ax, value in zip(axes.flat, panels):
         part = frame[frame[panel] == value]
         if units is not None:
@@ -246,21 +248,27 @@ def panels_with_baseline(frame: pd.DataFrame, x: str, y: str, panel: str, *, bas
                 row = row.iloc[0]
                 ax.axhline(row["baseline"], color="black", linestyle="--", linewidth=1.2, label=baseline_label)
                 ax.axhspan(row["ci_low"], row["ci_high"], color="black", alpha=0.15, linewidth=0)
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
         ax.set_title((panel_titles or {}).get(value, f"{panel} {value}"))
         ax.set_xlabel(xlabel or x)
         ax.set_ylabel(ylabel or y)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
+    if legend:
+        fig.legend(legend.values(), legend.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=min(len(legend), 4), fontsize=9, frameon=False)
     return fig
 
 
 def grouped_points(frame: pd.DataFrame, x: str, y: str, *, order: Sequence[str] | None = None, ax=None,
-                   xlabel: str = "", ylabel: str = "", title: str = "", hline: float | None = None, hline_label: str = ""):
+                   xlabel: str | None = None, ylabel: str | None = None, title: str = "", hline: float | None = None,
+                   hline_label: str = ""):
     """Every value of ``y`` per group ``x`` as a dot, with the group mean and its 95% CI. Returns the Axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(1.3 * frame[x].nunique() + 3, 4))
@@ -271,8 +279,8 @@ def grouped_points(frame: pd.DataFrame, x: str, y: str, *, order: Sequence[str] 
         ax.axhline(hline, color="crimson", linestyle="--", linewidth=1, label=hline_label or None)
         if hline_label:
             ax.legend(fontsize=8)
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(ylabel or y)
+    ax.set_xlabel(x if xlabel is None else xlabel)
+    ax.set_ylabel(y if ylabel is None else ylabel)
     ax.set_title(title)
     return ax
 
@@ -285,12 +293,19 @@ __all__ += ["accuracy_vs_density", "distance_vs_baseline", "block_heatmap", "cos
             "imp_trajectory", "method_palette"]
 
 
-def _plain_log_axis(axis) -> None:
-    """Log-scale tick labels as plain numbers (1, 2, 5, 10, ...) instead of 2x10^1."""
+def _compact(v: float) -> str:
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{suffix}"
+    return f"{v:g}"
+
+
+def _plain_log_axis(axis, subs: Sequence[float] = (1.0, 2.0, 3.0, 5.0), compact: bool = False) -> None:
+    """Log-scale tick labels as plain numbers (1, 2, 3, 5, 10, ...; or 5k, 10k, 1M) instead of 2x10^1."""
     from matplotlib import ticker
 
-    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.6g}"))
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=tuple(subs)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _compact(v) if compact else f"{v:,.6g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
 
 
@@ -298,6 +313,9 @@ def _accuracy_limits(ax) -> None:
     """Keep the y axis within [0, 1] (accuracy) even where a small-sample CI reaches beyond."""
     low, high = ax.get_ylim()
     ax.set_ylim(max(low, 0.0), min(high, 1.005))
+
+
+_MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
 
 def method_palette(order: Sequence[str]) -> dict:
@@ -355,8 +373,7 @@ def accuracy_vs_density(summary: pd.DataFrame, runs: pd.DataFrame | None = None,
     if dense_weights:
         top = ax.secondary_xaxis("top", functions=(lambda p: np.asarray(p) * dense_weights / 100.0,
                                                    lambda w: np.asarray(w) * 100.0 / dense_weights))
-        top.set_xscale("log")
-        _plain_log_axis(top.xaxis)
+        _plain_log_axis(top.xaxis, subs=(1.0, 2.0, 5.0), compact=True)
         top.set_xlabel("weights (count)")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")
@@ -443,10 +460,11 @@ def _mean_ci(values) -> tuple[float, float, float]:
 
 def cost_scatter(frame: pd.DataFrame, x: str, y: str = "test_acc", hue: str = "method", *,
                  order: Sequence[str] | None = None, ax=None, xlabel: str = "", ylabel: str | None = None,
-                 title: str = "", logx: bool = True, legend: bool = True):
+                 title: str = "", logx: bool = True, plain_ticks: bool = False, legend: bool = True):
     """Accuracy against cost: every seed as a faint dot, each group's mean with 95% CI bars on both axes.
 
-    ``order`` fixes the groups and their colours (:func:`method_palette`). Returns the Axes.
+    ``order`` fixes the groups and their colours (:func:`method_palette`);
+    ``plain_ticks`` labels a log x axis 1, 2, 3, 5, 10, ... instead of powers of ten. Returns the Axes.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -460,10 +478,13 @@ def cost_scatter(frame: pd.DataFrame, x: str, y: str = "test_acc", hue: str = "m
         ax.scatter(part[x], part[y], color=color, alpha=0.35, s=18, zorder=2)
         mx, lx, hx = _mean_ci(part[x])
         my, ly, hy = _mean_ci(part[y])
-        ax.errorbar([mx], [my], xerr=[[mx - lx], [hx - mx]], yerr=[[my - ly], [hy - my]], fmt="o", color=color,
-                    markersize=8, markeredgecolor="black", capsize=4, label=name, zorder=3)
+        ax.errorbar([mx], [my], xerr=[[mx - lx], [hx - mx]], yerr=[[my - ly], [hy - my]],
+                    fmt=_MARKERS[order.index(name) % len(_MARKERS)], color=color, markersize=8,
+                    markeredgecolor="black", capsize=4, label=name, zorder=3)
     if logx:
         ax.set_xscale("log")
+        if plain_ticks:
+            _plain_log_axis(ax.xaxis)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(y if ylabel is None else ylabel)
     _accuracy_limits(ax)
@@ -481,11 +502,13 @@ def embedding_scatter(coords: np.ndarray, groups: Sequence[str], *, labels: Sequ
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5.5))
     names = list(dict.fromkeys(groups))
-    palette = method_palette(list(order) if order is not None else names)
+    full = list(order) if order is not None else names
+    palette = method_palette(full)
     g = np.asarray(list(groups))
     for name in names:
         sel = g == name
-        ax.scatter(coords[sel, 0], coords[sel, 1], color=palette[name], s=70, edgecolor="black", label=name, zorder=3)
+        ax.scatter(coords[sel, 0], coords[sel, 1], color=palette[name], s=70, edgecolor="black", label=name, zorder=3,
+                   marker=_MARKERS[full.index(name) % len(_MARKERS)], alpha=0.85)
     if labels is not None:
         for (px, py), text in zip(coords, labels):
             ax.annotate(str(text), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8)
@@ -520,13 +543,14 @@ def imp_trajectory(rounds: pd.DataFrame, others: pd.DataFrame | None = None, *, 
     sns.lineplot(data=rounds, x="density_pct", y="test_acc", errorbar=("ci", 95), marker="o",
                  color=palette.get(imp_label, "tab:grey"), label="IMP rounds (mean, 95% CI; last = ticket)", ax=ax)
     if others is not None:
-        for name in names:
+        shown = [n for n in names if n != imp_label and not others[others["method"] == n].empty]
+        for i, name in enumerate(shown):
             part = others[others["method"] == name]
-            if part.empty or name == imp_label:
-                continue
             m, lo, hi = _mean_ci(part["test_acc"])
-            ax.errorbar([part["density_pct"].mean()], [m], yerr=[[m - lo], [hi - m]], fmt="o", color=palette[name],
-                        markersize=8, markeredgecolor="black", capsize=4, label=name, zorder=3)
+            # dodge methods of equal density sideways (a few % on the log axis) so none hides another
+            x = part["density_pct"].mean() * 10 ** (0.012 * (i - (len(shown) - 1) / 2))
+            ax.errorbar([x], [m], yerr=[[m - lo], [hi - m]], fmt=_MARKERS[names.index(name) % len(_MARKERS)],
+                        color=palette[name], markersize=8, markeredgecolor="black", capsize=4, label=name, zorder=3)
     ax.set_xscale("log")
     _plain_log_axis(ax.xaxis)
     ax.set_xlabel("density (% of the dense network's weights, log scale)")

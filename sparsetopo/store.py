@@ -126,7 +126,8 @@ def train(
         config_path = run_dir / "config.json"
         if config_path.exists():
             stored = RunConfig.from_dict(atomic.read_json(config_path))
-            if stored != config:
+            # the folder name already pins an initial topology by content; its path may differ
+            if stored.replace(initial_topology=None) != config.replace(initial_topology=None):
                 raise RuntimeError(f"{config_path} holds a different config than the one asked for (hash collision?)")
         else:
             atomic.write_json(config_path, config.to_dict())

@@ -161,3 +161,14 @@ def test_published_agreement_within_printed_precision_on_the_real_topologies():
     assert P.published_root(root.parents[1]) == root
     table = P.published_agreement(root)
     assert table["abs_deviation"].max() < 1e-6
+
+
+def test_published_gap_correlation_sees_a_chain_ordering():
+    rows = []
+    for i in range(4):
+        for j in range(i):
+            rows.append({"epoch": 0, "first": f"w{i}", "second": f"w{j}", "layer": "mean", "nnstd": 0.1 * (i - j)})
+            rows.append({"epoch": 5, "first": f"w{i}", "second": f"w{j}", "layer": "mean", "nnstd": -0.1 * (i - j)})
+    gap = P.published_gap_correlation(pd.DataFrame(rows)).set_index("epoch")
+    assert gap.loc[0, "spearman_layer_mean"] == pytest.approx(1.0)
+    assert gap.loc[5, "spearman_layer_mean"] == pytest.approx(-1.0)
