@@ -255,6 +255,8 @@ def panels_with_baseline(frame: pd.DataFrame, x: str, y: str, panel: str, *, bas
         ax.set_title((panel_titles or {}).get(value, f"{panel} {value}"))
         ax.set_xlabel(xlabel or x)
         ax.set_ylabel(ylabel or y)
+        if pd.api.types.is_integer_dtype(frame[x]):
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     if suptitle:

@@ -85,6 +85,7 @@ def _execute(source: Path, output: Path, params: dict, notebooks_dir: Path, prog
             parameters=params,
             cwd=".",
             progress_bar=progress,
+            log_output=progress,  # stream the cells' own progress bars and prints to the terminal
             kernel_name="python3",
         )
     finally:
