@@ -14,6 +14,11 @@ from typing import Any, Iterator
 
 __all__ = ["atomic_path", "write_json", "read_json", "torch_save"]
 
+# mkstemp creates files readable by the owner only; give finished files the usual mode
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
@@ -24,6 +29,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -588,7 +588,9 @@ def ticket_layer_edges(ticket: Ticket | Sequence[np.ndarray]) -> tuple[int, ...]
 # --------------------------------------------------------------------------- controls
 
 
-def control_configs(ticket: Ticket, *, seed: int | None = None, zeta: float = 0.3) -> dict[str, RunConfig]:
+def control_configs(
+    ticket: Ticket, *, seed: int | None = None, zeta: float = 0.3, epochs: int | None = None
+) -> dict[str, RunConfig]:
     """RunConfigs of the three controls at the ticket's per-layer edge counts.
 
     Parameters
@@ -600,6 +602,10 @@ def control_configs(ticket: Ticket, *, seed: int | None = None, zeta: float = 0.
         ``base.seed + 1``, so none shares the ticket's initialisation).
     zeta : float
         SET rewiring fraction of the ``"set"`` control.
+    epochs : int, optional
+        Training epochs of every control (default: ``round_epochs``, what
+        each IMP round trains). SET rewires after every epoch, so it usually
+        needs more epochs than a round to settle.
 
     Returns
     -------
@@ -608,7 +614,7 @@ def control_configs(ticket: Ticket, *, seed: int | None = None, zeta: float = 0.
         with fresh weights from ``seed``; ``"random_static"``: a random static
         mask with the ticket's per-layer edge counts; ``"set"``: SET from a
         random mask with those counts (a sparse output layer is rewired too).
-        All train ``round_epochs`` epochs with the base run's optimizer.
+        All train ``epochs`` epochs with the base run's optimizer.
     """
     if not isinstance(ticket, Ticket):
         raise TypeError(f"ticket must be a Ticket (from find_ticket or load_ticket), got {type(ticket).__name__}")
@@ -619,7 +625,9 @@ def control_configs(ticket: Ticket, *, seed: int | None = None, zeta: float = 0.
         )
     if not ticket.mask_path.exists():
         save_topology(ticket.mask_path, ticket.masks, lottery_id=ticket.directory.name, round=len(ticket.rounds) - 1)
-    base = ticket.config.base.replace(epochs=ticket.config.round_epochs)
+    if epochs is not None and int(epochs) < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    base = ticket.config.base.replace(epochs=ticket.config.round_epochs if epochs is None else int(epochs))
     seed = base.seed + 1 if seed is None else int(seed)
     edges = ticket.layer_edges
     return {
@@ -636,6 +644,7 @@ def train_controls(
     progress: bool = True,
     seed: int | None = None,
     zeta: float = 0.3,
+    epochs: int | None = None,
 ) -> dict[str, Run]:
     """Train the controls of :func:`control_configs` through the run store.
 
@@ -643,5 +652,5 @@ def train_controls(
     """
     from . import store
 
-    configs = control_configs(ticket, seed=seed, zeta=zeta)
+    configs = control_configs(ticket, seed=seed, zeta=zeta, epochs=epochs)
     return {name: store.train(cfg, root=root, progress=progress) for name, cfg in configs.items()}

@@ -100,7 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                         help="override a parameter (YAML value), e.g. -p seeds=5")
     args = parser.parse_args(argv)
+    import logging
+
     import yaml
+
+    # papermill streams each cell's output through its logger (log_output=True)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("traitlets", "asyncio", "blib2to3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     overrides: dict[str, Any] = {}
     for item in args.param:

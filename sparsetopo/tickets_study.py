@@ -170,13 +170,15 @@ def train_ticket_controls(
     progress: bool = True,
     zeta: float = 0.3,
     seed_offset: int = CONTROL_SEED_OFFSET,
+    epochs: int | None = None,
 ) -> list[dict[str, store.Run]]:
     """Train the three controls of every ticket (one sweep); return them per ticket.
 
     The controls of the search with seed ``s`` use seed ``s + seed_offset``
-    so that none shares weights or masks with another search.
+    so that none shares weights or masks with another search. ``epochs``
+    (default: as every IMP round) is what each control trains.
     """
-    per_ticket = [control_configs(t, seed=t.config.base.seed + seed_offset, zeta=zeta) for t in tickets]
+    per_ticket = [control_configs(t, seed=t.config.base.seed + seed_offset, zeta=zeta, epochs=epochs) for t in tickets]
     store.sweep([c for cfgs in per_ticket for c in cfgs.values()], n_jobs=n_jobs, root=root, progress=progress)
     return [{name: store.load_run(store.run_directory(c, root)) for name, c in cfgs.items()} for cfgs in per_ticket]
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+
+from .atomic import atomic_path
 
 Topology = list  # list[np.ndarray] of bool, each (n_out, n_in)
 
@@ -227,16 +228,8 @@ def topology_hash(masks: Sequence[np.ndarray]) -> str:
 
 
 def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_topology(path: str | os.PathLike, masks: Sequence[np.ndarray], **metadata: Any) -> Path:
@@ -322,11 +315,8 @@ def export_published(
         bias = np.zeros(n_out) if biases is None else np.asarray(biases[k], dtype=np.float64)
         full = np.vstack([values.T, bias[None, :]])
         matrix = sp.csr_matrix(full)
-        final = out_dir / f"weight_l{k}.npz"
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{final.name}.", suffix=".npz")
-        os.close(fd)
-        sp.save_npz(tmp, matrix, compressed=True)
-        os.replace(tmp, final)
+        with atomic_path(out_dir / f"weight_l{k}.npz", suffix=".npz") as tmp:
+            sp.save_npz(tmp, matrix, compressed=True)
     return out_dir
 
 

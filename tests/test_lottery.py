@@ -264,3 +264,12 @@ def test_a_target_that_empties_a_layer_or_a_bad_stop_after_is_rejected_before_tr
     with pytest.raises(ValueError, match="stop_after"):
         find_ticket(HALF, root=tmp_path, progress=False, stop_after=-1)
     assert not any(tmp_path.iterdir())
+
+
+def test_control_epochs_default_to_the_round_length_and_can_be_raised(ticket):
+    default = control_configs(ticket)
+    longer = control_configs(ticket, epochs=ticket.config.round_epochs + 5)
+    assert {c.epochs for c in default.values()} == {ticket.config.round_epochs}
+    assert {c.epochs for c in longer.values()} == {ticket.config.round_epochs + 5}
+    with pytest.raises(ValueError, match="epochs"):
+        control_configs(ticket, epochs=0)
