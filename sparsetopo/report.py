@@ -148,3 +148,22 @@ class Findings:
             measured = "" if c.measured is None else f"{c.measured:.4g}"
             lines.append(f"| {c.claim} | {measured} | {c.spread} | {verdict} |")
         return "\n".join(lines)
+
+
+def findings_markdown(findings_path: str | Path) -> str:
+    """The findings table of a written ``findings.json`` as Markdown (for the README)."""
+    data = atomic.read_json(findings_path)
+    lines = ["| claim | measured | spread | verdict |", "|---|---|---|---|"]
+    for c in data["claims"]:
+        verdict = "n/a" if c["holds"] is None else ("holds" if c["holds"] else "does not hold")
+        measured = "" if c["measured"] is None else f"{c['measured']:.4g}"
+        spread = (c.get("spread") or "").replace("|", "/")
+        lines.append(f"| {c['claim']} | {measured} | {spread} | {verdict} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m sparsetopo.report figures/*/findings.json
+    import sys
+
+    for arg in sys.argv[1:]:
+        print(f"### {Path(arg).parent.name}\n\n{findings_markdown(arg)}\n")
