@@ -8,9 +8,11 @@ which names its folder in the run store, so finished work is found and skipped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["RunConfig", "METHODS", "LR_SCHEDULES", "run_id", "config_hash"]
@@ -127,14 +129,24 @@ def _fmt(x: float) -> str:
     return f"{x:g}".replace(".", "p")
 
 
+@functools.lru_cache(maxsize=256)
+def _topology_file_hash(path: str, mtime_ns: int, size: int) -> str:
+    """Content hash of a saved topology; run ids ask for it often, so it is read once per file version."""
+    from .topology import load_topology, topology_hash
+
+    masks, _ = load_topology(path)
+    return topology_hash(masks)
+
+
 def config_hash(config: RunConfig, length: int = 8) -> str:
     """Short sha256 of the config; an initial topology counts by its content."""
     d = config.to_dict()
     if config.initial_topology is not None:
-        from .topology import load_topology, topology_hash
-
-        masks, _ = load_topology(config.initial_topology)
-        d["initial_topology"] = "sha256:" + topology_hash(masks)
+        path = Path(config.initial_topology)
+        if not path.exists():
+            raise FileNotFoundError(f"initial_topology {path} does not exist; save one with sparsetopo.topology.save_topology")
+        stat = path.stat()
+        d["initial_topology"] = "sha256:" + _topology_file_hash(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     blob = json.dumps(d, sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 

@@ -529,6 +529,43 @@ def _t_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.
     return mean, np.stack([mean - half, mean + half], axis=1)
 
 
+def mds_embedding(matrix: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """2-D metric MDS of a symmetric distance matrix (e.g. ``DistanceMatrix.mean``).
+
+    Parameters
+    ----------
+    matrix : ``(n, n)`` symmetric distances.
+    seed : random_state of the MDS.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, 2)`` coordinates whose Euclidean distances approximate ``matrix``.
+        Works with scikit-learn before and after 1.8 renamed MDS's
+        ``dissimilarity`` argument to ``metric``.
+    """
+    import inspect
+    import warnings
+
+    from sklearn.manifold import MDS
+
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square (n, n), got shape {matrix.shape}")
+    if not np.allclose(matrix, matrix.T):
+        raise ValueError("matrix must be symmetric")
+    n = matrix.shape[0]
+    if n < 3:  # nothing to optimise: lay the points out on a line
+        return np.column_stack([matrix[0], np.zeros(n)]) if n else np.zeros((0, 2))
+    if "metric_mds" in inspect.signature(MDS).parameters:
+        mds = MDS(n_components=2, metric="precomputed", metric_mds=True, init="classical_mds", random_state=seed)
+    else:
+        mds = MDS(n_components=2, dissimilarity="precomputed", n_init=4, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mds.fit_transform((matrix + matrix.T) / 2)
+
+
 # ---------------------------------------------------------------------------
 # permutation-blind baselines
 # ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ Analysis
 :func:`between_runs` (distance between the runs of a setting at each epoch),
 :func:`to_start` (each run's distance to its own initial topology) and
 :func:`matrix_at` (all runs at one epoch) are read, and on which
-:func:`embed` runs metric MDS. :func:`divergence_summary`,
+:func:`sparsetopo.distances.mds_embedding` embeds. :func:`divergence_summary`,
 :func:`accuracy_summary` and :func:`add_claims` turn them into the
 notebook's findings.
 """
@@ -62,7 +62,6 @@ __all__ = [
     "to_start",
     "matrix_at",
     "pick_epochs",
-    "embed",
     "explored_frame",
     "accuracy_frame",
     "divergence_summary",
@@ -363,36 +362,6 @@ def matrix_at(matrix: DistanceMatrix, index: pd.DataFrame, epoch: int, labels: S
     sel = np.ix_(rows, rows)
     return DistanceMatrix(labels=tuple(index.loc[rows, "label"]), layers=matrix.layers[(slice(None),) + sel],
                           mean=matrix.mean[sel])
-
-
-def embed(matrix: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """2-D metric MDS of a precomputed distance matrix.
-
-    Parameters
-    ----------
-    matrix : ``(n, n)`` symmetric distances.
-    seed : random_state of the MDS.
-
-    Returns
-    -------
-    np.ndarray
-        ``(n, 2)`` coordinates.
-    """
-    import inspect
-
-    from sklearn.manifold import MDS
-
-    matrix = np.asarray(matrix, dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"matrix must be square (n, n), got shape {matrix.shape}")
-    if not np.allclose(matrix, matrix.T):
-        raise ValueError("matrix must be symmetric")
-    params = inspect.signature(MDS).parameters
-    if "metric_mds" in params:  # scikit-learn >= 1.8 renamed dissimilarity to metric
-        mds = MDS(n_components=2, metric="precomputed", init="classical_mds", random_state=seed)
-    else:
-        mds = MDS(n_components=2, dissimilarity="precomputed", n_init=4, random_state=seed)
-    return mds.fit_transform(matrix)
 
 
 # ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MaskedLinear", "SparseMLP", "enforce_masks", "masked_layers", "ACTIVATIONS"]
+__all__ = ["MaskedLinear", "SparseMLP", "enforce_masks", "masked_layers", "weight_state_tensors", "ACTIVATIONS"]
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -130,6 +130,14 @@ def masked_layers(model: nn.Module) -> list[MaskedLinear]:
     return [m for m in model.modules() if isinstance(m, MaskedLinear)]
 
 
+def weight_state_tensors(optimizer: torch.optim.Optimizer | None, weight: torch.Tensor) -> list[torch.Tensor]:
+    """Optimizer state of ``weight`` shaped like it (SGD momentum, Adam moments)."""
+    state = optimizer.state.get(weight) if optimizer is not None else None
+    if not state:
+        return []
+    return [v for v in state.values() if torch.is_tensor(v) and v.shape == weight.shape]
+
+
 @torch.no_grad()
 def enforce_masks(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
     """Zero every absent weight and its optimizer state. The one place masks act.
@@ -142,9 +150,5 @@ def enforce_masks(model: nn.Module, optimizer: torch.optim.Optimizer | None = No
         if layer.is_dense:
             continue
         layer.weight.mul_(layer.mask)
-        if optimizer is not None:
-            state = optimizer.state.get(layer.weight)
-            if state:
-                for value in state.values():
-                    if torch.is_tensor(value) and value.shape == layer.weight.shape:
-                        value.mul_(layer.mask)
+        for value in weight_state_tensors(optimizer, layer.weight):
+            value.mul_(layer.mask)

@@ -74,6 +74,10 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _verdict(holds: bool | None) -> str:
+    return "n/a" if holds is None else ("holds" if holds else "does not hold")
+
+
 @dataclass
 class Claim:
     claim: str
@@ -121,8 +125,8 @@ class Findings:
         """The findings table: claim, measured value, spread, verdict."""
         rows = []
         for c in self.claims:
-            verdict = "n/a" if c.holds is None else ("holds" if c.holds else "does not hold")
-            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": verdict, "how measured": c.detail})
+            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": _verdict(c.holds),
+                         "how measured": c.detail})
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,25 +144,15 @@ class Findings:
         atomic.write_json(path, self.to_dict())
         return path
 
-    def markdown(self) -> str:
-        """The findings table as Markdown (for the README)."""
-        lines = ["| claim | measured | spread | verdict |", "|---|---|---|---|"]
-        for c in self.claims:
-            verdict = "n/a" if c.holds is None else ("holds" if c.holds else "does not hold")
-            measured = "" if c.measured is None else f"{c.measured:.4g}"
-            lines.append(f"| {c.claim} | {measured} | {c.spread} | {verdict} |")
-        return "\n".join(lines)
-
 
 def findings_markdown(findings_path: str | Path) -> str:
     """The findings table of a written ``findings.json`` as Markdown (for the README)."""
     data = atomic.read_json(findings_path)
     lines = ["| claim | measured | spread | verdict |", "|---|---|---|---|"]
     for c in data["claims"]:
-        verdict = "n/a" if c["holds"] is None else ("holds" if c["holds"] else "does not hold")
         measured = "" if c["measured"] is None else f"{c['measured']:.4g}"
         spread = (c.get("spread") or "").replace("|", "/")
-        lines.append(f"| {c['claim']} | {measured} | {spread} | {verdict} |")
+        lines.append(f"| {c['claim']} | {measured} | {spread} | {_verdict(c['holds'])} |")
     return "\n".join(lines)
 
 

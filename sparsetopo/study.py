@@ -11,6 +11,7 @@ so a smoke run never overwrites the published results.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,8 @@ def execute_notebook(
     Paths handed to the notebook are relative to ``notebooks/`` (the kernel's
     working directory), so executed notebooks carry no absolute paths.
     """
+    import papermill as pm
+
     notebooks_dir = notebooks_dir or ROOT / "notebooks"
     source = notebooks_dir / f"{notebook}.ipynb"
     if not source.exists():
@@ -66,15 +69,6 @@ def execute_notebook(
     else:
         output_dir.mkdir(parents=True, exist_ok=True)
         output = output_dir / source.name
-    _execute(source, output, params, notebooks_dir, progress)
-    return output
-
-
-def _execute(source: Path, output: Path, params: dict, notebooks_dir: Path, progress: bool) -> None:
-    import os
-
-    import papermill as pm
-
     # papermill records input and output paths in the notebook's metadata: keep them relative
     old = os.getcwd()
     os.chdir(notebooks_dir)
@@ -90,6 +84,7 @@ def _execute(source: Path, output: Path, params: dict, notebooks_dir: Path, prog
         )
     finally:
         os.chdir(old)
+    return output
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -67,7 +67,6 @@ __all__ = [
     "reinit_gaps",
     "TicketDistances",
     "ticket_distances",
-    "mds_embedding",
     "describe_costs",
     "describe_distances",
     "record_findings",
@@ -373,7 +372,7 @@ def ticket_distances(
     starting topology (same seed), so SET–static pairs of the same seed
     show how far SET moved its network.
     """
-    from .distances import pairwise_nnstd, random_baseline
+    from .distances import mds_embedding, pairwise_nnstd, random_baseline
 
     topologies, labels, groups, seeds = [], [], [], []
     members = [("ticket", lambda t, c: t.masks), ("set", lambda t, c: c["set"].topology())]
@@ -412,32 +411,6 @@ def ticket_distances(
         )
     return TicketDistances(matrix=matrix, groups=tuple(groups), seeds=tuple(seeds), baseline=baseline,
                            blocks=pd.DataFrame(rows), coords=mds_embedding(matrix.mean, seed=seed))
-
-
-def mds_embedding(distances: np.ndarray, seed: int = 0) -> np.ndarray:
-    """2-D metric MDS of a precomputed distance matrix, ``(n, 2)``.
-
-    Works with scikit-learn before and after the 1.8 renaming of MDS's
-    arguments (``dissimilarity`` -> ``metric``).
-    """
-    import inspect
-    import warnings
-
-    from sklearn.manifold import MDS
-
-    d = np.asarray(distances, dtype=float)
-    if d.ndim != 2 or d.shape[0] != d.shape[1]:
-        raise ValueError(f"distances must be a square matrix, got shape {d.shape}")
-    if d.shape[0] < 3:  # nothing to optimise: lay the points out on a line
-        return np.column_stack([d[0], np.zeros(d.shape[0])]) if d.shape[0] else np.zeros((0, 2))
-    params = inspect.signature(MDS).parameters
-    if "metric_mds" in params:
-        mds = MDS(n_components=2, metric="precomputed", metric_mds=True, init="classical_mds", random_state=seed)
-    else:
-        mds = MDS(n_components=2, dissimilarity="precomputed", n_init=4, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return mds.fit_transform((d + d.T) / 2)
 
 
 def describe_costs(ratios: pd.DataFrame) -> str:

@@ -18,8 +18,6 @@ import scipy.sparse as sp
 
 from .atomic import atomic_path
 
-Topology = list  # list[np.ndarray] of bool, each (n_out, n_in)
-
 __all__ = [
     "as_topology",
     "edges_for_epsilon",

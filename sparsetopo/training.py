@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from . import atomic
 from .config import RunConfig
-from .model import SparseMLP, enforce_masks, masked_layers
+from .model import SparseMLP, enforce_masks, masked_layers, weight_state_tensors
 from .set_rewiring import prune_and_regrow
 from .topology import load_topology, random_topology, save_topology
 
@@ -142,11 +142,8 @@ def _set_rewire(model, optimizer, config: RunConfig, rng: np.random.Generator, e
                 bound = 1.0 / math.sqrt(layer.in_features)
                 values = rng.uniform(-bound, bound, size=int(grown.sum())).astype(np.float32)
                 w[torch.from_numpy(grown).to(w.device)] = torch.from_numpy(values).to(w.device)
-            state = optimizer.state.get(w)
-            if state:
-                for value in state.values():
-                    if torch.is_tensor(value) and value.shape == w.shape:
-                        value[changed] = 0.0
+            for value in weight_state_tensors(optimizer, w):
+                value[changed] = 0.0
         layer.set_mask(new_mask)
         ever_active[k] |= new_mask
         removed_counts.append(int(removed.sum()))
@@ -287,7 +284,6 @@ def train_run(
             save_topology(run_dir / "topology" / f"epoch_{epoch:03d}.npz", model.masks(), epoch=epoch, seed=config.seed, config=config.to_dict())
         if epoch in save_weights_at:
             atomic.torch_save(model.state_dict(), run_dir / "weights" / f"epoch_{epoch:03d}.pt")
-        elapsed = float(sum(r["epoch_time"] for r in records))
         atomic.write_json(run_dir / METRICS, records)
         atomic.torch_save(
             {
@@ -299,7 +295,6 @@ def train_run(
                 "set_rng": set_rng.bit_generator.state,
                 "ever_active": ever_active,
                 "records": records,
-                "elapsed": elapsed,
             },
             checkpoint_path,
         )

@@ -31,6 +31,7 @@ from sparsetopo.data import (
     register_dataset,
     unregister_dataset,
 )
+from conftest import require_real
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -444,21 +445,10 @@ def test_registration_rejects_builtin_or_unsafe_names(tmp_path, name):
 # --------------------------------------------------------------------------- #
 # Real data ($SPARSETOPO_DATA)
 # --------------------------------------------------------------------------- #
-def _real_root(*relative: str) -> Path:
-    env = os.environ.get("SPARSETOPO_DATA")
-    if not env:
-        pytest.skip("SPARSETOPO_DATA is not set; real-data tests need the shared data folder")
-    root = Path(env)
-    missing = [r for r in relative if not (root / r).exists()]
-    if missing:
-        pytest.skip(f"real-data files missing under {root}: {', '.join(missing)}")
-    return root
-
-
 @pytest.mark.realdata
 @pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
 def test_real_mnist_like_sets_have_official_split_in_unit_range(name, folder):
-    root = _real_root(
+    root = require_real(
         f"{folder}/raw/train-images-idx3-ubyte", f"{folder}/raw/t10k-images-idx3-ubyte"
     )
     ds = load_dataset(name, root=root)
@@ -470,7 +460,7 @@ def test_real_mnist_like_sets_have_official_split_in_unit_range(name, folder):
 
 @pytest.mark.realdata
 def test_real_coil20_has_1440_samples_of_1024_features_in_20_classes():
-    root = _real_root("scikit_feature/COIL20.mat")
+    root = require_real("scikit_feature/COIL20.mat")
     ds = load_dataset("coil20", root=root)
     assert len(ds.y_train) + len(ds.y_test) == 1440
     assert ds.n_features == 1024 and ds.n_classes == 20
@@ -479,7 +469,7 @@ def test_real_coil20_has_1440_samples_of_1024_features_in_20_classes():
 
 @pytest.mark.realdata
 def test_real_madelon_labels_minus_one_plus_one_become_two_classes():
-    root = _real_root("scikit_feature/madelon.mat")
+    root = require_real("scikit_feature/madelon.mat")
     ds = load_dataset("madelon", root=root)
     assert ds.n_classes == 2 and ds.n_features == 500
     assert set(ds.y_train.tolist()) == {0, 1}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -31,21 +30,13 @@ from sparsetopo.topology import (
     rewire_fraction,
     save_topology,
 )
+from conftest import require_real
 
 WIDTHS = (30, 24, 24, 4)
 
 
 def published_root() -> Path:
-    data = os.environ.get("SPARSETOPO_DATA")
-    root = Path(data) / "official_nnstd_topo" / "topo" if data else None
-    if root is None or not root.is_dir():
-        reason = (
-            "SPARSETOPO_DATA is not set" if not data
-            else f"{root} is absent"
-        ) + "; the published topologies are needed for this test"
-        print(f"SKIP: {reason}")
-        pytest.skip(reason)
-    return root
+    return require_real("official_nnstd_topo/topo") / "official_nnstd_topo" / "topo"
 
 
 def networks(n: int, density: float = 0.1) -> list[list[np.ndarray]]:
@@ -338,3 +329,16 @@ def test_cli_on_published_runs_prints_the_published_distances(capsys, tmp_path):
     out = capsys.readouterr().out
     np.testing.assert_allclose(printed_layers(out), [0.471445, 0.506789, 0.452657, 0.0], atol=1e-6)
     assert "0.357723" in out.splitlines()[-1]
+
+
+def test_mds_embedding_preserves_distances_of_planar_points():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(12, 2))
+    dist = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    coords = distances.mds_embedding(dist, seed=0)
+    assert coords.shape == (12, 2)
+    rebuilt = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    np.testing.assert_allclose(rebuilt, dist, atol=1e-3)
+    np.testing.assert_allclose(distances.mds_embedding(dist, seed=0), coords)
+    with pytest.raises(ValueError, match="square"):
+        distances.mds_embedding(np.zeros((2, 3)))

@@ -96,19 +96,6 @@ def test_matrix_at_and_pick_epochs():
     assert picks[0] == 0 and picks[1] == 2 and picks[-1] == 20 and len(picks) == 4
 
 
-def test_embed_preserves_distances_of_planar_points():
-    rng = np.random.default_rng(0)
-    points = rng.normal(size=(12, 2))
-    dist = np.linalg.norm(points[:, None] - points[None], axis=-1)
-    coords = E.embed(dist, seed=0)
-    assert coords.shape == (12, 2)
-    rebuilt = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
-    np.testing.assert_allclose(rebuilt, dist, atol=1e-3)
-    np.testing.assert_allclose(E.embed(dist, seed=0), coords)
-    with pytest.raises(ValueError, match="square"):
-        E.embed(np.zeros((2, 3)))
-
-
 def test_divergence_and_accuracy_summaries_and_claims(tmp_path):
     between = pd.DataFrame({
         "setting": ["a"] * 4 + ["c"] * 4,

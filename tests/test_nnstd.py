@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from sparsetopo.topology import (
     random_topology,
     rewire_fraction,
 )
+from conftest import require_real
 
 # Values of the published code (Sparse_Topology_Distance) for
 # first = e5_s0_w1, second = e5_s0_w0.
@@ -35,16 +35,7 @@ PUBLISHED_MEAN_190 = 0.357723
 
 
 def published_root() -> Path:
-    data = os.environ.get("SPARSETOPO_DATA")
-    root = Path(data) / "official_nnstd_topo" / "topo" if data else None
-    if root is None or not root.is_dir():
-        reason = (
-            "SPARSETOPO_DATA is not set" if not data
-            else f"{root} is absent"
-        ) + "; the published topologies are needed for this test"
-        print(f"SKIP: {reason}")
-        pytest.skip(reason)
-    return root
+    return require_real("official_nnstd_topo/topo") / "official_nnstd_topo" / "topo"
 
 
 def small_topology(seed: int, widths=(40, 30, 30, 5), density=0.08) -> list[np.ndarray]:

@@ -132,15 +132,6 @@ def test_ticket_distances_group_networks_and_summarise_blocks_against_the_baseli
     assert 0 < d.baseline.mean <= 1
 
 
-def test_mds_embedding_recovers_the_distances_of_points_in_a_plane():
-    rng = np.random.default_rng(0)
-    points = rng.normal(size=(7, 2))
-    distances = np.linalg.norm(points[:, None] - points[None], axis=-1)
-    coords = tickets_study.mds_embedding(distances)
-    assert coords.shape == (7, 2)
-    assert np.allclose(np.linalg.norm(coords[:, None] - coords[None], axis=-1), distances, atol=1e-3)
-
-
 def test_record_findings_reports_the_cost_ratio_and_the_reinit_gap(study, tmp_path):
     _, _, tickets, controls = study
     table = tickets_study.method_table(tickets, controls)
