@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .stats import column_mean_ci
 from .nnstd import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
 from .topology import (
     as_topology,
@@ -268,8 +269,7 @@ def _compute_pairs(
     desc: str,
 ) -> dict[tuple[int, int], NNSTDResult]:
     """NNSTD(topologies[i], topologies[j]) for every ``(i, j)`` in ``pairs``."""
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from .parallel import parallel_map
 
     results: dict[tuple[int, int], NNSTDResult] = {}
     paths: dict[tuple[int, int], Path | None] = {}
@@ -286,12 +286,14 @@ def _compute_pairs(
         if n_jobs != 1:
             # workers get sparse masks: a few % of the bytes of dense bool arrays
             topologies = [[sp.csr_matrix(m) for m in t] for t in topologies]
-        jobs = (delayed(_compute_entry)(topologies[i], topologies[j], options, paths.get((i, j))) for i, j in todo)
-        runner = Parallel(n_jobs=n_jobs, return_as="generator")
-        bar = tqdm(runner(jobs), total=len(todo), desc=desc, disable=not progress)
-        for pair, result in zip(todo, bar):
+        items = [(topologies[i], topologies[j], options, paths.get((i, j))) for i, j in todo]
+        for pair, result in zip(todo, parallel_map(_compute_item, items, n_jobs=n_jobs, desc=desc, progress=progress)):
             results[pair] = result
     return results
+
+
+def _compute_item(item: tuple) -> NNSTDResult:
+    return _compute_entry(*item)
 
 
 def _validated_list(topologies: Sequence[Any], name: str) -> list[list[np.ndarray]]:
@@ -504,8 +506,8 @@ def random_baseline(
         cache_dir=cache_dir, use_cache=use_cache, desc="NNSTD random pairs",
     )
     samples = np.array([results[p].layer_distances for p in pairs], dtype=np.float64)
-    layer_mean, layer_ci = _t_interval(samples, confidence)
-    network_mean, network_ci = _t_interval(samples.mean(axis=1, keepdims=True), confidence)
+    layer_mean, layer_ci = column_mean_ci(samples, confidence)
+    network_mean, network_ci = column_mean_ci(samples.mean(axis=1, keepdims=True), confidence)
     copy = nnstd(topology, permute_hidden_neurons(topology, seed=seed), **options)
     return Calibration(
         samples=samples,
@@ -516,17 +518,6 @@ def random_baseline(
         confidence=float(confidence),
         permuted_copy=copy.layer_distances,
     )
-
-
-def _t_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Column means of ``(n, m)`` samples and their ``(m, 2)`` Student-t CI."""
-    # imported here: scipy.stats would add ~0.7 s to every worker's start-up
-    from scipy import stats
-
-    n = samples.shape[0]
-    mean = samples.mean(axis=0)
-    half = stats.t.ppf(0.5 + confidence / 2, df=n - 1) * samples.std(axis=0, ddof=1) / np.sqrt(n)
-    return mean, np.stack([mean - half, mean + half], axis=1)
 
 
 def mds_embedding(matrix: np.ndarray, *, seed: int = 0) -> np.ndarray:

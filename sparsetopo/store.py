@@ -135,11 +135,8 @@ def train(
     return load_run(run_dir)
 
 
-def _train_quietly(config: RunConfig, root: str | None, threads: int) -> str:
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
+def _train_quietly(item: tuple[RunConfig, str]) -> str:
+    config, root = item
     return str(train(config, root=root, progress=False).directory)
 
 
@@ -181,20 +178,12 @@ def sweep(
     pandas.DataFrame
         One row per run and epoch: the per-epoch metrics plus every config field.
     """
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from .parallel import parallel_map
 
     configs = list(configs)
-    root_str = None if root is None else str(root)
-    todo = [c for c in configs if not is_complete(run_directory(c, root))]
-    if todo:
-        if n_jobs == 1:
-            for c in tqdm(todo, desc="runs", disable=not progress):
-                train(c, root=root, progress=False)
-        else:
-            threads = 1 if threads_per_job is None else threads_per_job
-            jobs = (delayed(_train_quietly)(c, root_str, threads) for c in todo)
-            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
-            for _ in tqdm(results, total=len(todo), desc="runs", disable=not progress):
-                pass
+    # the root is resolved here: worker processes may outlive a change of SPARSETOPO_RUNS
+    root_str = str(runs_root(root))
+    todo = [c for c in configs if not is_complete(run_directory(c, root_str))]
+    parallel_map(_train_quietly, [(c, root_str) for c in todo], n_jobs=n_jobs, desc="runs",
+                 progress=progress, threads_per_job=threads_per_job)
     return runs_frame(load_run(run_directory(c, root)) for c in configs)

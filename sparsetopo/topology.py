@@ -20,6 +20,7 @@ from .atomic import atomic_path
 
 __all__ = [
     "as_topology",
+    "perturbation_chain",
     "edges_for_epsilon",
     "edges_for_density",
     "random_mask",
@@ -418,3 +419,31 @@ def rewire_fraction(
         flat[rng.choice(on, n_move, replace=False)] = False
         flat[rng.choice(off, n_move, replace=False)] = True
     return out
+
+
+def perturbation_chain(base: Sequence[Any], length: int, *, fraction: float = 0.01, seed: int = 0) -> list[list[np.ndarray]]:
+    """The paper's chain: each network moves ``fraction`` of the previous one's edges.
+
+    Parameters
+    ----------
+    base : topology
+        The chain's first network.
+    length : int
+        Number of perturbation steps; the chain holds ``length + 1`` networks.
+    fraction : float
+        Fraction of every sparse layer's edges moved per step
+        (:func:`sparsetopo.topology.rewire_fraction`; dense layers stay).
+    seed : int
+
+    Returns
+    -------
+    list of topologies
+        ``[base, step 1, ..., step length]``.
+    """
+    if length < 1:
+        raise ValueError(f"length must be >= 1, got {length}")
+    chain = [[m.copy() for m in as_topology(base, name="base")]]
+    rng = np.random.default_rng([int(seed), 0xC4A1])
+    for _ in range(length):
+        chain.append(rewire_fraction(chain[-1], fraction, seed=rng))
+    return chain

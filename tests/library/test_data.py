@@ -31,9 +31,9 @@ from sparsetopo.data import (
     register_dataset,
     unregister_dataset,
 )
-from conftest import require_real
+from helpers import require_real
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import require_real
+from helpers import require_real
 
-from sparsetopo import perturbation as P
 from sparsetopo.distances import pairwise_nnstd, random_baseline
 from sparsetopo.nnstd import nnstd
-from sparsetopo.topology import edge_counts, random_topology
+from sparsetopo.study import nnstd_behaviour as P
+from sparsetopo.study import published as PUB
+from sparsetopo.topology import edge_counts, perturbation_chain, random_topology
 
 
 def small(seed: int = 0):
@@ -60,7 +61,7 @@ def test_identity_checks_are_zero_with_structure_tie_break():
 
 def test_perturbation_chain_moves_the_fraction_per_step_and_keeps_edge_counts():
     base = random_topology((40, 50, 50, 4), epsilon=5, seed=0)
-    chain = P.perturbation_chain(base, 4, fraction=0.1, seed=0)
+    chain = perturbation_chain(base, 4, fraction=0.1, seed=0)
     assert len(chain) == 5
     assert chain[0][0] is not base[0] and np.array_equal(chain[0][0], base[0])
     for prev, nxt in zip(chain, chain[1:]):
@@ -69,11 +70,11 @@ def test_perturbation_chain_moves_the_fraction_per_step_and_keeps_edge_counts():
         assert moved == round(0.1 * prev[0].sum())
         np.testing.assert_array_equal(prev[-1], nxt[-1])  # dense output layer untouched
     with pytest.raises(ValueError):
-        P.perturbation_chain(base, 0)
+        perturbation_chain(base, 0)
 
 
 def test_chain_frame_reads_distances_to_start_and_previous():
-    chain = P.perturbation_chain(small(), 3, fraction=0.2, seed=1)
+    chain = perturbation_chain(small(), 3, fraction=0.2, seed=1)
     dm = pairwise_nnstd(chain, progress=False, use_cache=False)
     frame = P.chain_frame(dm, fraction=0.2)
     mean = frame[frame["layer"] == "mean"].set_index("position")
@@ -123,7 +124,7 @@ def test_sparse_layers_skips_dense_ones():
 
 
 def test_published_root_is_none_without_the_files(tmp_path):
-    assert P.published_root(tmp_path) is None
+    assert PUB.published_root(tmp_path) is None
 
 
 def _fake_published(root, runs, epochs):
@@ -137,19 +138,19 @@ def _fake_published(root, runs, epochs):
 def test_published_pairwise_and_frame_on_a_fake_layout(tmp_path):
     runs = ("e5_s0_w0", "e5_s0_w1", "e5_s0_w2")
     _fake_published(tmp_path, runs, (0, 10))
-    matrices = P.published_pairwise(tmp_path, [0, 10], runs=runs, cache_dir=tmp_path / "cache")
+    matrices = PUB.published_pairwise(tmp_path, [0, 10], runs=runs, cache_dir=tmp_path / "cache")
     assert set(matrices) == {0, 10}
     assert matrices[0].labels == ("w0", "w1", "w2")
-    frame = P.published_frame(matrices)
+    frame = PUB.published_frame(matrices)
     assert len(frame) == 2 * 3 * (3 + 1)
     row = frame[(frame.epoch == 10) & (frame["first"] == "w2") & (frame["second"] == "w0") & (frame.layer == "mean")]
     assert row["nnstd"].item() == pytest.approx(matrices[10].mean[2, 0])
 
 
 def test_published_agreement_reports_deviation_from_the_reference(tmp_path):
-    runs = (P.PUBLISHED_REFERENCE["second"], P.PUBLISHED_REFERENCE["first"])
+    runs = (PUB.PUBLISHED_REFERENCE["second"], PUB.PUBLISHED_REFERENCE["first"])
     _fake_published(tmp_path, runs, (0, 190))
-    table = P.published_agreement(tmp_path)
+    table = PUB.published_agreement(tmp_path)
     assert list(table["epoch"].unique()) == [0, 190]
     assert (table["abs_deviation"] == (table["measured"] - table["published"]).abs()).all()
     assert "mean" in set(table[table.epoch == 190]["layer"])
@@ -158,8 +159,8 @@ def test_published_agreement_reports_deviation_from_the_reference(tmp_path):
 @pytest.mark.realdata
 def test_published_agreement_within_printed_precision_on_the_real_topologies():
     root = require_real("official_nnstd_topo/topo") / "official_nnstd_topo" / "topo"
-    assert P.published_root(root.parents[1]).resolve() == root.resolve()
-    table = P.published_agreement(root)
+    assert PUB.published_root(root.parents[1]).resolve() == root.resolve()
+    table = PUB.published_agreement(root)
     assert table["abs_deviation"].max() < 1e-6
 
 
@@ -169,6 +170,6 @@ def test_published_gap_correlation_sees_a_chain_ordering():
         for j in range(i):
             rows.append({"epoch": 0, "first": f"w{i}", "second": f"w{j}", "layer": "mean", "nnstd": 0.1 * (i - j)})
             rows.append({"epoch": 5, "first": f"w{i}", "second": f"w{j}", "layer": "mean", "nnstd": -0.1 * (i - j)})
-    gap = P.published_gap_correlation(pd.DataFrame(rows)).set_index("epoch")
+    gap = PUB.published_gap_correlation(pd.DataFrame(rows)).set_index("epoch")
     assert gap.loc[0, "spearman_layer_mean"] == pytest.approx(1.0)
     assert gap.loc[5, "spearman_layer_mean"] == pytest.approx(-1.0)

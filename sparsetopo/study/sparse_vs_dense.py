@@ -33,9 +33,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from . import store
-from .config import RunConfig
-from .report import Findings, format_mean_ci, mean_ci
+from .. import store
+from ..config import RunConfig
+from ..stats import format_mean_ci, mean_ci
+from .findings import Findings
 
 __all__ = [
     "MATCH_TOLERANCE",
@@ -278,7 +279,7 @@ def static_distances(
     random topologies with its exact per-layer edge counts
     (:func:`sparsetopo.distances.random_baseline`).
     """
-    from .distances import pairwise_nnstd, random_baseline
+    from ..distances import pairwise_nnstd, random_baseline
 
     static = sorted((c for c in configs if c.method == "static"), key=lambda c: (c.epsilon, c.seed))
     if len(static) < 2:

@@ -30,7 +30,7 @@ from sparsetopo.topology import (
     rewire_fraction,
     save_topology,
 )
-from conftest import require_real
+from helpers import require_real
 
 WIDTHS = (30, 24, 24, 4)
 

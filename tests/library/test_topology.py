@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse as sp
 
 from sparsetopo import topology as T
-from conftest import require_real
+from helpers import require_real
 
 
 def test_epsilon_initialiser_gives_exact_edge_counts():

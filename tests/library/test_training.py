@@ -105,7 +105,7 @@ def test_killed_run_resumes_to_the_same_final_numbers(tmp_path):
         "store.train(cfg, root=%r, progress=False,\n"
         "            on_epoch_end=lambda e, r: time.sleep(60) if e == 3 else None)\n" % str(root)
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)
     try:
         deadline = time.time() + 120

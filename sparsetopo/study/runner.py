@@ -20,7 +20,7 @@ from typing import Any, Sequence
 __all__ = ["NOTEBOOKS", "profile_parameters", "execute_notebook", "main"]
 
 NOTEBOOKS = ("01_nnstd", "02_sparse_vs_dense", "03_evolution", "04_lottery_tickets")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def profile_parameters(notebook: str, profile: str, notebooks_dir: Path | None = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Figures of the study. Functions take data (frames, matrices) and return a Figure.
 
 Figure code only reads numbers computed elsewhere; notebooks save each figure
-through :class:`sparsetopo.report.Findings`.
+through :class:`sparsetopo.study.findings.Findings`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib
-
-matplotlib.use("Agg") if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline") else None
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -96,7 +94,7 @@ def embedding_paths(coords: np.ndarray, runs: Sequence[str], epochs: Sequence[in
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5.5))
     palette = dict(zip(frame["group"].unique(), sns.color_palette("tab10", frame["group"].nunique())))
-    for run, part in frame.groupby("run", sort=False):
+    for _run, part in frame.groupby("run", sort=False):
         part = part.sort_values("epoch")
         color = palette[part["group"].iloc[0]]
         ax.plot(part["x"], part["y"], "-", color=color, alpha=0.6, linewidth=1)
@@ -455,7 +453,7 @@ def block_heatmap(matrix: np.ndarray, groups: Sequence[str], *, labels: Sequence
 
 
 def _mean_ci(values) -> tuple[float, float, float]:
-    from .report import mean_ci
+    from ..stats import mean_ci
 
     return mean_ci(np.asarray(values, dtype=float))
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsetopo import evolution as E
 from sparsetopo.config import RunConfig
 from sparsetopo.distances import DistanceMatrix
-from sparsetopo.report import Findings
+from sparsetopo.study import set_trajectories as E
+from sparsetopo.study.findings import Findings
 from sparsetopo.topology import load_topology
 from sparsetopo.training import initial_masks
 

@@ -47,11 +47,12 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from . import store
-from .config import RunConfig
-from .cost import lottery_cost, training_cost
-from .lottery import LotteryConfig, Ticket, control_configs, find_ticket, load_ticket, lottery_directory
-from .report import Findings, format_mean_ci, mean_ci
+from .. import store
+from ..config import RunConfig
+from ..cost import lottery_cost, training_cost
+from ..lottery import LotteryConfig, Ticket, control_configs, find_ticket, load_ticket, lottery_directory
+from ..stats import format_mean_ci, mean_ci
+from .findings import Findings
 
 __all__ = [
     "METHODS",
@@ -116,10 +117,8 @@ def lottery_configs(
     ]
 
 
-def _search_quietly(config: LotteryConfig, root: str | None, threads: int) -> str:
-    import torch
-
-    torch.set_num_threads(threads)
+def _search_quietly(item: tuple[LotteryConfig, str]) -> str:
+    config, root = item
     return str(find_ticket(config, root, progress=False).directory)
 
 
@@ -135,21 +134,13 @@ def find_tickets(
     A search's rounds are sequential, so the parallelism is over seeds; each
     worker uses one torch thread. Finished searches are only read back.
     """
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from ..parallel import parallel_map
+    from ..store import runs_root
 
     configs = list(configs)
+    root = str(runs_root(root))
     todo = [c for c in configs if not _complete(c, root)]
-    if todo:
-        if n_jobs == 1:
-            for c in tqdm(todo, desc="IMP searches", disable=not progress):
-                find_ticket(c, root, progress=False)
-        else:
-            root_str = None if root is None else str(root)
-            jobs = (delayed(_search_quietly)(c, root_str, 1) for c in todo)
-            for _ in tqdm(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs), total=len(todo),
-                          desc="IMP searches", disable=not progress):
-                pass
+    parallel_map(_search_quietly, [(c, root) for c in todo], n_jobs=n_jobs, desc="IMP searches", progress=progress)
     return [load_ticket(lottery_directory(c, root)) for c in configs]
 
 
@@ -372,7 +363,7 @@ def ticket_distances(
     starting topology (same seed), so SET–static pairs of the same seed
     show how far SET moved its network.
     """
-    from .distances import mds_embedding, pairwise_nnstd, random_baseline
+    from ..distances import mds_embedding, pairwise_nnstd, random_baseline
 
     topologies, labels, groups, seeds = [], [], [], []
     members = [("ticket", lambda t, c: t.masks), ("set", lambda t, c: c["set"].topology())]

@@ -44,9 +44,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig, run_id
-from .distances import DistanceMatrix
-from .topology import save_topology
+from ..config import RunConfig, run_id
+from ..distances import DistanceMatrix
+from ..topology import save_topology
 
 __all__ = [
     "SETTINGS",
@@ -124,7 +124,7 @@ class Experiment:
 
 def run_widths(config: RunConfig) -> list[int]:
     """Layer widths of a config's network: features, hidden widths, classes (read from the data)."""
-    from .training import load_run_dataset
+    from ..training import load_run_dataset
 
     data = load_run_dataset(config)
     return [int(data.n_features), *config.hidden, int(data.n_classes)]
@@ -164,8 +164,8 @@ def experiment_configs(
     -------
     Experiment
     """
-    from .perturbation import perturbation_chain
-    from .training import initial_masks
+    from ..topology import perturbation_chain
+    from ..training import initial_masks
 
     if base.method != "set":
         raise ValueError(f"base must be a SET config (method='set'), got method={base.method!r}")
@@ -222,7 +222,7 @@ def train_experiment(experiment: Experiment, *, runs_root: str | os.PathLike, n_
     runs : dict
         Run label -> :class:`~sparsetopo.store.Run`.
     """
-    from . import store
+    from .. import store
 
     labels = list(experiment.configs)
     configs = [experiment.configs[label] for label in labels]
@@ -469,7 +469,7 @@ def add_claims(findings, divergence: pd.DataFrame, accuracy: dict, *, margin: fl
     * "SET accuracy compared with dense": SET mean minus dense mean; holds
       when >= ``-dense_tolerance``.
     """
-    from .report import format_mean_ci
+    from ..stats import format_mean_ci
 
     starts = {"a": "the same start", "b": "1%-perturbed starts", "c": "independent starts"}
     for row in divergence.itertuples():

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsetopo import comparison, store
-from sparsetopo.report import Findings, mean_ci
+from sparsetopo import store
+from sparsetopo.stats import mean_ci
+from sparsetopo.study import sparse_vs_dense as comparison
+from sparsetopo.study.findings import Findings
 from sparsetopo.topology import edges_for_epsilon
 
 TINY = dict(dataset="digits", hidden=(16, 16), epochs=1, batch_size=64, lr=0.05)

@@ -17,39 +17,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import atomic
+from .. import atomic
 
-__all__ = ["Findings", "Claim", "mean_ci", "format_mean_ci"]
-
-
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval ``(mean, low, high)``.
-
-    With a single value the interval collapses to the value.
-    """
-    from scipy import stats
-
-    x = np.asarray([v for v in values if v is not None], dtype=float)
-    if x.size == 0:
-        return (math.nan, math.nan, math.nan)
-    m = float(x.mean())
-    if x.size < 2:
-        return (m, m, m)
-    half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return (m, m - half, m + half)
-
-
-def format_mean_ci(values: Sequence[float], digits: int = 4) -> str:
-    m, lo, hi = mean_ci(values)
-    n = len(values)
-    if n < 2:
-        return f"{m:.{digits}f} (n=1)"
-    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}] (n={n})"
+__all__ = ["Findings", "Claim", "findings_markdown"]
 
 
 def _plain(obj: Any) -> Any:

@@ -15,9 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparsetopo.study import NOTEBOOKS, execute_notebook
+from sparsetopo.study.runner import NOTEBOOKS, execute_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NB_DIR = ROOT / "notebooks"
 
 pytestmark = pytest.mark.notebook

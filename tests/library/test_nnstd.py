@@ -23,7 +23,7 @@ from sparsetopo.topology import (
     random_topology,
     rewire_fraction,
 )
-from conftest import require_real
+from helpers import require_real
 
 # Values of the published code (Sparse_Topology_Distance) for
 # first = e5_s0_w1, second = e5_s0_w0.

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsetopo import tickets_study
 from sparsetopo.cost import lottery_cost, training_cost
 from sparsetopo.lottery import lottery_directory
-from sparsetopo.report import Findings
+from sparsetopo.study import lottery_tickets as tickets_study
+from sparsetopo.study.findings import Findings
 
 SEEDS = [0, 1]
 

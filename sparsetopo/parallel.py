@@ -1,0 +1,85 @@
+"""The one parallel map of the package, with a progress bar.
+
+Every parallel step (training sweeps, IMP searches, pairwise NNSTD) goes
+through :func:`parallel_map`, so there is one place that decides how work is
+spread over processes and how progress is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Sequence
+
+__all__ = ["parallel_map", "progress_bar", "show_progress", "with_threads"]
+
+logger = logging.getLogger("sparsetopo")
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether to draw progress bars.
+
+    ``progress=None`` follows the package's verbosity: bars are drawn while the
+    ``sparsetopo`` logger is enabled for INFO (see :func:`sparsetopo.set_verbosity`).
+    """
+    if progress is not None:
+        return bool(progress)
+    return logger.isEnabledFor(logging.INFO)
+
+
+def progress_bar(iterable: Iterable[Any], *, total: int | None = None, desc: str = "",
+                 progress: bool | None = None, leave: bool = True):
+    """``tqdm`` over ``iterable``, drawn only when :func:`show_progress` says so."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, disable=not show_progress(progress), leave=leave)
+
+
+def with_threads(fn: Callable[..., Any], threads: int, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` with ``threads`` torch threads (worker processes use 1)."""
+    import torch
+
+    torch.set_num_threads(int(threads))
+    return fn(*args, **kwargs)
+
+
+def parallel_map(
+    fn: Callable[..., Any],
+    items: Sequence[Any],
+    *,
+    n_jobs: int = 1,
+    desc: str = "",
+    progress: bool | None = None,
+    threads_per_job: int | None = None,
+) -> list[Any]:
+    """``[fn(item) for item in items]``, ``n_jobs`` worker processes at a time.
+
+    Parameters
+    ----------
+    fn : picklable callable of one argument (a tuple of arguments is passed as one item)
+    items : sequence
+    n_jobs : int
+        1 runs in this process (no pool); more starts joblib's process pool.
+    desc : label of the progress bar.
+    progress : None follows the package's verbosity; True/False forces it.
+    threads_per_job : int, optional
+        Torch threads in each worker (default 1 when ``n_jobs != 1``, so
+        workers do not oversubscribe the cores); ignored when ``n_jobs == 1``.
+
+    Returns
+    -------
+    list
+        Results in the order of ``items``, whatever order they finished in.
+    """
+    items = list(items)
+    if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive int or -1 (all cores), got {n_jobs!r}")
+    if not items:
+        return []
+    if n_jobs == 1 or len(items) == 1:
+        return [fn(item) for item in progress_bar(items, total=len(items), desc=desc, progress=progress)]
+    from joblib import Parallel, delayed
+
+    threads = 1 if threads_per_job is None else int(threads_per_job)
+    jobs = (delayed(with_threads)(fn, threads, item) for item in items)
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    return list(progress_bar(runner(jobs), total=len(items), desc=desc, progress=progress))

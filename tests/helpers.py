@@ -1,0 +1,24 @@
+"""Helpers shared by the tests (import as ``from helpers import ...``; ``tests/`` is on pytest's path)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def real_data_root() -> Path | None:
+    root = os.environ.get("SPARSETOPO_DATA")
+    return Path(root) if root else None
+
+
+def require_real(*relative: str) -> Path:
+    """Skip (with the reason printed by -ra) unless the data root holds these paths."""
+    root = real_data_root()
+    if root is None:
+        pytest.skip("SPARSETOPO_DATA is not set; real-data test skipped")
+    for rel in relative:
+        if not (root / rel).exists():
+            pytest.skip(f"{root / rel} is absent; real-data test skipped")
+    return root
