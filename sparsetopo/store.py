@@ -253,7 +253,7 @@ def train(
     return load_run(run_dir)
 
 
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM}
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR}
 
 
 def _write_config(run_dir: Path, config: RunConfig) -> None:
