@@ -117,7 +117,10 @@ class _NoFlock(Exception):
 def _flock(lock_path: Path, timeout: float | None, announce: bool) -> Iterator[None]:
     import filelock
 
-    lock = filelock.FileLock(str(lock_path), fallback_to_soft=False)
+    try:
+        lock = filelock.FileLock(str(lock_path), fallback_to_soft=False)
+    except TypeError:  # filelock before the soft fallback existed: flock or an error
+        lock = filelock.FileLock(str(lock_path))
     try:
         try:
             lock.acquire(timeout=0)

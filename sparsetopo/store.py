@@ -113,10 +113,14 @@ class Run:
         return self.directory / "topology" / f"epoch_{epoch:03d}.npz"
 
     def state_dict(self, which: str = "final"):
-        """Saved weights: ``'final'``, ``'init'`` or ``'epoch_EEE'``."""
-        import torch
+        """Saved weights: ``'final'``, ``'init'`` or ``'epoch_EEE'`` (loaded with ``weights_only=True``)."""
+        from .checkpoint import safe_torch_load
 
-        return torch.load(self.directory / "weights" / f"{which}.pt", weights_only=True)
+        path = self.directory / "weights" / f"{which}.pt"
+        if not path.exists():
+            saved = sorted(p.stem for p in (self.directory / "weights").glob("*.pt"))
+            raise FileNotFoundError(f"{path}: run {self.directory.name} saved no weights {which!r}; saved: {saved}")
+        return safe_torch_load(path, what="state_dict")
 
     def model(self, which: str = "final"):
         """The trained model (a :class:`~sparsetopo.model.SparseMLP`)."""

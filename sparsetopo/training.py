@@ -12,8 +12,9 @@ it:
 ``weights/init.pt``       initial state_dict (weights and masks)
 ``weights/epoch_EEE.pt``  state_dicts asked for with ``save_weights_at``
 ``weights/final.pt``      final state_dict
-``checkpoint.pt``         latest epoch: model, optimizer, schedule, RNG states
-``result.json``           written last; its presence marks the run complete
+``checkpoint.pt``         latest epoch: model, optimizer, schedule, RNG states (loads with weights_only=True)
+``result.json``           written last: the summary and every file above with its size and sha256;
+                          the run is complete when those files match (:mod:`sparsetopo.integrity`)
 
 Snapshot semantics: the topology of epoch ``e`` is the one after ``e`` epochs
 of training *and* the SET rewiring that follows epoch ``e`` (the topology the

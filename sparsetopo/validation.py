@@ -51,7 +51,9 @@ def check_config_values(c: Any) -> None:
     wd = _real("weight_decay", c.weight_decay, "use a small non-negative value such as 2e-4")
     if wd < 0:
         raise ValueError(f"weight_decay must be >= 0, got {c.weight_decay}")
-    _real("zeta", c.zeta, "use a fraction in (0, 1) such as 0.3")
+    zeta = _real("zeta", c.zeta, "use a fraction in (0, 1) such as 0.3")
+    if not 0 <= zeta < 1:
+        raise ValueError(f"zeta must be in (0, 1) (the fraction SET rewires per epoch), got {c.zeta}; use e.g. 0.3")
     _real("validation_fraction", c.validation_fraction, "use a fraction in [0, 1), 0 for none")
     _integer("epochs", c.epochs, 1, "give a whole number of epochs")
     _integer("batch_size", c.batch_size, 1, "give a whole number such as 128")
@@ -69,6 +71,12 @@ def check_config_values(c: Any) -> None:
     if c.snapshot_epochs is not None:
         for e in c.snapshot_epochs:
             _integer("snapshot_epochs", e, 0, "list epochs >= 0")
+    from .model import ACTIVATIONS
+
+    if c.activation not in ACTIVATIONS:
+        raise ValueError(f"activation={c.activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}")
+    if c.preprocessing not in (None, "minmax", "standardize"):
+        raise ValueError(f"preprocessing={c.preprocessing!r}; choose 'minmax', 'standardize' or None (the dataset's own)")
     if c.method == "dense":
         if c.initial_topology is not None:
             raise ValueError(

@@ -72,10 +72,10 @@ def test_truncated_mat_names_the_file(tmp_path):
 
 
 def test_dataset_info_matches_load_dataset_without_building_it(tmp_path):
-    _fake_mnist(tmp_path, n_train=40, n_test=12)
+    _fake_mnist(tmp_path, n_train=60, n_test=12)
     for name, root in (("digits", None), ("mnist", tmp_path)):
-        info = dataset_info(name, root=root, validation_fraction=0.15)
-        data = load_dataset(name, root=root, validation_fraction=0.15, seed=3)
+        info = dataset_info(name, root=root, validation_fraction=0.2)
+        data = load_dataset(name, root=root, validation_fraction=0.2, seed=3)
         assert (info.n_features, info.n_classes) == (data.n_features, data.n_classes)
         assert (info.n_train, info.n_val, info.n_test) == (len(data.y_train), len(data.y_val), len(data.y_test))
 
