@@ -322,20 +322,27 @@ def test_existence_lock_stale_rule(tmp_path):
         pass
 
 
+def _train_in_child(cfg_dict, root, queue):
+    run = store.train(RunConfig(**cfg_dict), root=root, progress=False)
+    queue.put(run.records)
+
+
 def test_two_processes_training_one_config_give_one_consistent_run(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # children share the imported modules: fast to start
     root = tmp_path / "shared"
-    code = (
-        "import sys, torch; torch.set_num_threads(1)\n"
-        "from sparsetopo import store\nfrom sparsetopo.config import RunConfig\n"
-        f"cfg = RunConfig(**{dict(TINY, epochs=8)!r})\n"
-        "run = store.train(cfg, root=sys.argv[1], progress=False)\n"
-        "print(run.final_test_acc)\n"
-    )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), outs
-    assert outs[0][0] == outs[1][0]
+    queue = ctx.Queue()
+    cfg = dict(TINY, epochs=4)
+    procs = [ctx.Process(target=_train_in_child, args=(cfg, str(root), queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert all(p.exitcode == 0 for p in procs)
+    assert results[0] == results[1]
     (run_dir,) = [d for d in root.iterdir() if d.is_dir()]
     run = store.load_run(run_dir)
-    assert [r["epoch"] for r in run.records] == list(range(1, 9))
+    assert [r["epoch"] for r in run.records] == list(range(1, 5))
+    assert run.records == results[0]
