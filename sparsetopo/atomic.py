@@ -6,6 +6,7 @@ An interrupted run never leaves a half-written file that looks whole.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -37,16 +38,43 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
+    """Write ``obj`` as indented JSON, atomically.
+
+    The file is always valid JSON: NaN and infinite floats, which JSON has no
+    words for, are written as ``null``.
+    """
+    text = json.dumps(_finite(obj), indent=1, sort_keys=False, default=_json_default, allow_nan=False)
     with atomic_path(path) as tmp:
         with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=False, default=_json_default)
+            f.write(text)
             f.write("\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file; a file that is not valid JSON raises ``ValueError`` naming it."""
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err}); the file is truncated or corrupt") from None
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with non-finite floats replaced by None (containers copied, others kept)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if type(obj).__module__ == "numpy":
+        import numpy as np
+
+        if isinstance(obj, np.floating):
+            return float(obj) if np.isfinite(obj) else None
+        if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+            return _finite(obj.tolist())
+    return obj
 
 
 def torch_save(obj: Any, path: str | os.PathLike) -> None:

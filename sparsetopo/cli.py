@@ -17,6 +17,7 @@ import typing
 from typing import Sequence
 
 from .config import RunConfig
+from .errors import SparsetopoError
 
 __all__ = ["main", "build_parser"]
 
@@ -74,7 +75,7 @@ def _train_command(args: argparse.Namespace) -> int:
         cached = is_complete(run_directory(config, args.runs_root))
         run = train(config, root=args.runs_root, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"sparsetopo train: error: {err}", file=sys.stderr)
+        print(f"sparsetopo train: error: {_error_message(err)}", file=sys.stderr)
         return 2
     s = run.summary
     print(f"final test accuracy: {s['final_test_acc']:.4f} (best {s['best_test_acc']:.4f}) after {s['epochs']} epochs")
@@ -97,8 +98,28 @@ def _datasets_command(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit code 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _error_message(err: BaseException) -> str:
+    if isinstance(err, OSError) and not isinstance(err, SparsetopoError) and err.strerror:
+        where = f"{err.filename}: " if err.filename else ""
+        return _one_line(f"{where}{err.strerror}")
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return _one_line(text or type(err).__name__)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sparsetopo", description="Topological insights into sparse neural networks")
+    parser = _Parser(prog="sparsetopo", description="Topological insights into sparse neural networks")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(subparsers)
     _add_datasets_parser(subparsers)
@@ -111,10 +132,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# problems a user can fix: reported on one line, never as a traceback
+_EXPECTED = (SparsetopoError, ValueError, OSError, KeyError, TypeError, FloatingPointError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 bad input, 1 failure, 130 interrupted).
+
+    Errors a user can fix print one line ``sparsetopo: error: ...`` on stderr.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("sparsetopo: interrupted", file=sys.stderr)
+        return 130
+    except _EXPECTED as err:
+        print(f"sparsetopo: error: {_error_message(err)}", file=sys.stderr)
+        return 1 if isinstance(err, (OSError, FloatingPointError)) and not isinstance(err, FileNotFoundError) else 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -201,6 +201,11 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"give exactly two networks (got {len(paths)}), or use --matrix for more")
     if args.n_jobs == 0:
         raise InputError("--n-jobs must be a positive number of processes (or -1 for all cores)")
+    if args.epoch is not None and not any(p.is_dir() for p in paths):
+        raise InputError(
+            f"--epoch {args.epoch} was given, but no input is a run folder: each file holds one network "
+            "and has no epochs; drop --epoch, or give run folders in the published layout"
+        )
     networks = [load_network(p, args.epoch) for p in paths]
     labels = _labels_for(paths)
     options = dict(method=args.method, fixed_output=args.fixed_output, tie_break=args.tie_break,

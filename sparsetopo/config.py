@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .validation import check_config_values
+
 __all__ = ["RunConfig", "METHODS", "LR_SCHEDULES", "run_id", "config_hash"]
 
 METHODS = ("dense", "static", "set")
@@ -52,6 +54,7 @@ class RunConfig:
     initial_topology: str | None = field(default=None, metadata={"help": "path of a saved topology to start from (its content hash enters the run id)"})
 
     def __post_init__(self) -> None:
+        check_config_values(self)
         # normalise sequences so equal configs hash equally
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         if self.layer_edges is not None:
@@ -139,8 +142,16 @@ def _topology_file_hash(path: str, mtime_ns: int, size: int) -> str:
 
 
 def config_hash(config: RunConfig, length: int = 8) -> str:
-    """Short sha256 of the config; an initial topology counts by its content."""
+    """Short sha256 of the config and its data; an initial topology counts by its content.
+
+    The dataset enters by :func:`sparsetopo.data.dataset_fingerprint` (a hash of
+    its files or arrays), so a run is never found again for data that changed
+    under the same name.
+    """
+    from .data import dataset_fingerprint
+
     d = config.to_dict()
+    d["data_fingerprint"] = dataset_fingerprint(config.dataset)
     if config.initial_topology is not None:
         path = Path(config.initial_topology)
         if not path.exists():

@@ -101,11 +101,10 @@ def _as_run(run: Run | str | os.PathLike) -> Run:
 
 
 def _split_sizes(run: Run) -> tuple[int, int]:
-    from .training import load_run_dataset
+    from .data import dataset_info
 
-    data = load_run_dataset(run.config)
-    n_eval = len(data.y_test) + (0 if data.y_val is None else len(data.y_val))
-    return len(data.y_train), n_eval
+    info = dataset_info(run.config.dataset, validation_fraction=run.config.validation_fraction)
+    return info.n_train, info.n_test + info.n_val
 
 
 def training_cost(

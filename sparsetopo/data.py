@@ -92,10 +92,13 @@ from __future__ import annotations
 import difflib
 import functools
 import gzip
+import math
 import os
 import pickle
 import re
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -104,6 +107,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_path
+from .fingerprint import arrays_digest, combine, file_digest
 
 __all__ = [
     "Dataset",
@@ -115,6 +119,9 @@ __all__ = [
     "unregister_dataset",
     "dataset_from_arrays",
     "clear_cache",
+    "dataset_info",
+    "dataset_fingerprint",
+    "DatasetInfo",
     "PREPROCESSINGS",
     "SCIKIT_FEATURE_DATASETS",
 ]
@@ -379,6 +386,7 @@ def register_dataset(
         )
     _check_test_fraction(test_fraction)
     _check_preprocessing(preprocessing)
+    _FUNCTION_FINGERPRINTS.pop(_lookup_key(name), None)
     _FUNCTION_LOADERS[_lookup_key(name)] = _Source(
         name=name,
         load=lambda root, seed, download: loader(root, seed),
@@ -431,6 +439,8 @@ def register_arrays(
             "y holds Python objects; pass numeric or string labels "
             "(e.g. np.asarray(y, dtype=str)) so they can be stored without pickle"
         )
+    # the same label checks load_dataset applies, before anything is written
+    _encode_labels(y, what=f"register_arrays({name!r})")
     folder = _custom_dir(data_root(root))
     target = folder / f"{name}.npz"
     # Temporary file then rename: a worker never reads a half-written file.
@@ -483,6 +493,9 @@ def unregister_dataset(name: str, root: str | os.PathLike | None = None) -> None
         )
 
 
+_FUNCTION_FINGERPRINTS: dict[str, tuple[_Source, str]] = {}
+
+
 def _custom_source(path: Path) -> _Source:
     stat = path.stat()
     arrays = _read_custom_npz(str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
@@ -499,9 +512,20 @@ def _custom_source(path: Path) -> _Source:
 def _read_custom_npz(path: str, mtime_ns: int, size: int, inode: int) -> tuple:
     # The file's identity (mtime, size, inode) is part of the key, so a
     # re-registration (a new file renamed over the old) is read afresh.
-    with np.load(path, allow_pickle=False) as npz:
-        X, y = _read_only(npz["X"]), _read_only(npz["y"])
-        return X, y, float(npz["test_fraction"]), str(npz["preprocessing"])
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            X, y = _read_only(npz["X"]), _read_only(npz["y"])
+            return X, y, float(npz["test_fraction"]), str(npz["preprocessing"])
+    except KeyError as err:
+        raise ValueError(
+            f"{path}: not a dataset written by register_arrays (missing entry {err}); "
+            "register the arrays again or delete the file"
+        ) from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f"{path}: not a readable dataset file ({type(err).__name__}); the file is truncated "
+            "or corrupt: register the arrays again or delete the file"
+        ) from None
 
 
 def clear_cache() -> None:
@@ -677,8 +701,14 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        raw = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ValueError(
+            f"{path}: cannot be decompressed ({err}); the .gz file is truncated or corrupt, "
+            "download it again"
+        ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an idx file (bad magic number)")
     ndim = raw[3]
@@ -694,11 +724,52 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+# idx sets (MNIST, Fashion-MNIST) have ten classes, labelled 0..9
+_IDX_CLASSES = 10
+
+
+def _idx_labels(path: Path) -> np.ndarray:
+    """Labels of an idx label file, checked to be a vector of 0..9."""
+    labels = _read_idx(path)
+    if labels.ndim != 1:
+        raise ValueError(f"{path}: a label file must hold a vector, got shape {labels.shape}")
+    bad = np.flatnonzero((labels < 0) | (labels >= _IDX_CLASSES))
+    if bad.size:
+        raise ValueError(
+            f"{path}: {bad.size} label(s) outside 0..{_IDX_CLASSES - 1} (first: {int(labels[bad[0]])} at "
+            f"position {int(bad[0])}); the file is corrupt, download it again"
+        )
+    return labels.astype(np.int64)
+
+
+def _idx_header(path: Path) -> tuple[int, ...]:
+    """Shape promised by an idx file's header (reads a few bytes only)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
+                raise ValueError(f"{path} is not an idx file (bad magic number)")
+            dims = handle.read(4 * head[3])
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ValueError(f"{path}: cannot be decompressed ({err}); download it again") from None
+    if len(dims) != 4 * head[3]:
+        raise ValueError(f"{path}: the idx header is truncated")
+    return tuple(int(d) for d in np.frombuffer(dims, ">u4"))
+
+
 @functools.lru_cache(maxsize=4)
 def _read_idx_pair(folder: str, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    images = _read_idx(_present_file(Path(folder), f"{prefix}-images-idx3-ubyte"))
-    labels = _read_idx(_present_file(Path(folder), f"{prefix}-labels-idx1-ubyte"))
-    return images.reshape(len(images), -1), labels.astype(np.int64)
+    image_path = _present_file(Path(folder), f"{prefix}-images-idx3-ubyte")
+    label_path = _present_file(Path(folder), f"{prefix}-labels-idx1-ubyte")
+    images = _read_idx(image_path)
+    labels = _idx_labels(label_path)
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels; "
+            "one of the files is from another release or corrupt"
+        )
+    return images.reshape(len(images), -1), labels
 
 
 @functools.lru_cache(maxsize=1)
@@ -750,7 +821,14 @@ def _read_scikit_feature(name: str, root: str, download: bool) -> tuple[np.ndarr
             f"{path.parent}, then set the environment variable {ENV_VAR} to the "
             "folder that contains scikit_feature/ or pass root=..."
         )
-    content = scipy.io.loadmat(str(path))
+    try:
+        content = scipy.io.loadmat(str(path))
+    except Exception as err:  # scipy raises many types for damaged files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{path}: not a readable MATLAB file ({type(err).__name__}: {first[:160]}); the file is "
+            "truncated or corrupt, download it again"
+        ) from None
     if "X" not in content or "Y" not in content:
         keys = sorted(k for k in content if not k.startswith("__"))
         raise ValueError(f"{path} must hold variables X and Y, found {keys}")
@@ -1083,6 +1161,12 @@ def _encode_labels(labels: np.ndarray, *, what: str) -> np.ndarray:
     """Labels as int64 ``0 .. n_classes - 1``, in sorted order of the values."""
     if np.issubdtype(labels.dtype, np.floating) and np.isnan(labels).any():
         raise ValueError(f"{what}: y contains NaN labels")
+    if np.issubdtype(labels.dtype, np.floating) and not np.all(np.mod(labels, 1) == 0):
+        raise ValueError(
+            f"{what}: y holds non-integer numbers ({np.unique(labels).size} distinct values), which looks "
+            "like a continuous target; classification needs class labels (integers or strings): bin "
+            "the target, e.g. y = np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75]))"
+        )
     try:
         classes, codes = np.unique(labels, return_inverse=True)
     except TypeError as err:
@@ -1093,6 +1177,11 @@ def _encode_labels(labels: np.ndarray, *, what: str) -> np.ndarray:
         raise ValueError(
             f"{what}: y has a single class ({classes[0]!r}); classification needs "
             "at least two"
+        )
+    if len(classes) > 2 and len(classes) > len(labels) / 2:
+        raise ValueError(
+            f"{what}: y has {len(classes)} distinct values for {len(labels)} samples, fewer than two "
+            "samples per class: that looks like a continuous target or an ID column, not class labels"
         )
     return codes.reshape(-1).astype(np.int64)
 
@@ -1123,3 +1212,150 @@ def _split_indices(
         except ValueError as err2:
             raise ValueError(f"{what}: {err2}") from err2
     return np.sort(kept), np.sort(held)
+
+
+# --------------------------------------------------------------------------- #
+# Light facts: fingerprint and sizes without building the dataset
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Sizes of a dataset's splits, as :func:`load_dataset` would make them.
+
+    Attributes
+    ----------
+    name : str
+        Canonical name.
+    n_features, n_classes : int
+    n_train, n_val, n_test : int
+        Samples per split for the given seed and fractions (``n_val`` is 0
+        without a validation split).
+    fingerprint : str
+        :func:`dataset_fingerprint` of the data.
+    """
+
+    name: str
+    n_features: int
+    n_classes: int
+    n_train: int
+    n_val: int
+    n_test: int
+    fingerprint: str
+
+    def widths(self, hidden: Sequence[int]) -> list[int]:
+        """Layer widths of an MLP on this dataset: ``[n_features, *hidden, n_classes]``."""
+        return [self.n_features, *(int(h) for h in hidden), self.n_classes]
+
+
+def _source_files(source: _Source, root: Path) -> list[Path] | None:
+    """The files a built-in or registered-arrays source reads; None for in-memory sources."""
+    key = _lookup_key(source.name)
+    if key in _IMAGE_LAYOUTS:
+        layout = _IMAGE_LAYOUTS[key]
+        if not _files_present(layout, root):
+            raise _missing_image_files_error(layout, root, False, _torchvision_datasets()[1])
+        folder = root / layout.folder
+        if key == "cifar10":
+            return [folder / f for f in layout.files]
+        return [_present_file(folder, f) for f in layout.files]
+    if source.name in SCIKIT_FEATURE_DATASETS:
+        path = root / "scikit_feature" / f"{source.name}.mat"
+        if not path.is_file():
+            _read_scikit_feature(source.name, str(root), False)  # raises the message that explains where
+        return [path]
+    if key == "digits" or key in _FUNCTION_LOADERS:
+        return None
+    return [_find_custom_file(source.name, root)]
+
+
+def dataset_fingerprint(name: str, root: str | os.PathLike | None = None) -> str:
+    """Content hash (sha256 hex) of the data behind a dataset name.
+
+    File-backed datasets (image sets, scikit-feature ``.mat`` files, arrays
+    registered with :func:`register_arrays`) hash their files, once per file
+    version (path, size, mtime, inode), so re-registering a name with other
+    arrays, or replacing a file, changes the fingerprint. Function loaders
+    hash the arrays their loader returns for seed 0, once per registration.
+    The run store puts this fingerprint into every run id.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As :func:`load_dataset` does for unknown names and missing files.
+    """
+    root_path = data_root(root)
+    source = _resolve(name, root_path)
+    key = _lookup_key(source.name)
+    if _FUNCTION_LOADERS.get(key) is source:
+        cached = _FUNCTION_FINGERPRINTS.get(key)
+        if cached is None or cached[0] is not source:
+            arrays = source.load(root_path, 0, False)
+            cached = (source, arrays_digest(*arrays))
+            _FUNCTION_FINGERPRINTS[key] = cached
+        return cached[1]
+    files = _source_files(source, root_path)
+    if files is None:
+        return arrays_digest(*source.load(root_path, 0, False))
+    return combine([f.name + ":" + file_digest(f) for f in files])
+
+
+def _held_out(n: int, fraction: float) -> int:
+    # scikit-learn's train_test_split: ceil(fraction * n) samples held out
+    return int(math.ceil(fraction * n))
+
+
+def dataset_info(
+    name: str,
+    *,
+    root: str | os.PathLike | None = None,
+    validation_fraction: float = 0.0,
+    test_fraction: float | None = None,
+) -> DatasetInfo:
+    """Widths and split sizes of a dataset without building its tensors.
+
+    MNIST and Fashion-MNIST read only their idx headers and label files;
+    CIFAR-10's sizes are fixed by its format; other datasets read their raw
+    arrays (cached in-process) but skip splitting and preprocessing. The sizes
+    equal those of ``load_dataset(name, validation_fraction=...,
+    test_fraction=...)`` for every seed.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As :func:`load_dataset`.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a dataset name (str), got {type(name).__name__}")
+    _check_validation_fraction(validation_fraction)
+    if test_fraction is not None:
+        _check_test_fraction(test_fraction)
+    root_path = data_root(root)
+    source = _resolve(name, root_path)
+    fingerprint = dataset_fingerprint(name, root_path)
+    key = _lookup_key(source.name)
+    if key in ("mnist", "fashion_mnist"):
+        folder = root_path / _IMAGE_LAYOUTS[key].folder
+        shape = _idx_header(_present_file(folder, "train-images-idx3-ubyte"))
+        n_features = int(np.prod(shape[1:]))
+        train_labels = _idx_labels(_present_file(folder, "train-labels-idx1-ubyte"))
+        test_labels = _idx_labels(_present_file(folder, "t10k-labels-idx1-ubyte"))
+        n_classes = int(np.unique(np.concatenate([train_labels, test_labels])).size)
+        n_train, n_test = len(train_labels), len(test_labels)
+    elif key == "cifar10":
+        _source_files(source, root_path)
+        n_features, n_classes, n_train, n_test = 3072, 10, 50000, 10000
+    else:
+        arrays = source.load(root_path, 0, False)
+        if len(arrays) == 2:
+            X, labels = _check_arrays(*arrays, what=source.name)
+            n = len(labels)
+            n_test = _held_out(n, test_fraction or source.test_fraction or DEFAULT_TEST_FRACTION)
+            n_train = n - n_test
+        else:
+            X, train_labels = _check_arrays(arrays[0], arrays[1], what=f"{source.name} train")
+            _, test_labels = _check_arrays(arrays[2], arrays[3], what=f"{source.name} test")
+            labels = np.concatenate([train_labels, test_labels])
+            n_train, n_test = len(train_labels), len(test_labels)
+        n_features = int(X.shape[1])
+        n_classes = int(_encode_labels(labels, what=source.name).max()) + 1
+    n_val = _held_out(n_train, validation_fraction) if validation_fraction > 0 else 0
+    return DatasetInfo(source.name, n_features, n_classes, n_train - n_val, n_val, n_test, fingerprint)

@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,7 +223,12 @@ def _compute_entry(first: list, second: list, options: dict, path: Path | None) 
     # `nnstd` is looked up in this module at call time, so tests can count calls
     result = nnstd(as_topology(first, name="first"), as_topology(second, name="second"), **options)
     if path is not None:
-        _write_entry(path, result)
+        try:
+            _write_entry(path, result)
+        except OSError as err:  # a computed distance is worth more than its cache entry
+            warnings.warn(f"NNSTD not cached: cannot write {err.filename or path}: {err.strerror or err}; "
+                          "the result is returned, set SPARSETOPO_CACHE to a writable folder to keep it",
+                          UserWarning, stacklevel=2)
     return result
 
 

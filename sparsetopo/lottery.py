@@ -77,7 +77,8 @@ from . import atomic
 from .config import RunConfig
 from .store import Run, is_complete, load_run, runs_root
 from .topology import edge_counts, edges_for_density, save_topology
-from .training import load_run_dataset, train_run
+from .data import dataset_info
+from .training import train_run
 
 __all__ = [
     "LotteryConfig",
@@ -519,8 +520,8 @@ def find_ticket(
     """
     if stop_after is not None and (isinstance(stop_after, bool) or int(stop_after) != stop_after or stop_after < 0):
         raise ValueError(f"stop_after must be a round index >= 0 (0 = the dense run only) or None, got {stop_after!r}")
-    data = load_run_dataset(config.base)
-    widths = [data.n_features, *config.base.hidden, data.n_classes]
+    info = dataset_info(config.base.dataset, validation_fraction=config.base.validation_fraction)
+    widths = info.widths(config.base.hidden)
     schedule = pruning_schedule(config, widths)
     directory = lottery_directory(config, root)
     directory.mkdir(parents=True, exist_ok=True)

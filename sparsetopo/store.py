@@ -8,11 +8,35 @@ tidy table, one row per run and epoch.
 
 The runs root is the ``root`` argument, else the environment variable
 ``SPARSETOPO_RUNS``, else ``./runs``.
+
+Integrity
+---------
+- A run's id covers its whole input: the config, the content of an initial
+  topology, and a fingerprint of the dataset's data
+  (:func:`sparsetopo.data.dataset_fingerprint`). Masks or weights handed to
+  :func:`train` directly are refused (they would not be part of the id);
+  save the masks with :func:`sparsetopo.topology.save_topology` and pass the
+  path as ``initial_topology``.
+- A run is complete when its ``result.json`` lists every file it wrote
+  (size, sha256) and the files match (:mod:`sparsetopo.integrity`). A
+  damaged run is reported with the damaged file and trained again; it is
+  never returned.
+- A config that fails validation (its own values, or against the dataset's
+  widths) creates no folder.
+- One process trains a run at a time: the run folder's lock
+  (:mod:`sparsetopo.locking`) makes a second process wait, then return the
+  finished run.
+- A run store that cannot be written (permissions, a full disk) raises
+  :class:`~sparsetopo.errors.StoreWriteError` naming the path and the cause;
+  the last checkpoint stays, so a retry resumes.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +47,9 @@ import pandas as pd
 
 from . import atomic
 from .config import RunConfig, run_id
+from .errors import DamagedRunError, StoreWriteError
+from .integrity import check_run, verify_run
+from .locking import run_lock
 from .topology import load_topology
 
 __all__ = ["runs_root", "run_directory", "train", "load_run", "is_complete", "sweep", "Run"]
@@ -40,7 +67,11 @@ def run_directory(config: RunConfig, root: str | os.PathLike | None = None) -> P
 
 
 def is_complete(run_dir: str | os.PathLike) -> bool:
-    return (Path(run_dir) / "result.json").exists()
+    """True when the folder holds a finished run whose files match its ``result.json``.
+
+    A damaged run (a file missing, truncated or altered) is not complete.
+    """
+    return check_run(run_dir).complete
 
 
 @dataclass(frozen=True)
@@ -82,10 +113,14 @@ class Run:
         return self.directory / "topology" / f"epoch_{epoch:03d}.npz"
 
     def state_dict(self, which: str = "final"):
-        """Saved weights: ``'final'``, ``'init'`` or ``'epoch_EEE'``."""
-        import torch
+        """Saved weights: ``'final'``, ``'init'`` or ``'epoch_EEE'`` (loaded with ``weights_only=True``)."""
+        from .checkpoint import safe_torch_load
 
-        return torch.load(self.directory / "weights" / f"{which}.pt", weights_only=True)
+        path = self.directory / "weights" / f"{which}.pt"
+        if not path.exists():
+            saved = sorted(p.stem for p in (self.directory / "weights").glob("*.pt"))
+            raise FileNotFoundError(f"{path}: run {self.directory.name} saved no weights {which!r}; saved: {saved}")
+        return safe_torch_load(path, what="state_dict")
 
     def model(self, which: str = "final"):
         """The trained model (a :class:`~sparsetopo.model.SparseMLP`)."""
@@ -98,12 +133,66 @@ class Run:
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:
-    """Read a complete run from its folder."""
+    """Read a complete run from its folder, after verifying its files.
+
+    Raises
+    ------
+    FileNotFoundError
+        The run has not finished (no ``result.json``).
+    DamagedRunError
+        A file of the run is missing, truncated or altered, or ``result.json``
+        / ``config.json`` is not what sparsetopo writes; the message names the
+        file. Train the config again (``store.train``) to repair it.
+    """
     run_dir = Path(run_dir)
-    if not is_complete(run_dir):
-        raise FileNotFoundError(f"{run_dir} is not a complete run (no result.json); train its config to finish it")
-    config = RunConfig.from_dict(atomic.read_json(run_dir / "config.json"))
-    return Run(config, run_dir, atomic.read_json(run_dir / "result.json"))
+    summary = verify_run(run_dir)
+    config_path = run_dir / "config.json"
+    try:
+        config = RunConfig.from_dict(atomic.read_json(config_path))
+    except (ValueError, TypeError) as err:
+        raise DamagedRunError(config_path, f"not a valid run config ({err})") from None
+    return Run(config, run_dir, summary)
+
+
+_NOT_IN_ID = ("masks", "initial_state")
+
+
+def check_config_for_data(config: RunConfig) -> list[int]:
+    """Validate ``config`` against its dataset; return the layer widths.
+
+    Reads only light facts of the data (:func:`sparsetopo.data.dataset_info`).
+    Raises ``ValueError`` (edges per layer that make no sense for these
+    widths, an initial topology of other shapes) or ``FileNotFoundError``.
+    """
+    from .data import dataset_info
+    from .topology import widths_of
+    from .validation import check_config_for_widths
+
+    info = dataset_info(config.dataset, validation_fraction=config.validation_fraction)
+    widths = info.widths(config.hidden)
+    check_config_for_widths(config, widths)
+    if config.initial_topology is not None and config.method != "dense":
+        masks, _ = load_topology(config.initial_topology)
+        if widths_of(masks) != widths or len(masks) != len(widths) - 1:
+            raise ValueError(
+                f"initial_topology {config.initial_topology} has widths {widths_of(masks)} but the model is "
+                f"{widths} ({config.dataset} with hidden={list(config.hidden)}); save a topology of those widths"
+            )
+    return widths
+
+
+def _store_write_error(err: OSError, where: Path) -> StoreWriteError:
+    path = err.filename or where
+    cause = err.strerror or str(err)
+    hint = {
+        errno.ENOSPC: "free some space or point SPARSETOPO_RUNS / --runs-root elsewhere",
+        errno.EDQUOT: "free some space or point SPARSETOPO_RUNS / --runs-root elsewhere",
+        errno.EACCES: "choose a writable runs root (SPARSETOPO_RUNS or --runs-root)",
+        errno.EROFS: "choose a writable runs root (SPARSETOPO_RUNS or --runs-root)",
+        errno.EPERM: "choose a writable runs root (SPARSETOPO_RUNS or --runs-root)",
+    }.get(err.errno, "check the runs root")
+    return StoreWriteError(err.errno or 0, f"cannot write the run store at {path}: {cause}; {hint} "
+                           "(the epochs already checkpointed are kept)")
 
 
 def train(
@@ -111,28 +200,81 @@ def train(
     *,
     root: str | os.PathLike | None = None,
     progress: bool = True,
+    lock_timeout: float | None = None,
     **train_kwargs: Any,
 ) -> Run:
     """Train ``config`` (or return it at once if its run is complete).
 
-    An interrupted run resumes from its last checkpoint. Extra keyword
-    arguments go to :func:`sparsetopo.training.train_run`.
+    An interrupted run resumes from its last checkpoint; a damaged one is
+    reported (a warning naming the file) and trained again. While one process
+    trains a run, another asking for it waits (up to ``lock_timeout``
+    seconds, default forever) and then returns the finished run. Extra
+    keyword arguments go to :func:`sparsetopo.training.train_run`, except
+    ``masks`` and ``initial_state``, which are refused: they are not part of
+    the run id, so the run could later be returned for a config that did not
+    ask for them.
+
+    Raises
+    ------
+    ValueError
+        A config that does not fit its dataset; no folder is created.
+    StoreWriteError
+        The runs root cannot be written (the message names path and cause).
+    NonFiniteLossError
+        Training diverged; the run is left incomplete.
     """
     from .training import train_run
 
+    given = [k for k in _NOT_IN_ID if k in train_kwargs]
+    if given:
+        raise TypeError(
+            f"store.train does not accept {', '.join(given)}: they would not enter the run id, so the run would "
+            "later be returned for a config that did not ask for them. Save masks with "
+            "sparsetopo.topology.save_topology(path, masks) and pass RunConfig(initial_topology=path), or call "
+            "sparsetopo.training.train_run(config, folder, masks=..., initial_state=...) with a folder of your own"
+        )
     run_dir = run_directory(config, root)
-    if not is_complete(run_dir):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config_path = run_dir / "config.json"
-        if config_path.exists():
+    if is_complete(run_dir):
+        return load_run(run_dir)
+    check_config_for_data(config)
+    created = not run_dir.exists()
+    try:
+        with run_lock(run_dir, timeout=lock_timeout, announce=progress):
+            # another process may have finished it while this one waited; a damaged run
+            # is reported and cleared by train_run
+            if not check_run(run_dir).complete:
+                _write_config(run_dir, config)
+                train_run(config, run_dir, progress=progress, **train_kwargs)
+    except OSError as err:
+        if isinstance(err, (FileNotFoundError, StoreWriteError)) or err.errno not in _WRITE_ERRNOS:
+            raise
+        raise _store_write_error(err, run_dir) from None
+    except (ValueError, TypeError):
+        # a config rejected before its first epoch leaves no folder behind
+        if created and not (run_dir / "checkpoint.pt").exists() and not (run_dir / "result.json").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return load_run(run_dir)
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR}
+
+
+def _write_config(run_dir: Path, config: RunConfig) -> None:
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        try:
             stored = RunConfig.from_dict(atomic.read_json(config_path))
+        except (ValueError, TypeError) as err:
+            warnings.warn(f"{config_path} is damaged ({err}); writing it again", UserWarning, stacklevel=3)
+        else:
             # the folder name already pins an initial topology by content; its path may differ
             if stored.replace(initial_topology=None) != config.replace(initial_topology=None):
-                raise RuntimeError(f"{config_path} holds a different config than the one asked for (hash collision?)")
-        else:
-            atomic.write_json(config_path, config.to_dict())
-        train_run(config, run_dir, progress=progress, **train_kwargs)
-    return load_run(run_dir)
+                raise RuntimeError(
+                    f"{config_path} holds a different config than the one asked for; move {run_dir} away and train again"
+                )
+            return
+    atomic.write_json(config_path, config.to_dict())
 
 
 def _train_quietly(item: tuple[RunConfig, str]) -> str:

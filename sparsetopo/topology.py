@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -72,6 +73,11 @@ def as_topology(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray
         elif hasattr(m, "detach"):
             m = m.detach().cpu().numpy()
         m = np.asarray(m)
+        if not (m.dtype == bool or np.issubdtype(m.dtype, np.number)) or np.iscomplexobj(m):
+            raise ValueError(
+                f"{name}[{k}] has dtype {m.dtype}; a layer must be a bool mask or a numeric weight "
+                "matrix (strings and objects are not edges)"
+            )
         if m.ndim != 2:
             raise ValueError(
                 f"{name}[{k}] has shape {m.shape}; every layer must be a 2-D "
@@ -262,20 +268,65 @@ def load_topology(path: str | os.PathLike) -> tuple[list[np.ndarray], dict]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no topology file at {path}")
-    with np.load(path, allow_pickle=False) as f:
-        if "n_layers" not in f:
-            raise ValueError(
-                f"{path} is not a sparsetopo topology file (no 'n_layers' entry); "
-                "for the published layout use load_published(run_dir, epoch)"
-            )
-        masks = []
-        for k in range(int(f["n_layers"])):
-            shape = tuple(int(s) for s in f[f"shape_{k}"])
-            flat = np.zeros(shape[0] * shape[1], dtype=bool)
-            flat[f[f"index_{k}"]] = True
-            masks.append(flat.reshape(shape))
-        metadata = json.loads(str(f["metadata"]))
-    return masks, metadata
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a topology file; for the published layout use load_published(run_dir, epoch)")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise _NotATopology("it holds a single array (.npy), not a .npz archive")
+        with archive as f:
+            if "n_layers" not in f:
+                raise ValueError(
+                    f"{path} is not a sparsetopo topology file (no 'n_layers' entry); "
+                    "for the published layout use load_published(run_dir, epoch)"
+                )
+            masks = [_read_layer(f, k) for k in range(_layer_count(f))]
+            metadata = json.loads(str(f["metadata"])) if "metadata" in f.files else {}
+    except _NotATopology as err:
+        raise ValueError(f"{path} is not a valid topology file: {err}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"{path} is not a valid topology file ({type(err).__name__}: {str(err)[:120]}); it is "
+            "truncated, corrupt or another kind of file"
+        ) from None
+    except ValueError as err:
+        if "pickle" in str(err):  # numpy's advice to allow pickles: the bytes are no .npz at all
+            raise ValueError(f"{path} is not a valid topology file (not a .npz archive)") from None
+        if str(err).startswith(str(path)):
+            raise
+        raise ValueError(f"{path} is not a valid topology file ({str(err)[:160]})") from None
+    if not masks:
+        raise ValueError(f"{path} is not a valid topology file: it has no layers")
+    return as_topology(masks, name=str(path)), metadata
+
+
+class _NotATopology(Exception):
+    pass
+
+
+def _layer_count(f) -> int:
+    n = np.asarray(f["n_layers"])
+    if n.shape != () or not np.issubdtype(n.dtype, np.integer) or int(n) < 1:
+        raise _NotATopology(f"n_layers must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _read_layer(f, k: int) -> np.ndarray:
+    shape = np.asarray(f[f"shape_{k}"])
+    if shape.shape != (2,) or not np.issubdtype(shape.dtype, np.integer) or (shape < 1).any():
+        raise _NotATopology(f"shape_{k} must be two positive integers (n_out, n_in), got {shape.tolist()}")
+    n_out, n_in = int(shape[0]), int(shape[1])
+    index = np.asarray(f[f"index_{k}"])
+    if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+        raise _NotATopology(f"index_{k} must be a vector of integer edge positions, got dtype {index.dtype} shape {index.shape}")
+    if index.size and (index.min() < 0 or index.max() >= n_out * n_in):
+        raise _NotATopology(
+            f"index_{k} has positions outside 0..{n_out * n_in - 1} for a {n_out}x{n_in} layer "
+            f"(min {int(index.min())}, max {int(index.max())})"
+        )
+    flat = np.zeros(n_out * n_in, dtype=bool)
+    flat[index] = True
+    return flat.reshape(n_out, n_in)
 
 
 def _published_epoch_dir(run_dir: Path, epoch: int) -> Path:
@@ -336,7 +387,17 @@ def load_published(run_dir: str | os.PathLike, epoch: int) -> list[np.ndarray]:
         is dropped.
     """
     epoch_dir = _published_epoch_dir(Path(run_dir), epoch)
-    files = sorted(epoch_dir.glob("weight_l*.npz"), key=lambda p: int(p.stem[len("weight_l"):]))
+    files = sorted(
+        (p for p in epoch_dir.glob("weight_l*.npz") if p.stem[len("weight_l"):].isdigit()),
+        key=lambda p: int(p.stem[len("weight_l"):]),
+    )
+    numbers = [int(p.stem[len("weight_l"):]) for p in files]
+    if files and numbers != list(range(len(files))):
+        missing = sorted(set(range(max(numbers) + 1)) - set(numbers))
+        raise FileNotFoundError(
+            f"{epoch_dir}: layer file(s) {', '.join(f'weight_l{k}.npz' for k in missing)} missing "
+            f"(found {', '.join(p.name for p in files)}); the layers must be numbered 0, 1, 2, ... without gaps"
+        )
     if not files:
         available = sorted(p.name for p in Path(run_dir).glob("epoch_*")) if Path(run_dir).exists() else []
         raise FileNotFoundError(
@@ -345,7 +406,17 @@ def load_published(run_dir: str | os.PathLike, epoch: int) -> list[np.ndarray]:
         )
     masks = []
     for f in files:
-        matrix = sp.load_npz(f).tocsc()
+        try:
+            matrix = sp.load_npz(f).tocsc()
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:
+            raise ValueError(
+                f"{f} is not a valid layer file (a scipy sparse matrix saved with save_npz): "
+                f"{type(err).__name__}: {str(err)[:120]}"
+            ) from None
+        if matrix.shape[0] < 2:
+            raise ValueError(f"{f} has shape {matrix.shape}; a layer file holds (n_in + 1, n_out) with the biases in the last row")
+        if np.issubdtype(matrix.dtype, np.floating) and not np.isfinite(matrix.data).all():
+            raise ValueError(f"{f} holds NaN or infinite weights; a topology needs finite values")
         matrix.eliminate_zeros()
         body = matrix[:-1, :]  # last row is the bias
         masks.append((body.T.toarray() != 0))

@@ -12,8 +12,9 @@ it:
 ``weights/init.pt``       initial state_dict (weights and masks)
 ``weights/epoch_EEE.pt``  state_dicts asked for with ``save_weights_at``
 ``weights/final.pt``      final state_dict
-``checkpoint.pt``         latest epoch: model, optimizer, schedule, RNG states
-``result.json``           written last; its presence marks the run complete
+``checkpoint.pt``         latest epoch: model, optimizer, schedule, RNG states (loads with weights_only=True)
+``result.json``           written last: the summary and every file above with its size and sha256;
+                          the run is complete when those files match (:mod:`sparsetopo.integrity`)
 
 Snapshot semantics: the topology of epoch ``e`` is the one after ``e`` epochs
 of training *and* the SET rewiring that follows epoch ``e`` (the topology the
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -33,7 +35,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import atomic
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import RunConfig
+from .integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris
 from .model import SparseMLP, enforce_masks, masked_layers, weight_state_tensors
 from .set_rewiring import prune_and_regrow
 from .topology import load_topology, random_topology, save_topology
@@ -158,6 +162,17 @@ def _explored(ever_active: list[np.ndarray]) -> tuple[float, list[float]]:
     return total, per_layer
 
 
+def _finished_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The summary of a verified complete run; a damaged one is cleared (and reported) for retraining."""
+    state = check_run(run_dir)
+    if state.complete:
+        return atomic.read_json(run_dir / RESULT)
+    if state.damaged:
+        warnings.warn(f"damaged run, training it again: {state.problem}", UserWarning, stacklevel=3)
+        discard_run_files(run_dir)
+    return None
+
+
 def train_run(
     config: RunConfig,
     run_dir: str | Path,
@@ -193,8 +208,9 @@ def train_run(
         The run's summary (also written to ``result.json``).
     """
     run_dir = Path(run_dir)
-    if (run_dir / RESULT).exists():
-        return atomic.read_json(run_dir / RESULT)
+    summary = _finished_summary(run_dir)
+    if summary is not None:
+        return summary
     (run_dir / "topology").mkdir(parents=True, exist_ok=True)
     (run_dir / "weights").mkdir(parents=True, exist_ok=True)
 
@@ -223,7 +239,7 @@ def train_run(
 
     checkpoint_path = run_dir / CHECKPOINT
     if checkpoint_path.exists():
-        ckpt = torch.load(checkpoint_path, weights_only=False)
+        ckpt = load_checkpoint(checkpoint_path)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -268,6 +284,7 @@ def train_run(
         record["test_loss"], record["test_acc"] = evaluate(model, data.x_test, data.y_test)
         if data.x_val is not None:
             record["val_loss"], record["val_acc"] = evaluate(model, data.x_val, data.y_val)
+        check_finite_record(record, epoch, config.lr)
         record["lr"] = optimizer.param_groups[0]["lr"]
         if config.method == "set" and epoch < config.epochs:
             changes = _set_rewire(model, optimizer, config, set_rng, ever_active)
@@ -285,18 +302,16 @@ def train_run(
         if epoch in save_weights_at:
             atomic.torch_save(model.state_dict(), run_dir / "weights" / f"epoch_{epoch:03d}.pt")
         atomic.write_json(run_dir / METRICS, records)
-        atomic.torch_save(
-            {
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "shuffle_gen": shuffle_gen.get_state(),
-                "set_rng": set_rng.bit_generator.state,
-                "ever_active": ever_active,
-                "records": records,
-            },
+        save_checkpoint(
             checkpoint_path,
+            epoch=epoch,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(),
+            shuffle_gen=shuffle_gen.get_state(),
+            set_rng=set_rng.bit_generator.state,
+            ever_active=ever_active,
+            records=records,
         )
         bar.set_postfix(test_acc=f"{record['test_acc']:.4f}")
         if on_epoch_end is not None:
@@ -319,6 +334,8 @@ def train_run(
         "train_seconds": float(sum(r["epoch_time"] for r in records)),
         "snapshot_epochs": sorted(snapshots),
     }
+    remove_debris(run_dir)
+    summary["files"] = file_manifest(run_dir)
     atomic.write_json(run_dir / RESULT, summary)
     checkpoint_path.unlink(missing_ok=True)
     return summary

@@ -124,10 +124,9 @@ class Experiment:
 
 def run_widths(config: RunConfig) -> list[int]:
     """Layer widths of a config's network: features, hidden widths, classes (read from the data)."""
-    from ..training import load_run_dataset
+    from ..data import dataset_info
 
-    data = load_run_dataset(config)
-    return [int(data.n_features), *config.hidden, int(data.n_classes)]
+    return dataset_info(config.dataset, validation_fraction=config.validation_fraction).widths(config.hidden)
 
 
 def experiment_configs(

@@ -78,9 +78,9 @@ def test_completed_run_is_returned_from_the_store_without_training(monkeypatch):
 
 
 def test_run_directory_is_readable_slug_plus_hash():
-    cfg = RunConfig(method="set", epsilon=20, hidden=(100, 100), dataset="fashion_mnist", seed=3)
+    cfg = RunConfig(method="set", epsilon=20, hidden=(100, 100), dataset="digits", seed=3)
     name = run_id(cfg)
-    assert name.startswith("fashion_mnist-set-eps20-h100x100-s3-")
+    assert name.startswith("digits-set-eps20-h100x100-s3-")
     assert len(name.rsplit("-", 1)[1]) == 8
     assert run_id(cfg) != run_id(cfg.replace(zeta=0.2))
 

@@ -1,0 +1,122 @@
+"""Training checkpoints that load with ``torch.load(weights_only=True)``.
+
+A checkpoint holds only tensors and plain containers (dicts, lists, strings,
+numbers), so loading one never runs code: a file that holds anything else
+(a pickled payload planted in a run folder, say) is refused with
+:class:`~sparsetopo.errors.UnsafeFileError` instead of being executed.
+State that is not a tensor by nature travels as text: numpy's generator state
+and the per-epoch records as JSON strings, the explored-edge masks as bool
+tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import atomic
+from .errors import DamagedRunError, UnsafeFileError
+
+__all__ = ["save_checkpoint", "load_checkpoint", "safe_torch_load"]
+
+FORMAT = 2
+_KEYS = ("epoch", "model", "optimizer", "scheduler", "shuffle_gen", "set_rng", "ever_active", "records")
+
+
+def safe_torch_load(path: str | os.PathLike, *, what: str = "file") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file.
+
+    Raises
+    ------
+    UnsafeFileError
+        The file holds objects other than tensors and plain containers.
+    DamagedRunError
+        The file is missing, truncated or not a PyTorch file.
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UnsafeFileError(
+            f"{path}: refused to load this {what}: it holds objects other than tensors and plain "
+            f"containers, which could run code when unpickled ({first[:160]}); if you did not "
+            "write it yourself, delete it"
+        ) from None
+    except FileNotFoundError:
+        raise DamagedRunError(path, f"the {what} is missing") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DamagedRunError(path, f"cannot be read as a PyTorch {what} ({first[:160]}); the file is truncated or corrupt") from None
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    epoch: int,
+    model: dict,
+    optimizer: dict,
+    scheduler: dict,
+    shuffle_gen: Any,
+    set_rng: dict,
+    ever_active: Sequence[np.ndarray],
+    records: list[dict[str, Any]],
+) -> None:
+    """Write a checkpoint atomically in the ``weights_only``-safe form."""
+    import torch
+
+    atomic.torch_save(
+        {
+            "format": FORMAT,
+            "epoch": int(epoch),
+            "model": model,
+            "optimizer": optimizer,
+            "scheduler": scheduler,
+            "shuffle_gen": shuffle_gen,
+            "set_rng": json.dumps(set_rng),
+            "ever_active": [torch.from_numpy(np.ascontiguousarray(a, dtype=bool)) for a in ever_active],
+            "records": json.dumps(records, default=atomic._json_default),
+        },
+        path,
+    )
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Returns
+    -------
+    dict
+        ``epoch``, ``model``, ``optimizer``, ``scheduler``, ``shuffle_gen``
+        (a ByteTensor), ``set_rng`` (numpy bit-generator state dict),
+        ``ever_active`` (list of bool arrays), ``records`` (list of dicts).
+
+    Raises
+    ------
+    UnsafeFileError, DamagedRunError
+        See :func:`safe_torch_load`; also a file of another layout.
+    """
+    path = Path(path)
+    obj = safe_torch_load(path, what="checkpoint")
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT or any(k not in obj for k in _KEYS):
+        raise DamagedRunError(
+            path,
+            "not a checkpoint of this version of sparsetopo (missing entries); delete it to restart the run from epoch 0",
+        )
+    try:
+        out = dict(obj)
+        out["set_rng"] = json.loads(obj["set_rng"])
+        out["records"] = json.loads(obj["records"])
+        out["ever_active"] = [t.numpy().astype(bool) for t in obj["ever_active"]]
+        out["epoch"] = int(obj["epoch"])
+    except (TypeError, ValueError, AttributeError) as err:
+        raise DamagedRunError(path, f"checkpoint entries are malformed ({err}); delete it to restart the run") from None
+    return out

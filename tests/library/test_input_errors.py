@@ -1,0 +1,199 @@
+"""Wrong inputs get an error that names the file or the parameter."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from sparsetopo.config import RunConfig
+from sparsetopo.data import dataset_fingerprint, dataset_info, load_dataset, register_arrays
+from sparsetopo.errors import ParameterError
+from sparsetopo.params import boolean, check_parameters, fraction, list_of, one_of, positive_float, positive_int
+from sparsetopo.topology import as_topology, export_published, load_published, load_topology, random_topology, save_topology
+
+
+# ------------------------------------------------------------------ dataset files
+
+
+def _write_idx(path, array, gz=False):
+    dtype_code = {np.uint8: 0x08}[array.dtype.type]
+    header = bytes([0, 0, dtype_code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    raw = header + array.tobytes()
+    if gz:
+        with gzip.open(str(path) + ".gz", "wb") as f:
+            f.write(raw)
+    else:
+        path.write_bytes(raw)
+
+
+def _fake_mnist(root, n_train=30, n_test=10, labels_train=None, gz=False):
+    folder = root / "MNIST" / "raw"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    labels_train = np.arange(n_train, dtype=np.uint8) % 10 if labels_train is None else labels_train
+    _write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 255, (n_train, 28, 28), dtype=np.uint8), gz)
+    _write_idx(folder / "train-labels-idx1-ubyte", labels_train, gz)
+    _write_idx(folder / "t10k-images-idx3-ubyte", rng.integers(0, 255, (n_test, 28, 28), dtype=np.uint8), gz)
+    _write_idx(folder / "t10k-labels-idx1-ubyte", np.arange(n_test, dtype=np.uint8) % 10, gz)
+    return folder
+
+
+def test_idx_labels_out_of_range_name_the_label_file(tmp_path):
+    labels = np.arange(30, dtype=np.uint8) % 10
+    labels[[3, 7, 11]] = 200
+    _fake_mnist(tmp_path, labels_train=labels)
+    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte: 3 label\(s\) outside 0..9"):
+        load_dataset("mnist", root=tmp_path)
+    with pytest.raises(ValueError, match="train-labels-idx1-ubyte"):
+        dataset_info("mnist", root=tmp_path)
+
+
+def test_truncated_gz_names_the_file(tmp_path):
+    folder = _fake_mnist(tmp_path, gz=True)
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz.*truncated"):
+        load_dataset("mnist", root=tmp_path)
+
+
+def test_truncated_mat_names_the_file(tmp_path):
+    import scipy.io
+
+    folder = tmp_path / "scikit_feature"
+    folder.mkdir()
+    scipy.io.savemat(folder / "colon.mat", {"X": np.random.default_rng(0).normal(size=(40, 30)), "Y": np.arange(40) % 2})
+    raw = (folder / "colon.mat").read_bytes()
+    (folder / "colon.mat").write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(ValueError, match="colon.mat"):
+        load_dataset("colon", root=tmp_path)
+
+
+def test_dataset_info_matches_load_dataset_without_building_it(tmp_path):
+    _fake_mnist(tmp_path, n_train=60, n_test=12)
+    for name, root in (("digits", None), ("mnist", tmp_path)):
+        info = dataset_info(name, root=root, validation_fraction=0.2)
+        data = load_dataset(name, root=root, validation_fraction=0.2, seed=3)
+        assert (info.n_features, info.n_classes) == (data.n_features, data.n_classes)
+        assert (info.n_train, info.n_val, info.n_test) == (len(data.y_train), len(data.y_val), len(data.y_test))
+
+
+@pytest.mark.parametrize(
+    "X, y, message",
+    [
+        (np.random.default_rng(0).normal(size=(200, 3)), np.random.default_rng(1).normal(size=200), "continuous"),
+        (np.arange(300.0).reshape(100, 3), np.arange(100), "continuous"),
+        (np.full((20, 3), np.nan), np.arange(20) % 2, "non-finite"),
+        (np.zeros((20, 3)), np.arange(19) % 2, "20 samples but y has 19"),
+        (np.zeros((20, 3)), np.zeros(20), "single class"),
+    ],
+    ids=["float-target", "id-column", "nan-features", "lengths", "one-class"],
+)
+def test_register_arrays_rejects_what_is_not_a_classification_set(tmp_path, X, y, message):
+    with pytest.raises(ValueError, match=message):
+        register_arrays("bad", X, y, root=tmp_path)
+    assert not (tmp_path / "custom" / "bad.npz").exists()
+
+
+def test_fingerprint_follows_the_registered_arrays(tmp_path):
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    y = np.arange(50) % 2
+    register_arrays("fp", X, y, root=tmp_path)
+    first = dataset_fingerprint("fp", root=tmp_path)
+    register_arrays("fp", X, y, root=tmp_path)
+    assert dataset_fingerprint("fp", root=tmp_path) == first
+    register_arrays("fp", X, y[::-1].copy(), root=tmp_path)
+    assert dataset_fingerprint("fp", root=tmp_path) != first
+
+
+# ------------------------------------------------------------------ topologies
+
+
+def test_random_bytes_are_not_a_topology_and_numpy_pickle_advice_is_not_shown(tmp_path):
+    path = tmp_path / "noise.npz"
+    path.write_bytes(os.urandom(300))
+    with pytest.raises(ValueError, match="noise.npz is not a valid topology file") as err:
+        load_topology(path)
+    assert "allow_pickle" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        (dict(index_0=np.asarray([-1])), "outside"),
+        (dict(index_0=np.asarray([4])), "outside"),
+        (dict(index_0=np.asarray(["a"])), "integer edge positions"),
+        (dict(shape_0=np.asarray([2, 0])), "two positive integers"),
+        (dict(n_layers=np.asarray(2)), "shape_1"),
+    ],
+    ids=["negative-index", "index-too-large", "string-index", "zero-shape", "missing-layer"],
+)
+def test_malformed_topology_files_name_the_file(tmp_path, entries, message):
+    base = dict(n_layers=np.asarray(1), shape_0=np.asarray([2, 2]), index_0=np.asarray([0, 3]), metadata=np.asarray("{}"))
+    np.savez(tmp_path / "t.npz", **{**base, **entries})
+    with pytest.raises(ValueError, match=f"t.npz.*{message}"):
+        load_topology(tmp_path / "t.npz")
+
+
+def test_published_folder_missing_a_layer_file_is_an_error_not_renumbered(tmp_path):
+    export_published(tmp_path / "run", 5, random_topology([6, 5, 4, 3], density=0.5))
+    (tmp_path / "run" / "epoch_005" / "weight_l1.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="weight_l1.npz"):
+        load_published(tmp_path / "run", 5)
+
+
+def test_string_masks_are_rejected():
+    with pytest.raises(ValueError, match="dtype"):
+        as_topology([np.array([["1", "0"], ["0", "1"]])])
+
+
+# ------------------------------------------------------------------ config values
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(lr=float("nan")), "lr=nan"),
+        (dict(momentum=float("inf")), "momentum"),
+        (dict(epsilon=float("nan")), "epsilon"),
+        (dict(epsilon=None, density=1.0), "method='dense'"),
+        (dict(method="dense", initial_topology="t.npz"), "initial_topology"),
+        (dict(epsilon=None, layer_edges=(10, 0)), r"layer_edges\[1\] is 0"),
+        (dict(hidden=(16.5,)), "hidden"),
+        (dict(epochs=2.5), "epochs"),
+        (dict(batch_size="64"), "batch_size"),
+        (dict(weight_decay=-1.0), "weight_decay"),
+    ],
+)
+def test_config_values_that_cannot_work_are_rejected_with_their_name(changes, message):
+    base = dict(dataset="digits", hidden=(16,), method="static", epsilon=2)
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**{**base, **changes})
+
+
+# ------------------------------------------------------------------ notebook parameters
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (dict(epochs=2.5), "'epochs'"),
+        (dict(hidden="256,256"), "'hidden'"),
+        (dict(hidden=[256, 0]), r"'hidden\[1\]'"),
+        (dict(lr=float("nan")), "'lr'"),
+        (dict(progress="yes"), "'progress'"),
+        (dict(validation_fraction=1.5), "'validation_fraction'"),
+        (dict(profile="quick"), "'profile'"),
+        (dict(), "'epochs' is not set"),
+    ],
+)
+def test_parameter_errors_name_the_parameter(values, message):
+    good = dict(epochs=3, hidden=[256, 256], lr=0.01, progress=True, validation_fraction=0.1, profile="smoke")
+    checks = dict(epochs=positive_int, hidden=list_of(positive_int), lr=positive_float, progress=boolean,
+                  validation_fraction=fraction, profile=one_of("smoke", "default", "paper"))
+    merged = {**good, **values} if values else {k: v for k, v in good.items() if k != "epochs"}
+    with pytest.raises(ParameterError, match=message):
+        check_parameters(merged, **checks)
+    assert check_parameters(good, **checks)["hidden"] == [256, 256]
