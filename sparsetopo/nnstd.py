@@ -18,6 +18,42 @@ The network distance is the mean of the layer distances. As in the published
 code, the output layer is matched like the hidden ones; ``fixed_output=True``
 keeps class neurons in place instead.
 
+Different widths
+----------------
+The same layer may have ``n1`` neurons in the first network and ``n2`` in
+the second (a pruned-and-shrunk model against its parent, two points of a
+width sweep). A rectangular minimum-cost assignment then pairs ``min(n1,
+n2)`` neurons; every neuron of the wider layer left without a partner costs
+1 (it has no counterpart), and the layer distance is the total cost divided
+by ``max(n1, n2)``. The matching renumbers only matched neurons: the second
+network's neuron matched to ``a`` takes index ``a``; its unmatched neurons
+take new indices ``n1, n1 + 1, ...`` after the first network's, in their own
+order, so their edges in the next layer are never shared. A first-network
+neuron without a partner has -1 in the matching. With equal widths this is
+exactly the square computation above (same code path, same numbers). Two
+networks can be compared when they have the same number of layers, the same
+kind of layer at each depth, the same input features, and (for
+convolutions) the same kernel sizes and feature-map sizes; widths are free.
+Layers of different widths use the dense exact solver whatever ``method``
+says (``methods`` records ``"exact"`` for them); tie repair only re-pairs
+groups whose members all have a partner.
+
+Convolutional layers
+--------------------
+A ``Conv2d`` layer is given as its 4-D mask ``(out_channels, in_channels,
+kh, kw)``. Its neuron is an output channel; its input set is the set of
+``(in_channel, kernel_row, kernel_col)`` positions with a non-zero weight,
+compared with the same cost as above. The matching of a convolution
+renumbers the input channels of the next convolution (each channel moves
+with all its kernel positions) or, after ``torch.flatten``, the input
+features of the next linear layer channel by channel: feature ``c * H * W +
+s`` moves with channel ``c`` (:mod:`sparsetopo.layered`). A network of
+``1×1`` convolutions on ``1×1`` inputs has exactly the masks, input sets,
+costs and renumbering of the MLP with the same weights, so its NNSTD is that
+MLP's, bit for bit. Only chains are compared (every layer reads the output
+of the previous one); :mod:`sparsetopo.module_topology` refuses residual
+networks.
+
 Exactness and the published numbers
 -----------------------------------
 Costs are evaluated in float64 as ``edits / union`` with integer ``edits =
@@ -149,13 +185,16 @@ class NNSTDResult:
     Attributes
     ----------
     layer_distances : tuple of float
-        Distance of every layer, in [0, 1].
+        Distance of every layer, in [0, 1]: matched cost plus one per
+        unmatched neuron, over the larger width.
     mean : float
         Mean of ``layer_distances``: the network distance.
     matchings : tuple of np.ndarray
-        Per layer, int array ``(n_out,)``: ``matchings[k][a]`` is the index of
-        the second network's layer-k neuron (in its own numbering) matched to
-        the first network's neuron ``a``. Read-only.
+        Per layer, int array ``(n_out,)`` of the first network's width:
+        ``matchings[k][a]`` is the index of the second network's layer-k
+        neuron (in its own numbering) matched to the first network's neuron
+        ``a``, or -1 when ``a`` has no partner (first network wider).
+        Read-only.
     methods : tuple of str
         Path used per layer: ``"exact"``, ``"sparse"`` or ``"fixed"`` (an
         output layer kept in place by ``fixed_output``).
@@ -674,8 +713,10 @@ def nnstd(
     ----------
     first, second : topology
         Masks or weights per layer, ``(n_out, n_in)`` like
-        ``torch.nn.Linear.weight``, identical shapes; any non-zero entry is
-        an edge.
+        ``torch.nn.Linear.weight`` or ``(out_channels, in_channels, kh, kw)``
+        like ``torch.nn.Conv2d.weight`` (a chain, see
+        :mod:`sparsetopo.layered`); any non-zero entry is an edge. Layer
+        widths may differ between the networks (module docstring).
     method : {"auto", "exact", "sparse"}
         Assignment solver per layer: dense cost matrix and
         ``linear_sum_assignment`` (the published code's), sparse overlap graph
@@ -697,8 +738,10 @@ def nnstd(
     Raises
     ------
     ValueError
-        If the networks differ in layer count or shapes (naming the layer
-        and both shapes), contain NaN, or an option is unknown.
+        If the networks differ in layer count, layer kinds, input features,
+        kernel or feature-map sizes (naming the layer and both shapes),
+        contain NaN, ``fixed_output`` is asked for output layers of
+        different widths, or an option is unknown.
     """
     _check_choice("method", method, METHODS)
     _check_choice("tie_break", tie_break, TIE_BREAKS)
