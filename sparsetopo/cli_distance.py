@@ -37,9 +37,9 @@ from typing import Sequence
 import numpy as np
 
 from .distances import DistanceMatrix, cached_nnstd, pairwise_nnstd
-from .nnstd import METHODS, TIE_BREAKS
 from .layered import describe_layer
 from .module_topology import load_state_dict_topology
+from .nnstd import METHODS, TIE_BREAKS
 from .topology import load_published, load_topology
 
 __all__ = ["add_distance_parser", "run_distance", "load_network"]

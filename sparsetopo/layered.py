@@ -106,7 +106,10 @@ def as_layers(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray]:
     ----------
     masks : sequence of array-like, torch tensors or scipy sparse matrices
         One per layer: 2-D ``(n_out, n_in)`` or 4-D ``(out_channels,
-        in_channels, kh, kw)``. Any non-zero entry is an edge.
+        in_channels, kh, kw)``. Any non-zero entry is an edge. An object
+        with a ``masks`` attribute (a
+        :class:`sparsetopo.module_topology.ModelTopology`) stands for its
+        masks.
     name : str
         Name of the argument, used in error messages.
 
@@ -123,6 +126,7 @@ def as_layers(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray]:
         If a layer is neither 2-D nor 4-D, contains NaN, or the layers do not
         chain (see the module docstring for the rules).
     """
+    masks = getattr(masks, "masks", masks)
     if isinstance(masks, np.ndarray) and masks.ndim in (2, 4):
         masks = [masks]
     masks = list(masks)

@@ -167,9 +167,9 @@ def train_pruned_cnn(params: AnyModelParams, seed: int, amount: float, data, *, 
         The cached ``state_dict`` file.
     """
     import torch
-    import torch.nn.utils.prune as prune
+    from torch.nn.utils import prune
 
-    side = int(round(math.sqrt(data.n_features)))
+    side = round(math.sqrt(data.n_features))
     if side * side != data.n_features:
         raise ValueError(f"dataset {data.name!r} has {data.n_features} features, not a square image")
     x_train, x_test = _images(data.x_train, side), _images(data.x_test, side)
@@ -180,7 +180,7 @@ def train_pruned_cnn(params: AnyModelParams, seed: int, amount: float, data, *, 
         config = {k: v for k, v in asdict(params).items() if k not in ("amounts", "seeds", "baseline_pairs", "runs_root")}
         config.update(seed=int(seed), amount=float(amount))
         key = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:12]
-        path = cache / f"cnn_s{seed}_p{int(round(amount * 100))}_{key}.pt"
+        path = cache / f"cnn_s{seed}_p{round(amount * 100)}_{key}.pt"
     if path is not None and path.exists():
         for layer in _prunable(model):
             prune.identity(layer, "weight")  # creates weight_orig / weight_mask so the keys match

@@ -7,12 +7,16 @@ import argparse
 import numpy as np
 import pytest
 import torch
-import torch.nn.utils.prune as prune
 from torch import nn
+from torch.nn.utils import prune
 
 from sparsetopo.cli_distance import add_distance_parser
 from sparsetopo.model import SparseMLP
-from sparsetopo.module_topology import load_state_dict_topology, topology_from_module, topology_from_state_dict
+from sparsetopo.module_topology import (
+    load_state_dict_topology,
+    topology_from_module,
+    topology_from_state_dict,
+)
 from sparsetopo.nnstd import nnstd
 from sparsetopo.topology import random_topology
 
@@ -247,3 +251,30 @@ def test_one_by_one_conv_model_on_one_pixel_gives_the_nnstd_of_the_same_mlp():
         got = nnstd(conv[0].masks, conv[1].masks, tie_break=tie_break)
         want = nnstd(mlp[0].masks, mlp[1].masks, tie_break=tie_break)
         assert got.layer_distances == want.layer_distances
+
+
+class DataDependent(nn.Module):
+    """A forward with Python control flow on tensor values: torch.fx cannot trace it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 4)
+        self.fc2 = nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        if h.sum() > 0:
+            h = torch.relu(h)
+        return self.fc2(h)
+
+
+def test_untraceable_model_falls_back_to_registration_order_and_says_so():
+    topology = topology_from_module(DataDependent())
+    assert topology.names == ("fc1", "fc2")
+    assert topology.order.startswith("registration (torch.fx could not trace")
+    assert "order: registration" in topology.describe()
+
+
+def test_nnstd_takes_model_topologies_directly():
+    first, second = topology_from_module(pruned_cnn(0.5, seed=0)), topology_from_module(pruned_cnn(0.5, seed=1))
+    assert nnstd(first, second).layer_distances == nnstd(list(first.masks), list(second.masks)).layer_distances

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from sparsetopo.distances import random_baseline
-from sparsetopo.layered import as_layers, input_blocks, permute_hidden_units, random_like
+from sparsetopo.layered import (
+    as_layers,
+    input_blocks,
+    permute_hidden_units,
+    random_like,
+)
 from sparsetopo.nnstd import layer_cost_matrix, nnstd
 from sparsetopo.topology import edge_counts, random_topology, widths_of
 
@@ -237,3 +242,11 @@ def test_random_baseline_for_conv_networks_of_two_shapes(tmp_path):
     assert calibration.permuted_copy == (0.0, 0.0, 0.0, 0.0)
     # the pairs really use the second shape: a layer of 8 vs 6 channels is at least 2/8 apart
     assert (calibration.samples[:, 1] >= 2 / 8).all()
+
+
+def test_sparse_method_solves_layers_of_different_widths_exactly_and_says_so():
+    base = mlp(0)
+    grown = with_extra_neurons(base, 1, 3, seed=1)
+    result = nnstd(base, grown, method="sparse")
+    assert result.methods == ("sparse", "exact", "sparse")
+    assert result.layer_distances == nnstd(base, grown, method="exact").layer_distances

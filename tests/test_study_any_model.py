@@ -8,7 +8,7 @@ import pytest
 
 from sparsetopo.study_any_model import AnyModelParams, claims, figures, run
 
-TINY = dict(channels=(2, 4), hidden=8, dense_epochs=1, finetune_epochs=1, baseline_pairs=2)
+TINY = {"channels": (2, 4), "hidden": 8, "dense_epochs": 1, "finetune_epochs": 1, "baseline_pairs": 2}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_rerun_reads_the_cached_networks(result):
     assert list(again.networks["test_acc"]) == list(result.networks["test_acc"])
 
 
-@pytest.mark.parametrize("bad", [dict(amounts=(0.8, 0.5)), dict(seeds=(1, 1)), dict(channels=(4,))])
+@pytest.mark.parametrize("bad", [{"amounts": (0.8, 0.5)}, {"seeds": (1, 1)}, {"channels": (4,)}])
 def test_params_are_validated(bad):
     with pytest.raises(ValueError):
         AnyModelParams(**bad)
