@@ -307,6 +307,12 @@ def topology_from_state_dict(
     ``<prefix>.weight_mask``, else ``<prefix>.mask``, else the non-zero
     pattern of the weight.
 
+    A state_dict holds no data flow: skip connections are recognised only by
+    the names of their projection layers (``downsample``, ``shortcut``,
+    ``skip``, ``residual``); an identity skip connection is invisible here.
+    Read the model itself with :func:`topology_from_module` to have the chain
+    checked on the traced forward pass.
+
     Parameters
     ----------
     state_dict : mapping of str to tensors or arrays
