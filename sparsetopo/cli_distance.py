@@ -2,41 +2,45 @@
 
 Usage::
 
-    sparsetopo distance A B [--epoch E]
+    sparsetopo distance A B [--epoch E] [--layers NAME,NAME,...]
     sparsetopo distance --matrix A B C ... --out DIR [--epoch E]
 
 Each of A, B, ... is one of
 
 * a topology saved by :func:`sparsetopo.topology.save_topology` (``.npz``);
-* a PyTorch checkpoint or ``state_dict`` of a masked or sparse model
-  (``.pt``/``.pth``; a ``'state_dict'`` or ``'model'`` entry is used when
-  present; ``*.mask`` buffers when present, otherwise the non-zero pattern of
-  the 2-D weights);
+* a PyTorch checkpoint or ``state_dict`` (``.pt``/``.pth``, loaded with
+  ``weights_only=True``; a ``'state_dict'`` or ``'model'`` entry is used when
+  present) of a model of ``Linear`` and ``Conv2d`` layers: masks from
+  ``torch.nn.utils.prune``'s ``weight_mask``, else a stored ``mask`` buffer,
+  else the non-zero weights (:mod:`sparsetopo.module_topology`), layers in
+  key order or in the order given by ``--layers``;
 * a run folder in the published layout (``epoch_EEE/weight_l<k>.npz``),
   with ``--epoch``, or one ``epoch_EEE`` folder of it.
 
-Errors (missing files, unknown formats, mismatched shapes) print one line on
-stderr and exit with code 2.
+The two networks may differ in layer widths (see :mod:`sparsetopo.nnstd`).
+Errors (missing files, unknown formats, layers that cannot be ordered or do
+not chain, networks that cannot be compared, ``--epoch`` for inputs without
+epochs) print one line on stderr and exit with code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import re
 import sys
 import tempfile
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from .distances import DistanceMatrix, cached_nnstd, pairwise_nnstd
+from .layered import describe_layer
+from .module_topology import load_state_dict_topology
 from .nnstd import METHODS, TIE_BREAKS
-from .topology import load_published, load_topology, masks_from_state_dict
+from .topology import load_published, load_topology
 
 __all__ = ["add_distance_parser", "run_distance", "load_network"]
 
@@ -61,7 +65,9 @@ def add_distance_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
                         help="two networks, or two or more with --matrix")
     parser.add_argument("--epoch", type=int, default=None,
-                        help="epoch to read from run folders in the published layout")
+                        help="epoch to read from run folders in the published layout (an error for other inputs)")
+    parser.add_argument("--layers", default=None, metavar="NAME,NAME,...",
+                        help="order of the layers of .pt/.pth state_dicts, as key prefixes (default: key order)")
     parser.add_argument("--matrix", action="store_true",
                         help="pairwise matrix of all networks, written to --out as CSV and a heatmap PNG")
     parser.add_argument("--out", type=Path, default=None, help="output folder for --matrix")
@@ -80,7 +86,12 @@ def add_distance_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     return parser
 
 
-def load_network(path: str | Path, epoch: int | None = None) -> list[np.ndarray]:
+def load_network(
+    path: str | Path,
+    epoch: int | None = None,
+    *,
+    layers: Sequence[str] | None = None,
+) -> list[np.ndarray]:
     """Read a network's topology from any supported file or folder.
 
     Parameters
@@ -89,32 +100,54 @@ def load_network(path: str | Path, epoch: int | None = None) -> list[np.ndarray]
         ``.npz`` topology, ``.pt``/``.pth`` checkpoint or state_dict, run
         folder in the published layout, or an ``epoch_EEE`` folder.
     epoch : int, optional
-        Epoch to read from a run folder.
+        Epoch to read from a run folder; an error for any other input.
+    layers : sequence of str, optional
+        Layer order of a state_dict (key prefixes); an error for other inputs.
 
     Returns
     -------
     list of np.ndarray
-        Boolean masks ``(n_out, n_in)``.
+        Boolean masks ``(n_out, n_in)``, or ``(out_channels, in_channels, kh,
+        kw)`` for convolutions.
 
     Raises
     ------
     InputError
         With a message that says what is wrong and what would work.
     """
-    path = Path(path)
+    return _load(Path(path), epoch, layers)[0]
+
+
+def _load(path: Path, epoch: int | None, layers: Sequence[str] | None) -> tuple[list[np.ndarray], str]:
+    """Masks and a one-line description of where they came from."""
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.is_dir():
-        return _load_folder(path, epoch)
+        if layers is not None:
+            raise InputError(f"--layers orders the layers of .pt/.pth state_dicts, but {path} is a folder")
+        masks = _load_folder(path, epoch)
+        return masks, f"{len(masks)} layers, published layout"
     suffix = path.suffix.lower()
+    if epoch is not None:
+        raise InputError(
+            f"--epoch {epoch} was given, but {path} is a {suffix or 'file'} file without epochs; --epoch applies "
+            "only to run folders in the published layout (drop it, or pass the run folder)"
+        )
     if suffix == ".npz":
+        if layers is not None:
+            raise InputError(f"--layers orders the layers of .pt/.pth state_dicts, but {path} is a .npz topology")
         try:
             masks, _ = load_topology(path)
         except (ValueError, KeyError, OSError, zipfile.BadZipFile) as err:
             raise InputError(f"{path}: not a sparsetopo topology file ({err})") from None
-        return masks
+        return masks, f"{len(masks)} layers, sparsetopo topology"
     if suffix in (".pt", ".pth"):
-        return _load_torch(path)
+        try:
+            topology = load_state_dict_topology(path, layers=layers)
+        except ValueError as err:
+            message = str(err)
+            raise InputError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        return list(topology.masks), topology.describe()
     raise InputError(
         f"{path}: unknown format {suffix or '(no suffix)'}; expected a .npz topology "
         "(save_topology), a .pt/.pth state_dict, or a run folder with epoch_EEE/weight_l<k>.npz"
@@ -141,27 +174,6 @@ def _load_folder(path: Path, epoch: int | None) -> list[np.ndarray]:
         return load_published(path, epoch)
     except (FileNotFoundError, ValueError) as err:
         raise InputError(str(err)) from None
-
-
-def _load_torch(path: Path) -> list[np.ndarray]:
-    import torch
-
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{path}: cannot be read as a PyTorch state_dict ({first_line})") from None
-    if isinstance(obj, Mapping):
-        for key in ("state_dict", "model"):
-            if isinstance(obj.get(key), Mapping):
-                obj = obj[key]
-                break
-    if not isinstance(obj, Mapping):
-        raise InputError(f"{path} holds a {type(obj).__name__}, not a state_dict; save model.state_dict()")
-    try:
-        return masks_from_state_dict(obj)
-    except ValueError as err:
-        raise InputError(f"{path}: {err}") from None
 
 
 def _labels_for(paths: Sequence[Path]) -> list[str]:
@@ -206,13 +218,19 @@ def _run(args: argparse.Namespace) -> int:
             f"--epoch {args.epoch} was given, but no input is a run folder: each file holds one network "
             "and has no epochs; drop --epoch, or give run folders in the published layout"
         )
-    networks = [load_network(p, args.epoch) for p in paths]
+    layers = None if args.layers is None else [n.strip() for n in args.layers.split(",") if n.strip()]
+    if layers is not None and not layers:
+        raise InputError("--layers needs a comma-separated list of layer names, e.g. --layers conv1,conv2,fc1,fc2")
+    loaded = [_load(p, args.epoch, layers) for p in paths]
+    networks = [masks for masks, _ in loaded]
     labels = _labels_for(paths)
     options = dict(method=args.method, fixed_output=args.fixed_output, tie_break=args.tie_break,
                    cache_dir=args.cache_dir, use_cache=not args.no_cache)
     if not args.matrix:
         result = cached_nnstd(networks[0], networks[1], **options)
-        _print_pair(labels, networks[0], result, args)
+        for label, (_, description) in zip(labels, loaded):
+            print(f"{label}: {description}")
+        _print_pair(labels, networks, result, args)
         return 0
     matrix = pairwise_nnstd(networks, labels=labels, n_jobs=args.n_jobs, progress=not args.no_progress, **options)
     written = _write_matrix(matrix, args.out, args)
@@ -227,11 +245,15 @@ def _describe(args: argparse.Namespace) -> str:
     return f"method {args.method}, {output}, ties: {args.tie_break}"
 
 
-def _print_pair(labels: Sequence[str], first: list, result, args: argparse.Namespace) -> None:
+def _print_pair(labels: Sequence[str], networks: Sequence[list], result, args: argparse.Namespace) -> None:
+    first, second = networks
     print(f"NNSTD(first={labels[0]}, second={labels[1]})  [{_describe(args)}]")
-    print(f"{'layer':>5}  {'n_out':>6}  {'n_in':>6}  {'distance':>9}  solver")
-    for k, (mask, distance, used) in enumerate(zip(first, result.layer_distances, result.methods)):
-        print(f"{k:>5}  {mask.shape[0]:>6}  {mask.shape[1]:>6}  {distance:>9.6f}  {used}")
+    print(f"{'layer':>5}  {'n_out':>6}  {'n_in':>6}  {'distance':>9}  {'solver':<6}  layer (first / second)")
+    for k, (distance, used) in enumerate(zip(result.layer_distances, result.methods)):
+        a, b = first[k], second[k]
+        shapes = describe_layer(a) if a.shape == b.shape else f"{describe_layer(a)} / {'x'.join(map(str, b.shape))}"
+        n_in = int(np.prod(a.shape[1:]))
+        print(f"{k:>5}  {a.shape[0]:>6}  {n_in:>6}  {distance:>9.6f}  {used:<6}  {shapes}")
     print(f"{'mean':>5}  {'':>6}  {'':>6}  {result.mean:>9.6f}")
 
 

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .layered import as_layers, is_mlp, permute_hidden_units, random_like
 from .stats import column_mean_ci
 from .nnstd import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
 from .topology import (
@@ -221,7 +222,7 @@ def _write_entry(path: Path, result: NNSTDResult) -> None:
 
 def _compute_entry(first: list, second: list, options: dict, path: Path | None) -> NNSTDResult:
     # `nnstd` is looked up in this module at call time, so tests can count calls
-    result = nnstd(as_topology(first, name="first"), as_topology(second, name="second"), **options)
+    result = nnstd(as_layers(first, name="first"), as_layers(second, name="second"), **options)
     if path is not None:
         try:
             _write_entry(path, result)
@@ -255,7 +256,7 @@ def cached_nnstd(
         False computes without reading or writing the cache.
     """
     options = _options(method, fixed_output, tie_break)
-    first, second = validate_pair(first, second)
+    first, second = validate_pair(first, second, same_widths=False)
     if not use_cache:
         return _compute_entry(first, second, options, None)
     path = _cache_path(resolve_cache_dir(cache_dir), topology_hash(first), topology_hash(second), options)
@@ -291,7 +292,7 @@ def _compute_pairs(
     if todo:
         if n_jobs != 1:
             # workers get sparse masks: a few % of the bytes of dense bool arrays
-            topologies = [[sp.csr_matrix(m) for m in t] for t in topologies]
+            topologies = [[sp.csr_matrix(m) if np.ndim(m) == 2 else m for m in t] for t in topologies]
         items = [(topologies[i], topologies[j], options, paths.get((i, j))) for i, j in todo]
         for pair, result in zip(todo, parallel_map(_compute_item, items, n_jobs=n_jobs, desc=desc, progress=progress)):
             results[pair] = result
@@ -302,13 +303,14 @@ def _compute_item(item: tuple) -> NNSTDResult:
     return _compute_entry(*item)
 
 
-def _validated_list(topologies: Sequence[Any], name: str) -> list[list[np.ndarray]]:
-    topologies = [as_topology(t, name=f"{name}[{i}]") for i, t in enumerate(topologies)]
+def _validated_list(topologies: Sequence[Any], name: str, same_widths: bool = True) -> list[list[np.ndarray]]:
+    convert = as_topology if same_widths else as_layers
+    topologies = [convert(t, name=f"{name}[{i}]") for i, t in enumerate(topologies)]
     if len(topologies) < 1:
         raise ValueError(f"{name} is empty; give at least one topology")
     for i, t in enumerate(topologies[1:], start=1):
         try:
-            validate_pair(topologies[0], t)
+            validate_pair(topologies[0], t, same_widths=same_widths)
         except ValueError as err:
             raise ValueError(f"{name}[{i}] cannot be compared with {name}[0]: {err}") from None
     return topologies
@@ -350,7 +352,8 @@ def pairwise_nnstd(
     Parameters
     ----------
     topologies : sequence of topologies
-        Networks with identical layer shapes.
+        Networks of the same architecture (linear and Conv2d masks; layer
+        widths may differ, see :func:`sparsetopo.nnstd.nnstd`).
     labels : sequence, optional
         Names for the rows/columns (default ``"0"``, ``"1"``, ...).
     method, fixed_output, tie_break
@@ -370,7 +373,7 @@ def pairwise_nnstd(
         ``layers`` ``(n_layers, N, N)`` and ``mean`` ``(N, N)``.
     """
     options = _options(method, fixed_output, tie_break)
-    topologies = _validated_list(topologies, "topologies")
+    topologies = _validated_list(topologies, "topologies", same_widths=False)
     labels = _labels(labels, len(topologies), "topologies")
     n, n_layers = len(topologies), len(topologies[0])
     pairs = [(i, j) for i in range(n) for j in range(i)]
@@ -459,6 +462,7 @@ def trajectory_nnstd(
 def random_baseline(
     topology: Sequence[Any],
     *,
+    other: Sequence[Any] | None = None,
     n_pairs: int = 16,
     seed: int = 0,
     confidence: float = 0.95,
@@ -475,13 +479,21 @@ def random_baseline(
     Each of ``n_pairs`` pairs draws two Erdős–Rényi topologies with the same
     layer shapes and exactly the same per-layer edge counts as ``topology``
     (positions uniform), seeded by ``(seed, pair, side)`` so that adding
-    pairs keeps the earlier ones and their cache entries.
+    pairs keeps the earlier ones and their cache entries. With ``other``,
+    the second topology of every pair takes ``other``'s shapes and edge
+    counts instead: the chance level for comparing ``topology`` with
+    ``other`` when they differ in density or width. Convolutional layers
+    (4-D masks) are drawn the same way, uniformly over all
+    ``(out_channel, in_channel, row, col)`` positions.
 
     Parameters
     ----------
     topology : topology
         Reference network: only its shapes and edge counts are used (plus
         itself for ``permuted_copy``).
+    other : topology, optional
+        Shapes and edge counts of the second network of every pair
+        (default: those of ``topology``).
     n_pairs : int
         Monte Carlo sample size (>= 2).
     seed : int
@@ -499,13 +511,18 @@ def random_baseline(
         raise ValueError(f"n_pairs must be at least 2 for a confidence interval, got {n_pairs}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    topology = as_topology(topology, name="topology")
-    widths, counts = widths_of(topology), edge_counts(topology)
+    topology = as_layers(topology, name="topology")
+    second_like = topology if other is None else as_layers(other, name="other")
+    if other is not None:
+        validate_pair(topology, second_like, same_widths=False)
     randoms = []
     for pair in range(n_pairs):
-        for side in range(2):
+        for side, like in enumerate((topology, second_like)):
             rng = np.random.default_rng([int(seed), pair, side])
-            randoms.append(random_topology(widths, layer_edges=counts, seed=rng))
+            if is_mlp(like):
+                randoms.append(random_topology(widths_of(like), layer_edges=edge_counts(like), seed=rng))
+            else:
+                randoms.append(random_like(like, rng))
     pairs = [(2 * p, 2 * p + 1) for p in range(n_pairs)]
     results = _compute_pairs(
         randoms, pairs, options, n_jobs=n_jobs, progress=progress,
@@ -514,7 +531,8 @@ def random_baseline(
     samples = np.array([results[p].layer_distances for p in pairs], dtype=np.float64)
     layer_mean, layer_ci = column_mean_ci(samples, confidence)
     network_mean, network_ci = column_mean_ci(samples.mean(axis=1, keepdims=True), confidence)
-    copy = nnstd(topology, permute_hidden_neurons(topology, seed=seed), **options)
+    shuffled = permute_hidden_neurons(topology, seed=seed) if is_mlp(topology) else permute_hidden_units(topology, seed=seed)
+    copy = nnstd(topology, shuffled, **options)
     return Calibration(
         samples=samples,
         layer_mean=layer_mean,

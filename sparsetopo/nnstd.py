@@ -18,6 +18,42 @@ The network distance is the mean of the layer distances. As in the published
 code, the output layer is matched like the hidden ones; ``fixed_output=True``
 keeps class neurons in place instead.
 
+Different widths
+----------------
+The same layer may have ``n1`` neurons in the first network and ``n2`` in
+the second (a pruned-and-shrunk model against its parent, two points of a
+width sweep). A rectangular minimum-cost assignment then pairs ``min(n1,
+n2)`` neurons; every neuron of the wider layer left without a partner costs
+1 (it has no counterpart), and the layer distance is the total cost divided
+by ``max(n1, n2)``. The matching renumbers only matched neurons: the second
+network's neuron matched to ``a`` takes index ``a``; its unmatched neurons
+take new indices ``n1, n1 + 1, ...`` after the first network's, in their own
+order, so their edges in the next layer are never shared. A first-network
+neuron without a partner has -1 in the matching. With equal widths this is
+exactly the square computation above (same code path, same numbers). Two
+networks can be compared when they have the same number of layers, the same
+kind of layer at each depth, the same input features, and (for
+convolutions) the same kernel sizes and feature-map sizes; widths are free.
+Layers of different widths use the dense exact solver whatever ``method``
+says (``methods`` records ``"exact"`` for them); tie repair only re-pairs
+groups whose members all have a partner.
+
+Convolutional layers
+--------------------
+A ``Conv2d`` layer is given as its 4-D mask ``(out_channels, in_channels,
+kh, kw)``. Its neuron is an output channel; its input set is the set of
+``(in_channel, kernel_row, kernel_col)`` positions with a non-zero weight,
+compared with the same cost as above. The matching of a convolution
+renumbers the input channels of the next convolution (each channel moves
+with all its kernel positions) or, after ``torch.flatten``, the input
+features of the next linear layer channel by channel: feature ``c * H * W +
+s`` moves with channel ``c`` (:mod:`sparsetopo.layered`). A network of
+``1×1`` convolutions on ``1×1`` inputs has exactly the masks, input sets,
+costs and renumbering of the MLP with the same weights, so its NNSTD is that
+MLP's, bit for bit. Only chains are compared (every layer reads the output
+of the previous one); :mod:`sparsetopo.module_topology` refuses residual
+networks.
+
 Exactness and the published numbers
 -----------------------------------
 Costs are evaluated in float64 as ``edits / union`` with integer ``edits =
@@ -112,6 +148,7 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from .layered import as_layers, describe_layer, flat_layer, input_blocks, renumber_units
 from .topology import as_topology, permute_hidden_neurons
 
 __all__ = [
@@ -148,13 +185,16 @@ class NNSTDResult:
     Attributes
     ----------
     layer_distances : tuple of float
-        Distance of every layer, in [0, 1].
+        Distance of every layer, in [0, 1]: matched cost plus one per
+        unmatched neuron, over the larger width.
     mean : float
         Mean of ``layer_distances``: the network distance.
     matchings : tuple of np.ndarray
-        Per layer, int array ``(n_out,)``: ``matchings[k][a]`` is the index of
-        the second network's layer-k neuron (in its own numbering) matched to
-        the first network's neuron ``a``. Read-only.
+        Per layer, int array ``(n_out,)`` of the first network's width:
+        ``matchings[k][a]`` is the index of the second network's layer-k
+        neuron (in its own numbering) matched to the first network's neuron
+        ``a``, or -1 when ``a`` has no partner (first network wider).
+        Read-only.
     methods : tuple of str
         Path used per layer: ``"exact"``, ``"sparse"`` or ``"fixed"`` (an
         output layer kept in place by ``fixed_output``).
@@ -196,14 +236,28 @@ class TieSpread:
 # ---------------------------------------------------------------------------
 
 
-def validate_pair(first: Sequence[Any], second: Sequence[Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def validate_pair(
+    first: Sequence[Any],
+    second: Sequence[Any],
+    *,
+    same_widths: bool = True,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Convert two networks to topologies and check they can be compared.
 
     Parameters
     ----------
     first, second : sequence of array-like
-        Masks or weights per layer, ``(n_out, n_in)``; any non-zero entry is
-        an edge (see :func:`sparsetopo.topology.as_topology`).
+        Masks or weights per layer, ``(n_out, n_in)``, or ``(out_channels,
+        in_channels, kh, kw)`` for convolutions when ``same_widths=False``;
+        any non-zero entry is an edge (see
+        :func:`sparsetopo.topology.as_topology` and
+        :func:`sparsetopo.layered.as_layers`).
+    same_widths : bool
+        True (default): every layer must have the same shape in both
+        networks. False: layers may differ in width (neurons, channels); they
+        must still agree in kind (linear or convolution), in the inputs of
+        layer 0, in kernel sizes and in the spatial size a linear layer reads
+        after a convolution.
 
     Returns
     -------
@@ -213,22 +267,51 @@ def validate_pair(first: Sequence[Any], second: Sequence[Any]) -> tuple[list[np.
     Raises
     ------
     ValueError
-        On NaN weights, a different number of layers, or a layer whose shapes
-        differ (the message names the layer and both shapes).
+        On NaN weights, a different number of layers, or a layer that cannot
+        be compared (the message names the layer and both shapes).
     """
-    first = as_topology(first, name="first")
-    second = as_topology(second, name="second")
+    if same_widths:
+        first = as_topology(first, name="first")
+        second = as_topology(second, name="second")
+    else:
+        first = as_layers(first, name="first")
+        second = as_layers(second, name="second")
     if len(first) != len(second):
         raise ValueError(
             f"first has {len(first)} layers but second has {len(second)}; NNSTD "
             "compares two networks of the same architecture"
         )
+    if same_widths:
+        for k, (a, b) in enumerate(zip(first, second)):
+            if a.shape != b.shape:
+                raise ValueError(
+                    f"layer {k}: first has shape {a.shape} but second has shape {b.shape} "
+                    "(n_out, n_in); NNSTD needs identical layer shapes (transpose masks "
+                    "stored as (n_in, n_out))"
+                )
+        return first, second
+    blocks_first, blocks_second = input_blocks(first, name="first"), input_blocks(second, name="second")
     for k, (a, b) in enumerate(zip(first, second)):
-        if a.shape != b.shape:
+        if a.ndim != b.ndim:
             raise ValueError(
-                f"layer {k}: first has shape {a.shape} but second has shape {b.shape} "
-                "(n_out, n_in); NNSTD needs identical layer shapes (transpose masks "
-                "stored as (n_in, n_out))"
+                f"layer {k}: first is a {describe_layer(a)} layer but second is a {describe_layer(b)} "
+                "layer; NNSTD compares layers of the same kind"
+            )
+        if k == 0 and a.shape[1:] != b.shape[1:]:
+            raise ValueError(
+                f"layer 0: first has shape {a.shape} but second has shape {b.shape}; both networks must "
+                "read the same input features (layer 0's inputs are never renumbered)"
+            )
+        if a.ndim == 4 and a.shape[2:] != b.shape[2:]:
+            raise ValueError(
+                f"layer {k}: first has {a.shape[2]}x{a.shape[3]} kernels but second has "
+                f"{b.shape[2]}x{b.shape[3]}; NNSTD compares kernels of the same size"
+            )
+        if blocks_first[k] != blocks_second[k]:
+            raise ValueError(
+                f"layer {k}: first ({describe_layer(a)}) reads {blocks_first[k]} features per channel of "
+                f"layer {k - 1} but second ({describe_layer(b)}) reads {blocks_second[k]}; both must "
+                "flatten feature maps of the same height and width"
             )
     return first, second
 
@@ -338,6 +421,20 @@ def _match_exact(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, np
     rows, cols = linear_sum_assignment(costs)
     total = float(costs[rows, cols].sum())
     return total, cols.astype(np.int64)
+
+
+def _match_rectangular(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, np.ndarray]:
+    """Layers of different widths: ``min(n1, n2)`` pairs, each leftover neuron costs 1.
+
+    Returns the total cost (matched pairs plus ``|n1 - n2|``) and the
+    matching ``(n1,)`` with -1 for first-network neurons left unmatched.
+    """
+    costs = _dense_costs(first, second)
+    rows, cols = linear_sum_assignment(costs)
+    matching = np.full(first.shape[0], -1, dtype=np.int64)
+    matching[rows] = cols
+    total = float(costs[rows, cols].sum()) + abs(first.shape[0] - second.shape[0])
+    return total, matching
 
 
 def _match_sparse(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, np.ndarray]:
@@ -491,11 +588,28 @@ def structural_colors(masks: Sequence[Any], *, fixed_output: bool = False, round
     return _colors_from_csr([_as_csr(m) for m in as_topology(masks)], fixed_output, rounds)
 
 
-def _colors_from_csr(masks: list[sp.csr_matrix], fixed_output: bool, rounds: int | None = None) -> list[np.ndarray]:
+def _colors_from_csr(
+    masks: list[sp.csr_matrix],
+    fixed_output: bool,
+    rounds: int | None = None,
+    blocks: Sequence[int] | None = None,
+) -> list[np.ndarray]:
     n_layers = len(masks)
     rounds = 2 * (n_layers + 1) if rounds is None else int(rounds)
-    edges = [(np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices) for m in masks]
-    inputs = _mix(np.arange(masks[0].shape[1]), salt=1)
+    blocks = [1] * n_layers if blocks is None else list(blocks)
+    # column -> unit below (and, for blocks > 1, the offset inside the block:
+    # a kernel or spatial position, which labels the edge)
+    edges, offsets = [], []
+    for k, m in enumerate(masks):
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        if blocks[k] == 1:
+            edges.append((rows, m.indices))
+            offsets.append(None)
+        else:
+            cols = m.indices.astype(np.int64)
+            edges.append((rows, cols // blocks[k]))
+            offsets.append(_mix(cols % blocks[k], salt=10))
+    inputs = _mix(np.arange(masks[0].shape[1] // blocks[0]), salt=1)
     colors = [np.full(m.shape[0], _mix(np.array([k + 2]), salt=0)[0], dtype=np.uint64) for k, m in enumerate(masks)]
     if fixed_output:
         colors[-1] = _mix(np.arange(masks[-1].shape[0]), salt=2)
@@ -506,10 +620,16 @@ def _colors_from_csr(masks: list[sp.csr_matrix], fixed_output: bool, rounds: int
             new = list(colors)
             for k in refined_layers:
                 rows, cols = edges[k]
-                in_hash = _sum_into(masks[k].shape[0], rows, _mix(below[k], salt=3)[cols])
+                values = _mix(below[k], salt=3)[cols]
+                if offsets[k] is not None:
+                    values = _mix(values ^ offsets[k], salt=11)
+                in_hash = _sum_into(masks[k].shape[0], rows, values)
                 if k + 1 < n_layers:
                     up_rows, up_cols = edges[k + 1]
-                    out_hash = _sum_into(masks[k].shape[0], up_cols, _mix(colors[k + 1], salt=4)[up_rows])
+                    values = _mix(colors[k + 1], salt=4)[up_rows]
+                    if offsets[k + 1] is not None:
+                        values = _mix(values ^ offsets[k + 1], salt=11)
+                    out_hash = _sum_into(masks[k].shape[0], up_cols, values)
                 else:
                     out_hash = np.zeros(masks[k].shape[0], dtype=np.uint64)
                 new[k] = _mix(colors[k] ^ _mix(in_hash, salt=5) ^ _mix(out_hash, salt=6), salt=7)
@@ -555,9 +675,12 @@ def _repair_ties(
     if not groups:
         return matching
     matching = matching.copy()
-    first_of = np.empty_like(matching)
-    first_of[matching] = np.arange(matching.size)
+    matched = np.flatnonzero(matching >= 0)
+    first_of = np.full(second_layer.shape[0], -1, dtype=matching.dtype)
+    first_of[matching[matched]] = matched
     for group in groups:
+        if (first_of[group] < 0).any():  # a member without partner (second network wider)
+            continue
         firsts = np.sort(first_of[group])
         if not np.array_equal(np.sort(first_colors[firsts]), np.sort(second_colors[group])):
             continue
@@ -590,8 +713,10 @@ def nnstd(
     ----------
     first, second : topology
         Masks or weights per layer, ``(n_out, n_in)`` like
-        ``torch.nn.Linear.weight``, identical shapes; any non-zero entry is
-        an edge.
+        ``torch.nn.Linear.weight`` or ``(out_channels, in_channels, kh, kw)``
+        like ``torch.nn.Conv2d.weight`` (a chain, see
+        :mod:`sparsetopo.layered`); any non-zero entry is an edge. Layer
+        widths may differ between the networks (module docstring).
     method : {"auto", "exact", "sparse"}
         Assignment solver per layer: dense cost matrix and
         ``linear_sum_assignment`` (the published code's), sparse overlap graph
@@ -613,35 +738,54 @@ def nnstd(
     Raises
     ------
     ValueError
-        If the networks differ in layer count or shapes (naming the layer
-        and both shapes), contain NaN, or an option is unknown.
+        If the networks differ in layer count, layer kinds, input features,
+        kernel or feature-map sizes (naming the layer and both shapes),
+        contain NaN, ``fixed_output`` is asked for output layers of
+        different widths, or an option is unknown.
     """
     _check_choice("method", method, METHODS)
     _check_choice("tie_break", tie_break, TIE_BREAKS)
-    first, second = validate_pair(first, second)
-    first_csr = [_as_csr(m) for m in first]
-    second_csr = [_as_csr(m) for m in second]
-    if tie_break == "structure":
-        first_colors = _colors_from_csr(first_csr, fixed_output)
-        second_colors = _colors_from_csr(second_csr, fixed_output)
+    first, second = validate_pair(first, second, same_widths=False)
+    blocks = input_blocks(first)
+    first_csr = [_as_csr(flat_layer(m)) for m in first]
+    second_csr = [_as_csr(flat_layer(m)) for m in second]
     n_layers = len(first)
+    if fixed_output and first_csr[-1].shape[0] != second_csr[-1].shape[0]:
+        raise ValueError(
+            f"fixed_output=True keeps output neurons in place, but first has {first_csr[-1].shape[0]} and "
+            f"second {second_csr[-1].shape[0]} of them; match them instead (fixed_output=False)"
+        )
+    mlp = all(b == 1 for b in blocks)
+    if tie_break == "structure":
+        first_colors = _colors_from_csr(first_csr, fixed_output, blocks=None if mlp else blocks)
+        second_colors = _colors_from_csr(second_csr, fixed_output, blocks=None if mlp else blocks)
     distances, matchings, methods = [], [], []
     for k in range(n_layers):
         a, b = first_csr[k], second_csr[k]
         if k > 0:
-            b = _renumber_inputs(b, matchings[-1])
-        n_out = a.shape[0]
+            previous = matchings[-1]
+            square = previous.size == b.shape[1] // blocks[k] and bool((previous >= 0).all())
+            if square and blocks[k] == 1:
+                b = _renumber_inputs(b, previous)
+            else:
+                b = renumber_units(b, previous, blocks[k])
+                # the first network's columns, padded to the joint unit numbering
+                a = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(a.shape[0], b.shape[1]))
+        n_out, n_second = a.shape[0], b.shape[0]
         if fixed_output and k == n_layers - 1:
             matching = np.arange(n_out, dtype=np.int64)
             total = float(_matched_costs(a, b, matching).sum())
             used = "fixed"
+        elif n_out != n_second:
+            used = "exact"
+            total, matching = _match_rectangular(a, b)
         else:
             used = method if method != "auto" else _choose_method(a, b)
             total, matching = (_match_exact if used == "exact" else _match_sparse)(a, b)
-            if tie_break == "structure" and k < n_layers - 1:
-                matching = _repair_ties(matching, b, first_colors[k], second_colors[k])
+        if tie_break == "structure" and k < n_layers - 1 and used != "fixed":
+            matching = _repair_ties(matching, b, first_colors[k], second_colors[k])
         matching.setflags(write=False)
-        distances.append(total / n_out)
+        distances.append(total / max(n_out, n_second))
         matchings.append(matching)
         methods.append(used)
     return NNSTDResult(

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 __all__ = ["NOTEBOOKS", "profile_parameters", "execute_notebook", "main"]
 
-NOTEBOOKS = ("01_nnstd", "02_sparse_vs_dense", "03_evolution", "04_lottery_tickets")
+NOTEBOOKS = ("01_nnstd", "02_sparse_vs_dense", "03_evolution", "04_lottery_tickets", "05_any_model")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -89,7 +89,7 @@ def execute_notebook(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sparsetopo.study", description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="notebook names (default: all four)")
+    parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="notebook names (default: all)")
     parser.add_argument("--profile", default="default", help="parameter profile: smoke | default | paper")
     parser.add_argument("--dataset", default=None, help="override the dataset parameter of every notebook")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",

@@ -125,10 +125,17 @@ def test_parallel_workers_give_the_same_matrix_as_one_process(tmp_path):
     assert len(list(tmp_path.glob("*.npz"))) == 6  # workers wrote the cache
 
 
-def test_pairwise_rejects_networks_of_different_shapes(tmp_path):
-    topologies = networks(2) + [random_topology((30, 24, 25, 4), density=0.1, seed=9)]
+def test_pairwise_rejects_networks_with_different_input_features(tmp_path):
+    topologies = networks(2) + [random_topology((31, 24, 24, 4), density=0.1, seed=9)]
     with pytest.raises(ValueError, match=r"topologies\[2\] cannot be compared"):
         pairwise_nnstd(topologies, cache_dir=tmp_path, progress=False)
+
+
+def test_pairwise_compares_networks_of_different_widths_like_nnstd(tmp_path):
+    topologies = networks(2) + [random_topology((30, 24, 25, 4), density=0.1, seed=9)]
+    matrix = pairwise_nnstd(topologies, cache_dir=tmp_path, progress=False)
+    for i, j in [(2, 0), (2, 1), (1, 0)]:
+        np.testing.assert_array_equal(matrix.layers[:, i, j], nnstd(topologies[i], topologies[j]).layer_distances)
 
 
 # ---------------------------------------------------------------------------
@@ -310,7 +317,7 @@ def test_cli_matrix_writes_csv_and_heatmap(tmp_path, capsys):
 def test_cli_errors_exit_with_code_2_and_a_message_on_stderr(tmp_path, capsys, make, message):
     a = networks(1)[0]
     save_topology(tmp_path / "a.npz", a)
-    save_topology(tmp_path / "wide.npz", random_topology((30, 25, 24, 4), density=0.1, seed=1))
+    save_topology(tmp_path / "wide.npz", random_topology((31, 24, 24, 4), density=0.1, seed=1))
     (tmp_path / "notes.txt").write_text("not a network")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     export_published(tmp_path / "run", 0, a)

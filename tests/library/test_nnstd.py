@@ -320,10 +320,10 @@ def test_structure_tie_break_removes_the_spread_of_a_relabelled_copy():
 # ---------------------------------------------------------------------------
 
 
-def test_shape_mismatch_error_names_the_layer_and_both_shapes():
+def test_input_mismatch_error_names_the_layer_and_both_shapes():
     first = small_topology(0)
-    second = random_topology((40, 30, 31, 5), density=0.08, seed=1)
-    with pytest.raises(ValueError, match=r"layer 1: first has shape \(30, 30\) but second has shape \(31, 30\)"):
+    second = random_topology((41, 30, 30, 5), density=0.08, seed=1)
+    with pytest.raises(ValueError, match=r"layer 0: first has shape \(30, 40\) but second has shape \(30, 41\)"):
         nnstd(first, second)
 
 

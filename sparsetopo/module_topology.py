@@ -1,0 +1,414 @@
+"""Topologies of PyTorch models: read from an ``nn.Module`` or a saved ``state_dict``.
+
+The layers read are ``torch.nn.Linear`` (a 2-D mask ``(n_out, n_in)``) and
+``torch.nn.Conv2d`` (a 4-D mask ``(out_channels, in_channels, kh, kw)``), in
+forward order; see :mod:`sparsetopo.layered` for what a neuron and its input
+set are. Each layer's mask comes from the first of these that exists:
+
+``"weight_mask"``
+    the ``weight_mask`` buffer that ``torch.nn.utils.prune`` adds (in a
+    ``state_dict`` the weight is then stored as ``weight_orig``);
+``"mask"``
+    the ``mask`` buffer of sparsetopo's own masked layers
+    (:class:`sparsetopo.model.MaskedLinear`);
+``"nonzero"``
+    the non-zero pattern of the weight (checkpoints of sparse-training
+    libraries that store absent weights as zeros, or a pruned model after
+    ``prune.remove``).
+
+:class:`ModelTopology` records which source took effect per layer and how the
+order was found. Only chains are read: a model in which a layer reads the
+output of more than one layer (residual connections, branches) is refused,
+because NNSTD renumbers each layer's inputs by the previous layer's matching
+alone, and a skip connection would require one permutation to agree across
+every layer it joins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .layered import as_layers, describe_layer, input_blocks
+
+__all__ = [
+    "SOURCES",
+    "ModelTopology",
+    "topology_from_module",
+    "topology_from_state_dict",
+    "load_state_dict_topology",
+]
+
+#: What each mask source means, for messages and reports.
+SOURCES = {
+    "weight_mask": "torch.nn.utils.prune weight_mask",
+    "mask": "stored mask buffer",
+    "nonzero": "non-zero weights",
+}
+
+# Parts of layer names that mark a skip connection in common residual networks.
+_RESIDUAL_NAMES = ("downsample", "shortcut", "skip", "residual")
+
+_INPUT = "<input>"
+
+
+@dataclass(frozen=True, eq=False)
+class ModelTopology:
+    """The sparse topology of a chain of linear and convolutional layers.
+
+    Attributes
+    ----------
+    masks : tuple of np.ndarray
+        Per layer, bool ``(n_out, n_in)`` or ``(out_channels, in_channels, kh, kw)``.
+    names : tuple of str
+        Module names (``named_modules``) or ``state_dict`` key prefixes.
+    sources : tuple of str
+        Per layer, a key of :data:`SOURCES`: where the mask came from.
+    order : str
+        How the layer order was found: ``"forward"`` (traced with
+        ``torch.fx``), ``"registration"`` (module registration order, when
+        the model cannot be traced), ``"keys"`` (``state_dict`` key order) or
+        ``"given"``.
+    """
+
+    masks: tuple
+    names: tuple
+    sources: tuple
+    order: str
+
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    def describe(self) -> str:
+        """One line: layers with their kind and shape, the mask sources, the order."""
+        layers = ", ".join(f"{n} ({describe_layer(m)})" for n, m in zip(self.names, self.masks))
+        used = sorted(set(self.sources), key=list(SOURCES).index)
+        return f"{len(self.masks)} layers [{layers}]; masks from {' + '.join(SOURCES[s] for s in used)}; order: {self.order}"
+
+    def frame(self):
+        """One row per layer: name, kind, shape, edges, density, mask source."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "layer": list(self.names),
+                "kind": [describe_layer(m).split()[0] for m in self.masks],
+                "shape": ["x".join(map(str, m.shape)) for m in self.masks],
+                "edges": [int(m.sum()) for m in self.masks],
+                "density": [float(m.mean()) for m in self.masks],
+                "mask source": [SOURCES[s] for s in self.sources],
+            }
+        )
+
+
+# ---------------------------------------------------------------------------
+# chain checks shared by both readers
+# ---------------------------------------------------------------------------
+
+
+def _check_chain(names: Sequence[str], masks: Sequence[np.ndarray], where: str, hint: str) -> list[np.ndarray]:
+    """Validate that the layers chain; errors name the layers, not their indices."""
+    if not masks:
+        raise ValueError(f"{where} has no Linear or Conv2d layer (2-D or 4-D weight), so there is no topology to read")
+    try:
+        masks = as_layers(masks, name=where)
+        input_blocks(masks, name=where)
+    except ValueError as err:
+        numbered = ", ".join(f"{k}={n}" for k, n in enumerate(names))
+        raise ValueError(f"{err} (layers: {numbered}){hint}") from None
+    return masks
+
+
+def _refuse_residual(names: Sequence[str], where: str) -> None:
+    for name in names:
+        parts = name.lower().split(".")
+        if any(p in _RESIDUAL_NAMES for p in parts):
+            raise ValueError(
+                f"{where}: layer '{name}' looks like the projection of a residual (skip) connection; NNSTD "
+                "renumbers each layer's inputs by the previous layer's matching, and a skip connection would "
+                "need one neuron permutation to agree across all the layers it joins, so only chains of "
+                "layers (LeNet/VGG-like networks) are supported"
+            )
+
+
+# ---------------------------------------------------------------------------
+# nn.Module
+# ---------------------------------------------------------------------------
+
+
+def _module_mask(module) -> tuple[np.ndarray, str]:
+    import torch
+
+    weight = module.weight
+    mask = getattr(module, "weight_mask", None)
+    if torch.is_tensor(mask) and mask.shape == weight.shape:
+        return mask.detach().cpu().numpy() != 0, "weight_mask"
+    mask = getattr(module, "mask", None)
+    if torch.is_tensor(mask) and mask.shape == weight.shape:
+        return mask.detach().cpu().numpy() != 0, "mask"
+    values = weight.detach().cpu().numpy()
+    if np.issubdtype(values.dtype, np.floating) and np.isnan(values).any():
+        raise ValueError(f"layer weight of shape {tuple(values.shape)} contains NaN; a topology needs finite weights")
+    return values != 0, "nonzero"
+
+
+def _layer_modules(model) -> list[tuple[str, Any]]:
+    from torch import nn
+
+    layers = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            if isinstance(module, nn.Conv2d) and module.groups != 1:
+                raise ValueError(
+                    f"layer '{name}' is a grouped convolution (groups={module.groups}); its output channels read "
+                    "different input channels, which NNSTD's input sets do not represent; only groups=1 is supported"
+                )
+            layers.append((name, module))
+            continue
+        own = [p for p in module.parameters(recurse=False) if p.ndim >= 2]
+        if own and not _inside_layer(name, layers):
+            raise ValueError(
+                f"module '{name}' ({type(module).__name__}) has {own[0].ndim}-D weights; only Linear and Conv2d "
+                "layers can be read (replace or remove the others before comparing topologies)"
+            )
+    return layers
+
+
+def _inside_layer(name: str, layers: Sequence[tuple[str, Any]]) -> bool:
+    return any(name.startswith(f"{parent}.") for parent, _ in layers)
+
+
+def _forward_order(model, layers: list[tuple[str, Any]]) -> tuple[list[str], str]:
+    """Layer names in forward order (torch.fx), checking that they form a chain."""
+    from torch import fx, nn
+
+    class _LayerTracer(fx.Tracer):
+        def is_leaf_module(self, module, qualname):  # our masked layers are leaves too
+            return isinstance(module, (nn.Linear, nn.Conv2d)) or super().is_leaf_module(module, qualname)
+
+    try:
+        graph = _LayerTracer().trace(model)
+    except Exception as err:  # any tracing failure: fall back to registration order
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return [name for name, _ in layers], f"registration (torch.fx could not trace the model: {reason[:120]})"
+    layer_names = {name for name, _ in layers}
+    feeds: dict[Any, frozenset] = {}
+    order: list[str] = []
+    for node in graph.nodes:
+        below = frozenset().union(*(feeds.get(n, frozenset()) for n in node.all_input_nodes)) if node.all_input_nodes else frozenset()
+        if node.op == "placeholder":
+            feeds[node] = frozenset({_INPUT})
+        elif node.op == "call_module" and node.target in layer_names:
+            if node.target in order:
+                raise ValueError(
+                    f"layer '{node.target}' is called more than once in forward (shared weights); only chains "
+                    "in which every layer is used once are supported"
+                )
+            expected = order[-1] if order else _INPUT
+            if below != {expected}:
+                readers = " and ".join(sorted(f"'{b}'" if b != _INPUT else "the model input" for b in below)) or "nothing"
+                if len(below) > 1:
+                    raise ValueError(
+                        f"layer '{node.target}' reads the outputs of {readers}: a residual (skip) connection or "
+                        "branch; NNSTD renumbers each layer's inputs by the previous layer's matching, and a skip "
+                        "connection would need one neuron permutation to agree across all the layers it joins, so "
+                        "only chains of layers (LeNet/VGG-like networks) are supported"
+                    )
+                raise ValueError(
+                    f"layer '{node.target}' reads {readers} instead of "
+                    f"{'the model input' if expected == _INPUT else repr(expected)}; only chains of layers are supported"
+                )
+            order.append(node.target)
+            feeds[node] = frozenset({node.target})
+        elif node.op == "output":
+            if order and below != {order[-1]}:
+                readers = " and ".join(sorted(f"'{b}'" if b != _INPUT else "the model input" for b in below))
+                raise ValueError(
+                    f"the model's output combines {readers}: a residual (skip) connection or branch; only chains "
+                    "of layers (LeNet/VGG-like networks) are supported"
+                )
+        else:
+            feeds[node] = below
+    return order, "forward"
+
+
+def topology_from_module(model, *, layers: Sequence[str] | None = None) -> ModelTopology:
+    """Topology of the ``Linear`` and ``Conv2d`` layers of a model, in forward order.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Possibly pruned with ``torch.nn.utils.prune``, built from
+        :class:`sparsetopo.model.MaskedLinear`, or with zeros for absent
+        weights.
+    layers : sequence of str, optional
+        Module names in forward order; default: traced with ``torch.fx``
+        (falling back to registration order when the model cannot be traced).
+
+    Returns
+    -------
+    ModelTopology
+
+    Raises
+    ------
+    ValueError
+        For residual connections or branches, layers used twice, grouped
+        convolutions, other modules with 2-D+ weights (``Conv1d``,
+        ``Embedding``, ...), unknown names in ``layers``, or layers whose
+        shapes do not chain.
+    """
+    found = _layer_modules(model)
+    by_name = dict(found)
+    where = f"model {type(model).__name__}"
+    if layers is not None:
+        unknown = [n for n in layers if n not in by_name]
+        if unknown:
+            raise ValueError(f"layers {unknown} are not Linear/Conv2d modules of {where}; available: {list(by_name)}")
+        names, order = list(layers), "given"
+    else:
+        names, order = _forward_order(model, found)
+    _refuse_residual(names, where)
+    masks, sources = [], []
+    for name in names:
+        try:
+            mask, source = _module_mask(by_name[name])
+        except ValueError as err:
+            raise ValueError(f"layer '{name}': {err}") from None
+        masks.append(mask)
+        sources.append(source)
+    masks = _check_chain(names, masks, where, "")
+    return ModelTopology(masks=tuple(masks), names=tuple(names), sources=tuple(sources), order=order)
+
+
+# ---------------------------------------------------------------------------
+# state_dict
+# ---------------------------------------------------------------------------
+
+
+def _to_numpy(value) -> np.ndarray:
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+def topology_from_state_dict(
+    state_dict: Mapping[str, Any],
+    *,
+    layers: Sequence[str] | None = None,
+    where: str = "state_dict",
+) -> ModelTopology:
+    """Topology of the linear and convolutional layers stored in a ``state_dict``.
+
+    A layer is a key prefix with a 2-D or 4-D ``<prefix>.weight`` or
+    ``<prefix>.weight_orig`` (``torch.nn.utils.prune``). Its mask is
+    ``<prefix>.weight_mask``, else ``<prefix>.mask``, else the non-zero
+    pattern of the weight.
+
+    A state_dict holds no data flow: skip connections are recognised only by
+    the names of their projection layers (``downsample``, ``shortcut``,
+    ``skip``, ``residual``); an identity skip connection is invisible here.
+    Read the model itself with :func:`topology_from_module` to have the chain
+    checked on the traced forward pass.
+
+    Parameters
+    ----------
+    state_dict : mapping of str to tensors or arrays
+    layers : sequence of str, optional
+        Layer prefixes in forward order; default: the order of the keys
+        (``state_dict`` keeps module registration order, which is forward
+        order for sequential models).
+    where : str
+        Name used in error messages (e.g. the file).
+
+    Returns
+    -------
+    ModelTopology
+
+    Raises
+    ------
+    ValueError
+        When no layer is found, names look like residual projections
+        (``downsample``, ``shortcut``), a weight is 3-D or 5-D (Conv1d,
+        Conv3d), ``layers`` names an unknown prefix, or the layers do not
+        chain in the order used (the message says how to give the order).
+    """
+    prefixes: dict[str, str] = {}
+    for key, value in state_dict.items():
+        prefix, _, leaf = key.rpartition(".")
+        if leaf not in ("weight", "weight_orig") or not hasattr(value, "shape"):
+            continue
+        ndim = len(value.shape)
+        if ndim in (3, 5):
+            raise ValueError(
+                f"{where}: '{key}' is a {ndim}-D weight (Conv1d or Conv3d); only Linear (2-D) and Conv2d "
+                "(4-D) layers can be read"
+            )
+        if ndim in (2, 4):
+            prefixes.setdefault(prefix, key)
+    if layers is not None:
+        unknown = [n for n in layers if n not in prefixes]
+        if unknown:
+            raise ValueError(f"{where}: layers {unknown} have no 2-D/4-D weight; available: {list(prefixes)}")
+        names, order = list(layers), "given"
+    else:
+        names, order = list(prefixes), "keys"
+    _refuse_residual(names, where)
+    masks, sources = [], []
+    for name in names:
+        if f"{name}.weight_mask" in state_dict:
+            masks.append(_to_numpy(state_dict[f"{name}.weight_mask"]) != 0)
+            sources.append("weight_mask")
+        elif f"{name}.mask" in state_dict and tuple(state_dict[f"{name}.mask"].shape) == tuple(state_dict[prefixes[name]].shape):
+            masks.append(_to_numpy(state_dict[f"{name}.mask"]) != 0)
+            sources.append("mask")
+        else:
+            weight = _to_numpy(state_dict[prefixes[name]])
+            if np.issubdtype(weight.dtype, np.floating) and np.isnan(weight).any():
+                raise ValueError(f"{where}: '{prefixes[name]}' contains NaN; a topology needs finite weights")
+            masks.append(weight != 0)
+            sources.append("nonzero")
+    hint = (
+        "; the layers cannot be ordered from the state_dict's keys: give their order explicitly "
+        "(layers=[...], or --layers NAME,NAME,... on the command line)"
+        if order == "keys"
+        else ""
+    )
+    masks = _check_chain(names, masks, where, hint)
+    return ModelTopology(masks=tuple(masks), names=tuple(names), sources=tuple(sources), order=order)
+
+
+def load_state_dict_topology(path: str | os.PathLike, *, layers: Sequence[str] | None = None) -> ModelTopology:
+    """:func:`topology_from_state_dict` of a file saved with ``torch.save``.
+
+    The file is loaded with ``weights_only=True`` (no code is executed). A
+    checkpoint dictionary with a ``'state_dict'`` or ``'model'`` entry is
+    unwrapped.
+
+    Raises
+    ------
+    ValueError
+        When the file cannot be read as a state_dict, or as in
+        :func:`topology_from_state_dict`.
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: cannot be read as a PyTorch state_dict ({first_line})") from None
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"{path} holds a {type(obj).__name__}, not a state_dict; save model.state_dict()")
+    return topology_from_state_dict(obj, layers=layers, where=str(path))

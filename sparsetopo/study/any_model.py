@@ -1,0 +1,329 @@
+"""NNSTD for networks pruned with the usual tools (notebook ``05_any_model``).
+
+Small CNNs (two 3x3 convolutions, max-pooling, two linear layers) are trained
+on a dataset of square images (default: scikit-learn's 8x8 digits), pruned
+per layer with ``torch.nn.utils.prune.l1_unstructured`` at two amounts and
+fine-tuned with the pruning masks in place. Their topologies are read back
+with :func:`sparsetopo.module_topology.topology_from_module` (and from their
+saved ``state_dict`` files) and compared with NNSTD, per layer, against the
+chance level for their shapes and edge counts
+(:func:`sparsetopo.distances.random_baseline` with ``other=``).
+
+Comparisons (``a0 < a1`` are the two pruning amounts, ``s0``, ``s1`` the two
+seeds):
+
+``same parent``
+    ``NNSTD(net(s0, a1), net(s0, a0))``: one trained network pruned at both
+    amounts (nested masks before fine-tuning).
+``different seeds``
+    ``NNSTD(net(s1, a1), net(s0, a0))``: two independently trained networks
+    pruned at different amounts, the comparison a practitioner would make.
+``random``
+    Independent random masks with the shapes and per-layer edge counts of
+    ``net(s1, a1)`` and ``net(s0, a0)``.
+
+API: :class:`AnyModelParams` (frozen), :func:`run`, :func:`claims`,
+:func:`figures`. Trained networks are cached as ``state_dict`` files under
+``<runs_root>/05_any_model/``, named by their configuration, so re-running
+retrains nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["AnyModelParams", "AnyModelResult", "build_cnn", "train_pruned_cnn", "run", "claims", "figures"]
+
+NOTEBOOK = "05_any_model"
+
+
+@dataclass(frozen=True)
+class AnyModelParams:
+    """Parameters of notebook 05 (one field per notebook parameter)."""
+
+    dataset: str = "digits"  #: square grey images: 64 features = 8x8
+    channels: tuple = (8, 16)  #: output channels of the two 3x3 convolutions
+    hidden: int = 32  #: width of the hidden linear layer
+    amounts: tuple = (0.5, 0.8)  #: fraction of each layer's weights pruned, one per network
+    seeds: tuple = (0, 1)  #: one independently trained network per seed
+    dense_epochs: int = 10  #: epochs before pruning
+    finetune_epochs: int = 10  #: epochs after pruning, masks in place
+    lr: float = 0.005  #: Adam learning rate
+    batch_size: int = 64
+    baseline_pairs: int = 8  #: random topology pairs of the chance level
+    runs_root: str = "../runs"  #: trained networks and the NNSTD cache live below it
+
+    def __post_init__(self) -> None:
+        for name in ("channels", "amounts", "seeds"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if len(self.amounts) != 2 or not all(0 <= a < 1 for a in self.amounts) or self.amounts[0] >= self.amounts[1]:
+            raise ValueError(f"amounts must be two increasing fractions in [0, 1), got {self.amounts}")
+        if len(self.seeds) != 2 or self.seeds[0] == self.seeds[1]:
+            raise ValueError(f"seeds must be two different seeds, got {self.seeds}")
+        if len(self.channels) != 2 or min(self.channels) < 1:
+            raise ValueError(f"channels must be two positive channel counts, got {self.channels}")
+        if self.baseline_pairs < 2:
+            raise ValueError(f"baseline_pairs must be at least 2, got {self.baseline_pairs}")
+
+
+@dataclass(frozen=True, eq=False)
+class AnyModelResult:
+    """What :func:`run` measured.
+
+    Attributes
+    ----------
+    params : AnyModelParams
+    networks : pd.DataFrame
+        One row per trained network: seed, amount, test accuracy, density,
+        mask sources, file.
+    layers : pd.DataFrame
+        One row per layer: name, kind, shape, NNSTD of each comparison, the
+        random baseline's mean and confidence interval.
+    means : dict
+        Mean over layers of each comparison and of the baseline (with CI).
+    readback_mismatches : int
+        Layers whose mask read from the saved ``state_dict`` differs from the
+        one read from the module (0 when the readers agree).
+    descriptions : dict
+        Per network, :meth:`ModelTopology.describe` of the file read back.
+    """
+
+    params: AnyModelParams
+    networks: pd.DataFrame
+    layers: pd.DataFrame
+    means: dict
+    readback_mismatches: int
+    descriptions: dict = field(default_factory=dict)
+
+
+def build_cnn(channels: tuple, hidden: int, side: int, n_classes: int):
+    """conv3x3(1->c1) relu conv3x3(c1->c2) relu maxpool2 flatten linear(hidden) relu linear(classes)."""
+    from collections import OrderedDict
+
+    from torch import nn
+
+    c1, c2 = channels
+    pooled = side // 2
+    return nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(1, c1, 3, padding=1), relu1=nn.ReLU(),
+        conv2=nn.Conv2d(c1, c2, 3, padding=1), relu2=nn.ReLU(), pool=nn.MaxPool2d(2),
+        flatten=nn.Flatten(), fc1=nn.Linear(c2 * pooled * pooled, hidden), relu3=nn.ReLU(),
+        fc2=nn.Linear(hidden, n_classes),
+    ))
+
+
+def _prunable(model) -> list:
+    from torch import nn
+
+    return [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def _images(x, side: int):
+    return x.reshape(-1, 1, side, side)
+
+
+def _epochs(model, x, y, epochs: int, lr: float, batch_size: int, generator) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(x.shape[0], generator=generator)
+        for start in range(0, x.shape[0], batch_size):
+            batch = order[start : start + batch_size]
+            optimizer.zero_grad()
+            F.cross_entropy(model(x[batch]), y[batch]).backward()
+            optimizer.step()
+
+
+def _accuracy(model, x, y) -> float:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def train_pruned_cnn(params: AnyModelParams, seed: int, amount: float, data, *, cache: Path | None = None):
+    """Train a CNN, prune every layer by L1 magnitude, fine-tune; cached as a state_dict.
+
+    Returns
+    -------
+    model : torch.nn.Sequential
+        Pruned with ``torch.nn.utils.prune`` (``weight_orig`` and
+        ``weight_mask`` per layer; the masks stay in place while fine-tuning).
+    accuracy : float
+        Test accuracy after fine-tuning.
+    path : Path or None
+        The cached ``state_dict`` file.
+    """
+    import torch
+    from torch.nn.utils import prune
+
+    side = round(math.sqrt(data.n_features))
+    if side * side != data.n_features:
+        raise ValueError(f"dataset {data.name!r} has {data.n_features} features, not a square image")
+    x_train, x_test = _images(data.x_train, side), _images(data.x_test, side)
+    torch.manual_seed(seed)
+    model = build_cnn(params.channels, params.hidden, side, data.n_classes)
+    path = None
+    if cache is not None:
+        config = {k: v for k, v in asdict(params).items() if k not in ("amounts", "seeds", "baseline_pairs", "runs_root")}
+        config.update(seed=int(seed), amount=float(amount))
+        key = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:12]
+        path = cache / f"cnn_s{seed}_p{round(amount * 100)}_{key}.pt"
+    if path is not None and path.exists():
+        for layer in _prunable(model):
+            prune.identity(layer, "weight")  # creates weight_orig / weight_mask so the keys match
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model, _accuracy(model, x_test, data.y_test), path
+    generator = torch.Generator().manual_seed(seed)
+    _epochs(model, x_train, data.y_train, params.dense_epochs, params.lr, params.batch_size, generator)
+    for layer in _prunable(model):
+        prune.l1_unstructured(layer, "weight", amount=float(amount))
+    _epochs(model, x_train, data.y_train, params.finetune_epochs, params.lr, params.batch_size, generator)
+    if path is not None:
+        from ..atomic import atomic_path
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".pt") as tmp:
+            torch.save(model.state_dict(), tmp)
+    return model, _accuracy(model, x_test, data.y_test), path
+
+
+def run(params: AnyModelParams) -> AnyModelResult:
+    """Train and prune the networks, read their topologies, compare them with NNSTD."""
+    from ..data import load_dataset
+    from ..distances import cached_nnstd, random_baseline
+    from ..layered import describe_layer
+    from ..module_topology import load_state_dict_topology, topology_from_module
+
+    data = load_dataset(params.dataset, seed=0)
+    runs = Path(params.runs_root)
+    cache_dir = runs / ".cache" / "nnstd"
+    store = runs / NOTEBOOK
+    topologies, rows, descriptions = {}, [], {}
+    mismatches = 0
+    for seed in params.seeds:
+        for amount in params.amounts:
+            model, accuracy, path = train_pruned_cnn(params, seed, amount, data, cache=store)
+            topology = topology_from_module(model)
+            from_file = load_state_dict_topology(path)
+            mismatches += sum(not np.array_equal(a, b) for a, b in zip(topology.masks, from_file.masks))
+            mismatches += abs(len(topology) - len(from_file))
+            label = f"seed {seed}, {amount:.0%} pruned"
+            topologies[(seed, amount)] = topology
+            descriptions[label] = from_file.describe()
+            edges = sum(int(m.sum()) for m in topology.masks)
+            total = sum(m.size for m in topology.masks)
+            rows.append({"network": label, "seed": seed, "pruned": amount, "test_acc": accuracy,
+                         "density": edges / total, "mask source": ", ".join(sorted(set(topology.sources))),
+                         "file": path.name})
+    (s0, s1), (a0, a1) = params.seeds, params.amounts
+    reference, other = topologies[(s0, a0)], topologies[(s1, a1)]
+    # the later / sparser network first, as everywhere in the package
+    same_parent = cached_nnstd(topologies[(s0, a1)].masks, reference.masks, cache_dir=cache_dir)
+    different = cached_nnstd(other.masks, reference.masks, cache_dir=cache_dir)
+    baseline = random_baseline(other.masks, other=reference.masks, n_pairs=params.baseline_pairs, seed=0,
+                               cache_dir=cache_dir)
+    layers = pd.DataFrame({
+        "layer": list(reference.names),
+        "kind": [describe_layer(m) for m in reference.masks],
+        "same parent": same_parent.layer_distances,
+        "different seeds": different.layer_distances,
+        "random": baseline.layer_mean,
+        "random_ci_low": baseline.layer_ci[:, 0],
+        "random_ci_high": baseline.layer_ci[:, 1],
+    })
+    means = {
+        # 1 - kept(a1) / kept(a0): the per-neuron cost of nested input sets at these densities
+        "nested floor": 1 - (1 - a1) / (1 - a0),
+        "same parent": same_parent.mean,
+        "different seeds": different.mean,
+        "random": baseline.mean,
+        "random_ci": baseline.ci,
+    }
+    return AnyModelResult(params=params, networks=pd.DataFrame(rows), layers=layers, means=means,
+                          readback_mismatches=int(mismatches), descriptions=descriptions)
+
+
+def claims(result: AnyModelResult) -> list[dict[str, Any]]:
+    """Findings computed from the run: keyword arguments of ``Findings.claim``."""
+    p = result.params
+    (a0, a1), layers, means = p.amounts, result.layers, result.means
+    out = [
+        {
+            "claim": "Pruned CNNs classify the test images",
+            "measured": float(result.networks["test_acc"].min()),
+            "holds": bool(result.networks["test_acc"].min() > 0.8),
+            "detail": f"lowest test accuracy of the {len(result.networks)} pruned and fine-tuned CNNs (threshold 0.8)",
+            "spread": ", ".join(f"{a:.3f}" for a in result.networks["test_acc"]),
+        },
+        {
+            "claim": "state_dict files give the same topologies as the models",
+            "measured": float(result.readback_mismatches),
+            "holds": result.readback_mismatches == 0,
+            "detail": "layers whose mask read from the saved state_dict (weights_only=True) differs from the module's",
+        },
+    ]
+    low = means["random_ci"][0]
+    out.append({
+        "claim": f"Independently trained CNNs pruned at {a0:.0%} and {a1:.0%} are closer than chance",
+        "measured": means["different seeds"],
+        "holds": bool(means["different seeds"] < low),
+        "spread": f"random {means['random']:.3f} [{low:.3f}, {means['random_ci'][1]:.3f}]",
+        "detail": "NNSTD mean over layers, against the 95% CI of random masks with the same shapes and edge counts",
+    })
+    for _, row in layers.iterrows():
+        d = float(row["different seeds"])
+        out.append({
+            "claim": f"Layer {row['layer']} ({row['kind']}): independently trained networks closer than chance",
+            "measured": d,
+            "holds": bool(d < row["random_ci_low"]),
+            "spread": f"random {row['random']:.3f} [{row['random_ci_low']:.3f}, {row['random_ci_high']:.3f}]",
+            "detail": "per-layer NNSTD against the random baseline's 95% CI",
+        })
+    out.append({
+        "claim": "One network pruned at two amounts stays closer than two networks",
+        "measured": means["same parent"],
+        "holds": bool(means["same parent"] < means["different seeds"]),
+        "spread": f"different seeds {means['different seeds']:.3f}",
+        "detail": f"NNSTD mean over layers of the seed-{p.seeds[0]} network pruned at {a0:.0%} and {a1:.0%}",
+    })
+    return out
+
+
+def figures(result: AnyModelResult) -> dict:
+    """``{"nnstd_per_layer": Figure}``: grouped bars per layer with the chance interval."""
+    import matplotlib.pyplot as plt
+
+    layers = result.layers
+    x = np.arange(len(layers))
+    fig, ax = plt.subplots(figsize=(9.5, 3.8))
+    width = 0.27
+    colors = {"same parent": "#4c72b0", "different seeds": "#dd8452", "random": "#8c8c8c"}
+    for i, name in enumerate(("same parent", "different seeds", "random")):
+        values = layers[name].to_numpy()
+        yerr = None
+        if name == "random":
+            yerr = np.vstack([values - layers["random_ci_low"], layers["random_ci_high"] - values])
+        ax.bar(x + (i - 1) * width, values, width, label=name, color=colors[name], yerr=yerr, capsize=3)
+    ax.axhline(result.means["nested floor"], color="black", linestyle="--", linewidth=1,
+               label="nested input sets at these densities")
+    ax.set_xticks(x, [f"{n}\n{k}" for n, k in zip(layers["layer"], layers["kind"])], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("NNSTD (0 = same topology)")
+    a0, a1 = result.params.amounts
+    ax.set_title(f"Per-layer NNSTD of CNNs pruned at {a0:.0%} and {a1:.0%} (torch.nn.utils.prune)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return {"nnstd_per_layer": fig}
