@@ -1,6 +1,6 @@
 """How fast is sparsetopo's NNSTD, and how much memory does it take?
 
-Compares, in one run, :mod:`sparsetopo.nnstd` with straightforward reference
+Compares, in one run, :mod:`sparsetopo.nnstd.distance` with straightforward reference
 implementations of the published algorithm written here, and prints a table:
 
 1. one 784-wide layer pair (the real published layer-1 pair e5_s0_w1 vs
@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from sparsetopo.distances import pairwise_nnstd
-from sparsetopo.nnstd import match_layer
-from sparsetopo.topology import load_published, random_mask, random_topology
+from sparsetopo.nnstd.pairwise import pairwise_nnstd
+from sparsetopo.nnstd.distance import match_layer
+from sparsetopo.topology.masks import load_published, random_mask, random_topology
 
 EPOCH = 190
 WIDTHS = (784, 784, 784, 784, 10)

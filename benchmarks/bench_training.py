@@ -19,8 +19,8 @@ import tempfile
 
 WORKER = r"""
 import json, resource, sys, time, torch
-from sparsetopo.config import RunConfig
-from sparsetopo.training import train_run
+from sparsetopo.store.config import RunConfig
+from sparsetopo.training.loop import train_run
 torch.set_num_threads(int(sys.argv[4]))
 cfg = RunConfig(dataset=sys.argv[2], method=sys.argv[1], epsilon=20.0, hidden=(1000, 1000, 1000),
                 epochs=int(sys.argv[3]), snapshot_every=1000)

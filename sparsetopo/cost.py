@@ -43,8 +43,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .store import Run, load_run
-from .topology import edge_counts
+from .store.runs import Run, load_run
+from .topology.masks import edge_counts
 
 __all__ = ["TrainingCost", "macs_per_sample", "training_cost", "round_costs", "lottery_cost"]
 

@@ -17,7 +17,7 @@ With prune fraction ``p`` the search has ``n`` pruned rounds, the smallest
 size ``n_out x n_in`` keeps ``round((1 - p)^r n_in n_out)`` edges (so about
 ``p`` of the remaining weights go each round), except the last, which keeps
 ``round(target_density n_in n_out)``: exactly the count that
-:func:`sparsetopo.topology.edges_for_density` gives an Erdős–Rényi layer of
+:func:`sparsetopo.topology.masks.edges_for_density` gives an Erdős–Rényi layer of
 that density, so a ticket can be compared with static and SET networks of
 the same size (:func:`control_configs`). The last round therefore prunes a
 fraction ``<= p``.
@@ -47,10 +47,10 @@ A search lives in ``<runs root>/<lottery_id(config)>/`` (a readable slug plus
 a hash of the :class:`LotteryConfig`)::
 
     lottery.json     config, widths, planned edge counts, finished rounds, complete flag
-    round_00/        the dense run (a sparsetopo.training.train_run folder)
+    round_00/        the dense run (a sparsetopo.training.loop.train_run folder)
     round_01/ ...    pruned rounds; topology/epoch_000.npz is the round's mask,
                      weights/init.pt its rewound weights
-    ticket.npz       the final mask (sparsetopo.topology format), once complete
+    ticket.npz       the final mask (sparsetopo.topology.masks format), once complete
 
 Finished rounds (those with ``result.json``) are never retrained, and the
 round in progress resumes from its checkpoint, so calling :func:`find_ticket`
@@ -74,11 +74,11 @@ import torch
 from tqdm.auto import tqdm
 
 from . import atomic
-from .config import RunConfig
-from .store import Run, is_complete, load_run, runs_root
-from .topology import edge_counts, edges_for_density, save_topology
+from .store.config import RunConfig
+from .store.runs import Run, is_complete, load_run, runs_root
+from .topology.masks import edge_counts, edges_for_density, save_topology
 from .data import dataset_info
-from .training import train_run
+from .training.loop import train_run
 
 __all__ = [
     "LotteryConfig",
@@ -651,7 +651,7 @@ def train_controls(
 
     Finished controls are read back, not retrained. Returns the runs by name.
     """
-    from . import store
+    from .store import runs as store
 
     configs = control_configs(ticket, seed=seed, zeta=zeta, epochs=epochs)
     return {name: store.train(cfg, root=root, progress=progress) for name, cfg in configs.items()}

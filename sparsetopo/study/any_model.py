@@ -4,10 +4,10 @@ Small CNNs (two 3x3 convolutions, max-pooling, two linear layers) are trained
 on a dataset of square images (default: scikit-learn's 8x8 digits), pruned
 per layer with ``torch.nn.utils.prune.l1_unstructured`` at two amounts and
 fine-tuned with the pruning masks in place. Their topologies are read back
-with :func:`sparsetopo.module_topology.topology_from_module` (and from their
+with :func:`sparsetopo.topology.modules.topology_from_module` (and from their
 saved ``state_dict`` files) and compared with NNSTD, per layer, against the
 chance level for their shapes and edge counts
-(:func:`sparsetopo.distances.random_baseline` with ``other=``).
+(:func:`sparsetopo.nnstd.pairwise.random_baseline` with ``other=``).
 
 Comparisons (``a0 < a1`` are the two pruning amounts, ``s0``, ``s1`` the two
 seeds):
@@ -203,9 +203,9 @@ def train_pruned_cnn(params: AnyModelParams, seed: int, amount: float, data, *, 
 def run(params: AnyModelParams) -> AnyModelResult:
     """Train and prune the networks, read their topologies, compare them with NNSTD."""
     from ..data import load_dataset
-    from ..distances import cached_nnstd, random_baseline
-    from ..layered import describe_layer
-    from ..module_topology import load_state_dict_topology, topology_from_module
+    from ..nnstd.pairwise import cached_nnstd, random_baseline
+    from ..topology.layered import describe_layer
+    from ..topology.modules import load_state_dict_topology, topology_from_module
 
     data = load_dataset(params.dataset, seed=0)
     runs = Path(params.runs_root)

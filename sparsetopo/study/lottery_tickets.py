@@ -47,8 +47,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import store
-from ..config import RunConfig
+from ..store import runs as store
+from ..store.config import RunConfig
 from ..cost import lottery_cost, training_cost
 from ..lottery import LotteryConfig, Ticket, control_configs, find_ticket, load_ticket, lottery_directory
 from ..stats import format_mean_ci, mean_ci
@@ -98,7 +98,7 @@ def lottery_configs(
 ) -> list[LotteryConfig]:
     """One IMP search per seed; the dense run and every round train ``epochs`` epochs.
 
-    ``run_options`` are other :class:`~sparsetopo.config.RunConfig` fields
+    ``run_options`` are other :class:`~sparsetopo.store.config.RunConfig` fields
     of the dense base run (``lr``, ``batch_size``, ...).
     """
     seeds = [int(s) for s in seeds]
@@ -135,7 +135,7 @@ def find_tickets(
     worker uses one torch thread. Finished searches are only read back.
     """
     from ..parallel import parallel_map
-    from ..store import runs_root
+    from ..store.runs import runs_root
 
     configs = list(configs)
     root = str(runs_root(root))
@@ -363,7 +363,7 @@ def ticket_distances(
     starting topology (same seed), so SET–static pairs of the same seed
     show how far SET moved its network.
     """
-    from ..distances import mds_embedding, pairwise_nnstd, random_baseline
+    from ..nnstd.pairwise import mds_embedding, pairwise_nnstd, random_baseline
 
     topologies, labels, groups, seeds = [], [], [], []
     members = [("ticket", lambda t, c: t.masks), ("set", lambda t, c: c["set"].topology())]

@@ -8,16 +8,16 @@ Notebook ``01_nnstd`` calls one function of this module per step:
 * :func:`identity_checks` measures NNSTD of a network against itself and
   against copies whose hidden neurons were renumbered (both should be 0).
 * :func:`chain_frame` turns the pairwise NNSTD matrix of the paper's chain
-  (:func:`sparsetopo.topology.perturbation_chain`, each network moving 1 % of
+  (:func:`sparsetopo.topology.masks.perturbation_chain`, each network moving 1 % of
   the previous one's edges) into distance against chain position.
 * :func:`fraction_sweep` rewires a growing fraction of one network's edges
   and measures NNSTD to the original; :func:`baseline_frame` lays the
-  random-topology baseline (:func:`sparsetopo.distances.random_baseline`)
+  random-topology baseline (:func:`sparsetopo.nnstd.pairwise.random_baseline`)
   out beside it; :func:`growth_correlation` summarises "NNSTD grows with
   perturbation" as a Spearman rank correlation.
 
 All randomness goes through explicit seeds; every NNSTD pair is cached on
-disk through :mod:`sparsetopo.distances` when a ``cache_dir`` is given.
+disk through :mod:`sparsetopo.nnstd.pairwise` when a ``cache_dir`` is given.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..distances import DistanceMatrix, cached_nnstd
-from ..nnstd import layer_cost_matrix, nnstd
+from ..nnstd.pairwise import DistanceMatrix, cached_nnstd
+from ..nnstd.distance import layer_cost_matrix, nnstd
 from ..parallel import parallel_map
-from ..topology import (
+from ..topology.masks import (
     as_topology,
     densities,
     permute_hidden_neurons,
@@ -119,7 +119,7 @@ def worked_example(
     moved_edges : edges moved in the second network.
     moved_layer : layer whose edges are moved.
     seed : seed of the topology, the renumbering and the move.
-    method, tie_break : as in :func:`sparsetopo.nnstd.nnstd`.
+    method, tie_break : as in :func:`sparsetopo.nnstd.distance.nnstd`.
 
     Returns
     -------
@@ -260,8 +260,8 @@ def fraction_sweep(
     n_repeats : independent rewirings per fraction.
     seed : int
     n_jobs : joblib worker processes.
-    cache_dir : NNSTD cache folder (see :mod:`sparsetopo.distances`).
-    method, tie_break : as in :func:`sparsetopo.nnstd.nnstd`.
+    cache_dir : NNSTD cache folder (see :mod:`sparsetopo.nnstd.pairwise`).
+    method, tie_break : as in :func:`sparsetopo.nnstd.distance.nnstd`.
     progress : show a tqdm bar.
 
     Returns
@@ -300,7 +300,7 @@ def _distance_to_base(item: tuple):
 
 
 def baseline_frame(calibration) -> pd.DataFrame:
-    """A random-topology :class:`~sparsetopo.distances.Calibration` as a tidy table.
+    """A random-topology :class:`~sparsetopo.nnstd.pairwise.Calibration` as a tidy table.
 
     Returns
     -------

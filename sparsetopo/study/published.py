@@ -16,9 +16,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..distances import DistanceMatrix, pairwise_nnstd
-from ..nnstd import nnstd
-from ..topology import load_published
+from ..nnstd.pairwise import DistanceMatrix, pairwise_nnstd
+from ..nnstd.distance import nnstd
+from ..topology.masks import load_published
 
 __all__ = [
     "PUBLISHED_REFERENCE",
@@ -95,7 +95,7 @@ def published_pairwise(
     Returns
     -------
     dict
-        epoch -> :class:`~sparsetopo.distances.DistanceMatrix` labelled
+        epoch -> :class:`~sparsetopo.nnstd.pairwise.DistanceMatrix` labelled
         ``w0`` ... ``w9``.
     """
     labels = [run.rsplit("_", 1)[-1] for run in runs]

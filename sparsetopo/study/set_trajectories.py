@@ -29,7 +29,7 @@ Analysis
 :func:`between_runs` (distance between the runs of a setting at each epoch),
 :func:`to_start` (each run's distance to its own initial topology) and
 :func:`matrix_at` (all runs at one epoch) are read, and on which
-:func:`sparsetopo.distances.mds_embedding` embeds. :func:`divergence_summary`,
+:func:`sparsetopo.nnstd.pairwise.mds_embedding` embeds. :func:`divergence_summary`,
 :func:`accuracy_summary` and :func:`add_claims` turn them into the
 notebook's findings.
 """
@@ -44,9 +44,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..config import RunConfig, run_id
-from ..distances import DistanceMatrix
-from ..topology import save_topology
+from ..store.config import RunConfig, run_id
+from ..nnstd.pairwise import DistanceMatrix
+from ..topology.masks import save_topology
 
 __all__ = [
     "SETTINGS",
@@ -85,7 +85,7 @@ class Experiment:
     Attributes
     ----------
     configs : dict
-        Run label -> :class:`~sparsetopo.config.RunConfig`, each run once:
+        Run label -> :class:`~sparsetopo.store.config.RunConfig`, each run once:
         ``"abc0"`` (the shared run), ``"a1"``, ..., ``"b1"``, ..., ``"c1"``,
         ..., ``"static0"``, ..., ``"dense0"``, ...
     groups : dict
@@ -163,8 +163,8 @@ def experiment_configs(
     -------
     Experiment
     """
-    from ..topology import perturbation_chain
-    from ..training import initial_masks
+    from ..topology.masks import perturbation_chain
+    from ..training.loop import initial_masks
 
     if base.method != "set":
         raise ValueError(f"base must be a SET config (method='set'), got method={base.method!r}")
@@ -217,11 +217,11 @@ def train_experiment(experiment: Experiment, *, runs_root: str | os.PathLike, n_
     Returns
     -------
     frame : pd.DataFrame
-        :func:`sparsetopo.store.sweep`'s tidy table plus ``label`` and ``group``.
+        :func:`sparsetopo.store.runs.sweep`'s tidy table plus ``label`` and ``group``.
     runs : dict
-        Run label -> :class:`~sparsetopo.store.Run`.
+        Run label -> :class:`~sparsetopo.store.runs.Run`.
     """
-    from .. import store
+    from ..store import runs as store
 
     labels = list(experiment.configs)
     configs = [experiment.configs[label] for label in labels]
@@ -243,7 +243,7 @@ def snapshots(runs: dict, labels: Sequence[str], groups: dict | None = None) -> 
 
     Parameters
     ----------
-    runs : run label -> :class:`~sparsetopo.store.Run`
+    runs : run label -> :class:`~sparsetopo.store.runs.Run`
     labels : which runs, in order.
     groups : optional run label -> group, copied into the index.
 

@@ -33,8 +33,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import store
-from ..config import RunConfig
+from ..store import runs as store
+from ..store.config import RunConfig
 from ..stats import format_mean_ci, mean_ci
 from .findings import Findings
 
@@ -88,7 +88,7 @@ def density_grid(
     include_dense : bool
         Add the dense network for every seed.
     **run_options
-        Other :class:`~sparsetopo.config.RunConfig` fields (``lr``, ``batch_size``, ...).
+        Other :class:`~sparsetopo.store.config.RunConfig` fields (``lr``, ``batch_size``, ...).
 
     Returns
     -------
@@ -277,9 +277,9 @@ def static_distances(
     Networks of different densities are comparable (same layer shapes). The
     baseline of a density draws ``baseline_pairs`` pairs of independent
     random topologies with its exact per-layer edge counts
-    (:func:`sparsetopo.distances.random_baseline`).
+    (:func:`sparsetopo.nnstd.pairwise.random_baseline`).
     """
-    from ..distances import pairwise_nnstd, random_baseline
+    from ..nnstd.pairwise import pairwise_nnstd, random_baseline
 
     static = sorted((c for c in configs if c.method == "static"), key=lambda c: (c.epsilon, c.seed))
     if len(static) < 2:
@@ -335,7 +335,7 @@ def static_distances(
 
 
 def learning_curves(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per-epoch test accuracy of a :func:`sparsetopo.store.sweep` frame, labelled by network.
+    """Per-epoch test accuracy of a :func:`sparsetopo.store.runs.sweep` frame, labelled by network.
 
     Returns ``network`` ("dense" or "static ε=<ε>"), ``epsilon``, ``seed``,
     ``epoch``, ``test_acc``, ordered dense first then by ε.

@@ -23,9 +23,9 @@ import pytest
 import torch
 
 from sparsetopo import store
-from sparsetopo.cli import main
-from sparsetopo.nnstd import nnstd
-from sparsetopo.topology import export_published, random_topology, save_topology
+from sparsetopo.cli.main import main
+from sparsetopo.nnstd.distance import nnstd
+from sparsetopo.topology.masks import export_published, random_topology, save_topology
 
 N_TRAIN_CASES = 90
 N_DISTANCE_CASES = 110

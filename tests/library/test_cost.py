@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from sparsetopo import atomic, store
-from sparsetopo.config import RunConfig
+from sparsetopo.store.config import RunConfig
 from sparsetopo.cost import TrainingCost, lottery_cost, macs_per_sample, round_costs, training_cost
 from sparsetopo.data import load_dataset
 from sparsetopo.lottery import LotteryConfig, find_ticket

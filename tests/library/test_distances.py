@@ -1,4 +1,4 @@
-"""Tests of sparsetopo.distances (many networks) and the `distance` subcommand."""
+"""Tests of sparsetopo.nnstd.pairwise (many networks) and the `distance` subcommand."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-import sparsetopo.distances as distances
-from sparsetopo.cli_distance import add_distance_parser
-from sparsetopo.distances import (
+import sparsetopo.nnstd.pairwise as distances
+from sparsetopo.cli.distance import add_distance_parser
+from sparsetopo.nnstd.pairwise import (
     cached_nnstd,
     mask_hamming,
     mask_jaccard,
@@ -22,8 +22,8 @@ from sparsetopo.distances import (
     resolve_cache_dir,
     trajectory_nnstd,
 )
-from sparsetopo.nnstd import nnstd
-from sparsetopo.topology import (
+from sparsetopo.nnstd.distance import nnstd
+from sparsetopo.topology.masks import (
     export_published,
     permute_hidden_neurons,
     random_topology,

@@ -10,7 +10,7 @@ import torch
 
 import sparsetopo.lottery as lottery
 from sparsetopo import atomic
-from sparsetopo.config import RunConfig
+from sparsetopo.store.config import RunConfig
 from sparsetopo.lottery import (
     CONTROLS,
     LotteryConfig,
@@ -23,7 +23,7 @@ from sparsetopo.lottery import (
     ticket_layer_edges,
     train_controls,
 )
-from sparsetopo.topology import edge_counts, edges_for_density
+from sparsetopo.topology.masks import edge_counts, edges_for_density
 
 SMALL = dict(dataset="digits", hidden=(32, 32), epochs=2, batch_size=64, lr=0.05)
 BASE = RunConfig(method="dense", **SMALL)

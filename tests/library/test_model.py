@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sparsetopo.model import MaskedLinear, SparseMLP, enforce_masks
-from sparsetopo.topology import random_topology
+from sparsetopo.topology.masks import random_topology
 
 
 def _model(seed=0):

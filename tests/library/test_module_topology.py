@@ -10,15 +10,15 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from sparsetopo.cli_distance import add_distance_parser
+from sparsetopo.cli.distance import add_distance_parser
 from sparsetopo.model import SparseMLP
-from sparsetopo.module_topology import (
+from sparsetopo.topology.modules import (
     load_state_dict_topology,
     topology_from_module,
     topology_from_state_dict,
 )
-from sparsetopo.nnstd import nnstd
-from sparsetopo.topology import random_topology
+from sparsetopo.nnstd.distance import nnstd
+from sparsetopo.topology.masks import random_topology
 
 
 def cnn(channels=(4, 6), hidden=12, seed=0) -> nn.Sequential:

@@ -1,4 +1,4 @@
-"""Tests of sparsetopo.nnstd: the definition, the published numbers, ties, solvers."""
+"""Tests of sparsetopo.nnstd.distance: the definition, the published numbers, ties, solvers."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from sparsetopo.nnstd import (
+from sparsetopo.nnstd.distance import (
     layer_cost_matrix,
     match_layer,
     nnstd,
     structural_colors,
     tie_spread,
 )
-from sparsetopo.topology import (
+from sparsetopo.topology.masks import (
     load_published,
     permute_hidden_neurons,
     random_mask,

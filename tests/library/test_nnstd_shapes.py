@@ -7,15 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from sparsetopo.distances import random_baseline
-from sparsetopo.layered import (
+from sparsetopo.nnstd.pairwise import random_baseline
+from sparsetopo.topology.layered import (
     as_layers,
     input_blocks,
     permute_hidden_units,
     random_like,
 )
-from sparsetopo.nnstd import layer_cost_matrix, nnstd
-from sparsetopo.topology import edge_counts, random_topology, widths_of
+from sparsetopo.nnstd.distance import layer_cost_matrix, nnstd
+from sparsetopo.topology.masks import edge_counts, random_topology, widths_of
 
 
 def dense_rows(n_rows: int, n_cols: int, rng: np.random.Generator, density: float = 0.35) -> np.ndarray:

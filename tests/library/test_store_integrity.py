@@ -16,12 +16,12 @@ import pytest
 import torch
 
 from sparsetopo import atomic, store
-from sparsetopo.checkpoint import load_checkpoint
-from sparsetopo.config import RunConfig, run_id
+from sparsetopo.training.checkpoint import load_checkpoint
+from sparsetopo.store.config import RunConfig, run_id
 from sparsetopo.data import register_arrays
 from sparsetopo.errors import DamagedRunError, NonFiniteLossError, RunLockTimeout, StoreWriteError, UnsafeFileError
-from sparsetopo.locking import _existence_lock, run_lock
-from sparsetopo.topology import random_topology, save_topology
+from sparsetopo.store.locking import _existence_lock, run_lock
+from sparsetopo.topology.masks import random_topology, save_topology
 
 TINY = dict(dataset="digits", hidden=(16,), method="static", epsilon=2, epochs=2, batch_size=128, lr=0.05)
 
@@ -237,7 +237,7 @@ def test_runs_root_that_is_a_file_gives_one_clear_error(tmp_path):
 
 
 def test_unwritable_nnstd_cache_still_returns_the_distance(tmp_path, monkeypatch):
-    from sparsetopo import distances
+    from sparsetopo.nnstd import pairwise as distances
 
     def no_space(path, result):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
@@ -254,7 +254,7 @@ def test_unwritable_nnstd_cache_still_returns_the_distance(tmp_path, monkeypatch
 
 _HOLD = """
 import sys, time
-from sparsetopo.locking import run_lock
+from sparsetopo.store.locking import run_lock
 with run_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(60)

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from sparsetopo import store
-from sparsetopo.config import RunConfig, run_id
-from sparsetopo.topology import edge_counts
+from sparsetopo.store.config import RunConfig, run_id
+from sparsetopo.topology.masks import edge_counts
 
 SMALL = dict(dataset="digits", hidden=(32, 32), epochs=3, batch_size=64, lr=0.05, snapshot_every=1)
 
@@ -70,7 +70,7 @@ def test_different_seeds_give_different_topologies(tmp_path):
 def test_completed_run_is_returned_from_the_store_without_training(monkeypatch):
     cfg = RunConfig(method="static", epsilon=3, **{**SMALL, "epochs": 1})
     first = store.train(cfg, progress=False)
-    import sparsetopo.training as training
+    import sparsetopo.training.loop as training
 
     monkeypatch.setattr(training, "train_run", lambda *a, **k: pytest.fail("retrained a complete run"))
     again = store.train(cfg, progress=False)
@@ -97,10 +97,10 @@ def test_killed_run_resumes_to_the_same_final_numbers(tmp_path):
     root = tmp_path / "killed"
     run_dir = store.run_directory(cfg, root)
     script = (
-        "import torch, time, sparsetopo.training as t\n"
+        "import torch, time, sparsetopo.training.loop as t\n"
         "torch.set_num_threads(1)\n"
         "from sparsetopo import store\n"
-        "from sparsetopo.config import RunConfig\n"
+        "from sparsetopo.store.config import RunConfig\n"
         f"import json\ncfg = RunConfig.from_dict(json.loads({json.dumps(cfg.to_dict())!r}))\n"
         "store.train(cfg, root=%r, progress=False,\n"
         "            on_epoch_end=lambda e, r: time.sleep(60) if e == 3 else None)\n" % str(root)

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from helpers import require_real
 
-from sparsetopo.distances import pairwise_nnstd, random_baseline
-from sparsetopo.nnstd import nnstd
+from sparsetopo.nnstd.pairwise import pairwise_nnstd, random_baseline
+from sparsetopo.nnstd.distance import nnstd
 from sparsetopo.study import nnstd_behaviour as P
 from sparsetopo.study import published as PUB
-from sparsetopo.topology import edge_counts, perturbation_chain, random_topology
+from sparsetopo.topology.masks import edge_counts, perturbation_chain, random_topology
 
 
 def small(seed: int = 0):
@@ -128,7 +128,7 @@ def test_published_root_is_none_without_the_files(tmp_path):
 
 
 def _fake_published(root, runs, epochs):
-    from sparsetopo.topology import export_published
+    from sparsetopo.topology.masks import export_published
 
     for i, run in enumerate(runs):
         for e in epochs:

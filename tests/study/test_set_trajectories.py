@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsetopo.config import RunConfig
-from sparsetopo.distances import DistanceMatrix
+from sparsetopo.store.config import RunConfig
+from sparsetopo.nnstd.pairwise import DistanceMatrix
 from sparsetopo.study import set_trajectories as E
 from sparsetopo.study.findings import Findings
-from sparsetopo.topology import load_topology
-from sparsetopo.training import initial_masks
+from sparsetopo.topology.masks import load_topology
+from sparsetopo.training.loop import initial_masks
 
 
 def tiny_base(**changes) -> RunConfig:

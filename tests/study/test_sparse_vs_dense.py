@@ -12,7 +12,7 @@ from sparsetopo import store
 from sparsetopo.stats import mean_ci
 from sparsetopo.study import sparse_vs_dense as comparison
 from sparsetopo.study.findings import Findings
-from sparsetopo.topology import edges_for_epsilon
+from sparsetopo.topology.masks import edges_for_epsilon
 
 TINY = dict(dataset="digits", hidden=(16, 16), epochs=1, batch_size=64, lr=0.05)
 WIDTHS = [64, 16, 16, 10]

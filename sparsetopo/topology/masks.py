@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .atomic import atomic_path
+from ..atomic import atomic_path
 
 __all__ = [
     "as_topology",
@@ -503,7 +503,7 @@ def perturbation_chain(base: Sequence[Any], length: int, *, fraction: float = 0.
         Number of perturbation steps; the chain holds ``length + 1`` networks.
     fraction : float
         Fraction of every sparse layer's edges moved per step
-        (:func:`sparsetopo.topology.rewire_fraction`; dense layers stay).
+        (:func:`sparsetopo.topology.masks.rewire_fraction`; dense layers stay).
     seed : int
 
     Returns

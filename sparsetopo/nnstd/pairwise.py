@@ -1,8 +1,8 @@
 """NNSTD over many networks: pairwise matrices, trajectories, calibration.
 
-Everything here is built on :func:`sparsetopo.nnstd.nnstd` and caches every
+Everything here is built on :func:`sparsetopo.nnstd.distance.nnstd` and caches every
 computed pair on disk, keyed by the content hashes of the two topologies
-(:func:`sparsetopo.topology.topology_hash`) and the options, so re-running a
+(:func:`sparsetopo.topology.masks.topology_hash`) and the options, so re-running a
 notebook recomputes nothing. The cache directory is the ``cache_dir``
 argument, else the environment variable ``SPARSETOPO_CACHE``, else
 ``./runs/.cache/nnstd``; entries are written atomically.
@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .layered import as_layers, is_mlp, permute_hidden_units, random_like
-from .stats import column_mean_ci
-from .nnstd import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
-from .topology import (
+from ..topology.layered import as_layers, is_mlp, permute_hidden_units, random_like
+from ..stats import column_mean_ci
+from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
+from ..topology.masks import (
     as_topology,
     edge_counts,
     permute_hidden_neurons,
@@ -243,13 +243,13 @@ def cached_nnstd(
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
 ) -> NNSTDResult:
-    """:func:`sparsetopo.nnstd.nnstd`, read from / written to the disk cache.
+    """:func:`sparsetopo.nnstd.distance.nnstd`, read from / written to the disk cache.
 
     Parameters
     ----------
     first, second : topology
     method, fixed_output, tie_break
-        As in :func:`sparsetopo.nnstd.nnstd`; part of the cache key.
+        As in :func:`sparsetopo.nnstd.distance.nnstd`; part of the cache key.
     cache_dir : path, optional
         Cache folder (default: ``$SPARSETOPO_CACHE`` or ``./runs/.cache/nnstd``).
     use_cache : bool
@@ -276,7 +276,7 @@ def _compute_pairs(
     desc: str,
 ) -> dict[tuple[int, int], NNSTDResult]:
     """NNSTD(topologies[i], topologies[j]) for every ``(i, j)`` in ``pairs``."""
-    from .parallel import parallel_map
+    from ..parallel import parallel_map
 
     results: dict[tuple[int, int], NNSTDResult] = {}
     paths: dict[tuple[int, int], Path | None] = {}
@@ -353,11 +353,11 @@ def pairwise_nnstd(
     ----------
     topologies : sequence of topologies
         Networks of the same architecture (linear and Conv2d masks; layer
-        widths may differ, see :func:`sparsetopo.nnstd.nnstd`).
+        widths may differ, see :func:`sparsetopo.nnstd.distance.nnstd`).
     labels : sequence, optional
         Names for the rows/columns (default ``"0"``, ``"1"``, ...).
     method, fixed_output, tie_break
-        As in :func:`sparsetopo.nnstd.nnstd`.
+        As in :func:`sparsetopo.nnstd.distance.nnstd`.
     n_jobs : int
         Worker processes (joblib; -1 = all cores).
     progress : bool

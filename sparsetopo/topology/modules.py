@@ -2,7 +2,7 @@
 
 The layers read are ``torch.nn.Linear`` (a 2-D mask ``(n_out, n_in)``) and
 ``torch.nn.Conv2d`` (a 4-D mask ``(out_channels, in_channels, kh, kw)``), in
-forward order; see :mod:`sparsetopo.layered` for what a neuron and its input
+forward order; see :mod:`sparsetopo.topology.layered` for what a neuron and its input
 set are. Each layer's mask comes from the first of these that exists:
 
 ``"weight_mask"``

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import RunLockTimeout
+from ..errors import RunLockTimeout
 
 __all__ = ["run_lock", "lock_holder", "is_stale", "LOCK_NAME"]
 

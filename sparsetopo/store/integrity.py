@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DamagedRunError, NonFiniteLossError
-from .fingerprint import file_digest
+from ..errors import DamagedRunError, NonFiniteLossError
+from ..fingerprint import file_digest
 
 __all__ = [
     "RunState",

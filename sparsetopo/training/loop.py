@@ -1,20 +1,20 @@
 """One training loop for dense, static sparse and SET MLPs.
 
-:func:`train_run` trains a :class:`~sparsetopo.config.RunConfig` inside a run
+:func:`train_run` trains a :class:`~sparsetopo.store.config.RunConfig` inside a run
 folder, checkpointing after every epoch so an interrupted run resumes where it
 stopped and finishes with bitwise the same numbers. The run store
-(:mod:`sparsetopo.store`) decides where that folder is; this module only fills
+(:mod:`sparsetopo.store.runs`) decides where that folder is; this module only fills
 it:
 
 ``config.json``           the configuration (written by the store)
 ``metrics.json``          one record per epoch
-``topology/epoch_EEE.npz`` topology snapshots (``sparsetopo.topology`` format)
+``topology/epoch_EEE.npz`` topology snapshots (``sparsetopo.topology.masks`` format)
 ``weights/init.pt``       initial state_dict (weights and masks)
 ``weights/epoch_EEE.pt``  state_dicts asked for with ``save_weights_at``
 ``weights/final.pt``      final state_dict
 ``checkpoint.pt``         latest epoch: model, optimizer, schedule, RNG states (loads with weights_only=True)
 ``result.json``           written last: the summary and every file above with its size and sha256;
-                          the run is complete when those files match (:mod:`sparsetopo.integrity`)
+                          the run is complete when those files match (:mod:`sparsetopo.store.integrity`)
 
 Snapshot semantics: the topology of epoch ``e`` is the one after ``e`` epochs
 of training *and* the SET rewiring that follows epoch ``e`` (the topology the
@@ -34,13 +34,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import atomic
+from .. import atomic
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import RunConfig
-from .integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris
-from .model import SparseMLP, enforce_masks, masked_layers, weight_state_tensors
+from ..store.config import RunConfig
+from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris
+from ..model import SparseMLP, enforce_masks, masked_layers, weight_state_tensors
 from .set_rewiring import prune_and_regrow
-from .topology import load_topology, random_topology, save_topology
+from ..topology.masks import load_topology, random_topology, save_topology
 
 __all__ = ["train_run", "build_model", "evaluate", "load_run_dataset", "initial_masks"]
 
@@ -51,7 +51,7 @@ METRICS = "metrics.json"
 
 def load_run_dataset(config: RunConfig):
     """The dataset of a run, split and preprocessed as its config says."""
-    from .data import load_dataset
+    from ..data import load_dataset
 
     return load_dataset(
         config.dataset,

@@ -15,16 +15,16 @@ Integrity
   topology, and a fingerprint of the dataset's data
   (:func:`sparsetopo.data.dataset_fingerprint`). Masks or weights handed to
   :func:`train` directly are refused (they would not be part of the id);
-  save the masks with :func:`sparsetopo.topology.save_topology` and pass the
+  save the masks with :func:`sparsetopo.topology.masks.save_topology` and pass the
   path as ``initial_topology``.
 - A run is complete when its ``result.json`` lists every file it wrote
-  (size, sha256) and the files match (:mod:`sparsetopo.integrity`). A
+  (size, sha256) and the files match (:mod:`sparsetopo.store.integrity`). A
   damaged run is reported with the damaged file and trained again; it is
   never returned.
 - A config that fails validation (its own values, or against the dataset's
   widths) creates no folder.
 - One process trains a run at a time: the run folder's lock
-  (:mod:`sparsetopo.locking`) makes a second process wait, then return the
+  (:mod:`sparsetopo.store.locking`) makes a second process wait, then return the
   finished run.
 - A run store that cannot be written (permissions, a full disk) raises
   :class:`~sparsetopo.errors.StoreWriteError` naming the path and the cause;
@@ -45,12 +45,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import atomic
+from .. import atomic
 from .config import RunConfig, run_id
-from .errors import DamagedRunError, StoreWriteError
+from ..errors import DamagedRunError, StoreWriteError
 from .integrity import check_run, verify_run
 from .locking import run_lock
-from .topology import load_topology
+from ..topology.masks import load_topology
 
 __all__ = ["runs_root", "run_directory", "train", "load_run", "is_complete", "sweep", "Run"]
 
@@ -114,7 +114,7 @@ class Run:
 
     def state_dict(self, which: str = "final"):
         """Saved weights: ``'final'``, ``'init'`` or ``'epoch_EEE'`` (loaded with ``weights_only=True``)."""
-        from .checkpoint import safe_torch_load
+        from ..training.checkpoint import safe_torch_load
 
         path = self.directory / "weights" / f"{which}.pt"
         if not path.exists():
@@ -124,7 +124,7 @@ class Run:
 
     def model(self, which: str = "final"):
         """The trained model (a :class:`~sparsetopo.model.SparseMLP`)."""
-        from .model import SparseMLP
+        from ..model import SparseMLP
 
         state = self.state_dict(which)
         model = SparseMLP(self.summary["widths"], activation=self.config.activation)
@@ -164,8 +164,8 @@ def check_config_for_data(config: RunConfig) -> list[int]:
     Raises ``ValueError`` (edges per layer that make no sense for these
     widths, an initial topology of other shapes) or ``FileNotFoundError``.
     """
-    from .data import dataset_info
-    from .topology import widths_of
+    from ..data import dataset_info
+    from ..topology.masks import widths_of
     from .validation import check_config_for_widths
 
     info = dataset_info(config.dataset, validation_fraction=config.validation_fraction)
@@ -209,7 +209,7 @@ def train(
     reported (a warning naming the file) and trained again. While one process
     trains a run, another asking for it waits (up to ``lock_timeout``
     seconds, default forever) and then returns the finished run. Extra
-    keyword arguments go to :func:`sparsetopo.training.train_run`, except
+    keyword arguments go to :func:`sparsetopo.training.loop.train_run`, except
     ``masks`` and ``initial_state``, which are refused: they are not part of
     the run id, so the run could later be returned for a config that did not
     ask for them.
@@ -223,15 +223,15 @@ def train(
     NonFiniteLossError
         Training diverged; the run is left incomplete.
     """
-    from .training import train_run
+    from ..training.loop import train_run
 
     given = [k for k in _NOT_IN_ID if k in train_kwargs]
     if given:
         raise TypeError(
             f"store.train does not accept {', '.join(given)}: they would not enter the run id, so the run would "
             "later be returned for a config that did not ask for them. Save masks with "
-            "sparsetopo.topology.save_topology(path, masks) and pass RunConfig(initial_topology=path), or call "
-            "sparsetopo.training.train_run(config, folder, masks=..., initial_state=...) with a folder of your own"
+            "sparsetopo.topology.masks.save_topology(path, masks) and pass RunConfig(initial_topology=path), or call "
+            "sparsetopo.training.loop.train_run(config, folder, masks=..., initial_state=...) with a folder of your own"
         )
     run_dir = run_directory(config, root)
     if is_complete(run_dir):
@@ -320,7 +320,7 @@ def sweep(
     pandas.DataFrame
         One row per run and epoch: the per-epoch metrics plus every config field.
     """
-    from .parallel import parallel_map
+    from ..parallel import parallel_map
 
     configs = list(configs)
     # the root is resolved here: worker processes may outlive a change of SPARSETOPO_RUNS

@@ -5,7 +5,7 @@ variables; a typo there (``epochs: 2.5``, a string where a list belongs)
 should fail at once with the parameter's name, not minutes later deep inside
 training. :func:`check_parameters` takes the values and a checker per name::
 
-    from sparsetopo.params import check_parameters, positive_int, list_of, one_of
+    from sparsetopo.study.params import check_parameters, positive_int, list_of, one_of
 
     check_parameters(
         dict(epochs=epochs, hidden=hidden, dataset=dataset),
@@ -24,7 +24,7 @@ import math
 import numbers
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = [
     "check_parameters",

@@ -16,8 +16,8 @@ import types
 import typing
 from typing import Sequence
 
-from .config import RunConfig
-from .errors import SparsetopoError
+from ..store.config import RunConfig
+from ..errors import SparsetopoError
 
 __all__ = ["main", "build_parser"]
 
@@ -65,7 +65,7 @@ def _none_or(kind):
 
 
 def _train_command(args: argparse.Namespace) -> int:
-    from .store import is_complete, run_directory, train
+    from ..store.runs import is_complete, run_directory, train
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}
     if values["density"] is not None and values["epsilon"] == RunConfig.epsilon:
@@ -90,7 +90,7 @@ def _add_datasets_parser(subparsers) -> None:
 
 
 def _datasets_command(args: argparse.Namespace) -> int:
-    from .data import available_datasets, data_root
+    from ..data import available_datasets, data_root
 
     print(f"data root: {data_root()}")
     for name in available_datasets():
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(subparsers)
     _add_datasets_parser(subparsers)
     try:
-        from .cli_distance import add_distance_parser
+        from .distance import add_distance_parser
     except ImportError:  # pragma: no cover - the module ships with the package
         pass
     else:

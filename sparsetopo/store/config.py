@@ -135,7 +135,7 @@ def _fmt(x: float) -> str:
 @functools.lru_cache(maxsize=256)
 def _topology_file_hash(path: str, mtime_ns: int, size: int) -> str:
     """Content hash of a saved topology; run ids ask for it often, so it is read once per file version."""
-    from .topology import load_topology, topology_hash
+    from ..topology.masks import load_topology, topology_hash
 
     masks, _ = load_topology(path)
     return topology_hash(masks)
@@ -148,14 +148,14 @@ def config_hash(config: RunConfig, length: int = 8) -> str:
     its files or arrays), so a run is never found again for data that changed
     under the same name.
     """
-    from .data import dataset_fingerprint
+    from ..data import dataset_fingerprint
 
     d = config.to_dict()
     d["data_fingerprint"] = dataset_fingerprint(config.dataset)
     if config.initial_topology is not None:
         path = Path(config.initial_topology)
         if not path.exists():
-            raise FileNotFoundError(f"initial_topology {path} does not exist; save one with sparsetopo.topology.save_topology")
+            raise FileNotFoundError(f"initial_topology {path} does not exist; save one with sparsetopo.topology.masks.save_topology")
         stat = path.stat()
         d["initial_topology"] = "sha256:" + _topology_file_hash(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     blob = json.dumps(d, sort_keys=True, default=list)

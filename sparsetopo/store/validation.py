@@ -1,6 +1,6 @@
 """Checks of run-configuration values, with messages that say what to use instead.
 
-:func:`check_config_values` looks at a :class:`~sparsetopo.config.RunConfig`'s
+:func:`check_config_values` looks at a :class:`~sparsetopo.store.config.RunConfig`'s
 own values (types, finite numbers, ranges, combinations that mean something
 else than asked); ``RunConfig`` calls it when built, so a bad config never
 exists. :func:`check_config_for_widths` adds the checks that need the
@@ -71,7 +71,7 @@ def check_config_values(c: Any) -> None:
     if c.snapshot_epochs is not None:
         for e in c.snapshot_epochs:
             _integer("snapshot_epochs", e, 0, "list epochs >= 0")
-    from .model import ACTIVATIONS
+    from ..model import ACTIVATIONS
 
     if c.activation not in ACTIVATIONS:
         raise ValueError(f"activation={c.activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}")

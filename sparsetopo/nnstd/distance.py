@@ -47,11 +47,11 @@ compared with the same cost as above. The matching of a convolution
 renumbers the input channels of the next convolution (each channel moves
 with all its kernel positions) or, after ``torch.flatten``, the input
 features of the next linear layer channel by channel: feature ``c * H * W +
-s`` moves with channel ``c`` (:mod:`sparsetopo.layered`). A network of
+s`` moves with channel ``c`` (:mod:`sparsetopo.topology.layered`). A network of
 ``1×1`` convolutions on ``1×1`` inputs has exactly the masks, input sets,
 costs and renumbering of the MLP with the same weights, so its NNSTD is that
 MLP's, bit for bit. Only chains are compared (every layer reads the output
-of the previous one); :mod:`sparsetopo.module_topology` refuses residual
+of the previous one); :mod:`sparsetopo.topology.modules` refuses residual
 networks.
 
 Exactness and the published numbers
@@ -148,8 +148,8 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from .layered import as_layers, describe_layer, flat_layer, input_blocks, renumber_units
-from .topology import as_topology, permute_hidden_neurons
+from ..topology.layered import as_layers, describe_layer, flat_layer, input_blocks, renumber_units
+from ..topology.masks import as_topology, permute_hidden_neurons
 
 __all__ = [
     "NNSTDResult",
@@ -250,8 +250,8 @@ def validate_pair(
         Masks or weights per layer, ``(n_out, n_in)``, or ``(out_channels,
         in_channels, kh, kw)`` for convolutions when ``same_widths=False``;
         any non-zero entry is an edge (see
-        :func:`sparsetopo.topology.as_topology` and
-        :func:`sparsetopo.layered.as_layers`).
+        :func:`sparsetopo.topology.masks.as_topology` and
+        :func:`sparsetopo.topology.layered.as_layers`).
     same_widths : bool
         True (default): every layer must have the same shape in both
         networks. False: layers may differ in width (neurons, channels); they
@@ -715,7 +715,7 @@ def nnstd(
         Masks or weights per layer, ``(n_out, n_in)`` like
         ``torch.nn.Linear.weight`` or ``(out_channels, in_channels, kh, kw)``
         like ``torch.nn.Conv2d.weight`` (a chain, see
-        :mod:`sparsetopo.layered`); any non-zero entry is an edge. Layer
+        :mod:`sparsetopo.topology.layered`); any non-zero entry is an edge. Layer
         widths may differ between the networks (module docstring).
     method : {"auto", "exact", "sparse"}
         Assignment solver per layer: dense cost matrix and

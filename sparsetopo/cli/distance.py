@@ -7,17 +7,17 @@ Usage::
 
 Each of A, B, ... is one of
 
-* a topology saved by :func:`sparsetopo.topology.save_topology` (``.npz``);
+* a topology saved by :func:`sparsetopo.topology.masks.save_topology` (``.npz``);
 * a PyTorch checkpoint or ``state_dict`` (``.pt``/``.pth``, loaded with
   ``weights_only=True``; a ``'state_dict'`` or ``'model'`` entry is used when
   present) of a model of ``Linear`` and ``Conv2d`` layers: masks from
   ``torch.nn.utils.prune``'s ``weight_mask``, else a stored ``mask`` buffer,
-  else the non-zero weights (:mod:`sparsetopo.module_topology`), layers in
+  else the non-zero weights (:mod:`sparsetopo.topology.modules`), layers in
   key order or in the order given by ``--layers``;
 * a run folder in the published layout (``epoch_EEE/weight_l<k>.npz``),
   with ``--epoch``, or one ``epoch_EEE`` folder of it.
 
-The two networks may differ in layer widths (see :mod:`sparsetopo.nnstd`).
+The two networks may differ in layer widths (see :mod:`sparsetopo.nnstd.distance`).
 Errors (missing files, unknown formats, layers that cannot be ordered or do
 not chain, networks that cannot be compared, ``--epoch`` for inputs without
 epochs) print one line on stderr and exit with code 2.
@@ -36,11 +36,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .distances import DistanceMatrix, cached_nnstd, pairwise_nnstd
-from .layered import describe_layer
-from .module_topology import load_state_dict_topology
-from .nnstd import METHODS, TIE_BREAKS
-from .topology import load_published, load_topology
+from ..nnstd.pairwise import DistanceMatrix, cached_nnstd, pairwise_nnstd
+from ..topology.layered import describe_layer
+from ..topology.modules import load_state_dict_topology
+from ..nnstd.distance import METHODS, TIE_BREAKS
+from ..topology.masks import load_published, load_topology
 
 __all__ = ["add_distance_parser", "run_distance", "load_network"]
 

@@ -7,7 +7,7 @@ either
 * 4-D ``(out_channels, in_channels, kh, kw)``, like ``torch.nn.Conv2d.weight``.
 
 A topology of 2-D masks only is an ordinary MLP topology
-(:func:`sparsetopo.topology.as_topology`).
+(:func:`sparsetopo.topology.masks.as_topology`).
 
 Neurons, units and blocks
 -------------------------
@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .topology import as_topology
+from .masks import as_topology
 
 __all__ = [
     "as_layers",
@@ -108,7 +108,7 @@ def as_layers(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray]:
         One per layer: 2-D ``(n_out, n_in)`` or 4-D ``(out_channels,
         in_channels, kh, kw)``. Any non-zero entry is an edge. An object
         with a ``masks`` attribute (a
-        :class:`sparsetopo.module_topology.ModelTopology`) stands for its
+        :class:`sparsetopo.topology.modules.ModelTopology`) stands for its
         masks.
     name : str
         Name of the argument, used in error messages.
@@ -117,7 +117,7 @@ def as_layers(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray]:
     -------
     list of np.ndarray
         Boolean masks of the same shapes. A list of 2-D masks only is
-        converted by :func:`sparsetopo.topology.as_topology` (same checks and
+        converted by :func:`sparsetopo.topology.masks.as_topology` (same checks and
         messages as for MLPs).
 
     Raises

@@ -20,8 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import atomic
-from .errors import DamagedRunError, UnsafeFileError
+from .. import atomic
+from ..errors import DamagedRunError, UnsafeFileError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "safe_torch_load"]
 
