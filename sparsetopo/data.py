@@ -114,6 +114,7 @@ __all__ = [
     "load_dataset",
     "available_datasets",
     "data_root",
+    "published_topologies_dir",
     "register_dataset",
     "register_arrays",
     "unregister_dataset",
@@ -242,6 +243,19 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     if root is None or str(root) == "":
         root = os.environ.get(ENV_VAR) or "data"
     return Path(root).expanduser().resolve()
+
+
+#: Where the topologies published with the paper's NNSTD code lie below the data root.
+PUBLISHED_TOPOLOGIES = Path("official_nnstd_topo") / "topo"
+
+
+def published_topologies_dir(root: str | os.PathLike | None = None) -> Path:
+    """Folder of the published topologies (``e5_s0_w0`` ... one run folder each) below the data root.
+
+    The path is returned whether or not it exists; the published layout is read by
+    :func:`sparsetopo.topology.load_published`.
+    """
+    return data_root(root) / PUBLISHED_TOPOLOGIES
 
 
 # --------------------------------------------------------------------------- #

@@ -22,3 +22,11 @@ def require_real(*relative: str) -> Path:
         if not (root / rel).exists():
             pytest.skip(f"{root / rel} is absent; real-data test skipped")
     return root
+
+
+def require_published() -> Path:
+    """The published topologies' folder (``e5_s0_w*`` run folders); skip when the data root lacks it."""
+    from sparsetopo.data import PUBLISHED_TOPOLOGIES, published_topologies_dir
+
+    require_real(str(PUBLISHED_TOPOLOGIES))
+    return published_topologies_dir()

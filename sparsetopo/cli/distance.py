@@ -26,16 +26,15 @@ epochs) print one line on stderr and exit with code 2.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..nnstd.pairwise import DistanceMatrix, cached_nnstd, pairwise_nnstd
 from ..topology.layered import describe_layer
 from ..topology.modules import load_state_dict_topology
@@ -258,33 +257,22 @@ def _print_pair(labels: Sequence[str], networks: Sequence[list], result, args: a
 
 
 def _write_matrix(matrix: DistanceMatrix, out: Path, args: argparse.Namespace) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from ..nnstd.heatmap import distance_heatmap
 
     out.mkdir(parents=True, exist_ok=True)
     written = [_atomic(out / "nnstd_mean.csv", lambda tmp: matrix.frame().to_csv(tmp))]
     for k in range(matrix.layers.shape[0]):
         written.append(_atomic(out / f"nnstd_layer{k}.csv", lambda tmp, k=k: matrix.frame(layer=k).to_csv(tmp)))
 
-    n = len(matrix.labels)
-    size = max(4.0, 0.45 * n + 2.0)
-    fig, ax = plt.subplots(figsize=(size + 1.0, size))
-    image = ax.imshow(matrix.mean, vmin=0.0, vmax=1.0, cmap="viridis", interpolation="none")
-    ax.set_xticks(range(n), labels=matrix.labels, rotation=90)
-    ax.set_yticks(range(n), labels=matrix.labels)
+    epoch = f", epoch {args.epoch}" if args.epoch is not None else ""
+    ax = distance_heatmap(matrix.mean, matrix.labels, title=f"NNSTD, mean over layers{epoch}\n({_describe(args)})",
+                          cbar_label="NNSTD (0 = same topology)")
     ax.set_xlabel("network")
     ax.set_ylabel("network")
-    epoch = f", epoch {args.epoch}" if args.epoch is not None else ""
-    ax.set_title(f"NNSTD, mean over layers{epoch}\n({_describe(args)})", fontsize=9)
-    if n <= 12:
-        for i in range(n):
-            for j in range(n):
-                value = matrix.mean[i, j]
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if value < 0.5 else "black")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="NNSTD (0 = same topology)")
+    ax.title.set_fontsize(9)
+    fig = ax.figure
     fig.tight_layout()
     written.append(_atomic(out / "nnstd_mean.png", lambda tmp: fig.savefig(tmp, dpi=150, format="png")))
     plt.close(fig)
@@ -293,13 +281,6 @@ def _write_matrix(matrix: DistanceMatrix, out: Path, args: argparse.Namespace) -
 
 def _atomic(path: Path, write) -> Path:
     """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=path.suffix) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path

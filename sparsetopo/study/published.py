@@ -64,9 +64,9 @@ def published_root(data_root: str | os.PathLike | None = None) -> Path | None:
     Looks for ``<data root>/official_nnstd_topo/topo/e5_s0_w{0..9}`` (the data
     root as in :func:`sparsetopo.data.data_root`).
     """
-    from ..data import data_root as resolve
+    from ..data import published_topologies_dir
 
-    root = resolve(data_root) / "official_nnstd_topo" / "topo"
+    root = published_topologies_dir(data_root)
     if not all((root / run).is_dir() for run in PUBLISHED_RUNS):
         return None
     return root

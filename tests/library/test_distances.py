@@ -30,13 +30,13 @@ from sparsetopo.topology.masks import (
     rewire_fraction,
     save_topology,
 )
-from helpers import require_real
+from helpers import require_published
 
 WIDTHS = (30, 24, 24, 4)
 
 
 def published_root() -> Path:
-    return require_real("official_nnstd_topo/topo") / "official_nnstd_topo" / "topo"
+    return require_published()
 
 
 def networks(n: int, density: float = 0.1) -> list[list[np.ndarray]]:

@@ -12,7 +12,7 @@ from sparsetopo.store.config import RunConfig
 from sparsetopo.data import dataset_fingerprint, dataset_info, load_dataset, register_arrays
 from sparsetopo.errors import ParameterError
 from sparsetopo.study.params import boolean, check_parameters, fraction, list_of, one_of, positive_float, positive_int
-from sparsetopo.topology.masks import as_topology, export_published, load_published, load_topology, random_topology, save_topology
+from sparsetopo.topology.masks import as_topology, export_published, load_published, load_topology, random_topology
 
 
 # ------------------------------------------------------------------ dataset files

@@ -23,7 +23,7 @@ from sparsetopo.topology.masks import (
     random_topology,
     rewire_fraction,
 )
-from helpers import require_real
+from helpers import require_published
 
 # Values of the published code (Sparse_Topology_Distance) for
 # first = e5_s0_w1, second = e5_s0_w0.
@@ -35,7 +35,7 @@ PUBLISHED_MEAN_190 = 0.357723
 
 
 def published_root() -> Path:
-    return require_real("official_nnstd_topo/topo") / "official_nnstd_topo" / "topo"
+    return require_published()
 
 
 def small_topology(seed: int, widths=(40, 30, 30, 5), density=0.08) -> list[np.ndarray]:

@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse as sp
 
 from sparsetopo import topology as T
-from helpers import require_real
+from helpers import require_published
 
 
 def test_epsilon_initialiser_gives_exact_edge_counts():
@@ -77,10 +77,10 @@ def test_rewire_fraction_moves_exact_number_of_edges():
 
 @pytest.mark.realdata
 def test_published_topology_import_matches_stored_counts():
-    root = require_real("official_nnstd_topo/topo/e5_s0_w0/epoch_000")
-    masks = T.load_published(root / "official_nnstd_topo/topo/e5_s0_w0", 0)
+    root = require_published()
+    masks = T.load_published(root / "e5_s0_w0", 0)
     assert T.layer_shapes(masks) == [(784, 784), (784, 784), (784, 784), (10, 784)]
-    raw = sp.load_npz(root / "official_nnstd_topo/topo/e5_s0_w0/epoch_000/weight_l0.npz")
+    raw = sp.load_npz(root / "e5_s0_w0/epoch_000/weight_l0.npz")
     assert raw.nnz == 4479
     assert T.edge_counts(masks)[0] == 3772
     assert T.edge_counts(masks)[3] == 7840

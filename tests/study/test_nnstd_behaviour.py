@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import require_real
+from helpers import require_published
 
 from sparsetopo.nnstd.pairwise import pairwise_nnstd, random_baseline
 from sparsetopo.nnstd.distance import nnstd
@@ -158,7 +158,7 @@ def test_published_agreement_reports_deviation_from_the_reference(tmp_path):
 
 @pytest.mark.realdata
 def test_published_agreement_within_printed_precision_on_the_real_topologies():
-    root = require_real("official_nnstd_topo/topo") / "official_nnstd_topo" / "topo"
+    root = require_published()
     assert PUB.published_root(root.parents[1]).resolve() == root.resolve()
     table = PUB.published_agreement(root)
     assert table["abs_deviation"].max() < 1e-6
