@@ -96,6 +96,10 @@ class Findings:
             self.figures.append(name)
         return path
 
+    def save_figures(self, figures: dict[str, Any], dpi: int = 150) -> list[Path]:
+        """Save every ``name -> Figure`` of ``figures`` (in its order) with :meth:`save_figure`."""
+        return [self.save_figure(fig, name, dpi=dpi) for name, fig in figures.items()]
+
     def table(self) -> pd.DataFrame:
         """The findings table: claim, measured value, spread, verdict."""
         rows = []
