@@ -125,7 +125,8 @@ class Findings:
 
 
 def findings_markdown(findings_path: str | Path) -> str:
-    """The findings table of a written ``findings.json`` as Markdown (for the README)."""
+    """The findings table of a written ``findings.json`` as Markdown (the README's tables, see
+    :mod:`sparsetopo.study.report`)."""
     data = atomic.read_json(findings_path)
     lines = ["| claim | measured | spread | verdict |", "|---|---|---|---|"]
     for c in data["claims"]:
@@ -134,9 +135,3 @@ def findings_markdown(findings_path: str | Path) -> str:
         lines.append(f"| {c['claim']} | {measured} | {spread} | {_verdict(c['holds'])} |")
     return "\n".join(lines)
 
-
-if __name__ == "__main__":  # python -m sparsetopo.report figures/*/findings.json
-    import sys
-
-    for arg in sys.argv[1:]:
-        print(f"### {Path(arg).parent.name}\n\n{findings_markdown(arg)}\n")
