@@ -1,6 +1,8 @@
 """Controlled experiments on NNSTD: what it measures and whether it behaves like a distance.
 
-Notebook ``01_nnstd`` calls one function of this module per step:
+Notebook ``01_nnstd`` calls the study API at the end of this module
+(:class:`Parameters`, :func:`run`, :func:`claims`, :func:`figures`,
+:func:`notes`); :func:`run` goes through these steps:
 
 * :func:`worked_example` builds two tiny networks and spells out NNSTD on
   them: the cost matrix of every layer (after the renumbering chosen by the

@@ -1,6 +1,8 @@
 """How SET moves sparse topologies: runs from similar and from different starts.
 
-Notebook ``03_evolution`` calls one function of this module per step.
+Notebook ``03_evolution`` calls the study API at the end of this module
+(:class:`Parameters`, :func:`run`, :func:`claims`, :func:`figures`,
+:func:`notes`), built from the steps below.
 
 Design (:func:`experiment_configs`)
 -----------------------------------
