@@ -169,3 +169,19 @@ def test_notebook_silences_only_named_warnings_and_computes_no_claims(name):
     assert not blanket, f"{name} silences every warning; name the category or message"
     assert ".claim(" not in code, f"{name} records claims inline; they belong in {MODULES[name].__name__}.claims"
     assert f"{MODULES[name].__name__.rsplit('.', 1)[1]}.Parameters.from_namespace(globals())" in code
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_study_module_exposes_the_same_api(name):
+    import inspect
+
+    from sparsetopo.study.params import StudyParameters
+
+    module = MODULES[name]
+    assert issubclass(module.Parameters, StudyParameters)
+    assert module.Parameters.__dataclass_params__.frozen
+    for fn in ("run", "claims", "figures", "notes"):
+        assert fn in module.__all__, f"{module.__name__}.__all__ lacks {fn}"
+        assert list(inspect.signature(getattr(module, fn)).parameters) == [
+            "params" if fn == "run" else "result"], f"{module.__name__}.{fn}"
+    assert module.Parameters().figures_dir == f"../figures/{name}"
