@@ -49,17 +49,37 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _verdict(holds: bool | None) -> str:
+def _verdict(holds: bool | None, verdict: str | None = None) -> str:
+    if verdict is not None:
+        return verdict
     return "n/a" if holds is None else ("holds" if holds else "does not hold")
 
 
 @dataclass
 class Claim:
+    """One tested claim.
+
+    ``verdict`` and ``rule`` are set only by :meth:`Findings.claim_verdict` (a
+    rule from :mod:`sparsetopo.study.verdicts`): ``verdict`` is "holds", "does
+    not hold" or "inconclusive", ``rule`` the rule's name, margin, its
+    justification and the interval decided on. Claims recorded with a plain
+    ``holds`` leave both unset, and ``findings.json`` omits them.
+    """
+
     claim: str
     measured: float | None
     holds: bool | None
     detail: str = ""
     spread: str = ""
+    verdict: str | None = None
+    rule: dict | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _plain(self.__dict__)
+        for key in ("verdict", "rule"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass
@@ -80,6 +100,23 @@ class Findings:
     def claim(self, claim: str, measured: float | None, holds: bool | None, detail: str = "", spread: str = "") -> Claim:
         """Record one tested claim with its measured number and verdict."""
         c = Claim(claim, None if measured is None else float(measured), None if holds is None else bool(holds), detail, spread)
+        self.claims = [x for x in self.claims if x.claim != claim] + [c]
+        return c
+
+    def claim_verdict(self, claim: str, verdict, detail: str = "", spread: str = "") -> Claim:
+        """Record one claim decided by a rule of :mod:`sparsetopo.study.verdicts`.
+
+        ``verdict`` is a :class:`~sparsetopo.study.verdicts.Verdict`: the measured
+        number is its estimate; the claim keeps the verdict word, the rule, the
+        margin with its justification and the interval.
+        """
+        from .verdicts import Verdict
+
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"verdict must be a verdicts.Verdict, got {type(verdict).__name__}")
+        rule = {"rule": verdict.rule, "margin": verdict.margin, "justification": verdict.justification,
+                "ci": [verdict.low, verdict.high], "note": verdict.note}
+        c = Claim(claim, verdict.estimate, verdict.holds, detail, spread, verdict.verdict, rule)
         self.claims = [x for x in self.claims if x.claim != claim] + [c]
         return c
 
@@ -104,7 +141,7 @@ class Findings:
         """The findings table: claim, measured value, spread, verdict."""
         rows = []
         for c in self.claims:
-            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": _verdict(c.holds),
+            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": _verdict(c.holds, c.verdict),
                          "how measured": c.detail})
         return pd.DataFrame(rows)
 
@@ -112,7 +149,7 @@ class Findings:
         return {
             "notebook": self.notebook,
             "parameters": _plain(self.parameters),
-            "claims": [_plain(c.__dict__) for c in self.claims],
+            "claims": [c.to_dict() for c in self.claims],
             "figures": [f"{name}.png" for name in self.figures],
             "data": self.data,
         }
@@ -132,6 +169,6 @@ def findings_markdown(findings_path: str | Path) -> str:
     for c in data["claims"]:
         measured = "" if c["measured"] is None else f"{c['measured']:.4g}"
         spread = (c.get("spread") or "").replace("|", "/")
-        lines.append(f"| {c['claim']} | {measured} | {spread} | {_verdict(c['holds'])} |")
+        lines.append(f"| {c['claim']} | {measured} | {spread} | {_verdict(c['holds'], c.get('verdict'))} |")
     return "\n".join(lines)
 

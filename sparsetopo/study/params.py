@@ -143,7 +143,7 @@ class StudyParameters:
 
     profile: str = "default"
     dataset: str = "fashion_mnist"
-    figures_dir: str = ""
+    figures_dir: str = "../figures"
     runs_root: str = "../runs"
     n_jobs: int = 2
     verbosity: str = "info"

@@ -59,6 +59,7 @@ __all__ = [
     "network_bootstrap_ci",
     "network_jackknife_ci",
     "convergence",
+    "convergence_table",
     "last_k_mean",
 ]
 
@@ -448,3 +449,41 @@ def last_k_mean(curve: Sequence[float], k: int = 5) -> float:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= x.size:
         raise ValueError(f"k must be an integer in [1, {x.size}] (the curve's length), got {k!r}")
     return float(x[-k:].mean())
+
+
+def convergence_table(frame, *, run: str = "run_id", x: str = "epoch", y: str = "test_acc", k: int = 5,
+                      threshold: float = 0.001):
+    """:func:`convergence` of every run of a tidy learning-curve frame (e.g. :func:`sparsetopo.store.sweep`'s).
+
+    Parameters
+    ----------
+    frame : pd.DataFrame with columns ``run``, ``x`` and ``y`` (one row per run and epoch).
+    run, x, y : column names: the run's identity, the epoch (sorted on) and the value.
+    k, threshold : as in :func:`convergence`.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per run, in order of first appearance: ``run``, ``epochs``, ``last_mean``,
+        ``previous_mean``, ``moved``, ``converged`` and ``note``. A run with fewer than
+        ``2 k`` values counts as not converged (NaN means, note "fewer than 2k epochs"),
+        so a verdict on it is at most inconclusive.
+    """
+    import pandas as pd
+
+    missing = [c for c in (run, x, y) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks the columns {missing}; it has {list(frame.columns)}")
+    rows = []
+    for key, part in frame.groupby(run, sort=False):
+        curve = part.sort_values(x)[y].to_numpy(dtype=float)
+        row = {run: key, "epochs": int(len(curve))}
+        if len(curve) < 2 * k:
+            row.update(last_mean=math.nan, previous_mean=math.nan, moved=math.nan, converged=False,
+                       note=f"fewer than {2 * k} epochs")
+        else:
+            c = convergence(curve, k=k, threshold=threshold)
+            row.update(last_mean=c.last_mean, previous_mean=c.previous_mean, moved=c.moved, converged=c.converged,
+                       note="")
+        rows.append(row)
+    return pd.DataFrame(rows)

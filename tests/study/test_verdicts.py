@@ -194,3 +194,21 @@ def test_last_k_mean():
     assert V.last_k_mean([0.1, 0.2, 0.3, 0.4], k=2) == pytest.approx(0.35)
     with pytest.raises(ValueError):
         V.last_k_mean([0.1, 0.2], k=3)
+
+
+def test_convergence_table_judges_every_run_and_flags_short_ones():
+    import pandas as pd
+
+    rows = []
+    for run, curve in {"flat": [0.8] * 4 + [0.85] * 6, "climbing": list(np.linspace(0.5, 0.9, 10)),
+                       "short": [0.5, 0.6, 0.7]}.items():
+        rows += [{"run_id": run, "epoch": e + 1, "test_acc": v} for e, v in enumerate(curve)]
+    frame = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # epochs out of order: the table sorts them
+    table = V.convergence_table(frame, k=3, threshold=0.001).set_index("run_id")
+    assert set(table.index) == {"flat", "climbing", "short"}
+    assert bool(table.loc["flat", "converged"]) and table.loc["flat", "moved"] == pytest.approx(0.0)
+    assert not table.loc["climbing", "converged"]
+    assert table.loc["climbing", "moved"] == pytest.approx(3 * 0.4 / 9)
+    assert not table.loc["short", "converged"] and "fewer than 6" in table.loc["short", "note"]
+    with pytest.raises(ValueError, match="accuracy"):
+        V.convergence_table(frame, y="accuracy")
