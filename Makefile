@@ -6,7 +6,7 @@ PROFILE ?= default
 DATASET ?=
 NOTEBOOKS := 01_nnstd 02_sparse_vs_dense 03_evolution 04_lottery_tickets 05_any_model
 
-.PHONY: setup study test bench clean-runs
+.PHONY: setup study test bench report clean-runs
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run 'make PYTHON=python3 ...' with a Python >= 3.10"; exit 1; }
@@ -21,6 +21,9 @@ study: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+report: setup
+	$(PY) -m sparsetopo.study.report
 
 bench: setup
 	$(PY) benchmarks/bench_nnstd.py

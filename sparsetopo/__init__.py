@@ -1,10 +1,55 @@
 """sparsetopo: sparse neural networks seen through graph theory.
 
-The package holds all logic of the study: topologies (:mod:`sparsetopo.topology`),
+The package holds all logic of the study: topologies (:mod:`sparsetopo.topology.masks`),
 masked models (:mod:`sparsetopo.model`), training with SET rewiring
-(:mod:`sparsetopo.training`, :mod:`sparsetopo.set_rewiring`), the run store
-(:mod:`sparsetopo.store`), datasets (:mod:`sparsetopo.data`), NNSTD
-(:mod:`sparsetopo.nnstd`) and lottery tickets (:mod:`sparsetopo.lottery`).
+(:mod:`sparsetopo.training.loop`, :mod:`sparsetopo.training.set_rewiring`), the run store
+(:mod:`sparsetopo.store.runs`), datasets (:mod:`sparsetopo.data`), NNSTD
+(:mod:`sparsetopo.nnstd.distance`) and lottery tickets (:mod:`sparsetopo.lottery`).
 """
 
 __version__ = "0.1.0"
+
+
+def set_verbosity(level: int | str = "info") -> int:
+    """Set how much the package reports: the level of the ``sparsetopo`` logger.
+
+    ``"info"`` (or ``logging.INFO``) and below also draw progress bars
+    (:func:`sparsetopo.parallel.show_progress` follows this level);
+    ``"warning"`` and above keep the package quiet. When no handler would
+    show the messages (none on the logger or its ancestors), one writing to
+    stderr is added, so a notebook sees them without configuring logging.
+
+    Parameters
+    ----------
+    level : a ``logging`` level (int) or its name, case-insensitive
+        (``"debug"``, ``"info"``, ``"warning"``, ``"error"``, ``"critical"``).
+
+    Returns
+    -------
+    int
+        The level set.
+
+    Raises
+    ------
+    ValueError
+        For an unknown level name or a negative level.
+    """
+    import logging
+
+    names = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+             "error": logging.ERROR, "critical": logging.CRITICAL}
+    if isinstance(level, str):
+        if level.lower() not in names:
+            raise ValueError(f"level must be one of {list(names)} or a logging level number, got {level!r}")
+        value = names[level.lower()]
+    elif isinstance(level, int) and not isinstance(level, bool) and level >= 0:
+        value = level
+    else:
+        raise ValueError(f"level must be one of {list(names)} or a logging level number, got {level!r}")
+    logger = logging.getLogger("sparsetopo")
+    logger.setLevel(value)
+    if not logger.hasHandlers():
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    return value

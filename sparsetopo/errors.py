@@ -15,7 +15,6 @@ __all__ = [
     "NonFiniteLossError",
     "StoreWriteError",
     "RunLockTimeout",
-    "ParameterError",
 ]
 
 
@@ -50,7 +49,3 @@ class StoreWriteError(SparsetopoError, OSError):
 
 class RunLockTimeout(SparsetopoError, TimeoutError):
     """Another process held a run folder's lock for longer than the caller would wait."""
-
-
-class ParameterError(SparsetopoError, ValueError):
-    """A notebook or study parameter has the wrong type or value; the message names it."""

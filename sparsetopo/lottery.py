@@ -651,7 +651,7 @@ def train_controls(
 
     Finished controls are read back, not retrained. Returns the runs by name.
     """
-    from .store import runs as store
+    from . import store
 
     configs = control_configs(ticket, seed=seed, zeta=zeta, epochs=epochs)
     return {name: store.train(cfg, root=root, progress=progress) for name, cfg in configs.items()}

@@ -16,6 +16,9 @@ import seaborn as sns
 
 __all__ = ["style", "distance_heatmap", "heatmap_grid", "line_with_band", "embedding_paths"]
 
+#: Seed of seaborn's bootstrapped confidence bands, so a figure redraws identically.
+BOOTSTRAP_SEED = 0
+
 
 def style() -> None:
     """The study's look: white grid, readable fonts."""
@@ -63,7 +66,7 @@ def line_with_band(frame: pd.DataFrame, x: str, y: str, hue: str | None = None, 
     """Mean of ``y`` against ``x`` with a 95% confidence band over repeats. Returns the Axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
-    sns.lineplot(data=frame, x=x, y=y, hue=hue, errorbar=errorbar, marker=marker, ax=ax)
+    sns.lineplot(data=frame, x=x, y=y, hue=hue, errorbar=errorbar, marker=marker, ax=ax, seed=BOOTSTRAP_SEED)
     if hline is not None:
         ax.axhline(hline, color="black", linestyle="--", linewidth=1.2, label=hline_label or None)
     if logx:
@@ -239,7 +242,8 @@ def panels_with_baseline(frame: pd.DataFrame, x: str, y: str, panel: str, *, bas
         if units is not None:
             sns.lineplot(data=part, x=x, y=y, hue=hue, units=units, estimator=None, marker=marker, ax=ax, alpha=0.8)
         else:
-            sns.lineplot(data=part, x=x, y=y, hue=hue, errorbar=("ci", 95), marker=marker, ax=ax)
+            sns.lineplot(data=part, x=x, y=y, hue=hue, errorbar=("ci", 95), marker=marker, ax=ax,
+                         seed=BOOTSTRAP_SEED)
         if baseline is not None:
             row = baseline[baseline[panel].astype(str) == str(value)]
             if len(row):
@@ -273,7 +277,7 @@ def grouped_points(frame: pd.DataFrame, x: str, y: str, *, order: Sequence[str] 
     if ax is None:
         _, ax = plt.subplots(figsize=(1.3 * frame[x].nunique() + 3, 4))
     sns.stripplot(data=frame, x=x, y=y, order=order, ax=ax, color="grey", alpha=0.7, size=6, jitter=0.15)
-    sns.pointplot(data=frame, x=x, y=y, order=order, ax=ax, errorbar=("ci", 95), color="black", linestyle="none",
+    sns.pointplot(data=frame, x=x, y=y, order=order, ax=ax, errorbar=("ci", 95), seed=BOOTSTRAP_SEED, color="black", linestyle="none",
                   markers="_", markersize=20, capsize=0.2)
     if hline is not None:
         ax.axhline(hline, color="crimson", linestyle="--", linewidth=1, label=hline_label or None)
@@ -540,7 +544,7 @@ def imp_trajectory(rounds: pd.DataFrame, others: pd.DataFrame | None = None, *, 
         _, ax = plt.subplots(figsize=(7, 4.5))
     names = list(order) if order is not None else ([imp_label] + ([] if others is None else list(dict.fromkeys(others["method"]))))
     palette = method_palette(names)
-    sns.lineplot(data=rounds, x="density_pct", y="test_acc", errorbar=("ci", 95), marker="o",
+    sns.lineplot(data=rounds, x="density_pct", y="test_acc", errorbar=("ci", 95), seed=BOOTSTRAP_SEED, marker="o",
                  color=palette.get(imp_label, "tab:grey"), label="IMP rounds (mean, 95% CI; last = ticket)", ax=ax)
     if others is not None:
         shown = [n for n in names if n != imp_label and not others[others["method"] == n].empty]

@@ -49,17 +49,37 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _verdict(holds: bool | None) -> str:
+def _verdict(holds: bool | None, verdict: str | None = None) -> str:
+    if verdict is not None:
+        return verdict
     return "n/a" if holds is None else ("holds" if holds else "does not hold")
 
 
 @dataclass
 class Claim:
+    """One tested claim.
+
+    ``verdict`` and ``rule`` are set only by :meth:`Findings.claim_verdict` (a
+    rule from :mod:`sparsetopo.study.verdicts`): ``verdict`` is "holds", "does
+    not hold" or "inconclusive", ``rule`` the rule's name, margin, its
+    justification and the interval decided on. Claims recorded with a plain
+    ``holds`` leave both unset, and ``findings.json`` omits them.
+    """
+
     claim: str
     measured: float | None
     holds: bool | None
     detail: str = ""
     spread: str = ""
+    verdict: str | None = None
+    rule: dict | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _plain(self.__dict__)
+        for key in ("verdict", "rule"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass
@@ -83,6 +103,23 @@ class Findings:
         self.claims = [x for x in self.claims if x.claim != claim] + [c]
         return c
 
+    def claim_verdict(self, claim: str, verdict, detail: str = "", spread: str = "") -> Claim:
+        """Record one claim decided by a rule of :mod:`sparsetopo.study.verdicts`.
+
+        ``verdict`` is a :class:`~sparsetopo.study.verdicts.Verdict`: the measured
+        number is its estimate; the claim keeps the verdict word, the rule, the
+        margin with its justification and the interval.
+        """
+        from .verdicts import Verdict
+
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"verdict must be a verdicts.Verdict, got {type(verdict).__name__}")
+        rule = {"rule": verdict.rule, "margin": verdict.margin, "justification": verdict.justification,
+                "ci": [verdict.low, verdict.high], "note": verdict.note}
+        c = Claim(claim, verdict.estimate, verdict.holds, detail, spread, verdict.verdict, rule)
+        self.claims = [x for x in self.claims if x.claim != claim] + [c]
+        return c
+
     def add_data(self, name: str, value: Any) -> None:
         """Keep the numbers behind a figure (a frame, an array or a dict)."""
         self.data[name] = _plain(value)
@@ -96,11 +133,15 @@ class Findings:
             self.figures.append(name)
         return path
 
+    def save_figures(self, figures: dict[str, Any], dpi: int = 150) -> list[Path]:
+        """Save every ``name -> Figure`` of ``figures`` (in its order) with :meth:`save_figure`."""
+        return [self.save_figure(fig, name, dpi=dpi) for name, fig in figures.items()]
+
     def table(self) -> pd.DataFrame:
         """The findings table: claim, measured value, spread, verdict."""
         rows = []
         for c in self.claims:
-            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": _verdict(c.holds),
+            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": _verdict(c.holds, c.verdict),
                          "how measured": c.detail})
         return pd.DataFrame(rows)
 
@@ -108,7 +149,7 @@ class Findings:
         return {
             "notebook": self.notebook,
             "parameters": _plain(self.parameters),
-            "claims": [_plain(c.__dict__) for c in self.claims],
+            "claims": [c.to_dict() for c in self.claims],
             "figures": [f"{name}.png" for name in self.figures],
             "data": self.data,
         }
@@ -121,18 +162,13 @@ class Findings:
 
 
 def findings_markdown(findings_path: str | Path) -> str:
-    """The findings table of a written ``findings.json`` as Markdown (for the README)."""
+    """The findings table of a written ``findings.json`` as Markdown (the README's tables, see
+    :mod:`sparsetopo.study.report`)."""
     data = atomic.read_json(findings_path)
     lines = ["| claim | measured | spread | verdict |", "|---|---|---|---|"]
     for c in data["claims"]:
         measured = "" if c["measured"] is None else f"{c['measured']:.4g}"
         spread = (c.get("spread") or "").replace("|", "/")
-        lines.append(f"| {c['claim']} | {measured} | {spread} | {_verdict(c['holds'])} |")
+        lines.append(f"| {c['claim']} | {measured} | {spread} | {_verdict(c['holds'], c.get('verdict'))} |")
     return "\n".join(lines)
 
-
-if __name__ == "__main__":  # python -m sparsetopo.report figures/*/findings.json
-    import sys
-
-    for arg in sys.argv[1:]:
-        print(f"### {Path(arg).parent.name}\n\n{findings_markdown(arg)}\n")

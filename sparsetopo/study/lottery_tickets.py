@@ -47,12 +47,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..store import runs as store
+from .. import store
 from ..store.config import RunConfig
 from ..cost import lottery_cost, training_cost
 from ..lottery import LotteryConfig, Ticket, control_configs, find_ticket, load_ticket, lottery_directory
+from ..parallel import show_progress
 from ..stats import format_mean_ci, mean_ci
 from .findings import Findings
+from .params import StudyParameters, check_int, check_optional, check_real, check_sequence
 
 __all__ = [
     "METHODS",
@@ -71,6 +73,12 @@ __all__ = [
     "describe_costs",
     "describe_distances",
     "record_findings",
+    "Parameters",
+    "Result",
+    "run",
+    "notes",
+    "claims",
+    "figures",
 ]
 
 METHODS = ("dense", "IMP ticket", "ticket mask, re-init", "random static", "SET")
@@ -127,7 +135,6 @@ def find_tickets(
     root: str | os.PathLike | None = None,
     *,
     n_jobs: int = 1,
-    progress: bool = True,
 ) -> list[Ticket]:
     """Run (or read back) one search per config, ``n_jobs`` searches at a time.
 
@@ -140,7 +147,7 @@ def find_tickets(
     configs = list(configs)
     root = str(runs_root(root))
     todo = [c for c in configs if not _complete(c, root)]
-    parallel_map(_search_quietly, [(c, root) for c in todo], n_jobs=n_jobs, desc="IMP searches", progress=progress)
+    parallel_map(_search_quietly, [(c, root) for c in todo], n_jobs=n_jobs, desc="IMP searches")
     return [load_ticket(lottery_directory(c, root)) for c in configs]
 
 
@@ -157,7 +164,6 @@ def train_ticket_controls(
     root: str | os.PathLike | None = None,
     *,
     n_jobs: int = 1,
-    progress: bool = True,
     zeta: float = 0.3,
     seed_offset: int = CONTROL_SEED_OFFSET,
     epochs: int | None = None,
@@ -169,7 +175,7 @@ def train_ticket_controls(
     (default: as every IMP round) is what each control trains.
     """
     per_ticket = [control_configs(t, seed=t.config.base.seed + seed_offset, zeta=zeta, epochs=epochs) for t in tickets]
-    store.sweep([c for cfgs in per_ticket for c in cfgs.values()], n_jobs=n_jobs, root=root, progress=progress)
+    store.sweep([c for cfgs in per_ticket for c in cfgs.values()], n_jobs=n_jobs, root=root, progress=show_progress())
     return [{name: store.load_run(store.run_directory(c, root)) for name, c in cfgs.items()} for cfgs in per_ticket]
 
 
@@ -354,7 +360,6 @@ def ticket_distances(
     baseline_pairs: int = 10,
     seed: int = 0,
     n_jobs: int = 1,
-    progress: bool = True,
     cache_dir: str | os.PathLike | None = None,
 ) -> TicketDistances:
     """Pairwise NNSTD of tickets, final SET topologies and (optionally) random static masks.
@@ -376,9 +381,9 @@ def ticket_distances(
             labels.append(f"{_GROUPS[key]} s{s}")
             groups.append(_GROUPS[key])
             seeds.append(s)
-    matrix = pairwise_nnstd(topologies, labels=labels, n_jobs=n_jobs, progress=progress, cache_dir=cache_dir)
+    matrix = pairwise_nnstd(topologies, labels=labels, n_jobs=n_jobs, progress=show_progress(), cache_dir=cache_dir)
     baseline = random_baseline(tickets[0].masks, n_pairs=baseline_pairs, seed=seed, n_jobs=n_jobs,
-                               progress=progress, cache_dir=cache_dir)
+                               progress=show_progress(), cache_dir=cache_dir)
     g = np.array(groups)
     names = list(dict.fromkeys(groups))
     rows = []
@@ -494,3 +499,190 @@ def record_findings(
         detail="ticket minus random-static final test accuracy, mean and 95% CI over seeds; holds when the CI is above 0",
     )
     return findings.table()
+
+
+# ---------------------------------------------------------------------------
+# the notebook's API: Parameters -> run -> claims / figures
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parameters(StudyParameters):
+    """Parameters of notebook ``04_lottery_tickets`` (the names of its ``parameters`` cell).
+
+    Attributes
+    ----------
+    hidden : hidden widths.
+    seeds : one IMP search per seed (distinct, >= 0; searches run ``n_jobs`` at a time).
+    target_density : final density of every hidden layer, in (0, 1).
+    prune_fraction : share of the remaining hidden weights pruned per round, in (0, 1).
+    output_prune_fraction : the output layer's share, in [0, 1), or ``None`` for half of ``prune_fraction``.
+    rewind_epoch : epoch the survivors are rewound to (0: the initial weights).
+    epochs : epochs of the dense run and of every IMP round.
+    control_epochs : epochs of each control, or ``None`` for ``epochs``.
+    lr, batch_size : training of every run; zeta : SET's rewired fraction, in (0, 1).
+    match_tolerance : network A matches B when its accuracy is at least B's minus this (>= 0).
+    baseline_pairs : random topology pairs for the NNSTD baseline (>= 2).
+    """
+
+    figures_dir: str = "../figures/04_lottery_tickets"
+    hidden: tuple = (256, 256)
+    seeds: tuple = (0, 1, 2, 3)
+    target_density: float = 0.1
+    prune_fraction: float = 0.2
+    output_prune_fraction: float | None = None
+    rewind_epoch: int = 0
+    epochs: int = 10
+    control_epochs: int | None = 30
+    lr: float = 0.01
+    batch_size: int = 128
+    zeta: float = 0.3
+    match_tolerance: float = MATCH_TOLERANCE
+    baseline_pairs: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        fraction = dict(minimum=0, exclusive_minimum=True, maximum=1)
+        self._set("hidden", check_sequence("hidden", self.hidden, lambda n, v: check_int(n, v, minimum=1)))
+        self._set("seeds", check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, minimum=0), unique=True))
+        self._set("target_density", check_real("target_density", self.target_density, **fraction))
+        self._set("prune_fraction", check_real("prune_fraction", self.prune_fraction, **fraction))
+        self._set("output_prune_fraction", check_optional("output_prune_fraction", self.output_prune_fraction,
+                                                          lambda n, v: check_real(n, v, minimum=0, maximum=1)))
+        self._set("rewind_epoch", check_int("rewind_epoch", self.rewind_epoch, minimum=0))
+        self._set("epochs", check_int("epochs", self.epochs, minimum=1))
+        self._set("control_epochs", check_optional("control_epochs", self.control_epochs,
+                                                   lambda n, v: check_int(n, v, minimum=1)))
+        self._set("lr", check_real("lr", self.lr, minimum=0, exclusive_minimum=True))
+        self._set("batch_size", check_int("batch_size", self.batch_size, minimum=1))
+        self._set("zeta", check_real("zeta", self.zeta, **fraction))
+        self._set("match_tolerance", check_real("match_tolerance", self.match_tolerance, minimum=0))
+        self._set("baseline_pairs", check_int("baseline_pairs", self.baseline_pairs, minimum=2))
+        if self.rewind_epoch >= self.epochs:
+            raise ValueError(f"parameter rewind_epoch must be < epochs ({self.epochs}), got {self.rewind_epoch}")
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything notebook ``04_lottery_tickets`` computed (see :func:`run`).
+
+    Attributes
+    ----------
+    params : the parameters; widths : layer widths; description : the dataset in one line.
+    configs : :func:`lottery_configs`; schedule : edges per layer in every round (rows: rounds).
+    tickets : :func:`find_tickets`; controls : :func:`train_ticket_controls`.
+    runs : :func:`method_table`; summary : :func:`method_summary`; rounds : :func:`imp_rounds`.
+    ratios : :func:`cost_ratios`; gaps : :func:`reinit_gaps`; distances : :func:`ticket_distances`.
+    """
+
+    params: Parameters
+    widths: list
+    description: str
+    configs: list
+    schedule: pd.DataFrame
+    tickets: list
+    controls: list
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    rounds: pd.DataFrame
+    ratios: pd.DataFrame
+    gaps: pd.DataFrame
+    distances: TicketDistances
+
+
+def run(params: Parameters) -> Result:
+    """Run (or read back) the IMP searches and their controls, then costs, gaps and distances."""
+    from ..data import load_dataset
+    from ..lottery import pruning_schedule
+
+    if not isinstance(params, Parameters):
+        raise TypeError(f"params must be lottery_tickets.Parameters, got {type(params).__name__}")
+    p = params
+    data = load_dataset(p.dataset)
+    widths = [data.n_features, *p.hidden, data.n_classes]
+    configs = lottery_configs(p.dataset, list(p.hidden), list(p.seeds), target_density=p.target_density,
+                              epochs=p.epochs, prune_fraction=p.prune_fraction,
+                              output_prune_fraction=p.output_prune_fraction, rewind_epoch=p.rewind_epoch, lr=p.lr,
+                              batch_size=p.batch_size)
+    schedule = pd.DataFrame(pruning_schedule(configs[0], widths), columns=[f"layer {k}" for k in range(len(widths) - 1)])
+    schedule.index.name = "round"
+    tickets = find_tickets(configs, root=p.runs_root, n_jobs=p.n_jobs)
+    controls = train_ticket_controls(tickets, root=p.runs_root, n_jobs=p.n_jobs, zeta=p.zeta, epochs=p.control_epochs)
+    runs = method_table(tickets, controls)
+    distances = ticket_distances(tickets, controls, baseline_pairs=p.baseline_pairs, n_jobs=p.n_jobs,
+                                 cache_dir=p.cache_dir)
+    return Result(params=p, widths=widths, description=data.describe(), configs=configs, schedule=schedule,
+                  tickets=tickets, controls=controls, runs=runs, summary=method_summary(runs),
+                  rounds=imp_rounds(tickets), ratios=cost_ratios(runs, tolerance=p.match_tolerance),
+                  gaps=reinit_gaps(runs), distances=distances)
+
+
+def notes(result: Result) -> dict[str, str]:
+    """Sentences of measured numbers for the notebook (keys ``"data"``, ``"schedule"``, ``"costs"``,
+    ``"distances"``)."""
+    p = result.params
+    return {
+        "data": result.description,
+        "schedule": f"{result.configs[0].n_rounds} pruned rounds of {p.epochs} epochs after a dense run of {p.epochs} "
+                    f"epochs, {len(p.seeds)} seeds; controls train {p.control_epochs or p.epochs} epochs",
+        "costs": describe_costs(result.ratios),
+        "distances": describe_distances(result.distances),
+    }
+
+
+def claims(result: Result) -> Findings:
+    """The findings of notebook ``04_lottery_tickets`` (claims by :func:`record_findings`'s rules, and the
+    numbers behind every figure); the parameters recorded are ``result.params``."""
+    r, p = result, result.params
+    findings = Findings("04_lottery_tickets", p.figures_dir, parameters=p.as_dict())
+    d = r.distances
+    findings.add_data("imp_rounds", r.rounds)
+    findings.add_data("accuracy_vs_cost", r.runs)
+    findings.add_data("method_summary", r.summary)
+    findings.add_data("cost_ratios", r.ratios)
+    findings.add_data("nnstd_matrix", d.matrix.frame())
+    findings.add_data("nnstd_blocks", d.blocks)
+    findings.add_data("nnstd_embedding", pd.DataFrame({"label": d.matrix.labels, "group": d.groups,
+                                                       "x": d.coords[:, 0], "y": d.coords[:, 1]}))
+    findings.add_data("accuracy_gaps", r.gaps)
+    record_findings(findings, r.runs, r.ratios, r.gaps, d, tolerance=p.match_tolerance)
+    return findings
+
+
+def figures(result: Result) -> dict[str, Any]:
+    """Every figure of notebook ``04_lottery_tickets`` by name (closed: show with ``display``):
+    ``imp_rounds``, ``accuracy_vs_cost``, ``nnstd_matrix``, ``nnstd_embedding``."""
+    import matplotlib.pyplot as plt
+
+    from . import figures as plots
+
+    r, p, out = result, result.params, {}
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    plots.imp_trajectory(r.rounds, r.runs, order=METHODS, ax=ax,
+                         title=f"{p.dataset}: accuracy through the IMP rounds, and the controls")
+    out["imp_rounds"] = fig
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
+    plots.cost_scatter(r.runs, "macs", order=METHODS, ax=axes[0], ylabel="final test accuracy",
+                       xlabel="training cost (multiply-accumulates, log scale)",
+                       title="accuracy vs MACs to obtain the network")
+    threads = "one CPU thread per run" if p.n_jobs > 1 else "one process"
+    plots.cost_scatter(r.runs, "wall_seconds", order=METHODS, ax=axes[1], legend=False, ylabel="", plain_ticks=True,
+                       xlabel=f"training wall time (s, {threads}, log scale)",
+                       title="accuracy vs wall time to obtain the network")
+    fig.tight_layout()
+    out["accuracy_vs_cost"] = fig
+    d = r.distances
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6.3), gridspec_kw={"width_ratios": [1.25, 1]})
+    plots.block_heatmap(d.matrix.mean, d.groups, labels=d.matrix.labels, ax=axes[0], title="NNSTD between networks",
+                        cbar_label="NNSTD (mean over layers)")
+    plots.distance_vs_baseline(d.blocks, x="block", logx=False, ax=axes[1], xlabel="pair of groups",
+                               label="mean over pairs (bars: min-max)", title="block means vs random topologies")
+    fig.tight_layout()
+    out["nnstd_matrix"] = fig
+    fig, ax = plt.subplots(figsize=(7, 6))
+    plots.embedding_scatter(d.coords, d.groups, labels=[f"s{s}" for s in d.seeds], ax=ax, order=METHODS,
+                            title=f"MDS of the NNSTD matrix (random baseline: {d.baseline.mean:.3f})")
+    out["nnstd_embedding"] = fig
+    for fig in out.values():
+        plt.close(fig)
+    return out

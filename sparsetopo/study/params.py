@@ -1,178 +1,216 @@
-"""Validation of notebook and study parameters, before any work starts.
+"""Parameters of a notebook: one frozen dataclass per study module, checked before any work starts.
 
-A notebook's ``parameters`` cell (or a papermill ``-f`` profile) sets plain
-variables; a typo there (``epochs: 2.5``, a string where a list belongs)
-should fail at once with the parameter's name, not minutes later deep inside
-training. :func:`check_parameters` takes the values and a checker per name::
+Every study module defines ``Parameters(StudyParameters)`` whose fields are
+exactly the names of its notebook's ``parameters`` cell and of its profile
+YAML files (``notebooks/params/<profile>/<notebook>.yaml``). The notebook
+builds it from its own variables with :meth:`StudyParameters.from_namespace`,
+so the names are written once; :meth:`StudyParameters.as_dict` is what
+``findings.json`` records.
 
-    from sparsetopo.study.params import check_parameters, positive_int, list_of, one_of
-
-    check_parameters(
-        dict(epochs=epochs, hidden=hidden, dataset=dataset),
-        epochs=positive_int, hidden=list_of(positive_int), dataset=non_empty_str,
-    )
-
-Every checker is a function ``(name, value) -> value`` that returns the value
-(possibly normalised: a tuple becomes a list, an int a float where a float is
-asked for) or raises :class:`~sparsetopo.errors.ParameterError` naming the
-parameter, what it got and what it expects.
+The ``check_*`` helpers validate one value and raise with the parameter's name
+and its wrong value (``TypeError`` for a wrong type, ``ValueError`` for a value
+out of range); they return the value normalised (lists become tuples).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
-from typing import Any, Callable, Iterable, Mapping
-
-from ..errors import ParameterError
+from typing import Any, Callable, Mapping
 
 __all__ = [
-    "check_parameters",
-    "ParameterError",
-    "integer",
-    "positive_int",
-    "non_negative_int",
-    "real",
-    "positive_float",
-    "fraction",
-    "boolean",
-    "non_empty_str",
-    "one_of",
-    "list_of",
-    "optional",
-    "unknown_parameters",
+    "StudyParameters",
+    "check_int",
+    "check_real",
+    "check_bool",
+    "check_str",
+    "check_sequence",
+    "check_optional",
+    "check_verbosity",
 ]
 
-Checker = Callable[[str, Any], Any]
+# ---------------------------------------------------------------------------
+# one value
+# ---------------------------------------------------------------------------
 
 
-def _fail(name: str, value: Any, expected: str) -> ParameterError:
-    return ParameterError(f"parameter {name!r}: expected {expected}, got {value!r} ({type(value).__name__})")
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as an int (bools and floats refused), within ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"parameter {name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"parameter {name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"parameter {name} must be <= {maximum}, got {value!r}")
+    return value
 
 
-def integer(minimum: int | None = None, maximum: int | None = None) -> Checker:
-    """A whole number (not bool, not 2.0) within optional bounds."""
-    bounds = _bounds_text(minimum, maximum)
-
-    def check(name: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise _fail(name, value, f"a whole number{bounds}")
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise _fail(name, value, f"a whole number{bounds}")
-        return int(value)
-
-    return check
-
-
-def real(minimum: float | None = None, maximum: float | None = None, *, strict_minimum: bool = False) -> Checker:
-    """A finite number (ints accepted, returned as float) within optional bounds."""
-    low = "" if minimum is None else (f" > {minimum:g}" if strict_minimum else f" >= {minimum:g}")
-    high = "" if maximum is None else f" <= {maximum:g}"
-    expected = "a finite number" + (f" ({' and '.join(t.strip() for t in (low, high) if t)})" if low or high else "")
-
-    def check(name: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise _fail(name, value, expected)
-        if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
-            raise _fail(name, value, expected)
-        if maximum is not None and value > maximum:
-            raise _fail(name, value, expected)
-        return float(value)
-
-    return check
+def check_real(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
+               exclusive_minimum: bool = False) -> float:
+    """``value`` as a finite float (ints accepted, bools refused), within the bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"parameter {name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"parameter {name} must be finite, got {value!r}")
+    if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+        raise ValueError(f"parameter {name} must be {'>' if exclusive_minimum else '>='} {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"parameter {name} must be <= {maximum}, got {value!r}")
+    return value
 
 
-def _bounds_text(minimum: int | None, maximum: int | None) -> str:
-    if minimum is not None and maximum is not None:
-        return f" in [{minimum}, {maximum}]"
-    if minimum is not None:
-        return f" >= {minimum}"
-    if maximum is not None:
-        return f" <= {maximum}"
-    return ""
-
-
-positive_int = integer(1)
-non_negative_int = integer(0)
-positive_float = real(0, strict_minimum=True)
-fraction = real(0, 1)
-
-
-def boolean(name: str, value: Any) -> bool:
-    """True or False (not 0/1, not "yes")."""
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a bool (``0``/``1`` and strings refused)."""
     if not isinstance(value, bool):
-        raise _fail(name, value, "true or false")
+        raise TypeError(f"parameter {name} must be true or false, got {value!r} ({type(value).__name__})")
     return value
 
 
-def non_empty_str(name: str, value: Any) -> str:
-    """A non-empty string."""
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(name, value, "a non-empty string")
+def check_str(name: str, value: Any, *, choices: tuple[str, ...] | None = None) -> str:
+    """``value`` if it is a non-empty string (and one of ``choices`` when given)."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"parameter {name} must be a non-empty string, got {value!r} ({type(value).__name__})")
+    if choices is not None and value not in choices:
+        raise ValueError(f"parameter {name} must be one of {list(choices)}, got {value!r}")
     return value
 
 
-def one_of(*choices: Any) -> Checker:
-    """One of the given values."""
-
-    def check(name: str, value: Any) -> Any:
-        if value not in choices:
-            raise _fail(name, value, "one of " + ", ".join(map(repr, choices)))
-        return value
-
-    return check
-
-
-def list_of(item: Checker, *, min_length: int = 1) -> Checker:
-    """A list (or tuple) of at least ``min_length`` items, each passing ``item``; a string is not a list."""
-
-    def check(name: str, value: Any) -> list:
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-            raise _fail(name, value, f"a list of at least {min_length} item(s)")
-        if len(value) < min_length:
-            raise _fail(name, value, f"a list of at least {min_length} item(s)")
-        return [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
-
-    return check
-
-
-def optional(item: Checker) -> Checker:
-    """None, or a value passing ``item``."""
-
-    def check(name: str, value: Any) -> Any:
-        return None if value is None else item(name, value)
-
-    return check
-
-
-def check_parameters(values: Mapping[str, Any], /, **checkers: Checker) -> dict[str, Any]:
-    """Check every named parameter; return ``{name: checked value}``.
-
-    Parameters
-    ----------
-    values : mapping
-        Parameter values, e.g. ``globals()`` of a notebook or a loaded YAML
-        profile.
-    **checkers
-        A checker per parameter name. A name without a value in ``values``
-        is an error (a misspelt parameter in a profile leaves the real one
-        unset).
-
-    Raises
-    ------
-    ParameterError
-        Naming the first parameter that is missing or wrong, what it got and
-        what it expects.
-    """
-    out = {}
-    for name, checker in checkers.items():
-        if name not in values:
-            raise ParameterError(f"parameter {name!r} is not set; add it to the parameters cell or the profile")
-        out[name] = checker(name, values[name])
+def check_sequence(name: str, value: Any, item: Callable[[str, Any], Any], *, min_length: int = 1,
+                   unique: bool = False, increasing: bool = False) -> tuple:
+    """``value`` (a list or tuple, never a string) as a tuple, each entry checked by ``item(name[i], entry)``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"parameter {name} must be a list, got {value!r} ({type(value).__name__})")
+    out = tuple(item(f"{name}[{i}]", v) for i, v in enumerate(value))
+    if len(out) < min_length:
+        raise ValueError(f"parameter {name} needs at least {min_length} entries, got {list(value)!r}")
+    if unique and len(set(out)) != len(out):
+        raise ValueError(f"parameter {name} has repeated entries: {list(value)!r}")
+    if increasing and any(b <= a for a, b in zip(out, out[1:])):
+        raise ValueError(f"parameter {name} must be strictly increasing, got {list(value)!r}")
     return out
 
 
-def unknown_parameters(given: Iterable[str], known: Iterable[str]) -> list[str]:
-    """Names in ``given`` (e.g. the keys of a YAML profile) that no parameter has: typos."""
-    known = set(known)
-    return sorted(n for n in given if n not in known)
+def check_optional(name: str, value: Any, check: Callable[[str, Any], Any]) -> Any:
+    """``None``, or ``check(name, value)``."""
+    return None if value is None else check(name, value)
+
+
+_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def check_verbosity(name: str, value: Any) -> str:
+    """A logging level name (case-insensitive), returned in lower case."""
+    if not isinstance(value, str) or value.lower() not in _LEVELS:
+        raise ValueError(f"parameter {name} must be one of {list(_LEVELS)}, got {value!r}")
+    return value.lower()
+
+
+def check_n_jobs(name: str, value: Any) -> int:
+    """Worker processes: a positive int, or -1 for all cores."""
+    value = check_int(name, value, minimum=-1)
+    if value == 0:
+        raise ValueError(f"parameter {name} must be a positive int or -1 (all cores), got 0")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# the dataclass
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyParameters:
+    """Base of every notebook's parameters: the fields every notebook shares.
+
+    Subclasses add their own fields (all with defaults: the notebook's
+    ``parameters`` cell holds the same values) and extend ``__post_init__``
+    with ``super().__post_init__()`` first.
+
+    Attributes
+    ----------
+    profile : name of the parameter profile the values came from (recorded in
+        ``findings.json``; every profile YAML sets it, so it is right also when
+        papermill is handed a YAML directly).
+    dataset : dataset name (any name :func:`sparsetopo.data.load_dataset` accepts).
+    figures_dir : folder of the figures and ``findings.json`` (relative to ``notebooks/``).
+    runs_root : run store root (relative to ``notebooks/``).
+    n_jobs : worker processes (-1: all cores).
+    verbosity : level of the ``sparsetopo`` logger (``"info"`` draws progress bars).
+    """
+
+    profile: str = "default"
+    dataset: str = "fashion_mnist"
+    figures_dir: str = "../figures"
+    runs_root: str = "../runs"
+    n_jobs: int = 2
+    verbosity: str = "info"
+
+    def __post_init__(self) -> None:
+        self._set("profile", check_str("profile", self.profile))
+        self._set("dataset", check_str("dataset", self.dataset))
+        self._set("figures_dir", check_str("figures_dir", self.figures_dir))
+        self._set("runs_root", check_str("runs_root", self.runs_root))
+        self._set("n_jobs", check_n_jobs("n_jobs", self.n_jobs))
+        self._set("verbosity", check_verbosity("verbosity", self.verbosity))
+
+    def _set(self, name: str, value: Any) -> None:
+        """Store a normalised value on the frozen instance (only from ``__post_init__``)."""
+        object.__setattr__(self, name, value)
+
+    @property
+    def cache_dir(self) -> str:
+        """The NNSTD cache folder of the run store."""
+        return f"{self.runs_root}/.cache/nnstd"
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]):
+        """Parameters from a mapping holding every field (other keys refused).
+
+        Raises
+        ------
+        ValueError
+            When a field is missing or an unknown key is present (both named).
+        """
+        names = cls.field_names()
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"unknown parameters {unknown} for {cls.__module__}.{cls.__name__}; known: {names}")
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise ValueError(f"parameters {missing} are missing ({cls.__module__}.{cls.__name__})")
+        return cls(**{n: values[n] for n in names})
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]):
+        """Parameters from the variables of a notebook (``globals()``): every field, by name.
+
+        Other variables in ``namespace`` are ignored; a missing field raises
+        ``ValueError`` naming it.
+        """
+        missing = [n for n in cls.field_names() if n not in namespace]
+        if missing:
+            raise ValueError(f"parameters {missing} are not defined (add them to the notebook's parameters cell)")
+        return cls(**{n: namespace[n] for n in cls.field_names()})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, lists as lists (what ``findings.json`` records)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def configure_logging(self) -> None:
+        """Apply :attr:`verbosity` to the ``sparsetopo`` logger (see :func:`sparsetopo.set_verbosity`)."""
+        from .. import set_verbosity
+
+        set_verbosity(self.verbosity)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value

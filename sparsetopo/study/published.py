@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..nnstd.pairwise import DistanceMatrix, pairwise_nnstd
 from ..nnstd.distance import nnstd
+from ..parallel import show_progress
 from ..topology.masks import load_published
 
 __all__ = [
@@ -85,7 +86,6 @@ def published_pairwise(
     *,
     runs: Sequence[str] = PUBLISHED_RUNS,
     n_jobs: int = 1,
-    progress: bool = False,
     cache_dir: str | os.PathLike | None = None,
     method: str = "auto",
     tie_break: str = "structure",
@@ -101,7 +101,7 @@ def published_pairwise(
     labels = [run.rsplit("_", 1)[-1] for run in runs]
     out = {}
     for epoch, topologies in load_published_runs(root, epochs, runs).items():
-        out[epoch] = pairwise_nnstd(topologies, labels=labels, n_jobs=n_jobs, progress=progress,
+        out[epoch] = pairwise_nnstd(topologies, labels=labels, n_jobs=n_jobs, progress=show_progress(),
                                     cache_dir=cache_dir, method=method, tie_break=tie_break)
     return out
 

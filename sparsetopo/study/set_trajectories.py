@@ -1,6 +1,8 @@
 """How SET moves sparse topologies: runs from similar and from different starts.
 
-Notebook ``03_evolution`` calls one function of this module per step.
+Notebook ``03_evolution`` calls the study API at the end of this module
+(:class:`Parameters`, :func:`run`, :func:`claims`, :func:`figures`,
+:func:`notes`), built from the steps below.
 
 Design (:func:`experiment_configs`)
 -----------------------------------
@@ -46,7 +48,10 @@ import pandas as pd
 
 from ..store.config import RunConfig, run_id
 from ..nnstd.pairwise import DistanceMatrix
+from ..parallel import show_progress
 from ..topology.masks import save_topology
+from .findings import Findings
+from .params import StudyParameters, check_int, check_optional, check_real, check_sequence
 
 __all__ = [
     "SETTINGS",
@@ -67,6 +72,12 @@ __all__ = [
     "divergence_summary",
     "accuracy_summary",
     "add_claims",
+    "Parameters",
+    "Result",
+    "run",
+    "notes",
+    "claims",
+    "figures",
 ]
 
 #: Setting key -> what its runs share and what they change.
@@ -210,8 +221,7 @@ def experiment_configs(
                       widths=tuple(widths), chain_fraction=float(chain_fraction), chain_paths=tuple(paths))
 
 
-def train_experiment(experiment: Experiment, *, runs_root: str | os.PathLike, n_jobs: int = 1,
-                     progress: bool = True) -> tuple[pd.DataFrame, dict]:
+def train_experiment(experiment: Experiment, *, runs_root: str | os.PathLike, n_jobs: int = 1) -> tuple[pd.DataFrame, dict]:
     """Train every run of the experiment through the run store (finished runs are reused).
 
     Returns
@@ -221,11 +231,11 @@ def train_experiment(experiment: Experiment, *, runs_root: str | os.PathLike, n_
     runs : dict
         Run label -> :class:`~sparsetopo.store.runs.Run`.
     """
-    from ..store import runs as store
+    from .. import store
 
     labels = list(experiment.configs)
     configs = [experiment.configs[label] for label in labels]
-    frame = store.sweep(configs, n_jobs=n_jobs, root=runs_root, progress=progress)
+    frame = store.sweep(configs, n_jobs=n_jobs, root=runs_root, progress=show_progress())
     runs = {label: store.load_run(store.run_directory(c, runs_root)) for label, c in zip(labels, configs)}
     label_of = {runs[label].directory.name: label for label in labels}
     frame["label"] = frame["run_id"].map(label_of)
@@ -502,3 +512,257 @@ def add_claims(findings, divergence: pd.DataFrame, accuracy: dict, *, margin: fl
         spread=f"SET {format_mean_ci(accuracy['set'])}; dense {format_mean_ci(accuracy['dense'])}",
         detail=f"mean SET minus mean dense test accuracy; holds if >= -{dense_tolerance}",
     )
+
+
+# ---------------------------------------------------------------------------
+# the notebook's API: Parameters -> run -> claims / figures
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parameters(StudyParameters):
+    """Parameters of notebook ``03_evolution`` (the names of its ``parameters`` cell).
+
+    Attributes
+    ----------
+    seed : seed of the shared run (topology and training); other runs derive theirs from it.
+    hidden : hidden widths; epsilon : Erdős–Rényi ε (> 0); zeta : SET's rewired fraction per epoch, in (0, 1).
+    epochs, lr, batch_size : training of every run.
+    snapshot_every : save the topology every this many epochs (>= 1).
+    snapshot_epochs : explicit snapshot epochs (overrides ``snapshot_every``), or ``None``.
+    runs_per_setting : SET runs per setting, the shared run included (>= 2, for pairs).
+    reference_seeds : static and dense reference runs each (>= 1).
+    chain_fraction : edges each chain step moves (setting b), in (0, 1].
+    baseline_pairs : random topology pairs of the NNSTD baseline (>= 2).
+    heatmap_epochs : snapshot epochs of the heatmaps, or ``None`` for a default pick.
+    mds_seed : seed of the MDS embedding.
+    divergence_margin, baseline_ratio, static_tolerance, dense_tolerance : thresholds of the findings
+        (see :func:`add_claims`).
+    """
+
+    figures_dir: str = "../figures/03_evolution"
+    seed: int = 0
+    hidden: tuple = (256, 256)
+    epsilon: float = 20.0
+    zeta: float = 0.3
+    epochs: int = 30
+    lr: float = 0.01
+    batch_size: int = 128
+    snapshot_every: int = 5
+    snapshot_epochs: tuple | None = (0, 1, 2, 3, 5, 10, 15, 20, 25, 30)
+    runs_per_setting: int = 4
+    reference_seeds: int = 3
+    chain_fraction: float = 0.01
+    baseline_pairs: int = 16
+    heatmap_epochs: tuple | None = None
+    mds_seed: int = 0
+    divergence_margin: float = 0.1
+    baseline_ratio: float = 0.9
+    static_tolerance: float = 0.005
+    dense_tolerance: float = 0.01
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        epoch = lambda n, v: check_int(n, v, minimum=0)  # noqa: E731
+        self._set("seed", check_int("seed", self.seed, minimum=0))
+        self._set("hidden", check_sequence("hidden", self.hidden, lambda n, v: check_int(n, v, minimum=1)))
+        self._set("epsilon", check_real("epsilon", self.epsilon, minimum=0, exclusive_minimum=True))
+        self._set("zeta", check_real("zeta", self.zeta, minimum=0, exclusive_minimum=True, maximum=1))
+        self._set("epochs", check_int("epochs", self.epochs, minimum=1))
+        self._set("lr", check_real("lr", self.lr, minimum=0, exclusive_minimum=True))
+        self._set("batch_size", check_int("batch_size", self.batch_size, minimum=1))
+        self._set("snapshot_every", check_int("snapshot_every", self.snapshot_every, minimum=1))
+        self._set("snapshot_epochs", check_optional("snapshot_epochs", self.snapshot_epochs, lambda n, v: check_sequence(
+            n, v, lambda m, e: check_int(m, e, minimum=0, maximum=self.epochs), increasing=True)))
+        self._set("runs_per_setting", check_int("runs_per_setting", self.runs_per_setting, minimum=2))
+        self._set("reference_seeds", check_int("reference_seeds", self.reference_seeds, minimum=1))
+        self._set("chain_fraction", check_real("chain_fraction", self.chain_fraction, minimum=0,
+                                               exclusive_minimum=True, maximum=1))
+        self._set("baseline_pairs", check_int("baseline_pairs", self.baseline_pairs, minimum=2))
+        self._set("heatmap_epochs", check_optional("heatmap_epochs", self.heatmap_epochs,
+                                                   lambda n, v: check_sequence(n, v, epoch, unique=True)))
+        self._set("mds_seed", check_int("mds_seed", self.mds_seed, minimum=0))
+        self._set("divergence_margin", check_real("divergence_margin", self.divergence_margin, minimum=0))
+        self._set("baseline_ratio", check_real("baseline_ratio", self.baseline_ratio, minimum=0,
+                                               exclusive_minimum=True))
+        self._set("static_tolerance", check_real("static_tolerance", self.static_tolerance, minimum=0))
+        self._set("dense_tolerance", check_real("dense_tolerance", self.dense_tolerance, minimum=0))
+
+    def base_config(self) -> RunConfig:
+        """The shared run's configuration (every other run derives from it)."""
+        return RunConfig(dataset=self.dataset, hidden=tuple(self.hidden), method="set", epsilon=self.epsilon,
+                         zeta=self.zeta, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
+                         snapshot_every=self.snapshot_every,
+                         snapshot_epochs=None if self.snapshot_epochs is None else tuple(self.snapshot_epochs))
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything notebook ``03_evolution`` computed (see :func:`run`).
+
+    Attributes
+    ----------
+    params, base, experiment : the parameters, the shared run's config and :func:`experiment_configs`.
+    frame, runs : :func:`train_experiment`.
+    topologies, index : :func:`snapshots` of the SET runs; matrix : their pairwise NNSTD.
+    calibration, baseline : random-topology baseline (and its :func:`~.nnstd_behaviour.baseline_frame`).
+    layers : sparse layers; shown_epochs : heatmap epochs; at : epoch -> :func:`matrix_at`.
+    start : :func:`to_start`; between : :func:`between_runs`; divergence : :func:`divergence_summary`.
+    coords : ``(n_snapshots, 2)`` MDS embedding; explored : :func:`explored_frame`; density : network density.
+    accuracy : :func:`accuracy_frame`; summary : :func:`accuracy_summary`.
+    """
+
+    params: Parameters
+    base: RunConfig
+    experiment: Experiment
+    frame: pd.DataFrame
+    runs: dict
+    topologies: list
+    index: pd.DataFrame
+    matrix: DistanceMatrix
+    calibration: Any
+    baseline: pd.DataFrame
+    layers: list
+    shown_epochs: list
+    at: dict
+    start: pd.DataFrame
+    between: pd.DataFrame
+    divergence: pd.DataFrame
+    coords: np.ndarray
+    explored: pd.DataFrame
+    density: float
+    accuracy: pd.DataFrame
+    summary: dict
+
+    def panel_titles(self) -> dict[str, str]:
+        return {**{str(k): f"layer {k}" for k in self.layers}, "mean": "network (mean over layers)"}
+
+
+def run(params: Parameters) -> Result:
+    """Train (or read back) every run, then compute every distance and summary the notebook shows."""
+    from ..nnstd.pairwise import mds_embedding, pairwise_nnstd, random_baseline
+    from ..topology.masks import total_density
+    from .nnstd_behaviour import baseline_frame, sparse_layers
+
+    if not isinstance(params, Parameters):
+        raise TypeError(f"params must be set_trajectories.Parameters, got {type(params).__name__}")
+    p = params
+    base = p.base_config()
+    experiment = experiment_configs(base, n_runs=p.runs_per_setting, runs_root=p.runs_root,
+                                    chain_fraction=p.chain_fraction, n_reference_seeds=p.reference_seeds)
+    frame, runs = train_experiment(experiment, runs_root=p.runs_root, n_jobs=p.n_jobs)
+    topologies, index = snapshots(runs, experiment.set_labels(), experiment.groups)
+    matrix = pairwise_nnstd(topologies, labels=index["name"], n_jobs=p.n_jobs, progress=show_progress(),
+                            cache_dir=p.cache_dir)
+    calibration = random_baseline(topologies[0], n_pairs=p.baseline_pairs, seed=p.seed, n_jobs=p.n_jobs,
+                                  cache_dir=p.cache_dir)
+    baseline = baseline_frame(calibration)
+    layers = sparse_layers(topologies[0])
+    shown_epochs = list(p.heatmap_epochs or pick_epochs(index, n=4))
+    at = {e: matrix_at(matrix, index, e, labels=experiment.set_labels()) for e in shown_epochs}
+    start = to_start(matrix, index)
+    start["group_name"] = start["group"].map(group_name)
+    between = between_runs(matrix, index, experiment.settings)
+    explored = explored_frame(frame)
+    explored["group_name"] = explored["group"].map(group_name)
+    accuracy = accuracy_frame(runs, experiment.groups)
+    accuracy["group_name"] = accuracy["group"].map(group_name)
+    return Result(params=p, base=base, experiment=experiment, frame=frame, runs=runs, topologies=topologies,
+                  index=index, matrix=matrix, calibration=calibration, baseline=baseline, layers=layers,
+                  shown_epochs=shown_epochs, at=at, start=start, between=between,
+                  divergence=divergence_summary(between, baseline, layers),
+                  coords=mds_embedding(matrix.mean, seed=p.mds_seed), explored=explored,
+                  density=total_density(topologies[0]), accuracy=accuracy, summary=accuracy_summary(accuracy))
+
+
+def notes(result: Result) -> dict[str, str]:
+    """Sentences of measured numbers for the notebook (keys ``"design"``, ``"training"``, ``"snapshots"``,
+    ``"to_start"``, ``"explored"``, ``"accuracy"``)."""
+    r = result
+    seconds = sum(run.summary["train_seconds"] for run in r.runs.values())
+    last_epoch = int(r.start["epoch"].max())
+    final_start = r.start[(r.start["epoch"] == last_epoch) & (r.start["layer"] == "mean")]["nnstd"]
+    final_explored = r.explored[r.explored["epoch"] == r.explored["epoch"].max()]["explored_rate"]
+    s = r.summary
+    return {
+        "design": f"widths {list(r.experiment.widths)}; SET snapshots at epochs {r.base.snapshot_schedule()}",
+        "training": f"{len(r.runs)} runs, {seconds:.0f} s of training in total (summed over runs, as recorded when "
+                    f"each was trained).",
+        "snapshots": f"{len(r.topologies)} snapshots of {len(r.experiment.set_labels())} SET runs; "
+                     f"sparse layers {r.layers}",
+        "to_start": f"At epoch {last_epoch} the runs are {final_start.mean():.3f} (min {final_start.min():.3f}, "
+                    f"max {final_start.max():.3f}) from their initial topologies; independent random topologies "
+                    f"are {r.calibration.mean:.3f} apart.",
+        "explored": f"After {int(r.explored['epoch'].max())} epochs SET has activated {final_explored.mean():.3f} of "
+                    f"all possible connections (at any time {r.density:.3f} are active): "
+                    f"{final_explored.mean() / r.density:.1f} times the density.",
+        "accuracy": f"SET {np.mean(s['set']):.4f} (worst {min(s['set']):.4f}), static {np.mean(s['static']):.4f}, "
+                    f"dense {np.mean(s['dense']):.4f}: worst SET run minus static mean "
+                    f"{s['min_set_minus_static']:+.4f}, SET mean minus dense mean {s['set_minus_dense']:+.4f}.",
+    }
+
+
+def claims(result: Result) -> Findings:
+    """The findings of notebook ``03_evolution`` (claims by :func:`add_claims`'s rules, and the numbers
+    behind every figure); the parameters recorded are ``result.params``."""
+    r, p = result, result.params
+    findings = Findings("03_evolution", p.figures_dir, parameters=p.as_dict())
+    first = r.at[r.shown_epochs[0]]
+    findings.add_data("run_heatmaps", {"labels": first.labels, **{str(e): r.at[e].mean for e in r.shown_epochs}})
+    findings.add_data("distance_to_start", r.start)
+    findings.add_data("distance_between_runs", r.between)
+    findings.add_data("divergence_summary", r.divergence)
+    findings.add_data("mds_trajectories", r.index.assign(x=r.coords[:, 0], y=r.coords[:, 1]))
+    findings.add_data("explored_rate", r.explored)
+    findings.add_data("accuracy", {"final": r.accuracy,
+                                   "curves": r.frame[["label", "group", "method", "epoch", "test_acc"]]})
+    add_claims(findings, r.divergence, r.summary, margin=p.divergence_margin, baseline_ratio=p.baseline_ratio,
+               static_tolerance=p.static_tolerance, dense_tolerance=p.dense_tolerance)
+    return findings
+
+
+def figures(result: Result) -> dict[str, Any]:
+    """Every figure of notebook ``03_evolution`` by name (closed: show with ``display``): ``run_heatmaps``,
+    ``distance_to_start``, ``distance_between_runs``, ``mds_trajectories``, ``explored_rate``, ``accuracy``."""
+    import matplotlib.pyplot as plt
+
+    from . import figures as plots
+
+    r, out = result, {}
+    titles = r.panel_titles()
+    first = r.at[r.shown_epochs[0]]
+    out["run_heatmaps"] = plots.heatmap_grid(
+        [r.at[e].mean for e in r.shown_epochs], [f"epoch {e}" for e in r.shown_epochs], first.labels,
+        vmax=float(r.calibration.mean) * 1.05, ncols=len(r.shown_epochs),
+        suptitle="NNSTD (mean over layers) between SET runs (a: same start, b: 1% chain, c: independent starts)")
+    out["distance_to_start"] = plots.panels_with_baseline(
+        r.start[r.start["layer"].isin(titles)], x="epoch", y="nnstd", panel="layer", hue="group_name", units="label",
+        baseline=r.baseline, panel_titles=titles, xlabel="epoch", ylabel="NNSTD to the run's initial topology",
+        suptitle="How far each SET run moves from its own initial topology; dashed: random topologies")
+    out["distance_between_runs"] = plots.panels_with_baseline(
+        r.between[r.between["layer"].isin(titles)], x="epoch", y="nnstd", panel="layer", hue="setting_name",
+        baseline=r.baseline, panel_titles=titles, xlabel="epoch", ylabel="NNSTD between runs",
+        suptitle="Distance between the runs of each setting (mean, 95% CI over pairs); dashed: random topologies")
+    ax = plots.embedding_paths(r.coords, runs=r.index["label"], epochs=r.index["epoch"],
+                               groups=r.index["group"].map(group_name),
+                               title="MDS of all SET snapshots (NNSTD, mean over layers)")
+    out["mds_trajectories"] = ax.figure
+    ax = plots.line_with_band(r.explored, x="epoch", y="explored_rate", hue="group_name", xlabel="epoch",
+                              ylabel="fraction of all possible connections ever active",
+                              title="Parameters explored by SET", hline=r.density,
+                              hline_label="density of the network (static mask)")
+    out["explored_rate"] = ax.figure
+    order = [group_name(g) for g in ("shared", "a", "b", "c", "static", "dense")]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    plots.grouped_points(r.accuracy, x="group_name", y="final_test_acc", order=order, ax=axes[0], xlabel="",
+                         ylabel="final test accuracy", title="Final test accuracy of every run (mean, 95% CI)")
+    axes[0].tick_params(axis="x", rotation=25)
+    for label in axes[0].get_xticklabels():
+        label.set_horizontalalignment("right")
+    plots.line_with_band(r.frame, x="epoch", y="test_acc", hue="method", ax=axes[1], xlabel="epoch",
+                         ylabel="test accuracy", title="Test accuracy over training (mean, 95% CI)", marker="")
+    fig.tight_layout()
+    out["accuracy"] = fig
+    for fig in out.values():
+        plt.close(fig)
+    return out

@@ -33,10 +33,12 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..store import runs as store
+from .. import store
 from ..store.config import RunConfig
+from ..parallel import show_progress
 from ..stats import format_mean_ci, mean_ci
 from .findings import Findings
+from .params import StudyParameters, check_int, check_real, check_sequence
 
 __all__ = [
     "MATCH_TOLERANCE",
@@ -50,6 +52,12 @@ __all__ = [
     "describe_accuracy",
     "describe_distances",
     "record_findings",
+    "Parameters",
+    "Result",
+    "run",
+    "notes",
+    "claims",
+    "figures",
 ]
 
 #: Sparse "matches" dense when its mean is at least dense mean minus this (or the CIs overlap).
@@ -269,7 +277,6 @@ def static_distances(
     baseline_pairs: int = 10,
     seed: int = 0,
     n_jobs: int = 1,
-    progress: bool = True,
     cache_dir: str | os.PathLike | None = None,
 ) -> StaticDistances:
     """NNSTD between every two static networks, and the random baseline per density.
@@ -295,7 +302,7 @@ def static_distances(
             "density_pct": [100.0 * sum(int(m.sum()) for m in t) / n for t, n in zip(topologies, total)],
         }
     )
-    matrix = pairwise_nnstd(topologies, labels=networks["label"], n_jobs=n_jobs, progress=progress, cache_dir=cache_dir)
+    matrix = pairwise_nnstd(topologies, labels=networks["label"], n_jobs=n_jobs, progress=show_progress(), cache_dir=cache_dir)
     n = len(static)
     pairs = pd.DataFrame(
         [
@@ -315,7 +322,7 @@ def static_distances(
     for eps, part in networks.groupby("epsilon", sort=True):
         same = pairs[(pairs["epsilon_a"] == eps) & (pairs["epsilon_b"] == eps)]["nnstd"]
         calib = random_baseline(topologies[part.index[0]], n_pairs=baseline_pairs, seed=seed, n_jobs=n_jobs,
-                                progress=progress, cache_dir=cache_dir)
+                                progress=show_progress(), cache_dir=cache_dir)
         mean = float(same.mean()) if len(same) else math.nan
         rows.append(
             {
@@ -449,3 +456,150 @@ def record_findings(
         "while the same networks are as far apart as random ones",
     )
     return findings.table()
+
+
+# ---------------------------------------------------------------------------
+# the notebook's API: Parameters -> run -> claims / figures
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parameters(StudyParameters):
+    """Parameters of notebook ``02_sparse_vs_dense`` (the names of its ``parameters`` cell).
+
+    Attributes
+    ----------
+    hidden : hidden widths, shared by dense and sparse networks.
+    epsilons : Erdős–Rényi ε of the static networks (positive, distinct; output layer dense).
+    seeds : one run per seed and network (distinct, >= 0).
+    epochs, lr, batch_size : training of every run (positive).
+    match_tolerance : sparse matches dense when its mean is at least the dense mean minus this
+        (or the 95% CIs overlap); >= 0.
+    baseline_pairs : random topology pairs per density for the NNSTD baseline (>= 2).
+    """
+
+    figures_dir: str = "../figures/02_sparse_vs_dense"
+    hidden: tuple = (256, 256)
+    epsilons: tuple = (1, 2, 5, 10, 20, 50)
+    seeds: tuple = (0, 1, 2)
+    epochs: int = 30
+    lr: float = 0.01
+    batch_size: int = 128
+    match_tolerance: float = MATCH_TOLERANCE
+    baseline_pairs: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._set("hidden", check_sequence("hidden", self.hidden, lambda n, v: check_int(n, v, minimum=1)))
+        self._set("epsilons", check_sequence("epsilons", self.epsilons, lambda n, v: check_real(
+            n, v, minimum=0, exclusive_minimum=True), unique=True))
+        self._set("seeds", check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, minimum=0), unique=True))
+        self._set("epochs", check_int("epochs", self.epochs, minimum=1))
+        self._set("lr", check_real("lr", self.lr, minimum=0, exclusive_minimum=True))
+        self._set("batch_size", check_int("batch_size", self.batch_size, minimum=1))
+        self._set("match_tolerance", check_real("match_tolerance", self.match_tolerance, minimum=0))
+        self._set("baseline_pairs", check_int("baseline_pairs", self.baseline_pairs, minimum=2))
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything notebook ``02_sparse_vs_dense`` computed (see :func:`run`).
+
+    Attributes
+    ----------
+    params : the parameters of the run.
+    widths : layer widths of every network, input first.
+    description : one-line description of the dataset.
+    configs : the run configurations (:func:`density_grid`).
+    curves : per-epoch records of every run (:func:`sparsetopo.store.runs.sweep`).
+    runs : :func:`results_table`; summary : :func:`accuracy_summary`; learning : :func:`learning_curves`.
+    distances : :func:`static_distances`.
+    """
+
+    params: Parameters
+    widths: list
+    description: str
+    configs: list
+    curves: pd.DataFrame
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    learning: pd.DataFrame
+    distances: StaticDistances
+
+
+def run(params: Parameters) -> Result:
+    """Train (or read back from the run store) the grid, then summarise and compare topologies."""
+    from ..data import load_dataset
+
+    if not isinstance(params, Parameters):
+        raise TypeError(f"params must be sparse_vs_dense.Parameters, got {type(params).__name__}")
+    p = params
+    data = load_dataset(p.dataset)
+    configs = density_grid(p.dataset, list(p.hidden), list(p.epsilons), list(p.seeds), epochs=p.epochs, lr=p.lr,
+                           batch_size=p.batch_size)
+    curves = store.sweep(configs, n_jobs=p.n_jobs, root=p.runs_root, progress=show_progress())
+    runs = results_table(configs, root=p.runs_root)
+    distances = static_distances(configs, root=p.runs_root, baseline_pairs=p.baseline_pairs, n_jobs=p.n_jobs,
+                                 cache_dir=p.cache_dir)
+    return Result(params=p, widths=[data.n_features, *p.hidden, data.n_classes], description=data.describe(),
+                  configs=configs, curves=curves, runs=runs,
+                  summary=accuracy_summary(runs, tolerance=p.match_tolerance),
+                  learning=learning_curves(curves), distances=distances)
+
+
+def notes(result: Result) -> dict[str, str]:
+    """Sentences of measured numbers for the notebook (keys ``"data"``, ``"grid"``, ``"accuracy"``, ``"distances"``)."""
+    p = result.params
+    return {
+        "data": result.description,
+        "grid": f"{len(result.configs)} runs: widths {result.widths}, {p.epochs} epochs each",
+        "accuracy": describe_accuracy(result.summary, tolerance=p.match_tolerance),
+        "distances": describe_distances(result.distances),
+    }
+
+
+def claims(result: Result) -> Findings:
+    """The findings of notebook ``02_sparse_vs_dense`` (claims by :func:`record_findings`'s rules, and the
+    numbers behind every figure); the parameters recorded are ``result.params``."""
+    p = result.params
+    findings = Findings("02_sparse_vs_dense", p.figures_dir, parameters=p.as_dict())
+    findings.add_data("accuracy_vs_density", result.summary)
+    findings.add_data("runs", result.runs)
+    findings.add_data("learning_curves",
+                      result.learning.groupby(["network", "epoch"], sort=False)["test_acc"].mean().reset_index())
+    findings.add_data("nnstd_static_matrix", result.distances.matrix.frame())
+    findings.add_data("nnstd_vs_random_baseline", result.distances.per_density)
+    record_findings(findings, result.runs, result.summary, result.distances, tolerance=p.match_tolerance)
+    return findings
+
+
+def figures(result: Result) -> dict[str, Any]:
+    """Every figure of notebook ``02_sparse_vs_dense`` by name (closed: show with ``display``):
+    ``accuracy_vs_density``, ``learning_curves``, ``nnstd_static_matrix``, ``nnstd_vs_random_baseline``."""
+    import matplotlib.pyplot as plt
+
+    from . import figures as plots
+
+    p, out = result.params, {}
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    plots.accuracy_vs_density(result.summary, result.runs, dense_weights=int(result.runs["dense_weights"].iloc[0]),
+                              ax=ax, title=f"{p.dataset}: static sparse vs dense MLP {result.widths}")
+    out["accuracy_vs_density"] = fig
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    plots.line_with_band(result.learning, x="epoch", y="test_acc", hue="network", ax=ax, xlabel="epoch",
+                         ylabel="test accuracy",
+                         title=f"{p.dataset}: test accuracy during training (mean, 95% CI over seeds)")
+    out["learning_curves"] = fig
+    d = result.distances
+    fig, ax = plt.subplots(figsize=(9, 8))
+    plots.block_heatmap(d.matrix.mean, [f"ε={e:g}" for e in d.networks["epsilon"]], labels=d.networks["label"], ax=ax,
+                        title="NNSTD between static networks (blocks: ε, seeds within)",
+                        cbar_label="NNSTD (mean over layers)")
+    out["nnstd_static_matrix"] = fig
+    fig, ax = plt.subplots(figsize=(7, 4.3))
+    plots.distance_vs_baseline(d.per_density, ax=ax,
+                               title="NNSTD between same-density static networks vs random topologies")
+    out["nnstd_vs_random_baseline"] = fig
+    for fig in out.values():
+        plt.close(fig)
+    return out

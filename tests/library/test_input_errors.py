@@ -10,8 +10,6 @@ import pytest
 
 from sparsetopo.store.config import RunConfig
 from sparsetopo.data import dataset_fingerprint, dataset_info, load_dataset, register_arrays
-from sparsetopo.errors import ParameterError
-from sparsetopo.study.params import boolean, check_parameters, fraction, list_of, one_of, positive_float, positive_int
 from sparsetopo.topology.masks import as_topology, export_published, load_published, load_topology, random_topology
 
 
@@ -171,29 +169,3 @@ def test_config_values_that_cannot_work_are_rejected_with_their_name(changes, me
     base = dict(dataset="digits", hidden=(16,), method="static", epsilon=2)
     with pytest.raises(ValueError, match=message):
         RunConfig(**{**base, **changes})
-
-
-# ------------------------------------------------------------------ notebook parameters
-
-
-@pytest.mark.parametrize(
-    "values, message",
-    [
-        (dict(epochs=2.5), "'epochs'"),
-        (dict(hidden="256,256"), "'hidden'"),
-        (dict(hidden=[256, 0]), r"'hidden\[1\]'"),
-        (dict(lr=float("nan")), "'lr'"),
-        (dict(progress="yes"), "'progress'"),
-        (dict(validation_fraction=1.5), "'validation_fraction'"),
-        (dict(profile="quick"), "'profile'"),
-        (dict(), "'epochs' is not set"),
-    ],
-)
-def test_parameter_errors_name_the_parameter(values, message):
-    good = dict(epochs=3, hidden=[256, 256], lr=0.01, progress=True, validation_fraction=0.1, profile="smoke")
-    checks = dict(epochs=positive_int, hidden=list_of(positive_int), lr=positive_float, progress=boolean,
-                  validation_fraction=fraction, profile=one_of("smoke", "default", "paper"))
-    merged = {**good, **values} if values else {k: v for k, v in good.items() if k != "epochs"}
-    with pytest.raises(ParameterError, match=message):
-        check_parameters(merged, **checks)
-    assert check_parameters(good, **checks)["hidden"] == [256, 256]

@@ -19,8 +19,8 @@ def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     configs = tickets_study.lottery_configs("digits", (16, 16), SEEDS, target_density=0.25, prune_fraction=0.5,
                                             epochs=1, batch_size=64, lr=0.05)
-    tickets = tickets_study.find_tickets(configs, root=root, n_jobs=1, progress=False)
-    controls = tickets_study.train_ticket_controls(tickets, root=root, n_jobs=1, progress=False)
+    tickets = tickets_study.find_tickets(configs, root=root, n_jobs=1)
+    controls = tickets_study.train_ticket_controls(tickets, root=root, n_jobs=1)
     return configs, root, tickets, controls
 
 
@@ -42,11 +42,11 @@ def test_find_tickets_returns_complete_searches_in_config_order(study):
 
 def test_find_tickets_in_parallel_finds_the_same_tickets_and_then_only_reads_them_back(study, tmp_path):
     configs, _, tickets, _ = study
-    parallel = tickets_study.find_tickets(configs, root=tmp_path, n_jobs=2, progress=False)
+    parallel = tickets_study.find_tickets(configs, root=tmp_path, n_jobs=2)
     assert all(t.complete for t in parallel)
     assert all(np.array_equal(a, b) for t, u in zip(tickets, parallel) for a, b in zip(t.masks, u.masks))
     stamps = [(t.directory / "ticket.npz").stat().st_mtime_ns for t in parallel]
-    again = tickets_study.find_tickets(configs, root=tmp_path, n_jobs=2, progress=False)
+    again = tickets_study.find_tickets(configs, root=tmp_path, n_jobs=2)
     assert [(t.directory / "ticket.npz").stat().st_mtime_ns for t in again] == stamps
 
 
@@ -117,7 +117,7 @@ def test_reinit_gaps_subtract_each_control_from_the_ticket_of_the_same_seed():
 
 def test_ticket_distances_group_networks_and_summarise_blocks_against_the_baseline(study, tmp_path):
     _, _, tickets, controls = study
-    d = tickets_study.ticket_distances(tickets, controls, baseline_pairs=3, progress=False, cache_dir=tmp_path)
+    d = tickets_study.ticket_distances(tickets, controls, baseline_pairs=3, cache_dir=tmp_path)
     assert d.groups == ("IMP ticket",) * 2 + ("SET",) * 2 + ("random static",) * 2
     assert d.seeds == (0, 1) * 3
     assert d.matrix.mean.shape == (6, 6) and d.coords.shape == (6, 2)
@@ -137,7 +137,7 @@ def test_record_findings_reports_the_cost_ratio_and_the_reinit_gap(study, tmp_pa
     table = tickets_study.method_table(tickets, controls)
     ratios = tickets_study.cost_ratios(table)
     gaps = tickets_study.reinit_gaps(table)
-    d = tickets_study.ticket_distances(tickets, controls, baseline_pairs=3, progress=False, cache_dir=tmp_path)
+    d = tickets_study.ticket_distances(tickets, controls, baseline_pairs=3, cache_dir=tmp_path)
     findings = Findings("04_lottery_tickets", tmp_path / "fig")
     tickets_study.record_findings(findings, table, ratios, gaps, d)
     claims = {c.claim.split(" (")[0].split(",")[0]: c for c in findings.claims}

@@ -173,3 +173,59 @@ def test_published_gap_correlation_sees_a_chain_ordering():
     gap = PUB.published_gap_correlation(pd.DataFrame(rows)).set_index("epoch")
     assert gap.loc[0, "spearman_layer_mean"] == pytest.approx(1.0)
     assert gap.loc[5, "spearman_layer_mean"] == pytest.approx(-1.0)
+
+
+# ---------------------------------------------------------------------------
+# the notebook's API
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study01")
+    params = P.Parameters(dataset="digits", hidden=[16, 16], epsilon=2.0, chain_length=4,
+                          sweep_fractions=[0.0, 0.2, 0.5, 1.0], sweep_repeats=2, baseline_pairs=3, n_permutations=1,
+                          use_published=False, n_jobs=1, verbosity="warning", figures_dir=str(out / "figures"),
+                          runs_root=str(out / "runs"))
+    return P.run(params)
+
+
+def test_study_api_claims_record_parameters_and_every_claim(small_study):
+    findings = P.claims(small_study)
+    assert findings.parameters == small_study.params.as_dict()
+    names = [c.claim for c in findings.claims]
+    assert names == ["NNSTD of identical topologies is 0", "NNSTD of a neuron-permuted copy is 0",
+                     "NNSTD grows with perturbation (1% chain)",
+                     "NNSTD grows with perturbation (rewired-fraction sweep)", "Random-topology baseline",
+                     "Agreement with the published values"]
+    by = {c.claim: c for c in findings.claims}
+    assert by["NNSTD of identical topologies is 0"].measured == 0.0
+    assert by["Agreement with the published values"].holds is None  # use_published=False
+    assert by["NNSTD grows with perturbation (1% chain)"].spread == "5 networks"  # the start and 4 steps
+    assert list(findings.data) == ["worked_example_networks", "worked_example_costs", "identity_checks",
+                                   "perturbation_chain", "rewired_fraction_sweep"]
+
+
+def test_study_api_verdicts_follow_the_thresholds_in_the_parameters(small_study):
+    import dataclasses
+
+    rho = P.growth_correlation(small_study.chain_table, "position", "nnstd_to_start")
+    for threshold in (rho - 0.05, min(rho + 0.01, 1.0)):
+        params = dataclasses.replace(small_study.params, growth_threshold=threshold)
+        claim = {c.claim: c for c in P.claims(dataclasses.replace(small_study, params=params)).claims}[
+            "NNSTD grows with perturbation (1% chain)"]
+        assert claim.holds == (rho > threshold)
+        assert f"holds if > {threshold}" in claim.detail
+
+
+def test_study_api_figures_are_closed_figures_by_name(small_study):
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    figs = P.figures(small_study)
+    assert list(figs) == ["worked_example_networks", "worked_example_costs", "perturbation_chain",
+                          "rewired_fraction_sweep"]
+    assert all(isinstance(f, Figure) for f in figs.values())
+    assert not set(plt.get_fignums()) & {f.number for f in figs.values()}
+    notes = P.notes(small_study)
+    assert "not used" in notes["published"] and "Spearman" in notes["chain"]

@@ -15,12 +15,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparsetopo.study.runner import NOTEBOOKS, execute_notebook
+from sparsetopo.study import lottery_tickets, nnstd_behaviour, set_trajectories, sparse_vs_dense
+from sparsetopo.study.runner import NOTEBOOKS, execute_notebook, profile_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 NB_DIR = ROOT / "notebooks"
 
 pytestmark = pytest.mark.notebook
+MODULES = {"01_nnstd": nnstd_behaviour, "02_sparse_vs_dense": sparse_vs_dense, "03_evolution": set_trajectories,
+           "04_lottery_tickets": lottery_tickets}
 
 
 def _parameters_cells(nb) -> list:
@@ -83,6 +86,18 @@ def test_smoke_notebook_writes_findings_and_figures(smoke_outputs, name):
         assert (fig_dir / fig).stat().st_size > 5000, f"{fig} looks empty"
     for path, value in _finite_numbers(findings):
         assert math.isfinite(value), path
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_smoke_findings_record_the_parameters_they_ran_with(smoke_outputs, name):
+    """findings.json records every parameter of the notebook's dataclass, and the profile actually used."""
+    _, findings, _ = smoke_outputs[name]
+    recorded = findings["parameters"]
+    assert recorded["profile"] == "smoke"
+    assert sorted(recorded) == sorted(MODULES[name].Parameters.field_names())
+    for key, value in profile_parameters(name, "smoke").items():
+        if key not in ("figures_dir", "runs_root"):  # the test moves them to a temporary folder
+            assert recorded[key] == value, key
 
 
 def _claim(findings, prefix):

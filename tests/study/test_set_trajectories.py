@@ -130,7 +130,7 @@ def test_divergence_and_accuracy_summaries_and_claims(tmp_path):
 
 def test_train_experiment_on_digits_end_to_end(tmp_path):
     exp = E.experiment_configs(tiny_base(), n_runs=2, runs_root=tmp_path, n_reference_seeds=1)
-    frame, runs = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1, progress=False)
+    frame, runs = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1)
     assert set(runs) == set(exp.configs) and frame["label"].notna().all()
     assert set(frame["group"]) == {"shared", "a", "b", "c", "static", "dense"}
     topologies, index = E.snapshots(runs, exp.set_labels(), exp.groups)
@@ -145,5 +145,5 @@ def test_train_experiment_on_digits_end_to_end(tmp_path):
     accuracy = E.accuracy_frame(runs, exp.groups)
     assert len(accuracy) == len(runs) and accuracy["final_test_acc"].between(0, 1).all()
     # a second call reuses the finished runs
-    again, _ = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1, progress=False)
+    again, _ = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1)
     pd.testing.assert_series_equal(frame["test_acc"], again["test_acc"])

@@ -117,7 +117,7 @@ def test_results_table_counts_weights_over_all_layers(grid):
 
 def test_static_distances_pair_every_static_network_and_calibrate_each_density(grid, tmp_path):
     configs, root = grid
-    d = comparison.static_distances(configs, root=root, baseline_pairs=3, progress=False, cache_dir=tmp_path)
+    d = comparison.static_distances(configs, root=root, baseline_pairs=3, cache_dir=tmp_path)
     assert list(d.networks["epsilon"]) == [1.0, 1.0, 3.0, 3.0]
     assert list(d.networks["seed"]) == [0, 1, 0, 1]
     assert d.matrix.mean.shape == (4, 4)
@@ -134,7 +134,7 @@ def test_record_findings_reports_dense_accuracy_first_from_the_runs(grid, tmp_pa
     configs, root = grid
     table = comparison.results_table(configs, root=root)
     summary = comparison.accuracy_summary(table)
-    d = comparison.static_distances(configs, root=root, baseline_pairs=3, progress=False, cache_dir=tmp_path / "c")
+    d = comparison.static_distances(configs, root=root, baseline_pairs=3, cache_dir=tmp_path / "c")
     findings = Findings("02_sparse_vs_dense", tmp_path / "fig")
     out = comparison.record_findings(findings, table, summary, d)
     assert out["claim"].iloc[0].startswith("Dense accuracy")

@@ -1,0 +1,96 @@
+"""The README's findings tables, generated from ``figures/<notebook>/findings.json``.
+
+README.md marks each generated table with a pair of comments::
+
+    <!-- findings:02_sparse_vs_dense -->
+    | claim | measured | spread | verdict |
+    ...
+    <!-- /findings -->
+
+``python -m sparsetopo.study.report`` (``make report``) rewrites what lies
+between each pair from the notebook's ``findings.json``
+(:func:`~sparsetopo.study.findings.findings_markdown`) and leaves the rest of
+the README untouched; ``--check`` only reports whether the README is current
+(exit status 1 when not), which a test runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .. import atomic
+from .findings import findings_markdown
+
+__all__ = ["MARKER", "render", "update_readme", "main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+#: ``<!-- findings:NAME -->`` ... ``<!-- /findings -->``; NAME is a folder under ``figures/``.
+MARKER = re.compile(r"(<!-- findings:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /findings -->)", re.S)
+logger = logging.getLogger(__name__)
+
+
+def render(text: str, figures_root: str | Path) -> str:
+    """``text`` with every marked table regenerated from ``<figures_root>/<name>/findings.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a marker names a notebook without ``findings.json`` (the path is named).
+    ValueError
+        When an opening marker has no closing one, or a closing one no opening one.
+    """
+    figures_root = Path(figures_root)
+    opened = len(re.findall(r"<!-- findings:[\w.-]+ -->", text))
+    closed = text.count("<!-- /findings -->")
+    matched = len(MARKER.findall(text))
+    if not opened == closed == matched:
+        raise ValueError(f"unbalanced findings markers: {opened} '<!-- findings:NAME -->', {closed} "
+                         f"'<!-- /findings -->', {matched} pairs; each table needs one of each, in that order")
+
+    def table(match: re.Match) -> str:
+        path = figures_root / match["name"] / "findings.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist (README marker findings:{match['name']}); "
+                                    f"execute the notebook or fix the marker")
+        return f"{match.group(1)}{findings_markdown(path)}\n\n{match.group(4)}"
+
+    return MARKER.sub(table, text)
+
+
+def update_readme(readme: str | Path = ROOT / "README.md", figures_root: str | Path = ROOT / "figures", *,
+                  check: bool = False) -> bool:
+    """Regenerate the README's tables (atomically); return whether the README was current.
+
+    With ``check=True`` nothing is written.
+    """
+    readme = Path(readme)
+    text = readme.read_text()
+    new = render(text, figures_root)
+    if new != text and not check:
+        with atomic.atomic_path(readme, suffix=".md") as tmp:
+            Path(tmp).write_text(new)
+    return new == text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sparsetopo.study.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    parser.add_argument("--figures", default=str(ROOT / "figures"), help="folder of the notebooks' figures")
+    parser.add_argument("--check", action="store_true", help="only check; exit 1 when the README is out of date")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    current = update_readme(args.readme, args.figures, check=args.check)
+    if args.check:
+        logger.info("%s is %s", args.readme, "current" if current else "out of date: run `make report`")
+        return 0 if current else 1
+    logger.info("%s %s", args.readme, "was already current" if current else "updated from the findings files")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

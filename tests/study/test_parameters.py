@@ -1,0 +1,187 @@
+"""Notebook parameters: one source (cell == default YAML == dataclass fields), validated before any work."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import sparsetopo
+from sparsetopo.parallel import show_progress
+from sparsetopo.study import lottery_tickets, nnstd_behaviour, set_trajectories, sparse_vs_dense
+from sparsetopo.study.runner import NOTEBOOKS, profile_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+NB_DIR = ROOT / "notebooks"
+MODULES = {
+    "01_nnstd": nnstd_behaviour,
+    "02_sparse_vs_dense": sparse_vs_dense,
+    "03_evolution": set_trajectories,
+    "04_lottery_tickets": lottery_tickets,
+}
+PROFILES = sorted(p.name for p in (NB_DIR / "params").iterdir() if p.is_dir())
+
+
+def cell_parameters(name: str) -> dict:
+    """The values the notebook's ``parameters`` cell assigns (executed, as papermill would)."""
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    namespace: dict = {}
+    exec(cell.source, {}, namespace)
+    return namespace
+
+
+def test_every_notebook_has_a_study_module():
+    assert set(MODULES) == set(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_parameters_cell_equals_default_profile(name):
+    cell = cell_parameters(name)
+    default = yaml.safe_load((NB_DIR / "params" / "default" / f"{name}.yaml").read_text())
+    assert set(cell) == set(default), (
+        f"{name}: names only in the parameters cell {sorted(set(cell) - set(default))}, "
+        f"only in params/default/{name}.yaml {sorted(set(default) - set(cell))}")
+    different = {k: (cell[k], default[k]) for k in cell if cell[k] != default[k]}
+    assert not different, f"{name}: parameters cell vs params/default/{name}.yaml (cell, yaml): {different}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_dataclass_fields_are_the_parameters_cell(name):
+    fields = MODULES[name].Parameters.field_names()
+    assert sorted(fields) == sorted(cell_parameters(name))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_profile_gives_valid_parameters_and_names_itself(name, profile):
+    values = profile_parameters(name, profile)
+    assert values.get("profile") == profile, f"params/{profile}/{name}.yaml must set profile: {profile}"
+    params = MODULES[name].Parameters.from_mapping({**cell_parameters(name), **values})
+    assert params.profile == profile
+    recorded = params.as_dict()
+    for key, value in values.items():
+        assert recorded[key] == value, key
+
+
+def test_dataclass_defaults_equal_the_default_profile():
+    for name, module in MODULES.items():
+        assert module.Parameters().as_dict() == module.Parameters.from_mapping(cell_parameters(name)).as_dict(), name
+
+
+@pytest.mark.parametrize(
+    "module, field, value, error, message",
+    [
+        (sparse_vs_dense, "epochs", 2.5, TypeError, "epochs must be an integer, got 2.5"),
+        (sparse_vs_dense, "epochs", True, TypeError, "epochs must be an integer, got True"),
+        (sparse_vs_dense, "epochs", 0, ValueError, "epochs must be >= 1, got 0"),
+        (sparse_vs_dense, "hidden", "256", TypeError, "hidden must be a list, got '256'"),
+        (sparse_vs_dense, "seeds", [0, 0], ValueError, "seeds has repeated entries: [0, 0]"),
+        (sparse_vs_dense, "epsilons", [1, -2], ValueError, "epsilons[1] must be > 0, got -2"),
+        (sparse_vs_dense, "lr", "0.01", TypeError, "lr must be a number, got '0.01'"),
+        (nnstd_behaviour, "chain_fraction", 0.0, ValueError, "chain_fraction must be > 0, got 0.0"),
+        (nnstd_behaviour, "sweep_fractions", [0.0, 0.5, 1.5], ValueError, "sweep_fractions[2] must be <= 1, got 1.5"),
+        (nnstd_behaviour, "published_epochs", [0, 7], ValueError, "published_epochs[1] must be a published epoch"),
+        (nnstd_behaviour, "use_published", 1, TypeError, "use_published must be true or false, got 1"),
+        (nnstd_behaviour, "agreement_tolerance", "1e-6", TypeError, "agreement_tolerance must be a number, got '1e-6'"),
+        (set_trajectories, "snapshot_epochs", [0, 5, 3], ValueError, "snapshot_epochs must be strictly increasing, got [0, 5, 3]"),
+        (set_trajectories, "snapshot_epochs", [0, 5, 99], ValueError, "snapshot_epochs[2] must be <= 30, got 99"),
+        (set_trajectories, "runs_per_setting", 1, ValueError, "runs_per_setting must be >= 2, got 1"),
+        (lottery_tickets, "target_density", 1.5, ValueError, "target_density must be <= 1, got 1.5"),
+        (lottery_tickets, "control_epochs", 2.5, TypeError, "control_epochs must be an integer, got 2.5"),
+        (lottery_tickets, "n_jobs", 0, ValueError, "n_jobs must be a positive int or -1 (all cores), got 0"),
+        (lottery_tickets, "verbosity", "loud", ValueError, "verbosity must be one of"),
+    ],
+)
+def test_bad_parameter_is_refused_with_its_name_and_value(module, field, value, error, message):
+    with pytest.raises(error, match=re.escape(f"parameter {message}")):
+        module.Parameters(**{field: value})
+
+
+def test_parameters_are_frozen_and_lists_become_tuples():
+    p = sparse_vs_dense.Parameters(hidden=[64, 32])
+    assert p.hidden == (64, 32)
+    assert p.as_dict()["hidden"] == [64, 32]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.epochs = 3
+
+
+def test_from_namespace_takes_fields_by_name_and_names_the_missing():
+    cell = cell_parameters("02_sparse_vs_dense")
+    params = sparse_vs_dense.Parameters.from_namespace({**cell, "unrelated": 1, "epochs": 7})
+    assert params.epochs == 7
+    del cell["baseline_pairs"]
+    with pytest.raises(ValueError, match="baseline_pairs"):
+        sparse_vs_dense.Parameters.from_namespace(cell)
+    with pytest.raises(ValueError, match="unknown parameters.*colour"):
+        sparse_vs_dense.Parameters.from_mapping({**cell_parameters("02_sparse_vs_dense"), "colour": "red"})
+
+
+def test_run_refuses_other_parameters():
+    with pytest.raises(TypeError, match="Parameters"):
+        sparse_vs_dense.run(lottery_tickets.Parameters())
+
+
+def test_profile_yaml_naming_another_profile_is_refused(tmp_path):
+    (tmp_path / "params" / "smoke").mkdir(parents=True)
+    (tmp_path / "params" / "smoke" / "x.yaml").write_text("profile: default\nepochs: 2\n")
+    with pytest.raises(ValueError, match="profile"):
+        profile_parameters("x", "smoke", tmp_path)
+    with pytest.raises(FileNotFoundError, match="smoke"):
+        profile_parameters("x", "paper", tmp_path)
+
+
+@pytest.fixture
+def restore_verbosity():
+    logger = logging.getLogger("sparsetopo")
+    level, handlers = logger.level, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
+
+
+def test_set_verbosity_decides_progress_bars(restore_verbosity):
+    assert sparsetopo.set_verbosity("WARNING") == logging.WARNING
+    assert not show_progress()
+    assert sparsetopo.set_verbosity("info") == logging.INFO
+    assert show_progress()
+    assert not show_progress(False)  # an explicit choice still wins
+    sparsetopo.set_verbosity(logging.ERROR)
+    assert logging.getLogger("sparsetopo.study").getEffectiveLevel() == logging.ERROR
+
+
+@pytest.mark.parametrize("level", ["loud", -1, True, 2.0])
+def test_set_verbosity_refuses_unknown_levels(level, restore_verbosity):
+    with pytest.raises(ValueError, match="level"):
+        sparsetopo.set_verbosity(level)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_silences_only_named_warnings_and_computes_no_claims(name):
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    blanket = re.findall(r"(?:filterwarnings|simplefilter)\(\s*[\"']ignore[\"']\s*\)", code)
+    assert not blanket, f"{name} silences every warning; name the category or message"
+    assert ".claim(" not in code, f"{name} records claims inline; they belong in {MODULES[name].__name__}.claims"
+    assert f"{MODULES[name].__name__.rsplit('.', 1)[1]}.Parameters.from_namespace(globals())" in code
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_study_module_exposes_the_same_api(name):
+    import inspect
+
+    from sparsetopo.study.params import StudyParameters
+
+    module = MODULES[name]
+    assert issubclass(module.Parameters, StudyParameters)
+    assert module.Parameters.__dataclass_params__.frozen
+    for fn in ("run", "claims", "figures", "notes"):
+        assert fn in module.__all__, f"{module.__name__}.__all__ lacks {fn}"
+        assert list(inspect.signature(getattr(module, fn)).parameters) == [
+            "params" if fn == "run" else "result"], f"{module.__name__}.{fn}"
+    assert module.Parameters().figures_dir == f"../figures/{name}"

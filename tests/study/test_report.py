@@ -1,0 +1,59 @@
+"""The README's findings tables are generated from figures/*/findings.json and must agree with them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sparsetopo.study.report import render, update_readme
+from sparsetopo.study.runner import NOTEBOOKS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_tables_agree_with_the_findings_files():
+    text = (ROOT / "README.md").read_text()
+    for name in NOTEBOOKS:
+        assert f"<!-- findings:{name} -->" in text, f"README.md has no generated table for {name}"
+    assert render(text, ROOT / "figures") == text, "README.md disagrees with figures/*/findings.json: run `make report`"
+
+
+def _findings(root: Path, name: str, measured: float, holds: bool | None) -> None:
+    (root / name).mkdir(parents=True, exist_ok=True)
+    claims = [{"claim": "A claim", "measured": measured, "holds": holds, "detail": "", "spread": "a | b"}]
+    (root / name / "findings.json").write_text(json.dumps({"notebook": name, "claims": claims}))
+
+
+def test_render_replaces_only_the_marked_tables(tmp_path):
+    _findings(tmp_path, "nb", 0.123456, True)
+    text = "intro\n<!-- findings:nb -->\nstale table\n<!-- /findings -->\noutro | kept\n"
+    out = render(text, tmp_path)
+    assert out == ("intro\n<!-- findings:nb -->\n| claim | measured | spread | verdict |\n|---|---|---|---|\n"
+                   "| A claim | 0.1235 | a / b | holds |\n\n<!-- /findings -->\noutro | kept\n")
+    assert render(out, tmp_path) == out  # idempotent
+    _findings(tmp_path, "nb", 0.5, None)
+    assert "| A claim | 0.5 | a / b | n/a |" in render(out, tmp_path)
+
+
+def test_update_readme_reports_and_fixes_a_stale_table(tmp_path):
+    _findings(tmp_path / "figures", "nb", 1.0, False)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- findings:nb -->\nold\n<!-- /findings -->\n")
+    assert update_readme(readme, tmp_path / "figures", check=True) is False
+    assert "old" in readme.read_text()  # --check writes nothing
+    assert update_readme(readme, tmp_path / "figures") is False
+    assert "does not hold" in readme.read_text()
+    assert update_readme(readme, tmp_path / "figures", check=True) is True
+
+
+@pytest.mark.parametrize("text, error", [
+    ("<!-- findings:missing -->\nx\n<!-- /findings -->\n", FileNotFoundError),
+    ("<!-- findings:nb -->\nno closing marker\n", ValueError),
+    ("x\n<!-- /findings -->\n", ValueError),
+])
+def test_render_refuses_broken_markers(tmp_path, text, error):
+    _findings(tmp_path, "nb", 0.1, True)
+    with pytest.raises(error):
+        render(text, tmp_path)
