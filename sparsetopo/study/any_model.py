@@ -22,65 +22,113 @@ seeds):
     Independent random masks with the shapes and per-layer edge counts of
     ``net(s1, a1)`` and ``net(s0, a0)``.
 
-API: :class:`AnyModelParams` (frozen), :func:`run`, :func:`claims`,
-:func:`figures`. Trained networks are cached as ``state_dict`` files under
-``<runs_root>/05_any_model/``, named by their configuration, so re-running
-retrains nothing.
+API (the same as every study module): :class:`Parameters` (frozen, checked
+before any work), :func:`run`, :func:`claims`, :func:`figures`, :func:`notes`.
+Trained networks are cached as ``state_dict`` files under
+``<runs_root>/05_any_model/``, named by their training configuration, so
+re-running retrains nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["AnyModelParams", "AnyModelResult", "build_cnn", "train_pruned_cnn", "run", "claims", "figures"]
+from ..parallel import show_progress
+from .findings import Findings
+from .params import StudyParameters, check_int, check_real, check_sequence, check_str
+
+__all__ = ["Parameters", "Result", "build_cnn", "train_pruned_cnn", "run", "claims", "figures", "notes"]
 
 NOTEBOOK = "05_any_model"
+#: The fields that decide a trained network (with its seed and amount): the key of its cached file.
+TRAINING_FIELDS = ("dataset", "channels", "hidden", "dense_epochs", "finetune_epochs", "lr", "batch_size")
+#: "Pruned CNNs classify the test images" holds when every network's test accuracy exceeds this.
+ACCURACY_THRESHOLD = 0.8
+
+logger = logging.getLogger(__name__)
+
+
+def _pair(name: str, value: Any, item: Callable[[str, Any], Any], **options: Any) -> tuple:
+    """``value`` checked by :func:`check_sequence`, and holding exactly two entries."""
+    out = check_sequence(name, value, item, min_length=2, **options)
+    if len(out) != 2:
+        raise ValueError(f"parameter {name} must hold exactly two entries, got {list(value)!r}")
+    return out
+
+
+def _amount(name: str, value: Any) -> float:
+    """A pruned fraction of a layer's weights, in ``[0, 1)``."""
+    value = check_real(name, value, minimum=0, maximum=1)
+    if value >= 1:
+        raise ValueError(f"parameter {name} must be < 1 (a layer keeps some weights), got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
-class AnyModelParams:
-    """Parameters of notebook 05 (one field per notebook parameter)."""
+class Parameters(StudyParameters):
+    """Parameters of notebook ``05_any_model`` (the names of its ``parameters`` cell).
 
-    dataset: str = "digits"  #: square grey images: 64 features = 8x8
-    channels: tuple = (8, 16)  #: output channels of the two 3x3 convolutions
-    hidden: int = 32  #: width of the hidden linear layer
-    amounts: tuple = (0.5, 0.8)  #: fraction of each layer's weights pruned, one per network
-    seeds: tuple = (0, 1)  #: one independently trained network per seed
-    dense_epochs: int = 10  #: epochs before pruning
-    finetune_epochs: int = 10  #: epochs after pruning, masks in place
-    lr: float = 0.005  #: Adam learning rate
+    Attributes
+    ----------
+    dataset : square grey images (``n_features`` a perfect square; default: the 8x8 digits).
+    channels : output channels of the two 3x3 convolutions (two positive ints).
+    hidden : width of the hidden linear layer (>= 1).
+    amounts : fraction of each layer's weights pruned, one per network: two increasing fractions in [0, 1).
+    seeds : one independently trained network per seed (two distinct seeds >= 0).
+    dense_epochs : epochs before pruning (>= 1).
+    finetune_epochs : epochs after pruning, masks in place (>= 0).
+    lr : Adam learning rate (> 0).
+    batch_size : (>= 1).
+    baseline_pairs : random topology pairs of the chance level (>= 2, for an interval).
+    """
+
+    dataset: str = "digits"
+    figures_dir: str = "../figures/05_any_model"
+    channels: tuple = (8, 16)
+    hidden: int = 32
+    amounts: tuple = (0.5, 0.8)
+    seeds: tuple = (0, 1)
+    dense_epochs: int = 10
+    finetune_epochs: int = 10
+    lr: float = 0.005
     batch_size: int = 64
-    baseline_pairs: int = 8  #: random topology pairs of the chance level
-    runs_root: str = "../runs"  #: trained networks and the NNSTD cache live below it
+    baseline_pairs: int = 16
 
     def __post_init__(self) -> None:
-        for name in ("channels", "amounts", "seeds"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if len(self.amounts) != 2 or not all(0 <= a < 1 for a in self.amounts) or self.amounts[0] >= self.amounts[1]:
-            raise ValueError(f"amounts must be two increasing fractions in [0, 1), got {self.amounts}")
-        if len(self.seeds) != 2 or self.seeds[0] == self.seeds[1]:
-            raise ValueError(f"seeds must be two different seeds, got {self.seeds}")
-        if len(self.channels) != 2 or min(self.channels) < 1:
-            raise ValueError(f"channels must be two positive channel counts, got {self.channels}")
-        if self.baseline_pairs < 2:
-            raise ValueError(f"baseline_pairs must be at least 2, got {self.baseline_pairs}")
+        super().__post_init__()
+        positive = lambda n, v: check_int(n, v, minimum=1)  # noqa: E731
+        self._set("channels", _pair("channels", self.channels, positive))
+        self._set("hidden", check_int("hidden", self.hidden, minimum=1))
+        self._set("amounts", _pair("amounts", self.amounts, _amount, increasing=True))
+        self._set("seeds", _pair("seeds", self.seeds, lambda n, v: check_int(n, v, minimum=0), unique=True))
+        self._set("dense_epochs", check_int("dense_epochs", self.dense_epochs, minimum=1))
+        self._set("finetune_epochs", check_int("finetune_epochs", self.finetune_epochs, minimum=0))
+        self._set("lr", check_real("lr", self.lr, minimum=0, exclusive_minimum=True))
+        self._set("batch_size", check_int("batch_size", self.batch_size, minimum=1))
+        self._set("baseline_pairs", check_int("baseline_pairs", self.baseline_pairs, minimum=2))
+
+    def training_key(self) -> dict[str, Any]:
+        """The :data:`TRAINING_FIELDS` as plain values (lists for tuples): what names a cached network."""
+        values = self.as_dict()
+        return {name: values[name] for name in TRAINING_FIELDS}
 
 
 @dataclass(frozen=True, eq=False)
-class AnyModelResult:
+class Result:
     """What :func:`run` measured.
 
     Attributes
     ----------
-    params : AnyModelParams
+    params : Parameters
     networks : pd.DataFrame
         One row per trained network: seed, amount, test accuracy, density,
         mask sources, file.
@@ -96,12 +144,17 @@ class AnyModelResult:
         Per network, :meth:`ModelTopology.describe` of the file read back.
     """
 
-    params: AnyModelParams
+    params: Parameters
     networks: pd.DataFrame
     layers: pd.DataFrame
     means: dict
     readback_mismatches: int
     descriptions: dict = field(default_factory=dict)
+
+    @property
+    def files(self) -> list[str]:
+        """The saved ``state_dict`` file of every network (rows of :attr:`networks`), below ``params.runs_root``."""
+        return [f"{self.params.runs_root}/{NOTEBOOK}/{name}" for name in self.networks["file"]]
 
 
 def build_cnn(channels: tuple, hidden: int, side: int, n_classes: int):
@@ -153,8 +206,11 @@ def _accuracy(model, x, y) -> float:
         return float((model(x).argmax(1) == y).float().mean())
 
 
-def train_pruned_cnn(params: AnyModelParams, seed: int, amount: float, data, *, cache: Path | None = None):
+def train_pruned_cnn(params: Parameters, seed: int, amount: float, data, *, cache: Path | None = None):
     """Train a CNN, prune every layer by L1 magnitude, fine-tune; cached as a state_dict.
+
+    The file's name holds the seed, the amount and a hash of
+    :meth:`Parameters.training_key`, so networks trained otherwise never share a file.
 
     Returns
     -------
@@ -177,7 +233,7 @@ def train_pruned_cnn(params: AnyModelParams, seed: int, amount: float, data, *, 
     model = build_cnn(params.channels, params.hidden, side, data.n_classes)
     path = None
     if cache is not None:
-        config = {k: v for k, v in asdict(params).items() if k not in ("amounts", "seeds", "baseline_pairs", "runs_root")}
+        config = params.training_key()
         config.update(seed=int(seed), amount=float(amount))
         key = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:12]
         path = cache / f"cnn_s{seed}_p{round(amount * 100)}_{key}.pt"
@@ -185,6 +241,7 @@ def train_pruned_cnn(params: AnyModelParams, seed: int, amount: float, data, *, 
         for layer in _prunable(model):
             prune.identity(layer, "weight")  # creates weight_orig / weight_mask so the keys match
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        logger.info("seed %s, %.0f%% pruned: read from %s", seed, 100 * amount, path.name)
         return model, _accuracy(model, x_test, data.y_test), path
     generator = torch.Generator().manual_seed(seed)
     _epochs(model, x_train, data.y_train, params.dense_epochs, params.lr, params.batch_size, generator)
@@ -197,25 +254,54 @@ def train_pruned_cnn(params: AnyModelParams, seed: int, amount: float, data, *, 
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path, suffix=".pt") as tmp:
             torch.save(model.state_dict(), tmp)
+    logger.info("seed %s, %.0f%% pruned: trained and fine-tuned", seed, 100 * amount)
     return model, _accuracy(model, x_test, data.y_test), path
 
 
-def run(params: AnyModelParams) -> AnyModelResult:
-    """Train and prune the networks, read their topologies, compare them with NNSTD."""
+def _train_all(params: Parameters, data, store: Path) -> dict:
+    """``(seed, amount) -> (model, accuracy, path)`` for every network, trained on one thread.
+
+    Training runs with ``torch.set_num_threads(1)`` (restored afterwards), so
+    the weights, and hence the pruned topologies, do not depend on the
+    machine's core count.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return {(seed, amount): train_pruned_cnn(params, seed, amount, data, cache=store)
+                for seed in params.seeds for amount in params.amounts}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(params: Parameters) -> Result:
+    """Train and prune the networks (or read them from the run store), read their topologies, compare them with NNSTD.
+
+    NNSTD pairs are cached under ``params.cache_dir``; the random baseline's
+    pairs run on ``params.n_jobs`` workers (its numbers do not depend on it).
+
+    Raises
+    ------
+    TypeError
+        When ``params`` is not this module's :class:`Parameters`.
+    """
     from ..data import load_dataset
     from ..nnstd.pairwise import cached_nnstd, random_baseline
     from ..topology.layered import describe_layer
     from ..topology.modules import load_state_dict_topology, topology_from_module
 
+    if not isinstance(params, Parameters):
+        raise TypeError(f"params must be any_model.Parameters, got {type(params).__name__}")
     data = load_dataset(params.dataset, seed=0)
-    runs = Path(params.runs_root)
-    cache_dir = runs / ".cache" / "nnstd"
-    store = runs / NOTEBOOK
+    cache_dir = params.cache_dir
+    trained = _train_all(params, data, Path(params.runs_root) / NOTEBOOK)
     topologies, rows, descriptions = {}, [], {}
     mismatches = 0
     for seed in params.seeds:
         for amount in params.amounts:
-            model, accuracy, path = train_pruned_cnn(params, seed, amount, data, cache=store)
+            model, accuracy, path = trained[(seed, amount)]
             topology = topology_from_module(model)
             from_file = load_state_dict_topology(path)
             mismatches += sum(not np.array_equal(a, b) for a, b in zip(topology.masks, from_file.masks))
@@ -234,7 +320,7 @@ def run(params: AnyModelParams) -> AnyModelResult:
     same_parent = cached_nnstd(topologies[(s0, a1)].masks, reference.masks, cache_dir=cache_dir)
     different = cached_nnstd(other.masks, reference.masks, cache_dir=cache_dir)
     baseline = random_baseline(other.masks, other=reference.masks, n_pairs=params.baseline_pairs, seed=0,
-                               cache_dir=cache_dir)
+                               n_jobs=params.n_jobs, progress=show_progress(), cache_dir=cache_dir)
     layers = pd.DataFrame({
         "layer": list(reference.names),
         "kind": [describe_layer(m) for m in reference.masks],
@@ -252,20 +338,21 @@ def run(params: AnyModelParams) -> AnyModelResult:
         "random": baseline.mean,
         "random_ci": baseline.ci,
     }
-    return AnyModelResult(params=params, networks=pd.DataFrame(rows), layers=layers, means=means,
+    return Result(params=params, networks=pd.DataFrame(rows), layers=layers, means=means,
                           readback_mismatches=int(mismatches), descriptions=descriptions)
 
 
-def claims(result: AnyModelResult) -> list[dict[str, Any]]:
-    """Findings computed from the run: keyword arguments of ``Findings.claim``."""
+def claim_list(result: Result) -> list[dict[str, Any]]:
+    """The claims of notebook ``05_any_model``, each measured from the run: keyword arguments of ``Findings.claim``."""
     p = result.params
     (a0, a1), layers, means = p.amounts, result.layers, result.means
     out = [
         {
             "claim": "Pruned CNNs classify the test images",
             "measured": float(result.networks["test_acc"].min()),
-            "holds": bool(result.networks["test_acc"].min() > 0.8),
-            "detail": f"lowest test accuracy of the {len(result.networks)} pruned and fine-tuned CNNs (threshold 0.8)",
+            "holds": bool(result.networks["test_acc"].min() > ACCURACY_THRESHOLD),
+            "detail": f"lowest test accuracy of the {len(result.networks)} pruned and fine-tuned CNNs "
+                      f"(threshold {ACCURACY_THRESHOLD})",
             "spread": ", ".join(f"{a:.3f}" for a in result.networks["test_acc"]),
         },
         {
@@ -302,8 +389,32 @@ def claims(result: AnyModelResult) -> list[dict[str, Any]]:
     return out
 
 
-def figures(result: AnyModelResult) -> dict:
-    """``{"nnstd_per_layer": Figure}``: grouped bars per layer with the chance interval."""
+def claims(result: Result) -> Findings:
+    """The findings of notebook ``05_any_model`` (the claims of :func:`claim_list`, and the numbers behind
+    the figure); the parameters recorded are ``result.params``."""
+    p = result.params
+    findings = Findings(NOTEBOOK, p.figures_dir, parameters=p.as_dict())
+    findings.add_data("nnstd_per_layer", result.layers)
+    findings.add_data("means", result.means)
+    for claim in claim_list(result):
+        findings.claim(**claim)
+    return findings
+
+
+def notes(result: Result) -> dict[str, str]:
+    """Sentences of measured numbers for the notebook (keys ``"networks"``, ``"means"``)."""
+    m = result.means
+    return {
+        "networks": "\n".join(f"{name}: {description}" for name, description in result.descriptions.items()),
+        "means": f"Mean over layers: same parent {m['same parent']:.3f}, different seeds {m['different seeds']:.3f}, "
+                 f"random {m['random']:.3f} [{m['random_ci'][0]:.3f}, {m['random_ci'][1]:.3f}]. "
+                 f"Input sets nested at these densities would already cost about {m['nested floor']:.3f} per neuron.",
+    }
+
+
+def figures(result: Result) -> dict[str, Any]:
+    """``{"nnstd_per_layer": Figure}``: grouped bars per layer with the chance interval (closed: show with
+    ``display``)."""
     import matplotlib.pyplot as plt
 
     layers = result.layers
@@ -326,4 +437,5 @@ def figures(result: AnyModelResult) -> dict:
     ax.set_title(f"Per-layer NNSTD of CNNs pruned at {a0:.0%} and {a1:.0%} (torch.nn.utils.prune)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
+    plt.close(fig)
     return {"nnstd_per_layer": fig}

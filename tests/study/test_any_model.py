@@ -6,14 +6,15 @@ import math
 
 import pytest
 
-from sparsetopo.study.any_model import AnyModelParams, claims, figures, run
+from sparsetopo.study.any_model import Parameters, claims, figures, notes, run
 
 TINY = {"channels": (2, 4), "hidden": 8, "dense_epochs": 1, "finetune_epochs": 1, "baseline_pairs": 2}
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    return run(AnyModelParams(runs_root=str(tmp_path_factory.mktemp("runs")), **TINY))
+    runs = tmp_path_factory.mktemp("runs")
+    return run(Parameters(runs_root=str(runs), figures_dir=str(runs / "figures"), verbosity="warning", **TINY))
 
 
 def test_run_prunes_reads_back_and_compares_every_layer(result):
@@ -30,11 +31,40 @@ def test_run_prunes_reads_back_and_compares_every_layer(result):
 
 
 def test_claims_are_finite_and_figure_is_drawn(result):
-    found = claims(result)
-    assert {c["claim"] for c in found} >= {"state_dict files give the same topologies as the models"}
-    assert all(math.isfinite(c["measured"]) for c in found)
-    assert sum(c["claim"].startswith("Layer ") for c in found) == 4
+    findings = claims(result)
+    found = findings.claims
+    assert {c.claim for c in found} >= {"state_dict files give the same topologies as the models"}
+    assert all(math.isfinite(c.measured) for c in found)
+    assert sum(c.claim.startswith("Layer ") for c in found) == 4
+    assert findings.parameters == result.params.as_dict()
+    assert set(findings.data) == {"nnstd_per_layer", "means"}
     assert set(figures(result)) == {"nnstd_per_layer"}
+
+
+def test_notes_state_the_measured_means(result):
+    text = notes(result)
+    assert set(text) == {"networks", "means"}
+    assert f"different seeds {result.means['different seeds']:.3f}" in text["means"]
+    assert len(text["networks"].splitlines()) == len(result.networks)
+
+
+def test_files_are_the_saved_networks(result):
+    from pathlib import Path
+
+    assert len(result.files) == len(result.networks)
+    assert all(Path(f).is_file() and f.startswith(result.params.runs_root) for f in result.files)
+
+
+def test_cached_networks_are_named_by_their_training_fields_only(result):
+    from dataclasses import replace
+
+    names = set(result.networks["file"])
+    # settings that do not touch training leave the cached files' names alone ...
+    again = run(replace(result.params, baseline_pairs=3, n_jobs=1))
+    assert set(again.networks["file"]) == names
+    # ... a training setting names other files
+    other = replace(result.params, lr=result.params.lr * 2)
+    assert other.training_key() != result.params.training_key()
 
 
 def test_rerun_reads_the_cached_networks(result):
@@ -45,5 +75,12 @@ def test_rerun_reads_the_cached_networks(result):
 
 @pytest.mark.parametrize("bad", [{"amounts": (0.8, 0.5)}, {"seeds": (1, 1)}, {"channels": (4,)}])
 def test_params_are_validated(bad):
-    with pytest.raises(ValueError):
-        AnyModelParams(**bad)
+    with pytest.raises(ValueError, match=f"parameter {next(iter(bad))}"):
+        Parameters(**bad)
+
+
+def test_run_refuses_other_parameters():
+    from sparsetopo.study import sparse_vs_dense
+
+    with pytest.raises(TypeError, match="any_model.Parameters"):
+        run(sparse_vs_dense.Parameters())

@@ -13,7 +13,7 @@ import yaml
 
 import sparsetopo
 from sparsetopo.parallel import show_progress
-from sparsetopo.study import lottery_tickets, nnstd_behaviour, set_trajectories, sparse_vs_dense
+from sparsetopo.study import any_model, lottery_tickets, nnstd_behaviour, set_trajectories, sparse_vs_dense
 from sparsetopo.study.runner import NOTEBOOKS, profile_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +23,7 @@ MODULES = {
     "02_sparse_vs_dense": sparse_vs_dense,
     "03_evolution": set_trajectories,
     "04_lottery_tickets": lottery_tickets,
+    "05_any_model": any_model,
 }
 PROFILES = sorted(p.name for p in (NB_DIR / "params").iterdir() if p.is_dir())
 
@@ -96,6 +97,14 @@ def test_dataclass_defaults_equal_the_default_profile():
         (lottery_tickets, "control_epochs", 2.5, TypeError, "control_epochs must be an integer, got 2.5"),
         (lottery_tickets, "n_jobs", 0, ValueError, "n_jobs must be a positive int or -1 (all cores), got 0"),
         (lottery_tickets, "verbosity", "loud", ValueError, "verbosity must be one of"),
+        (any_model, "amounts", [0.8, 0.5], ValueError, "amounts must be strictly increasing, got [0.8, 0.5]"),
+        (any_model, "amounts", [0.5, 1.0], ValueError, "amounts[1] must be < 1"),
+        (any_model, "amounts", [0.2, 0.5, 0.8], ValueError, "amounts must hold exactly two entries"),
+        (any_model, "seeds", [1, 1], ValueError, "seeds has repeated entries: [1, 1]"),
+        (any_model, "channels", [4], ValueError, "channels needs at least 2 entries, got [4]"),
+        (any_model, "channels", [4, 0], ValueError, "channels[1] must be >= 1, got 0"),
+        (any_model, "finetune_epochs", -1, ValueError, "finetune_epochs must be >= 0, got -1"),
+        (any_model, "baseline_pairs", 1, ValueError, "baseline_pairs must be >= 2, got 1"),
     ],
 )
 def test_bad_parameter_is_refused_with_its_name_and_value(module, field, value, error, message):
