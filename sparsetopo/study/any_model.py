@@ -44,9 +44,9 @@ import pandas as pd
 
 from ..parallel import show_progress
 from .findings import Findings
-from .params import StudyParameters, check_int, check_real, check_sequence, check_str
+from .params import StudyParameters, check_int, check_real, check_sequence
 
-__all__ = ["Parameters", "Result", "build_cnn", "train_pruned_cnn", "run", "claims", "figures", "notes"]
+__all__ = ["Parameters", "Result", "build_cnn", "train_pruned_cnn", "run", "claim_list", "claims", "figures", "notes"]
 
 NOTEBOOK = "05_any_model"
 #: The fields that decide a trained network (with its seed and amount): the key of its cached file.

@@ -14,7 +14,8 @@ TINY = {"channels": (2, 4), "hidden": 8, "dense_epochs": 1, "finetune_epochs": 1
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    return run(Parameters(runs_root=str(runs), figures_dir=str(runs / "figures"), verbosity="warning", **TINY))
+    return run(Parameters(runs_root=str(runs), figures_dir=str(runs / "figures"), verbosity="warning", n_jobs=1,
+                          **TINY))
 
 
 def test_run_prunes_reads_back_and_compares_every_layer(result):
@@ -60,7 +61,7 @@ def test_cached_networks_are_named_by_their_training_fields_only(result):
 
     names = set(result.networks["file"])
     # settings that do not touch training leave the cached files' names alone ...
-    again = run(replace(result.params, baseline_pairs=3, n_jobs=1))
+    again = run(replace(result.params, baseline_pairs=3, verbosity="error"))
     assert set(again.networks["file"]) == names
     # ... a training setting names other files
     other = replace(result.params, lr=result.params.lr * 2)
