@@ -17,6 +17,10 @@ module                        notebook / role
 :mod:`.sparse_vs_dense`       ``02_sparse_vs_dense``: static sparse MLPs against dense
 :mod:`.set_trajectories`      ``03_evolution``: the topologies SET runs travel through
 :mod:`.lottery_tickets`       ``04_lottery_tickets``: tickets, their controls and their cost
+:mod:`.any_model`             ``05_any_model``: NNSTD of pruned CNNs of different widths
+:mod:`.verdicts`              verdict rules (margins fixed in advance), intervals over networks, convergence
+:mod:`.params`                ``StudyParameters``: each notebook's parameters, checked before any work
+:mod:`.report`                the README's findings tables, generated from ``figures/*/findings.json``
 :mod:`.published`             the topologies published with the paper's NNSTD code
 :mod:`.params`                the parameters dataclass every notebook module extends, and its checks
 :mod:`.findings`              claims, verdicts and ``findings.json``
