@@ -203,10 +203,13 @@ def cluster_map(
     keys = [f"sparsetopo-{name}-{batch}-{i}" for i in range(len(items))]
     futures = client.map(_run_task, list(items), key=keys, pure=False,
                          fn=fn, threads=int(threads), context=_task_context())
+    index = {future.key: i for i, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
     try:
-        for future in progress_bar(as_completed(futures, loop=client.loop), total=len(futures), desc=desc, progress=progress):
-            if future.status == "error":
-                future.result()  # raises the task's exception
-        return client.gather(futures)
+        # results are fetched as tasks finish, so none waits in a worker's memory (a worker lost later costs nothing)
+        done = as_completed(futures, loop=client.loop, with_results=True, raise_errors=True)
+        for future, result in progress_bar(done, total=len(futures), desc=desc, progress=progress):
+            results[index[future.key]] = result
+        return results
     finally:
         client.cancel([f for f in futures if not f.done()])
