@@ -9,7 +9,10 @@ trained twice in fresh run stores: by the local executor (joblib pool of
 profile's 30 epochs take hours on a small machine, so ``--epochs`` (default 2)
 shortens every run; fewer epochs make the fixed per-task costs weigh more, so
 the overhead measured is an upper bound for the full sweep. With
-``--repeats`` > 1 the two executors alternate which goes first.
+``--repeats`` > 1 the two executors alternate which goes first. On a shared
+machine the sweep times vary with the load by more than the executors differ,
+so the script also times a map of a trivial function over as many tasks as the
+sweep has runs: the executor's own cost, independent of the training.
 
 Times are wall-clock seconds of ``store.sweep`` from call to return. The
 cluster is started before its sweep (its start-up is printed apart: a real
@@ -53,6 +56,18 @@ def timed_sweep(configs, workers: int, scheduler: str):
         return time.perf_counter() - t0, frame
 
 
+def dispatch_seconds(n_tasks: int, workers: int, scheduler: str, rounds: int = 5) -> float:
+    """Median wall time of mapping a trivial function over ``n_tasks`` items: the executor's own cost."""
+    from sparsetopo.parallel import parallel_map
+
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        parallel_map(abs, list(range(-n_tasks, 0)), n_jobs=workers, progress=False, scheduler=scheduler)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs per run (default 2; 0 = the profile's)")
@@ -76,6 +91,10 @@ def main() -> int:
     get_client(cluster.scheduler_address).wait_for_workers(args.workers)
     startup = time.perf_counter() - t0
     print(f"LocalCluster start-up: {startup:.1f} s (not counted below)", flush=True)
+    dispatch = {name: dispatch_seconds(len(configs), args.workers, sched)
+                for name, sched in [("local", "local"), ("cluster", cluster.scheduler_address)]}
+    print(f"dispatch of {len(configs)} trivial tasks (median of 5, warm pool/cluster): "
+          f"local {1000 * dispatch['local']:.0f} ms, cluster {1000 * dispatch['cluster']:.0f} ms", flush=True)
     times: dict[str, list[float]] = {"local": [], "cluster": []}
     frames = {}
     try:
@@ -97,6 +116,8 @@ def main() -> int:
     print(f"{'local':10s} {local:17.1f} {1.0:7.3f}")
     print(f"{'cluster':10s} {remote:17.1f} {remote / local:7.3f}")
     print(f"cluster overhead: {100 * (remote / local - 1):+.1f}% of the local sweep's time (target < 10%)")
+    print(f"executor's own cost for the sweep's {len(configs)} tasks: local {dispatch['local']:.2f} s, cluster "
+          f"{dispatch['cluster']:.2f} s = {100 * dispatch['cluster'] / local:.2f}% of the local sweep")
     print(f"time inside the runs' epochs (sum of epoch_time; last sweep of each): local {inside['local']:.1f} s, "
           f"cluster {inside['cluster']:.1f} s (ratio {inside['cluster'] / inside['local']:.3f}: "
           "a ratio near the sweep ratio means machine load, not the executor, made the difference)")

@@ -23,7 +23,7 @@ from sparsetopo.cli import main as cli_main
 from sparsetopo.config import RunConfig
 from sparsetopo.distances import pairwise_nnstd
 from sparsetopo.parallel import parallel_map, resolve_scheduler, use_scheduler
-from sparsetopo.topology import random_topology
+from sparsetopo.topology import random_topology, save_topology
 
 TIMING_COLUMNS = ["train_time", "epoch_time"]  # wall-clock seconds: the only columns allowed to differ
 
@@ -173,6 +173,19 @@ def test_cli_train_with_scheduler_stores_the_local_run(cluster, tmp_path, capsys
 
 
 @pytest.mark.cluster
+@pytest.mark.timeout(60)
+def test_cli_distance_matrix_with_scheduler_writes_the_local_matrix(cluster, tmp_path, capsys):
+    paths = [str(save_topology(tmp_path / f"net{s}.npz", random_topology([20, 12, 12, 4], density=0.2, seed=s)))
+             for s in range(3)]
+    flags = ["distance", "--matrix", *paths, "--no-progress", "--no-cache"]
+    assert cli_main([*flags, "--out", str(tmp_path / "local"), "--scheduler", "local"]) == 0
+    assert cli_main([*flags, "--out", str(tmp_path / "cluster"), "--scheduler", cluster]) == 0
+    capsys.readouterr()
+    for name in ["nnstd_mean.csv", "nnstd_layer0.csv", "nnstd_layer1.csv", "nnstd_layer2.csv"]:
+        assert (tmp_path / "cluster" / name).read_text() == (tmp_path / "local" / name).read_text()
+
+
+@pytest.mark.cluster
 @pytest.mark.timeout(120)
 def test_a_worker_killed_mid_run_leaves_a_sweep_with_the_numbers_of_an_uninterrupted_one(cluster, tmp_path):
     configs = [c.replace(epochs=30) for c in tiny_configs()[2:]]  # two SET runs, long enough to be caught mid-run
@@ -190,8 +203,9 @@ def test_a_worker_killed_mid_run_leaves_a_sweep_with_the_numbers_of_an_uninterru
                     run_dir = store.run_directory(configs[int(key.rsplit("-", 1)[1])], root)
                     checkpoint = run_dir / "checkpoint.pt"
                     if checkpoint.exists() and not store.is_complete(run_dir) and worker in pids:
+                        init = (run_dir / "weights" / "init.pt").stat().st_mtime_ns
                         os.kill(pids[worker], signal.SIGKILL)
-                        killed.update(worker=worker, pid=pids[worker], run=run_dir.name)
+                        killed.update(pid=pids[worker], run_dir=run_dir, init=init)
                         return
             time.sleep(0.01)
 
@@ -203,4 +217,6 @@ def test_a_worker_killed_mid_run_leaves_a_sweep_with_the_numbers_of_an_uninterru
     assert killed, "no worker was caught mid-run (runs too short for this machine?)"
     assert killed["pid"] not in client.run(os.getpid).values()  # that process is gone
     assert all(store.is_complete(store.run_directory(c, root)) for c in configs)
+    # the rerun resumed from the checkpoint: a fresh start would have rewritten the initial weights
+    assert (killed["run_dir"] / "weights" / "init.pt").stat().st_mtime_ns == killed["init"]
     pd.testing.assert_frame_equal(comparable(remote), comparable(reference), check_exact=True)
