@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -87,6 +89,20 @@ def test_a_task_runs_inner_maps_locally_with_the_clients_roots(tmp_path, monkeyp
         seen = executor._run_task(None, lambda _: (resolve_scheduler(), os.environ["SPARSETOPO_DATA"]), 1, context)
     assert seen == (None, context["env"]["SPARSETOPO_DATA"])
     assert os.environ["SPARSETOPO_DATA"] == "relative/data"  # restored after the task
+
+
+def test_make_study_hands_scheduler_to_the_study_as_the_environment_variable():
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[2]
+
+    def study_line(*extra: str) -> str:
+        out = subprocess.run(["make", "-n", "study", "PROFILE=smoke", *extra], cwd=root, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return next(line for line in out.stdout.splitlines() if "-m sparsetopo.study" in line)
+
+    assert study_line("SCHEDULER=tcp://10.0.0.1:8786").startswith("SPARSETOPO_SCHEDULER=tcp://10.0.0.1:8786 ")
+    assert executor.ENV_VAR not in study_line()
 
 
 # --------------------------------------------------------------------------- #
