@@ -26,6 +26,7 @@ epochs) print one line on stderr and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import zipfile
@@ -77,6 +78,10 @@ def add_distance_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("--tie-break", choices=TIE_BREAKS, default="structure",
                         help="choice among tied optimal matchings; 'solver' is the published code's (default: structure)")
     parser.add_argument("--n-jobs", type=int, default=1, help="worker processes for --matrix (default: 1)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="compute the --matrix pairs on this Dask scheduler (tcp://host:8786; --n-jobs is then "
+                        "ignored and the cache folder must be shared with the workers) or 'local' "
+                        "(default: $SPARSETOPO_SCHEDULER, else local)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="NNSTD cache folder (default: $SPARSETOPO_CACHE or ./runs/.cache/nnstd)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
@@ -231,7 +236,10 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{label}: {description}")
         _print_pair(labels, networks, result, args)
         return 0
-    matrix = pairwise_nnstd(networks, labels=labels, n_jobs=args.n_jobs, progress=not args.no_progress, **options)
+    from ..parallel import use_scheduler
+
+    with use_scheduler(args.scheduler) if args.scheduler is not None else contextlib.nullcontext():
+        matrix = pairwise_nnstd(networks, labels=labels, n_jobs=args.n_jobs, progress=not args.no_progress, **options)
     written = _write_matrix(matrix, args.out, args)
     print(matrix.frame().to_string(float_format=lambda x: f"{x:.6f}"))
     for path in written:

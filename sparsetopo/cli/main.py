@@ -53,6 +53,9 @@ def _add_train_parser(subparsers) -> None:
             p.add_argument(flag, type=kind, nargs=nargs, default=field.default, help=help_text)
     p.add_argument("--runs-root", default=None, help="folder of the run store (default: $SPARSETOPO_RUNS or ./runs)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="train on a worker of this Dask scheduler (tcp://host:8786; the run store must be on a "
+                   "filesystem the workers share) or 'local' (default: $SPARSETOPO_SCHEDULER, else local)")
     p.set_defaults(func=_train_command)
 
 
@@ -65,7 +68,8 @@ def _none_or(kind):
 
 
 def _train_command(args: argparse.Namespace) -> int:
-    from ..store.runs import is_complete, run_directory, train
+    from ..parallel import parallel_map, resolve_scheduler
+    from ..store.runs import _train_quietly, is_complete, load_run, run_directory, runs_root, train
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}
     if values["density"] is not None and values["epsilon"] == RunConfig.epsilon:
@@ -73,7 +77,13 @@ def _train_command(args: argparse.Namespace) -> int:
     try:
         config = RunConfig(**values)
         cached = is_complete(run_directory(config, args.runs_root))
-        run = train(config, root=args.runs_root, progress=not args.no_progress)
+        address = resolve_scheduler(args.scheduler)
+        if address is None:
+            run = train(config, root=args.runs_root, progress=not args.no_progress)
+        else:  # one task on a cluster worker, into the same run store
+            root = str(runs_root(args.runs_root).resolve())
+            parallel_map(_train_quietly, [(config, root)], scheduler=address, desc="train", progress=not args.no_progress)
+            run = load_run(run_directory(config, root))
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"sparsetopo train: error: {_error_message(err)}", file=sys.stderr)
         return 2
