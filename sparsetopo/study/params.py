@@ -139,6 +139,9 @@ class StudyParameters:
     runs_root : run store root (relative to ``notebooks/``).
     n_jobs : worker processes (-1: all cores).
     verbosity : level of the ``sparsetopo`` logger (``"info"`` draws progress bars).
+    scheduler : executor of every parallel step: ``None`` follows ``$SPARSETOPO_SCHEDULER`` (else this
+        machine), ``"local"`` forces this machine, ``"tcp://host:8786"`` a Dask scheduler
+        (see :mod:`sparsetopo.executor`).
     """
 
     profile: str = "default"
@@ -147,6 +150,7 @@ class StudyParameters:
     runs_root: str = "../runs"
     n_jobs: int = 2
     verbosity: str = "info"
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         self._set("profile", check_str("profile", self.profile))
@@ -155,6 +159,7 @@ class StudyParameters:
         self._set("runs_root", check_str("runs_root", self.runs_root))
         self._set("n_jobs", check_n_jobs("n_jobs", self.n_jobs))
         self._set("verbosity", check_verbosity("verbosity", self.verbosity))
+        self._set("scheduler", check_optional("scheduler", self.scheduler, check_str))
 
     def _set(self, name: str, value: Any) -> None:
         """Store a normalised value on the frozen instance (only from ``__post_init__``)."""
@@ -203,11 +208,18 @@ class StudyParameters:
         """Every field, lists as lists (what ``findings.json`` records)."""
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
-    def configure_logging(self) -> None:
-        """Apply :attr:`verbosity` to the ``sparsetopo`` logger (see :func:`sparsetopo.set_verbosity`)."""
+    def configure(self) -> None:
+        """Apply :attr:`verbosity` to the ``sparsetopo`` logger and :attr:`scheduler` to the executor.
+
+        A ``scheduler`` of ``None`` leaves the executor setting as it is (``$SPARSETOPO_SCHEDULER``, which
+        ``make study SCHEDULER=...`` sets, or this machine).
+        """
         from .. import set_verbosity
+        from ..executor import use_scheduler
 
         set_verbosity(self.verbosity)
+        if self.scheduler is not None:
+            use_scheduler(self.scheduler)
 
 
 def _jsonable(value: Any) -> Any:

@@ -194,3 +194,18 @@ def test_every_study_module_exposes_the_same_api(name):
         assert list(inspect.signature(getattr(module, fn)).parameters) == [
             "params" if fn == "run" else "result"], f"{module.__name__}.{fn}"
     assert module.Parameters().figures_dir == f"../figures/{name}"
+
+
+def test_scheduler_parameter_reaches_the_executor_and_none_leaves_the_setting_alone(monkeypatch):
+    from sparsetopo.executor import resolve_scheduler, use_scheduler
+
+    monkeypatch.delenv("SPARSETOPO_SCHEDULER", raising=False)
+    cell = cell_parameters("02_sparse_vs_dense")
+    with use_scheduler(None):
+        sparse_vs_dense.Parameters.from_namespace({**cell, "verbosity": "warning"}).configure()
+        assert resolve_scheduler() is None
+        sparse_vs_dense.Parameters.from_namespace({**cell, "verbosity": "warning",
+                                                  "scheduler": "tcp://127.0.0.1:8786"}).configure()
+        assert resolve_scheduler() == "tcp://127.0.0.1:8786"
+    with pytest.raises(TypeError, match="scheduler"):
+        sparse_vs_dense.Parameters.from_namespace({**cell, "scheduler": 8786})
