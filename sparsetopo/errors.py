@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "SparsetopoError",
+    "InputError",
     "DamagedRunError",
     "UnsafeFileError",
     "NonFiniteLossError",
@@ -20,6 +21,10 @@ __all__ = [
 
 class SparsetopoError(Exception):
     """Base class: an error whose message says what is wrong and how to fix it."""
+
+
+class InputError(SparsetopoError, ValueError):
+    """A command's inputs (files, flags) cannot be used; the message names the input and what to do."""
 
 
 class DamagedRunError(SparsetopoError, ValueError):

@@ -36,6 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import atomic_path
+from ..errors import InputError
 from ..nnstd.pairwise import DistanceMatrix, cached_nnstd, pairwise_nnstd
 from ..topology.layered import describe_layer
 from ..topology.modules import load_state_dict_topology
@@ -45,10 +46,6 @@ from ..topology.masks import load_published, load_topology
 __all__ = ["add_distance_parser", "run_distance", "load_network"]
 
 _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
-
-
-class InputError(Exception):
-    """A problem with the command's inputs, reported as exit code 2."""
 
 
 def add_distance_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # problems a user can fix: reported on one line, never as a traceback
-_EXPECTED = (SparsetopoError, ValueError, OSError, KeyError, TypeError, FloatingPointError)
+_EXPECTED = (SparsetopoError, ValueError, OSError, KeyError, TypeError, FloatingPointError, ImportError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

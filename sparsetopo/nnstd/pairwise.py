@@ -63,6 +63,7 @@ __all__ = [
     "pairwise_nnstd",
     "trajectory_nnstd",
     "random_baseline",
+    "mds_embedding",
     "mask_jaccard",
     "mask_hamming",
     "pairwise_mask_distances",

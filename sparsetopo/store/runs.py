@@ -52,7 +52,8 @@ from .integrity import check_run, verify_run
 from .locking import run_lock
 from ..topology.masks import load_topology
 
-__all__ = ["runs_root", "run_directory", "train", "load_run", "is_complete", "sweep", "Run"]
+__all__ = ["runs_root", "run_directory", "train", "load_run", "is_complete", "sweep", "runs_frame", "Run",
+           "check_config_for_data"]
 
 
 def runs_root(root: str | os.PathLike | None = None) -> Path:

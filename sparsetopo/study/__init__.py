@@ -32,3 +32,5 @@ module                        notebook / role
 
 The library (everything outside this subpackage) never imports it.
 """
+
+__all__: list[str] = []

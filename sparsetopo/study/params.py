@@ -28,6 +28,7 @@ __all__ = [
     "check_sequence",
     "check_optional",
     "check_verbosity",
+    "check_n_jobs",
 ]
 
 # ---------------------------------------------------------------------------
