@@ -19,7 +19,7 @@ from typing import Sequence
 
 from .config import RunConfig
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "config_from_args"]
 
 
 def _field_parser(field: dataclasses.Field):
@@ -69,19 +69,23 @@ def _none_or(kind):
     return convert
 
 
-def _train_command(args: argparse.Namespace) -> int:
-    from .store import is_complete, run_directory, train
-
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of parsed ``train`` arguments: defaults, then ``--recipe``, then the flags given."""
     from .recipes import RECIPES
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
+    base = dict(RECIPES[args.recipe]) if args.recipe else {}
+    if base and values.get("method", base.get("method")) != base.get("method"):
+        # a different method drops the recipe fields it does not use, as RunConfig.replace does
+        return RunConfig(**base).replace(**values)
+    return RunConfig(**{**base, **values})
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    from .store import is_complete, run_directory, train
+
     try:
-        base = dict(RECIPES[args.recipe]) if args.recipe else {}
-        if base and values.get("method", base.get("method")) != base.get("method"):
-            # a different method drops the recipe fields it does not use, as RunConfig.replace does
-            config = RunConfig(**base).replace(**values)
-        else:
-            config = RunConfig(**{**base, **values})
+        config = config_from_args(args)
         cached = is_complete(run_directory(config, args.runs_root))
         run = train(config, root=args.runs_root, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, KeyError) as err:

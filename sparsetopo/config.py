@@ -197,7 +197,7 @@ class RunConfig:
         method = changes.get("method", self.method)
         if method != self.method:
             unset = {}
-            if method != "set":
+            if method != "set" or self.method != "set":  # from or to SET: ζ and regrowth start unset
                 unset.update({k: None if k != "rewire_output" else False for k in _SET_ONLY})
             if method == "dense":
                 unset.update({k: False if k == "sparse_output" else None for k in _SPARSE_ONLY})
