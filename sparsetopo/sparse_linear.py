@@ -57,12 +57,13 @@ class _SparseMatmul(torch.autograd.Function):
         x, values, crow, col, crow_t, col_t, perm_t = ctx.saved_tensors
         n_out, n_in = ctx.shape
         grad_x = grad_values = None
+        grad_out_t = grad_out.t().contiguous()  # (n_out, batch), shared by both products
         if ctx.needs_input_grad[0]:
             w_t = torch.sparse_csr_tensor(crow_t, col_t, values[perm_t], (n_in, n_out), check_invariants=False)
-            grad_x = torch.sparse.mm(w_t, grad_out.t()).t()
+            grad_x = torch.sparse.mm(w_t, grad_out_t).t()
         if ctx.needs_input_grad[1]:
             pattern = torch.sparse_csr_tensor(crow, col, torch.zeros_like(values), (n_out, n_in), check_invariants=False)
-            grad_values = torch.sparse.sampled_addmm(pattern, grad_out.t().contiguous(), x.contiguous(), beta=0.0).values()
+            grad_values = torch.sparse.sampled_addmm(pattern, grad_out_t, x.contiguous(), beta=0.0).values()
         return grad_x, grad_values, None, None, None, None, None, None, None
 
 
