@@ -68,7 +68,7 @@ def crossover(threads: int, n: int = 1000, batch: int = 128, device: str = "cpu"
     dev = torch.device(device)
     print(f"\nlayer crossover: {n}x{n} layer, batch {batch}, forward + backward, {threads} threads, {device}")
     print(f"{'density':>8s} {'masked ms':>10s} {'sparse ms':>10s} {'sparse/masked':>14s}")
-    found = None
+    found, last_faster = None, None
     gen = torch.Generator().manual_seed(0)
     for density in (0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5):
         mask = (torch.rand(n, n, generator=gen) < density)
@@ -109,10 +109,13 @@ def crossover(threads: int, n: int = 1000, batch: int = 128, device: str = "cpu"
         print(f"{density:8.3f} {times['masked']:10.3f} {times['sparse']:10.3f} {ratio:14.2f}")
         if found is None and ratio >= 1.0:
             found = density
+        if found is None:
+            last_faster = density
     if found is None:
         print("crossover: the CSR layer is faster at every density measured (<= 0.5)")
     else:
-        print(f"crossover: the CSR layer stops being faster at density ~{found:g}")
+        print(f"crossover: the CSR layer is faster up to density {last_faster:g} and slower from {found:g} "
+              f"(backend='auto' uses sparsetopo.training.AUTO_SPARSE_MAX_DENSITY)")
     return found
 
 

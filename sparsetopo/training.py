@@ -56,11 +56,13 @@ __all__ = [
     "sparse_layer_indices", "regrow_bounds", "AUTO_SPARSE_MAX_DENSITY",
 ]
 
-# backend="auto" makes a layer sparse at or below this density. Measured with
-# ``python benchmarks/bench_training.py --crossover`` (one epoch-like step,
-# forward + backward, batch 128, 1000x1000 layer, 2 CPU threads): the CSR
-# layer is faster than the dense masked one up to about this density.
-AUTO_SPARSE_MAX_DENSITY = 0.1
+# backend="auto" makes a layer sparse at or below this density: the largest
+# density at which the CSR layer was still faster than the masked one in
+# ``python benchmarks/bench_training.py --crossover-only`` (forward + backward
+# of a 1000x1000 layer, batch 128, on this project's 2-core CPU machine, with 1
+# and with 2 threads: CSR/masked time 0.89 and 0.41 at 30% density, 1.45 and
+# 2.4 at 50%).
+AUTO_SPARSE_MAX_DENSITY = 0.3
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
