@@ -1,11 +1,22 @@
-"""Epoch time and peak memory of dense vs static sparse vs SET training on CPU.
+"""Epoch time and peak memory of the masked vs the sparse backend, side by side.
 
-784-1000-1000-1000-10 on Fashion-MNIST at ε = 20 (the SET paper's setting).
-Each method trains in its own subprocess (so peak RSS is its own), for
-``--epochs`` epochs, methods interleaved over ``--repeats`` rounds so load on
-the machine hits them alike. Prints a table with ratios against dense.
+Two shapes, both SET on Fashion-MNIST with the output layer dense:
+
+(a) 784-784-784-784-10 with 3,800 edges in each of the three sparse layers
+    (about 0.6% density, the paper's Fig. 4 networks);
+(b) 784-1000-1000-1000-10 at ε = 20 (about 4% density).
+
+Each (shape, backend) trains in its own subprocess, so its peak RSS is its
+own, for ``--epochs`` epochs; the first epoch of a process is warm-up and is
+dropped, and the table shows the median of the rest over ``--repeats``
+rounds (backends interleaved so machine load hits them alike). Also prints the
+per-layer crossover: forward + backward time of one 1000x1000 layer, batch
+128, masked (dense matmul) vs CSR, over a range of densities; the first
+density where the CSR layer is no faster is the measured threshold behind
+``backend="auto"`` (``sparsetopo.training.loop.AUTO_SPARSE_MAX_DENSITY``).
 
     SPARSETOPO_DATA=../shared/data python benchmarks/bench_training.py
+    python benchmarks/bench_training.py --crossover-only
 """
 
 from __future__ import annotations
@@ -16,70 +27,150 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 WORKER = r"""
 import json, resource, sys, time, torch
 from sparsetopo.store.config import RunConfig
 from sparsetopo.training.loop import train_run
-torch.set_num_threads(int(sys.argv[4]))
-cfg = RunConfig(dataset=sys.argv[2], method=sys.argv[1], epsilon=20.0, hidden=(1000, 1000, 1000),
-                epochs=int(sys.argv[3]), snapshot_every=1000)
-t0 = time.perf_counter()
-summary = train_run(cfg, sys.argv[5], progress=False)
-records = json.load(open(sys.argv[5] + "/metrics.json"))
-print(json.dumps({"epoch_times": [r["epoch_time"] for r in records],
-                  "train_times": [r["train_time"] for r in records],
-                  "test_acc": summary["final_test_acc"],
-                  "edges": summary["edges"],
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+spec = json.loads(sys.argv[1])
+torch.set_num_threads(spec.pop("threads"))
+out_dir = spec.pop("out")
+cfg = RunConfig(method="set", snapshot_every=1000, batch_size=128, **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
+summary = train_run(cfg, out_dir, progress=False)
+records = json.load(open(out_dir + "/metrics.json"))
+cuda_peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+print(json.dumps({"train_times": [r["train_time"] for r in records],
+                  "test_acc": [r["test_acc"] for r in records],
+                  "edges": summary["edges"], "backend_layers": summary["backend_layers"], "device": summary["device"],
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cuda_peak_mb": cuda_peak}))
 """
+
+SHAPES = {
+    "a": dict(hidden=[784, 784, 784], layer_edges=[3800, 3800, 3800, 7840], epsilon=None),
+    "b": dict(hidden=[1000, 1000, 1000], epsilon=20.0),
+}
+SHAPE_NAMES = {"a": "(a) 784-784-784-784-10, 3,800 edges/layer", "b": "(b) 784-1000-1000-1000-10, eps=20"}
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else 0.5 * (xs[len(xs) // 2 - 1] + xs[len(xs) // 2])
+
+
+def crossover(threads: int, n: int = 1000, batch: int = 128, device: str = "cpu") -> float | None:
+    """Print masked vs CSR layer times over densities; return the first density where CSR is no faster."""
+    import torch
+
+    from sparsetopo.sparse_linear import SparseLinear
+
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    print(f"\nlayer crossover: {n}x{n} layer, batch {batch}, forward + backward, {threads} threads, {device}")
+    print(f"{'density':>8s} {'masked ms':>10s} {'sparse ms':>10s} {'sparse/masked':>14s}")
+    found, last_faster = None, None
+    gen = torch.Generator().manual_seed(0)
+    for density in (0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5):
+        mask = (torch.rand(n, n, generator=gen) < density)
+        weight = torch.randn(n, n, generator=gen) * mask
+        x = torch.randn(batch, n, generator=gen).to(dev)
+        dense_w = weight.clone().to(dev).requires_grad_(True)
+        mask_d = mask.to(dev)
+        sparse = SparseLinear(weight, mask).to(dev)
+
+        def step_masked():
+            y = x @ dense_w.t()
+            y.sum().backward()
+            with torch.no_grad():
+                dense_w.grad.mul_(mask_d)  # what enforce_masks does to the update
+            dense_w.grad = None
+
+        def step_sparse():
+            y = sparse(x)
+            y.sum().backward()
+            sparse.values.grad = None
+
+        times = {}
+        for name, fn in (("masked", step_masked), ("sparse", step_sparse)):
+            for _ in range(3):
+                fn()
+            reps = []
+            for _ in range(5):
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                for _ in range(10):
+                    fn()
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                reps.append((time.perf_counter() - t0) / 10 * 1e3)
+            times[name] = median(reps)
+        ratio = times["sparse"] / times["masked"]
+        print(f"{density:8.3f} {times['masked']:10.3f} {times['sparse']:10.3f} {ratio:14.2f}")
+        if found is None and ratio >= 1.0:
+            found = density
+        if found is None:
+            last_faster = density
+    if found is None:
+        print("crossover: the CSR layer is faster at every density measured (<= 0.5)")
+    else:
+        print(f"crossover: the CSR layer is faster up to density {last_faster:g} and slower from {found:g} "
+              f"(backend='auto' uses sparsetopo.training.loop.AUTO_SPARSE_MAX_DENSITY)")
+    return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion_mnist")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per process (the first is dropped as warm-up)")
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (RunConfig.device)")
+    parser.add_argument("--shapes", default="ab", help="which shapes to run: a, b or ab")
+    parser.add_argument("--crossover-only", action="store_true")
     args = parser.parse_args()
-    methods = ["dense", "static", "set"]
-    results: dict[str, list[dict]] = {m: [] for m in methods}
+    crossover_device = "cuda" if args.device == "cuda" else "cpu"
+    if args.crossover_only:
+        crossover(args.threads, device=crossover_device)
+        return 0
+
+    backends = ["masked", "sparse"]
+    results: dict[tuple[str, str], list[dict]] = {(s, b): [] for s in args.shapes for b in backends}
     for r in range(args.repeats):
-        for m in methods:
-            with tempfile.TemporaryDirectory() as tmp:
-                out = subprocess.run(
-                    [sys.executable, "-c", WORKER, m, args.dataset, str(args.epochs), str(args.threads), tmp],
-                    capture_output=True, text=True, env=os.environ.copy(),
-                )
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                return 1
-            results[m].append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"  repeat {r + 1} {m}: {results[m][-1]['epoch_times']}", file=sys.stderr)
+        for s in args.shapes:
+            for b in backends:
+                with tempfile.TemporaryDirectory() as tmp:
+                    spec = {**SHAPES[s], "dataset": args.dataset, "epochs": args.epochs, "backend": b,
+                            "device": args.device, "threads": args.threads, "out": tmp}
+                    out = subprocess.run([sys.executable, "-c", WORKER, json.dumps(spec)],
+                                         capture_output=True, text=True, env=os.environ.copy())
+                if out.returncode != 0:
+                    print(out.stderr, file=sys.stderr)
+                    return 1
+                res = json.loads(out.stdout.strip().splitlines()[-1])
+                results[(s, b)].append(res)
+                print(f"  repeat {r + 1} {s} {b}: train s/epoch {[round(t, 2) for t in res['train_times']]}", file=sys.stderr)
 
-    def median(xs):
-        xs = sorted(xs)
-        return xs[len(xs) // 2] if len(xs) % 2 else 0.5 * (xs[len(xs) // 2 - 1] + xs[len(xs) // 2])
-
-    rows = {}
-    for m in methods:
-        # first epoch of a process includes warm-up; use the later ones when there are any
-        times = [t for res in results[m] for t in (res["epoch_times"][1:] or res["epoch_times"])]
-        rows[m] = {
-            "epoch_s": median(times),
-            "peak_mb": max(res["peak_rss_mb"] for res in results[m]),
-            "edges": sum(results[m][0]["edges"]),
-            "acc": results[m][0]["test_acc"],
-        }
-    print(f"\n784-1000-1000-1000-10 on {args.dataset}, eps=20, {args.threads} threads, "
-          f"{args.epochs} epochs x {args.repeats} repeats (median epoch time)")
-    print(f"{'method':8s} {'weights':>10s} {'epoch s':>9s} {'x dense':>8s} {'peak MB':>9s} {'x dense':>8s} {'test acc':>9s}")
-    for m in methods:
-        r = rows[m]
-        print(f"{m:8s} {r['edges']:10d} {r['epoch_s']:9.2f} {r['epoch_s'] / rows['dense']['epoch_s']:8.2f} "
-              f"{r['peak_mb']:9.0f} {r['peak_mb'] / rows['dense']['peak_mb']:8.2f} {r['acc']:9.4f}")
-    print("Masked layers run as dense matmuls, so sparse epochs cost about what dense ones do on CPU;"
-          " SET adds its rewiring step once per epoch.")
+    device = results[(args.shapes[0], "masked")][0]["device"]
+    print(f"\nSET on {args.dataset}, batch 128, {args.threads} threads, device {device}; "
+          f"median train time of epochs 2..{args.epochs} x {args.repeats} repeat(s)")
+    print(f"{'shape':44s} {'backend':8s} {'weights':>8s} {'epoch s':>8s} {'speed-up':>9s} {'peak RSS MB':>12s}"
+          + (f" {'GPU peak MB':>12s}" if device.startswith("cuda") else "") + f" {'test acc (last)':>16s}")
+    for s in args.shapes:
+        rows = {}
+        for b in backends:
+            res = results[(s, b)]
+            times = [t for x in res for t in (x["train_times"][1:] or x["train_times"])]
+            rows[b] = dict(epoch_s=median(times), peak=max(x["peak_rss_mb"] for x in res),
+                           gpu=max((x["cuda_peak_mb"] or 0) for x in res), edges=sum(res[0]["edges"]), acc=res[0]["test_acc"][-1])
+        for b in backends:
+            row = rows[b]
+            line = (f"{SHAPE_NAMES[s]:44s} {b:8s} {row['edges']:8d} {row['epoch_s']:8.2f} "
+                    f"{rows['masked']['epoch_s'] / row['epoch_s']:8.1f}x {row['peak']:12.0f}")
+            if device.startswith("cuda"):
+                line += f" {row['gpu']:12.0f}"
+            print(line + f" {row['acc']:16.4f}")
+    crossover(args.threads, device=crossover_device)
     return 0
 
 

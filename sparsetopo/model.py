@@ -8,7 +8,10 @@ a buffer it travels with ``state_dict``, ``copy.deepcopy``, ``torch.save`` and
 Masks are enforced in exactly one place, :func:`enforce_masks`, which the
 training loop calls after every optimizer step: it zeroes the absent weights
 *and* their optimizer state (momentum buffers), so a pruned weight stays
-exactly zero and a regrown one starts without stale momentum.
+exactly zero and a regrown one starts without stale momentum. Layers of the
+sparse backend (:class:`~sparsetopo.sparse_linear.SparseLinear`) store only
+their present weights, so their structure is their mask and there is nothing
+to zero; :func:`to_sparse_backend` swaps masked layers for them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MaskedLinear", "SparseMLP", "enforce_masks", "masked_layers", "weight_state_tensors", "ACTIVATIONS"]
+from .sparse_linear import SparseLinear
+
+__all__ = [
+    "MaskedLinear", "SparseLinear", "SparseMLP", "enforce_masks", "masked_layers", "topology_layers",
+    "weight_state_tensors", "to_sparse_backend", "ACTIVATIONS",
+]
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -88,9 +96,13 @@ class SparseMLP(nn.Module):
         One per layer; default dense.
     activation : str
         Hidden activation, a key of :data:`ACTIVATIONS`.
+    dropout : float in [0, 1)
+        Inverted dropout on every hidden activation while training. Its
+        random draws come from ``self.dropout_generator`` (a
+        ``torch.Generator`` the training loop seeds), never the global RNG.
     """
 
-    def __init__(self, widths: Sequence[int], masks=None, activation: str = "relu"):
+    def __init__(self, widths: Sequence[int], masks=None, activation: str = "relu", dropout: float = 0.0):
         super().__init__()
         widths = [int(w) for w in widths]
         if len(widths) < 2:
@@ -105,13 +117,23 @@ class SparseMLP(nn.Module):
             MaskedLinear(widths[k], widths[k + 1], None if masks is None else masks[k]) for k in range(n_layers)
         )
         self.activation = ACTIVATIONS[activation]()
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
+        self.dropout_generator: torch.Generator | None = None
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.dropout == 0:
+            return x
+        keep = torch.rand(x.shape, generator=self.dropout_generator, device=x.device, dtype=x.dtype) >= self.dropout
+        return x * keep / (1.0 - self.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
         for k, layer in enumerate(self.layers):
             x = layer(x)
             if k < len(self.layers) - 1:
-                x = self.activation(x)
+                x = self._drop(self.activation(x))
         return x
 
     def masks(self) -> list[np.ndarray]:
@@ -119,15 +141,57 @@ class SparseMLP(nn.Module):
         return [layer.mask.detach().cpu().numpy().copy() for layer in self.layers]
 
     def weights(self) -> list[np.ndarray]:
-        return [layer.weight.detach().cpu().numpy().copy() for layer in self.layers]
+        return [_dense_weight(layer).cpu().numpy().copy() for layer in self.layers]
 
     def biases(self) -> list[np.ndarray]:
         return [layer.bias.detach().cpu().numpy().copy() for layer in self.layers]
 
 
+    def dense_state_dict(self) -> dict[str, torch.Tensor]:
+        """State dict in the masked layout (``layers.k.weight``/``bias``/``mask``) whatever the backend, on CPU.
+
+        Saved weight files use it, so they load into a plain masked
+        :class:`SparseMLP` on any machine.
+        """
+        out = {}
+        for k, layer in enumerate(self.layers):
+            out[f"layers.{k}.weight"] = _dense_weight(layer).cpu().clone()
+            out[f"layers.{k}.bias"] = layer.bias.detach().cpu().clone()
+            out[f"layers.{k}.mask"] = layer.mask.detach().cpu().clone()
+        return out
+
+
+def _dense_weight(layer: nn.Module) -> torch.Tensor:
+    return layer.weight_dense if isinstance(layer, SparseLinear) else layer.weight.detach()
+
+
 def masked_layers(model: nn.Module) -> list[MaskedLinear]:
-    """All masked linear layers of a model, in order."""
+    """All masked linear layers of a model, in order (layers of the sparse backend excluded)."""
     return [m for m in model.modules() if isinstance(m, MaskedLinear)]
+
+
+def topology_layers(model: nn.Module) -> list[nn.Module]:
+    """All layers that carry a topology (masked or sparse backend), in order.
+
+    Each has ``mask`` (bool ``(n_out, n_in)``), ``n_edges``, ``is_dense``,
+    ``in_features`` and ``out_features``.
+    """
+    return [m for m in model.modules() if isinstance(m, (MaskedLinear, SparseLinear))]
+
+
+def to_sparse_backend(model: SparseMLP, layers: Sequence[int]) -> SparseMLP:
+    """Swap the masked layers at ``layers`` for :class:`SparseLinear` ones, in place.
+
+    The new layers hold exactly the present weights of the old ones (same
+    values, bitwise), so a model built once and converted starts from the
+    same numbers as the masked model. Build the optimizer after converting.
+    """
+    for k in layers:
+        old = model.layers[k]
+        if not isinstance(old, MaskedLinear):
+            raise TypeError(f"layer {k} is {type(old).__name__}, not MaskedLinear")
+        model.layers[k] = SparseLinear(old.weight.detach(), old.mask, None if old.bias is None else old.bias.detach())
+    return model
 
 
 def weight_state_tensors(optimizer: torch.optim.Optimizer | None, weight: torch.Tensor) -> list[torch.Tensor]:

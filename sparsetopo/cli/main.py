@@ -3,6 +3,7 @@
 Examples
 --------
 sparsetopo train --dataset fashion_mnist --method set --epsilon 20 --epochs 5
+sparsetopo train --recipe set_reference --epochs 20
 sparsetopo distance runs/a/topology/epoch_010.npz runs/b/topology/epoch_010.npz
 sparsetopo distance --matrix A B C --out figures/matrix
 """
@@ -19,7 +20,7 @@ from typing import Sequence
 from ..store.config import RunConfig
 from ..errors import SparsetopoError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "config_from_args"]
 
 
 def _field_parser(field: dataclasses.Field):
@@ -39,18 +40,23 @@ def _add_train_parser(subparsers) -> None:
         "train",
         help="train one MLP (dense, static sparse or SET) through the run store",
         description="Train one run. A run whose config was trained before is returned at once; "
-        "an interrupted one resumes from its last checkpoint.",
+        "an interrupted one resumes from its last checkpoint. Flags given explicitly override --recipe.",
     )
+    from ..training.recipes import RECIPES
+
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="start from a named recipe (e.g. set_reference: the SET reference's Fashion-MNIST example)")
+    # only flags given on the command line reach the config (argparse.SUPPRESS), so they override a recipe
     for field in dataclasses.fields(RunConfig):
         flag = "--" + field.name.replace("_", "-")
         kind, nargs = _field_parser(field)
         help_text = (field.metadata.get("help", "") + f" (default: {field.default})").replace("%", "%%")
         if kind is None:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
-        elif field.name in ("epsilon", "density", "preprocessing", "topology_seed", "initial_topology"):
-            p.add_argument(flag, type=_none_or(kind), default=field.default, help=help_text + "; 'none' to unset")
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+        elif field.name in ("epsilon", "density", "preprocessing", "topology_seed", "initial_topology", "zeta", "regrow_init"):
+            p.add_argument(flag, type=_none_or(kind), default=argparse.SUPPRESS, help=help_text + "; 'none' to unset")
         else:
-            p.add_argument(flag, type=kind, nargs=nargs, default=field.default, help=help_text)
+            p.add_argument(flag, type=kind, nargs=nargs, default=argparse.SUPPRESS, help=help_text)
     p.add_argument("--runs-root", default=None, help="folder of the run store (default: $SPARSETOPO_RUNS or ./runs)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -67,15 +73,24 @@ def _none_or(kind):
     return convert
 
 
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of parsed ``train`` arguments: defaults, then ``--recipe``, then the flags given."""
+    from ..training.recipes import RECIPES
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
+    base = dict(RECIPES[args.recipe]) if args.recipe else {}
+    if base and values.get("method", base.get("method")) != base.get("method"):
+        # a different method drops the recipe fields it does not use, as RunConfig.replace does
+        return RunConfig(**base).replace(**values)
+    return RunConfig(**{**base, **values})
+
+
 def _train_command(args: argparse.Namespace) -> int:
     from ..parallel import parallel_map, resolve_scheduler
     from ..store.runs import _train_quietly, is_complete, load_run, run_directory, runs_root, train
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}
-    if values["density"] is not None and values["epsilon"] == RunConfig.epsilon:
-        values["epsilon"] = None  # --density alone replaces the default epsilon
     try:
-        config = RunConfig(**values)
+        config = config_from_args(args)
         cached = is_complete(run_directory(config, args.runs_root))
         address = resolve_scheduler(args.scheduler)
         if address is None:

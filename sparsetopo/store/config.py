@@ -17,10 +17,33 @@ from typing import Any
 
 from .validation import check_config_values
 
-__all__ = ["RunConfig", "METHODS", "LR_SCHEDULES", "run_id", "config_hash"]
+__all__ = [
+    "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
+    "DEFAULT_EPSILON", "DEFAULT_ZETA", "run_id", "config_hash",
+]
 
 METHODS = ("dense", "static", "set")
 LR_SCHEDULES = ("constant", "cosine", "step")
+WEIGHT_INITS = ("sparse", "dense", "he_uniform")
+WEIGHT_DECAY_MODES = ("coupled", "decoupled")
+BACKENDS = ("masked", "sparse", "auto")
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_EPSILON = 20.0
+DEFAULT_ZETA = 0.3
+
+# Fields added after runs were stored: omitted from the hashed dict while they
+# hold these defaults, so every earlier run keeps its id.
+_HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
+    "dropout": 0.0,
+    "weight_decay_mode": "coupled",
+    "rewire_output": False,
+    "backend": "masked",
+    "device": "auto",
+}
+# Fields that only a SET run uses, and their value in every other run.
+_SET_ONLY = {"zeta": 0.0, "regrow_init": "zero", "rewire_output": False}
+# Fields that only a sparse run uses, and their value in a dense run.
+_SPARSE_ONLY = {"epsilon": None, "density": None, "layer_edges": None, "initial_topology": None, "sparse_output": False}
 
 
 @dataclass(frozen=True)
@@ -30,17 +53,20 @@ class RunConfig:
     dataset: str = field(default="digits", metadata={"help": "dataset name (see sparsetopo.data.available_datasets)"})
     hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "hidden layer widths"})
     method: str = field(default="set", metadata={"help": "dense | static (fixed random mask) | set (SET rewiring)"})
-    epsilon: float | None = field(default=20.0, metadata={"help": "Erdős–Rényi ε: edges = round(ε (n_in + n_out)) per sparse layer"})
+    epsilon: float | None = field(default=None, metadata={"help": "Erdős–Rényi ε: edges = round(ε (n_in + n_out)) per sparse layer; a sparse run given none of epsilon, density, layer_edges, initial_topology uses ε = 20"})
     density: float | None = field(default=None, metadata={"help": "per-layer density instead of ε"})
     layer_edges: tuple[int, ...] | None = field(default=None, metadata={"help": "exact edges per layer instead of ε/density"})
     sparse_output: bool = field(default=False, metadata={"help": "make the output layer sparse too (dense by default)"})
-    zeta: float = field(default=0.3, metadata={"help": "SET: fraction of positive and of negative weights rewired per epoch"})
-    regrow_init: str = field(default="zero", metadata={"help": "SET: initial value of regrown weights, zero | random"})
+    zeta: float | None = field(default=None, metadata={"help": "SET only: fraction of positive and of negative weights rewired per epoch (SET default 0.3)"})
+    regrow_init: str | None = field(default=None, metadata={"help": "SET only: initial value of regrown weights, zero | random (the run's initialisation scale); SET default zero"})
+    rewire_output: bool = field(default=False, metadata={"help": "SET only: rewire a sparse output layer too (never rewired by default)"})
     activation: str = field(default="relu", metadata={"help": "hidden activation"})
-    weight_init: str = field(default="sparse", metadata={"help": "sparse: PyTorch's uniform init rescaled to each neuron's real fan-in | dense: PyTorch's init, masked"})
+    dropout: float = field(default=0.0, metadata={"help": "inverted dropout rate on every hidden activation, training only"})
+    weight_init: str = field(default="sparse", metadata={"help": "sparse: PyTorch's uniform init rescaled to each neuron's real fan-in | dense: PyTorch's init, masked | he_uniform: U(±sqrt(6/n_in)) with the dense fan-in, zero biases"})
     lr: float = field(default=0.01, metadata={"help": "SGD learning rate"})
     momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
-    weight_decay: float = field(default=2e-4, metadata={"help": "L2 weight decay"})
+    weight_decay: float = field(default=2e-4, metadata={"help": "weight decay (see weight_decay_mode)"})
+    weight_decay_mode: str = field(default="coupled", metadata={"help": "coupled: L2 inside SGD (scaled by lr, enters momentum) | decoupled: each step w <- w - wd*w on every weight and bias, not scaled by lr"})
     lr_schedule: str = field(default="constant", metadata={"help": "constant | cosine | step (x0.1 at 50% and 75%)"})
     batch_size: int = field(default=128, metadata={"help": "minibatch size"})
     epochs: int = field(default=10, metadata={"help": "training epochs"})
@@ -52,6 +78,8 @@ class RunConfig:
     snapshot_every: int = field(default=1, metadata={"help": "save the topology every k epochs (plus epoch 0 and the last)"})
     snapshot_epochs: tuple[int, ...] | None = field(default=None, metadata={"help": "explicit snapshot epochs (overrides snapshot_every)"})
     initial_topology: str | None = field(default=None, metadata={"help": "path of a saved topology to start from (its content hash enters the run id)"})
+    backend: str = field(default="masked", metadata={"help": "masked: dense weights times a mask | sparse: sparse layers keep only their non-zero values (CSR) | auto: sparse below the measured density threshold"})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA when available) | cpu | cuda"})
 
     def __post_init__(self) -> None:
         check_config_values(self)
@@ -61,41 +89,56 @@ class RunConfig:
             object.__setattr__(self, "layer_edges", tuple(int(e) for e in self.layer_edges))
         if self.snapshot_epochs is not None:
             object.__setattr__(self, "snapshot_epochs", tuple(sorted({int(e) for e in self.snapshot_epochs})))
-        if self.method not in METHODS:
-            raise ValueError(f"method={self.method!r}; choose one of {METHODS}")
+        self._resolve_method_fields()
+
+    def _resolve_method_fields(self) -> None:
+        """Fill the fields a method uses; refuse values given to fields it does not use.
+
+        A field that does not apply to the method must be left unset (``None``)
+        or at its neutral value (``zeta=0``, ``regrow_init="zero"``,
+        ``sparse_output=False``...): anything else raises instead of being
+        silently dropped. Unset fields that apply get their defaults: a SET run
+        ζ = 0.3 and zero regrowth; a sparse run given no sparsity at all ε = 20.
+        """
         if self.method == "dense":
-            object.__setattr__(self, "epsilon", None)
-            object.__setattr__(self, "density", None)
-            object.__setattr__(self, "layer_edges", None)
-            object.__setattr__(self, "initial_topology", None)
-        elif self.initial_topology is None and self.layer_edges is None and (self.epsilon is None) == (self.density is None):
-            raise ValueError(
-                f"method={self.method!r} needs exactly one of epsilon or density "
-                f"(got epsilon={self.epsilon}, density={self.density}); set the other to None"
-            )
+            given = [k for k, off in _SPARSE_ONLY.items() if getattr(self, k) not in (off, None)]
+            if given:
+                raise ValueError(
+                    f"method='dense' has no sparse topology, but {', '.join(f'{k}={getattr(self, k)!r}' for k in given)} "
+                    f"was given; drop it or choose method='static' or 'set'"
+                )
+        else:
+            sparsity = [k for k in ("epsilon", "density", "layer_edges") if getattr(self, k) is not None]
+            if len(sparsity) > 1:
+                raise ValueError(
+                    f"method={self.method!r} takes one of epsilon, density or layer_edges, got "
+                    f"{', '.join(f'{k}={getattr(self, k)!r}' for k in sparsity)}; set the others to None"
+                )
+            if not sparsity and self.initial_topology is None:
+                object.__setattr__(self, "epsilon", DEFAULT_EPSILON)
+            if self.epsilon is not None and self.epsilon <= 0:
+                raise ValueError(f"epsilon must be positive, got {self.epsilon}")
+            if self.density is not None and not 0 < self.density <= 1:
+                raise ValueError(f"density must be in (0, 1], got {self.density}")
         if self.method != "set":
-            object.__setattr__(self, "zeta", 0.0)
-            object.__setattr__(self, "regrow_init", "zero")
-        elif not 0 < self.zeta < 1:
-            raise ValueError(f"zeta must be in (0, 1) for SET, got {self.zeta}")
-        if self.regrow_init not in ("zero", "random"):
-            raise ValueError(f"regrow_init={self.regrow_init!r}; choose 'zero' or 'random'")
-        if self.weight_init not in ("sparse", "dense"):
-            raise ValueError(f"weight_init={self.weight_init!r}; choose 'sparse' or 'dense'")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule={self.lr_schedule!r}; choose one of {LR_SCHEDULES}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-        if self.snapshot_every < 1:
-            raise ValueError(f"snapshot_every must be >= 1, got {self.snapshot_every}")
-        if not self.hidden or min(self.hidden) < 1:
-            raise ValueError(f"hidden must list positive widths, got {self.hidden}")
+            given = [k for k, off in _SET_ONLY.items() if getattr(self, k) not in (off, None)]
+            if given:
+                raise ValueError(
+                    f"{', '.join(f'{k}={getattr(self, k)!r}' for k in given)} only applies to method='set' "
+                    f"(got method={self.method!r}); leave it unset"
+                )
+            for key, off in _SET_ONLY.items():
+                object.__setattr__(self, key, off)
+        else:
+            if self.zeta is None:
+                object.__setattr__(self, "zeta", DEFAULT_ZETA)
+            if self.regrow_init is None:
+                object.__setattr__(self, "regrow_init", "zero")
+            if not 0 < self.zeta < 1:
+                raise ValueError(f"zeta must be in (0, 1) for SET, got {self.zeta}")
+        if self.method == "dense":
+            for key, off in _SPARSE_ONLY.items():
+                object.__setattr__(self, key, off)
 
     @property
     def effective_topology_seed(self) -> int:
@@ -117,7 +160,30 @@ class RunConfig:
         return cls(**d)
 
     def replace(self, **changes: Any) -> "RunConfig":
+        """A copy with ``changes``; a change of method unsets the fields the new method does not use.
+
+        E.g. ``set_config.replace(method="static")`` drops ζ instead of
+        raising, and ``dense.replace(method="set")`` gets ε = 20 and ζ = 0.3
+        unless the changes name them. Fields named in ``changes`` are checked
+        as given.
+        """
+        method = changes.get("method", self.method)
+        if method != self.method:
+            unset = {}
+            if method != "set" or self.method != "set":  # from or to SET: ζ and regrowth start unset
+                unset.update({k: None if k != "rewire_output" else False for k in _SET_ONLY})
+            if method == "dense":
+                unset.update({k: False if k == "sparse_output" else None for k in _SPARSE_ONLY})
+            changes = {**{k: v for k, v in unset.items() if k not in changes}, **changes}
         return dataclasses.replace(self, **changes)
+
+    def hashed_dict(self) -> dict[str, Any]:
+        """The dict that :func:`config_hash` hashes: fields added later are left out at their defaults."""
+        d = self.to_dict()
+        for key, default in _HASH_NEUTRAL_DEFAULTS.items():
+            if d.get(key) == default:
+                d.pop(key)
+        return d
 
     def snapshot_schedule(self) -> list[int]:
         """Epochs whose topology is saved: 0 (initial), every k, and the last."""
@@ -150,7 +216,7 @@ def config_hash(config: RunConfig, length: int = 8) -> str:
     """
     from ..data import dataset_fingerprint
 
-    d = config.to_dict()
+    d = config.hashed_dict()
     d["data_fingerprint"] = dataset_fingerprint(config.dataset)
     if config.initial_topology is not None:
         path = Path(config.initial_topology)

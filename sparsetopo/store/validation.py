@@ -51,9 +51,23 @@ def check_config_values(c: Any) -> None:
     wd = _real("weight_decay", c.weight_decay, "use a small non-negative value such as 2e-4")
     if wd < 0:
         raise ValueError(f"weight_decay must be >= 0, got {c.weight_decay}")
-    zeta = _real("zeta", c.zeta, "use a fraction in (0, 1) such as 0.3")
-    if not 0 <= zeta < 1:
-        raise ValueError(f"zeta must be in (0, 1) (the fraction SET rewires per epoch), got {c.zeta}; use e.g. 0.3")
+    if c.weight_decay_mode == "decoupled" and wd >= 1:
+        raise ValueError(f"weight_decay must be < 1 with weight_decay_mode='decoupled' (w <- w - wd*w per step), "
+                         f"got {c.weight_decay}; use e.g. 2e-4")
+    if c.zeta is not None:
+        zeta = _real("zeta", c.zeta, "use a fraction in (0, 1) such as 0.3")
+        if not 0 <= zeta < 1:
+            raise ValueError(f"zeta must be in (0, 1) (the fraction SET rewires per epoch), got {c.zeta}; use e.g. 0.3")
+    dropout = _real("dropout", c.dropout, "use a fraction in [0, 1), 0 for none")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {c.dropout}; use e.g. 0.2 (0 for none)")
+    from .config import BACKENDS, DEVICES, LR_SCHEDULES, METHODS, WEIGHT_DECAY_MODES, WEIGHT_INITS
+
+    for name, choices in (("method", METHODS), ("regrow_init", ("zero", "random", None)), ("weight_init", WEIGHT_INITS),
+                          ("weight_decay_mode", WEIGHT_DECAY_MODES), ("backend", BACKENDS), ("device", DEVICES),
+                          ("lr_schedule", LR_SCHEDULES)):
+        if getattr(c, name) not in choices:
+            raise ValueError(f"{name}={getattr(c, name)!r}; choose one of {tuple(x for x in choices if x is not None)}")
     _real("validation_fraction", c.validation_fraction, "use a fraction in [0, 1), 0 for none")
     _integer("epochs", c.epochs, 1, "give a whole number of epochs")
     _integer("batch_size", c.batch_size, 1, "give a whole number such as 128")

@@ -19,6 +19,19 @@ it:
 Snapshot semantics: the topology of epoch ``e`` is the one after ``e`` epochs
 of training *and* the SET rewiring that follows epoch ``e`` (the topology the
 next epoch trains); epoch 0 is the initial topology.
+
+Backends (``config.backend``): ``masked`` layers multiply a dense weight by
+their mask; ``sparse`` layers (:class:`~sparsetopo.sparse_linear.SparseLinear`)
+keep only the present weights; ``auto`` makes a layer sparse when its density
+is at most :data:`AUTO_SPARSE_MAX_DENSITY`. Both start from bitwise the same
+weights (the model is built masked, then converted) and do the same
+mathematics; saved weight files (``weights/*.pt``) always use the masked layout
+(``layers.k.weight``/``bias``/``mask``), so they load anywhere. The checkpoint
+holds the backend's own state_dict and optimizer state, on CPU.
+
+Devices (``config.device``): ``auto`` trains on CUDA when it is available. The
+data moves to the device once per run; checkpoints and weight files are saved
+from CPU copies, so they load on a machine without a GPU.
 """
 
 from __future__ import annotations
@@ -35,14 +48,25 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .. import atomic
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..model import SparseLinear, SparseMLP, enforce_masks, to_sparse_backend, topology_layers, weight_state_tensors
 from ..store.config import RunConfig
 from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris
-from ..model import SparseMLP, enforce_masks, masked_layers, weight_state_tensors
+from .checkpoint import load_checkpoint, save_checkpoint
 from .set_rewiring import prune_and_regrow
 from ..topology.masks import load_topology, random_topology, save_topology
 
-__all__ = ["train_run", "build_model", "evaluate", "load_run_dataset", "initial_masks"]
+__all__ = [
+    "train_run", "build_model", "evaluate", "load_run_dataset", "initial_masks", "resolve_device",
+    "sparse_layer_indices", "regrow_bounds", "AUTO_SPARSE_MAX_DENSITY",
+]
+
+# backend="auto" makes a layer sparse at or below this density: the largest
+# density at which the CSR layer was still faster than the masked one in
+# ``python benchmarks/bench_training.py --crossover-only`` (forward + backward
+# of a 1000x1000 layer, batch 128, on this project's 2-core CPU machine, with 1
+# and with 2 threads: CSR/masked time 0.89 and 0.41 at 30% density, 1.45 and
+# 2.4 at 50%).
+AUTO_SPARSE_MAX_DENSITY = 0.3
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
@@ -86,24 +110,82 @@ def initial_masks(config: RunConfig, widths: Sequence[int]) -> list[np.ndarray] 
 
 
 def build_model(config: RunConfig, widths: Sequence[int], masks=None) -> SparseMLP:
-    """A model with weights drawn from ``config.seed`` (global RNG untouched).
+    """A masked model with weights drawn from ``config.seed`` (global RNG untouched).
 
-    With ``weight_init="sparse"`` each neuron's incoming weights are rescaled
-    by ``sqrt(n_in / fan_in)``, its real number of inputs, so a sparse layer
-    starts with the activation scale of a dense one. Masking a dense
-    initialisation instead shrinks the signal by ``sqrt(density)`` per layer,
-    which stalls deep networks at ~5% density (e.g. 784-1000-1000-1000 at
-    ε = 20 stays at chance for several epochs of SGD at lr 0.01).
+    Initialisation schemes (``config.weight_init``):
+
+    ``sparse``
+        PyTorch's ``U(±1/sqrt(n_in))``, each neuron's incoming weights rescaled
+        by ``sqrt(n_in / fan_in)``, its real number of inputs, so a sparse layer
+        starts with the activation scale of a dense one. Masking a dense
+        initialisation instead shrinks the signal by ``sqrt(density)`` per
+        layer, which stalls deep networks at ~5% density (e.g.
+        784-1000-1000-1000 at ε = 20 stays at chance for several epochs of SGD
+        at lr 0.01).
+    ``dense``
+        PyTorch's default, masked.
+    ``he_uniform``
+        ``U(±sqrt(6 / n_in))`` with the dense fan-in ``n_in``, masked, and zero
+        biases (the SET reference implementation's scheme).
+
+    The backend conversion (:func:`sparse_layer_indices`) happens after this,
+    so every backend starts from the same numbers.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = SparseMLP(widths, masks=masks, activation=config.activation)
+        model = SparseMLP(widths, masks=masks, activation=config.activation, dropout=config.dropout)
+        if config.weight_init == "he_uniform":
+            with torch.no_grad():
+                for layer in model.layers:
+                    bound = math.sqrt(6.0 / layer.in_features)
+                    layer.weight.uniform_(-bound, bound).mul_(layer.mask)
+                    layer.bias.zero_()
     if config.weight_init == "sparse":
         with torch.no_grad():
-            for layer in masked_layers(model):
+            for layer in model.layers:
                 fan_in = layer.mask.sum(dim=1, keepdim=True).clamp(min=1).to(layer.weight.dtype)
                 layer.weight.mul_(torch.sqrt(layer.in_features / fan_in))
     return model
+
+
+def regrow_bounds(weight_init: str, mask: np.ndarray, rows: np.ndarray) -> float | np.ndarray:
+    """Half-width of the uniform draw of regrown weights: the scale of the run's initialisation.
+
+    ``mask`` is the layer's topology ``(n_out, n_in)`` after rewiring and
+    ``rows`` the row of every regrown weight. ``dense``: ``1/sqrt(n_in)``;
+    ``he_uniform``: ``sqrt(6/n_in)``; ``sparse``: ``1/sqrt(fan_in)`` of each
+    regrown weight's neuron (an array, one bound per row in ``rows``).
+    """
+    n_in = mask.shape[1]
+    if weight_init == "he_uniform":
+        return math.sqrt(6.0 / n_in)
+    if weight_init == "dense":
+        return 1.0 / math.sqrt(n_in)
+    fan_in = np.maximum(mask.sum(axis=1), 1)
+    return 1.0 / np.sqrt(fan_in[rows])
+
+
+def sparse_layer_indices(config: RunConfig, masks: Sequence[np.ndarray] | None) -> list[int]:
+    """Layers that the config's backend runs as :class:`SparseLinear` (dense layers never are)."""
+    if masks is None or config.backend == "masked":
+        return []
+    out = []
+    for k, m in enumerate(masks):
+        density = float(np.asarray(m).mean())
+        if density == 1.0:
+            continue
+        if config.backend == "sparse" or density <= AUTO_SPARSE_MAX_DENSITY:
+            out.append(k)
+    return out
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but torch.cuda.is_available() is False; use device='auto' or 'cpu'")
+    return torch.device(device)
 
 
 @torch.no_grad()
@@ -128,32 +210,80 @@ def _lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     return 1.0
 
 
+def _regrown_values(config: RunConfig, new_mask: np.ndarray, grown: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Values of the regrown weights in row-major order (``regrow_init="random"``)."""
+    rows = np.nonzero(grown)[0]
+    bound = regrow_bounds(config.weight_init, new_mask, rows)
+    if np.isscalar(bound):
+        return rng.uniform(-bound, bound, size=rows.size).astype(np.float32)
+    return (rng.uniform(-1.0, 1.0, size=rows.size) * bound).astype(np.float32)
+
+
 def _set_rewire(model, optimizer, config: RunConfig, rng: np.random.Generator, ever_active) -> dict[str, list[int]]:
+    """Prune and regrow every sparse layer (the output layer only with ``rewire_output``)."""
     removed_counts, grown_counts = [], []
-    for k, layer in enumerate(masked_layers(model)):
-        if layer.is_dense:
+    layers = topology_layers(model)
+    for k, layer in enumerate(layers):
+        is_output = k == len(layers) - 1
+        if layer.is_dense or (is_output and not config.rewire_output):
             removed_counts.append(0)
             grown_counts.append(0)
             continue
-        weight = layer.weight.detach().cpu().numpy()
+        sparse = isinstance(layer, SparseLinear)
+        weight = (layer.weight_dense if sparse else layer.weight.detach()).cpu().numpy()
         mask = layer.mask.cpu().numpy()
         new_mask, removed, grown, n = prune_and_regrow(weight, mask, config.zeta, rng)
+        changed = removed | grown
+        regrown = _regrown_values(config, new_mask, grown, rng) if config.regrow_init == "random" and grown.any() else None
         with torch.no_grad():
-            w = layer.weight
-            changed = torch.from_numpy(removed | grown).to(w.device)
-            w[changed] = 0.0
-            if config.regrow_init == "random" and grown.any():
-                bound = 1.0 / math.sqrt(layer.in_features)
-                values = rng.uniform(-bound, bound, size=int(grown.sum())).astype(np.float32)
-                w[torch.from_numpy(grown).to(w.device)] = torch.from_numpy(values).to(w.device)
-            for value in weight_state_tensors(optimizer, w):
-                value[changed] = 0.0
-        layer.set_mask(new_mask)
+            if sparse:
+                _rewire_sparse(layer, optimizer, new_mask, changed, grown, regrown)
+            else:
+                w = layer.weight
+                changed_t = torch.from_numpy(changed).to(w.device)
+                w[changed_t] = 0.0
+                if regrown is not None:
+                    w[torch.from_numpy(grown).to(w.device)] = torch.from_numpy(regrown).to(w.device)
+                for value in weight_state_tensors(optimizer, w):
+                    value[changed_t] = 0.0
+                layer.set_mask(new_mask)
         ever_active[k] |= new_mask
         removed_counts.append(int(removed.sum()))
         grown_counts.append(int(grown.sum()))
     enforce_masks(model, optimizer)
     return {"removed": removed_counts, "regrown": grown_counts}
+
+
+def _rewire_sparse(layer: SparseLinear, optimizer, new_mask: np.ndarray, changed: np.ndarray, grown: np.ndarray,
+                   regrown: np.ndarray | None) -> None:
+    """Rebuild a sparse layer's structure: the same numbers as the masked path, in CSR form."""
+    device = layer.values.device
+    rows, cols = layer.row_indices(), layer.col_indices
+    new_mask_t = torch.from_numpy(new_mask).to(device)
+    keep = ~torch.from_numpy(changed).to(device)
+
+    def remap(stored: torch.Tensor, grown_values: torch.Tensor | None) -> torch.Tensor:
+        dense = torch.zeros(layer.out_features, layer.in_features, dtype=stored.dtype, device=device)
+        dense[rows, cols] = stored
+        dense *= keep
+        if grown_values is not None:
+            dense[torch.from_numpy(grown).to(device)] = grown_values
+        return dense[new_mask_t]
+
+    values = remap(layer.values.detach(), None if regrown is None else torch.from_numpy(regrown).to(device))
+    state = weight_state_tensors(optimizer, layer.values)
+    layer.set_structure(new_mask_t, values, state, [remap(s, None) for s in state])
+
+
+def _to_cpu(obj):
+    """A copy of a (nested) state dict with every tensor on CPU, so checkpoints load without a GPU."""
+    if torch.is_tensor(obj):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
 
 
 def _explored(ever_active: list[np.ndarray]) -> tuple[float, list[float]]:
@@ -215,6 +345,7 @@ def train_run(
     (run_dir / "weights").mkdir(parents=True, exist_ok=True)
 
     data = load_run_dataset(config)
+    device = resolve_device(config.device)
     widths = [data.n_features, *config.hidden, data.n_classes]
     if masks is None:
         masks = initial_masks(config, widths)
@@ -227,11 +358,15 @@ def train_run(
         if missing.unexpected_keys or [k for k in missing.missing_keys if not k.endswith("mask")]:
             raise ValueError(f"initial_state does not fit the model: {missing}")
         enforce_masks(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    to_sparse_backend(model, sparse_layer_indices(config, model.masks() if masks is not None else None))
+    model.to(device)
+    decoupled = config.weight_decay_mode == "decoupled"
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=0.0 if decoupled else config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: _lr_factor(config.lr_schedule, e, config.epochs))
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     set_rng = np.random.default_rng([config.seed, 0x5E7])
-    ever_active = [layer.mask.cpu().numpy().copy() for layer in masked_layers(model)]
+    ever_active = [layer.mask.cpu().numpy().copy() for layer in topology_layers(model)]
     records: list[dict[str, Any]] = []
     start_epoch = 1
     snapshots = set(config.snapshot_schedule())
@@ -249,20 +384,28 @@ def train_run(
         records = ckpt["records"]
         start_epoch = ckpt["epoch"] + 1
     else:
-        atomic.torch_save(model.state_dict(), run_dir / "weights" / "init.pt")
+        atomic.torch_save(model.dense_state_dict(), run_dir / "weights" / "init.pt")
         save_topology(run_dir / "topology" / "epoch_000.npz", model.masks(), epoch=0, seed=config.seed, config=config.to_dict())
         if 0 in save_weights_at:
-            atomic.torch_save(model.state_dict(), run_dir / "weights" / "epoch_000.pt")
+            atomic.torch_save(model.dense_state_dict(), run_dir / "weights" / "epoch_000.pt")
 
-    x_train, y_train = data.x_train, data.y_train
+    # the data moves to the device once per run
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
+    x_val = None if data.x_val is None else data.x_val.to(device)
+    y_val = None if data.y_val is None else data.y_val.to(device)
     n = len(x_train)
     bar = tqdm(range(start_epoch, config.epochs + 1), desc=f"{config.method} {config.dataset}", disable=not progress,
                initial=start_epoch - 1, total=config.epochs, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        order = torch.randperm(n, generator=shuffle_gen)
-        loss_sum, correct = 0.0, 0
+        # dropout draws from its own generator, seeded per epoch, so a resumed run repeats them
+        model.dropout_generator = torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch)
+        order = torch.randperm(n, generator=shuffle_gen).to(device)
+        lr_used = optimizer.param_groups[0]["lr"]
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
         for i in range(0, n, config.batch_size):
             idx = order[i : i + config.batch_size]
             xb, yb = x_train[idx], y_train[idx]
@@ -270,10 +413,17 @@ def train_run(
             loss = F.cross_entropy(out, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if decoupled:
+                # the reference's w <- w - wd*w per step, on the weights before this step's update
+                with torch.no_grad():
+                    for group in optimizer.param_groups:
+                        for p in group["params"]:
+                            p.mul_(1.0 - config.weight_decay)
             optimizer.step()
             enforce_masks(model, optimizer)
-            loss_sum += loss.item() * len(idx)
-            correct += (out.argmax(1) == yb).sum().item()
+            loss_sum += loss.detach().double() * len(idx)
+            correct += (out.argmax(1) == yb).sum()
+        loss_sum, correct = loss_sum.item(), int(correct.item())
         scheduler.step()
         train_time = time.perf_counter() - t0
         record: dict[str, Any] = {
@@ -281,18 +431,18 @@ def train_run(
             "train_loss": loss_sum / n,
             "train_acc": correct / n,
         }
-        record["test_loss"], record["test_acc"] = evaluate(model, data.x_test, data.y_test)
-        if data.x_val is not None:
-            record["val_loss"], record["val_acc"] = evaluate(model, data.x_val, data.y_val)
+        record["test_loss"], record["test_acc"] = evaluate(model, x_test, y_test)
+        if x_val is not None:
+            record["val_loss"], record["val_acc"] = evaluate(model, x_val, y_val)
         check_finite_record(record, epoch, config.lr)
-        record["lr"] = optimizer.param_groups[0]["lr"]
+        record["lr"] = lr_used  # the rate this epoch trained with (the scheduler has moved on already)
         if config.method == "set" and epoch < config.epochs:
             changes = _set_rewire(model, optimizer, config, set_rng, ever_active)
         else:
             changes = {"removed": [0] * len(ever_active), "regrown": [0] * len(ever_active)}
         record["removed"] = changes["removed"]
         record["regrown"] = changes["regrown"]
-        record["edges"] = [layer.n_edges for layer in masked_layers(model)]
+        record["edges"] = [layer.n_edges for layer in topology_layers(model)]
         record["explored_rate"], record["explored_rate_layers"] = _explored(ever_active)
         record["train_time"] = train_time
         record["epoch_time"] = time.perf_counter() - t0
@@ -300,13 +450,13 @@ def train_run(
         if epoch in snapshots:
             save_topology(run_dir / "topology" / f"epoch_{epoch:03d}.npz", model.masks(), epoch=epoch, seed=config.seed, config=config.to_dict())
         if epoch in save_weights_at:
-            atomic.torch_save(model.state_dict(), run_dir / "weights" / f"epoch_{epoch:03d}.pt")
+            atomic.torch_save(model.dense_state_dict(), run_dir / "weights" / f"epoch_{epoch:03d}.pt")
         atomic.write_json(run_dir / METRICS, records)
         save_checkpoint(
             checkpoint_path,
             epoch=epoch,
-            model=model.state_dict(),
-            optimizer=optimizer.state_dict(),
+            model=_to_cpu(model.state_dict()),
+            optimizer=_to_cpu(optimizer.state_dict()),
             scheduler=scheduler.state_dict(),
             shuffle_gen=shuffle_gen.get_state(),
             set_rng=set_rng.bit_generator.state,
@@ -318,7 +468,7 @@ def train_run(
             on_epoch_end(epoch, record)
     bar.close()
 
-    atomic.torch_save(model.state_dict(), run_dir / "weights" / "final.pt")
+    atomic.torch_save(model.dense_state_dict(), run_dir / "weights" / "final.pt")
     last = records[-1]
     summary = {
         "run_id": run_dir.name,
@@ -331,6 +481,8 @@ def train_run(
         "edges": last["edges"],
         "n_parameters": int(sum(last["edges"]) + sum(widths[1:])),
         "explored_rate": last["explored_rate"],
+        "backend_layers": ["sparse" if isinstance(layer, SparseLinear) else "masked" for layer in topology_layers(model)],
+        "device": str(device),
         "train_seconds": float(sum(r["epoch_time"] for r in records)),
         "snapshot_epochs": sorted(snapshots),
     }

@@ -7,6 +7,10 @@ uniformly random empty positions (Mocanu et al., 2018). Counts are exact, so
 the edge count of a layer never drifts. Active weights that are exactly zero
 (e.g. regrown at zero and never updated) sit inside the pruning band of the
 reference implementation and are removed as well.
+
+Which layers are rewired is the training loop's decision: every sparse hidden
+layer, and the output layer only when the run asks for it
+(``RunConfig.rewire_output``; both reference implementations never touch it).
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def test_non_finite_learning_rate_is_rejected_by_the_config(lr):
 
 
 def test_diverging_run_stops_with_epoch_and_advice_and_is_never_complete(tmp_path):
-    cfg = RunConfig(**{**TINY, "lr": 1e4, "method": "dense", "epochs": 3})
+    cfg = RunConfig(**{**TINY, "lr": 1e4, "method": "dense", "epsilon": None, "epochs": 3})
     with pytest.raises(NonFiniteLossError, match=r"epoch 1 .*smaller learning rate"):
         store.train(cfg, progress=False)
     run_dir = store.run_directory(cfg)

@@ -143,7 +143,7 @@ def test_sweep_returns_tidy_frame_one_row_per_run_and_epoch():
 def test_bad_config_errors_name_the_field():
     with pytest.raises(ValueError, match="method"):
         RunConfig(method="magic")
-    with pytest.raises(ValueError, match="epsilon or density"):
-        RunConfig(method="static", epsilon=None, density=None)
+    with pytest.raises(ValueError, match="one of epsilon, density or layer_edges"):
+        RunConfig(method="static", epsilon=3, density=0.1)
     with pytest.raises(ValueError, match="zeta"):
         RunConfig(method="set", zeta=1.2)

@@ -1,0 +1,183 @@
+"""A truly sparse linear layer: weights stored as their non-zero values only.
+
+:class:`SparseLinear` holds a ``(n_out, n_in)`` weight in compressed sparse row
+(CSR) form: a parameter ``values`` of length ``nnz`` and two index buffers,
+``crow_indices`` ``(n_out + 1,)`` and ``col_indices`` ``(nnz,)``, in row-major
+order (the order in which ``weight[mask]`` lists a dense weight's entries).
+The forward product and the input gradient are CSR matrix products, the weight
+gradient is ``torch.sparse.sampled_addmm`` sampled at the stored positions, so
+an epoch costs O(batch * nnz) instead of O(batch * n_out * n_in).
+
+**The stored structure is the mask.** A position that is not stored has no
+value, no gradient and no optimizer state, so nothing has to zero it after an
+optimizer step: :func:`sparsetopo.model.enforce_masks` (the one place masks
+act) has nothing to do for these layers, and a topology change goes through
+:meth:`SparseLinear.set_structure`, which rebuilds the index buffers together
+with the values and their optimizer state.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+# CSR support is marked beta, and our index buffers are built valid by
+# construction (csr_from_mask), so torch's one-time notices carry no news here.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+
+__all__ = ["SparseLinear", "csr_from_mask"]
+
+
+def csr_from_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """CSR index arrays ``(crow_indices, col_indices)`` (int64) of a bool mask ``(n_out, n_in)``."""
+    mask = torch.as_tensor(mask, dtype=torch.bool)
+    counts = mask.sum(dim=1)
+    crow = torch.zeros(mask.shape[0] + 1, dtype=torch.int64, device=mask.device)
+    crow[1:] = torch.cumsum(counts, 0)
+    col = mask.nonzero(as_tuple=True)[1].to(torch.int64)
+    return crow, col
+
+
+class _SparseMatmul(torch.autograd.Function):
+    """``y = x @ W.T`` for a CSR weight ``W``; gradients only at the stored positions."""
+
+    @staticmethod
+    def forward(ctx, x, values, crow, col, crow_t, col_t, perm_t, n_out, n_in):
+        w = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in), check_invariants=False)
+        ctx.save_for_backward(x, values, crow, col, crow_t, col_t, perm_t)
+        ctx.shape = (n_out, n_in)
+        return torch.sparse.mm(w, x.t()).t()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, values, crow, col, crow_t, col_t, perm_t = ctx.saved_tensors
+        n_out, n_in = ctx.shape
+        grad_x = grad_values = None
+        grad_out_t = grad_out.t().contiguous()  # (n_out, batch), shared by both products
+        if ctx.needs_input_grad[0]:
+            w_t = torch.sparse_csr_tensor(crow_t, col_t, values[perm_t], (n_in, n_out), check_invariants=False)
+            grad_x = torch.sparse.mm(w_t, grad_out_t).t()
+        if ctx.needs_input_grad[1]:
+            pattern = torch.sparse_csr_tensor(crow, col, torch.zeros_like(values), (n_out, n_in), check_invariants=False)
+            grad_values = torch.sparse.sampled_addmm(pattern, grad_out_t, x.contiguous(), beta=0.0).values()
+        return grad_x, grad_values, None, None, None, None, None, None, None
+
+
+class SparseLinear(nn.Module):
+    """Linear layer whose weight is the CSR matrix of its stored values.
+
+    Parameters
+    ----------
+    weight : tensor ``(n_out, n_in)``
+        Initial weights; only the entries inside ``mask`` are kept.
+    mask : bool tensor ``(n_out, n_in)``
+        The topology (present edges).
+    bias : tensor ``(n_out,)`` or None
+
+    The parameters are ``values`` ``(nnz,)`` and ``bias`` ``(n_out,)``;
+    ``crow_indices``/``col_indices`` are buffers, so the structure travels with
+    ``state_dict``. Dense views for saving and analysis: :attr:`weight_dense`
+    and :attr:`mask`.
+    """
+
+    is_sparse_backend = True
+
+    def __init__(self, weight: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None = None):
+        super().__init__()
+        mask = torch.as_tensor(mask, dtype=torch.bool, device=weight.device)
+        if tuple(mask.shape) != tuple(weight.shape):
+            raise ValueError(f"mask has shape {tuple(mask.shape)} but the weight is {tuple(weight.shape)}; masks are (n_out, n_in)")
+        self.out_features, self.in_features = (int(s) for s in weight.shape)
+        crow, col = csr_from_mask(mask)
+        self.values = nn.Parameter(weight.detach()[mask].clone())
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
+        self.register_buffer("crow_indices", crow)
+        self.register_buffer("col_indices", col)
+        self._refresh_transpose()
+
+    # -- structure -------------------------------------------------------
+    def _refresh_transpose(self) -> None:
+        """CSR of the transpose (for the input gradient) and the value permutation into it."""
+        rows = self.row_indices()
+        # sort stored entries by (column, row): the row-major order of W.T
+        key = self.col_indices * self.out_features + rows
+        perm = torch.argsort(key, stable=True)
+        counts = torch.bincount(self.col_indices, minlength=self.in_features)
+        crow_t = torch.zeros(self.in_features + 1, dtype=torch.int64, device=counts.device)
+        crow_t[1:] = torch.cumsum(counts, 0)
+        self._crow_t, self._col_t, self._perm_t = crow_t, rows[perm].contiguous(), perm
+
+    def row_indices(self) -> torch.Tensor:
+        """Row of every stored value ``(nnz,)``."""
+        counts = self.crow_indices[1:] - self.crow_indices[:-1]
+        return torch.repeat_interleave(torch.arange(self.out_features, device=counts.device), counts)
+
+    def _apply(self, fn, *args, **kwargs):  # .to(device) moves the cached transpose too
+        out = super()._apply(fn, *args, **kwargs)
+        self._refresh_transpose()
+        return out
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._refresh_transpose()
+
+    @property
+    def nnz(self) -> int:
+        return int(self.col_indices.numel())
+
+    @property
+    def n_edges(self) -> int:
+        return self.nnz
+
+    @property
+    def is_dense(self) -> bool:
+        return self.nnz == self.out_features * self.in_features
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """The topology as a bool tensor ``(n_out, n_in)`` (a fresh copy)."""
+        m = torch.zeros(self.out_features, self.in_features, dtype=torch.bool, device=self.values.device)
+        m[self.row_indices(), self.col_indices] = True
+        return m
+
+    @property
+    def weight_dense(self) -> torch.Tensor:
+        """The weight as a dense tensor ``(n_out, n_in)``, zero off the structure (detached copy)."""
+        w = torch.zeros(self.out_features, self.in_features, dtype=self.values.dtype, device=self.values.device)
+        w[self.row_indices(), self.col_indices] = self.values.detach()
+        return w
+
+    @torch.no_grad()
+    def set_structure(self, mask, values: torch.Tensor, state: list[torch.Tensor] = (), new_state: list[torch.Tensor] = ()) -> None:
+        """Replace the topology; ``values`` (row-major order of ``mask``) become the weights.
+
+        ``state``/``new_state`` pair the optimizer state tensors of ``values``
+        (e.g. SGD momentum) with their new contents in the same order; they
+        are updated in place, so the optimizer keeps its references. The
+        number of edges must not change (SET rewiring keeps it exactly).
+        """
+        mask_t = torch.as_tensor(np.asarray(mask) if not torch.is_tensor(mask) else mask, dtype=torch.bool).to(self.values.device)
+        if tuple(mask_t.shape) != (self.out_features, self.in_features):
+            raise ValueError(f"new mask shape {tuple(mask_t.shape)} != layer shape {(self.out_features, self.in_features)}")
+        if int(mask_t.sum()) != self.nnz or values.numel() != self.nnz:
+            raise ValueError(f"set_structure keeps the edge count ({self.nnz}); got a mask of {int(mask_t.sum())} edges and {values.numel()} values")
+        crow, col = csr_from_mask(mask_t)
+        self.crow_indices.copy_(crow)
+        self.col_indices.copy_(col)
+        self.values.copy_(values.to(self.values.device))
+        for old, new in zip(state, new_state):
+            old.copy_(new.to(old.device))
+        self._refresh_transpose()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = _SparseMatmul.apply(x, self.values, self.crow_indices, self.col_indices, self._crow_t, self._col_t,
+                                self._perm_t, self.out_features, self.in_features)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        total = self.out_features * self.in_features
+        return f"in_features={self.in_features}, out_features={self.out_features}, edges={self.nnz}/{total} ({self.nnz / total:.2%}), CSR"

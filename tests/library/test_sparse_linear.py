@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+
+from sparsetopo.model import MaskedLinear, SparseMLP, enforce_masks, to_sparse_backend
+from sparsetopo.sparse_linear import SparseLinear, csr_from_mask
+from sparsetopo.topology.masks import random_mask, random_topology
+
+
+def _layer_pair(n_out=30, n_in=40, density=0.1, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.rand(n_out, n_in, generator=gen) < density
+    masked = MaskedLinear(n_in, n_out, mask=mask.numpy())
+    sparse = SparseLinear(masked.weight.detach(), masked.mask, masked.bias.detach())
+    return masked, sparse, mask
+
+
+def test_sparse_layer_stores_only_present_weights_in_row_major_order():
+    masked, sparse, mask = _layer_pair()
+    assert sparse.values.numel() == int(mask.sum())
+    assert torch.equal(sparse.values.detach(), masked.weight.detach()[mask])
+    assert torch.equal(sparse.mask, mask)
+    assert torch.equal(sparse.weight_dense, masked.weight.detach())
+    crow, col = csr_from_mask(mask)
+    assert torch.equal(sparse.crow_indices, crow) and torch.equal(sparse.col_indices, col)
+
+
+def test_sparse_layer_forward_and_gradients_match_the_masked_layer():
+    masked, sparse, mask = _layer_pair()
+    x = torch.randn(16, 40, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    x2 = x.detach().clone().requires_grad_(True)
+    y_m, y_s = masked(x), sparse(x2)
+    assert torch.allclose(y_m, y_s, atol=1e-6)
+    g = torch.randn_like(y_m)
+    y_m.backward(g)
+    y_s.backward(g)
+    assert torch.allclose(x.grad, x2.grad, atol=1e-6)
+    assert torch.allclose(masked.weight.grad[mask], sparse.values.grad, atol=1e-6)
+    assert torch.allclose(masked.bias.grad, sparse.bias.grad, atol=1e-6)
+    # the masked layer's gradient leaks to absent weights (hence enforce_masks); the sparse one has no such entries
+    assert (masked.weight.grad[~mask] != 0).any()
+
+
+def test_sparse_layer_state_dict_round_trip_restores_structure_and_transpose():
+    rng = np.random.default_rng(0)
+    a = SparseLinear(torch.randn(30, 40), torch.from_numpy(random_mask(30, 40, 100, rng)), torch.randn(30))
+    b = SparseLinear(torch.randn(30, 40), torch.from_numpy(random_mask(30, 40, 100, rng)), torch.randn(30))
+    assert not torch.equal(a.mask, b.mask)
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(a.mask, b.mask)
+    x = torch.randn(5, 40)
+    assert torch.equal(a(x), b(x))
+    x1, x2 = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    a(x1).sum().backward()
+    b(x2).sum().backward()
+    assert torch.equal(x1.grad, x2.grad)
+
+
+def test_set_structure_keeps_edge_count_and_moves_optimizer_state_in_place():
+    masked, sparse, mask = _layer_pair()
+    opt = torch.optim.SGD(sparse.parameters(), lr=0.1, momentum=0.9)
+    sparse(torch.randn(4, 40)).sum().backward()
+    opt.step()
+    buf = opt.state[sparse.values]["momentum_buffer"]
+    flat = mask.flatten().clone()
+    on, off = flat.nonzero().flatten(), (~flat).nonzero().flatten()
+    flat[on[0]], flat[off[0]] = False, True  # move one edge
+    new_mask = flat.reshape(mask.shape)
+    sparse.set_structure(new_mask, torch.arange(sparse.nnz, dtype=torch.float32), [buf], [torch.zeros_like(buf)])
+    assert torch.equal(sparse.mask, new_mask)
+    assert opt.state[sparse.values]["momentum_buffer"] is buf and (buf == 0).all()
+    with pytest.raises(ValueError, match="edge count"):
+        sparse.set_structure(mask & False, torch.zeros(sparse.nnz))
+
+
+def test_to_sparse_backend_keeps_weights_bitwise_and_enforce_masks_leaves_sparse_layers_alone():
+    widths = [20, 16, 8, 3]
+    masks = random_topology(widths, density=0.3, seed=0)
+    torch.manual_seed(0)
+    model = SparseMLP(widths, masks=masks)
+    before = model.dense_state_dict()
+    to_sparse_backend(model, [0, 1])
+    assert isinstance(model.layers[0], SparseLinear) and isinstance(model.layers[2], MaskedLinear)
+    after = model.dense_state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    values = model.layers[0].values.detach().clone()
+    enforce_masks(model)
+    assert torch.equal(model.layers[0].values.detach(), values)
+    assert all(np.array_equal(a, b) for a, b in zip(model.masks(), masks))
