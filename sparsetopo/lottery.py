@@ -78,7 +78,7 @@ from .store.config import RunConfig
 from .store.runs import Run, is_complete, load_run, runs_root
 from .topology.masks import edge_counts, edges_for_density, save_topology
 from .data import dataset_info
-from .training.loop import train_run
+
 
 __all__ = [
     "LotteryConfig",
@@ -472,18 +472,10 @@ def _check_stored_config(directory: Path, config: LotteryConfig) -> None:
 
 
 def _train_round(config: RunConfig, run_dir: Path, progress: bool, **kwargs: Any) -> Run:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        if atomic.read_json(config_path) != json.loads(json.dumps(config.to_dict(), default=list)):
-            raise RuntimeError(
-                f"{config_path} holds a different round config than the one the search now asks for; "
-                f"delete {run_dir} to retrain that round"
-            )
-    else:
-        atomic.write_json(config_path, config.to_dict())
-    train_run(config, run_dir, progress=progress, **kwargs)
-    return load_run(run_dir)
+    # the round's folder is named by the search's id and the round index, which fix its mask and weights
+    from .store.runs import train_into
+
+    return train_into(run_dir, config, progress=progress, **kwargs)
 
 
 def _rewind_source(directory: Path, config: LotteryConfig) -> dict[str, torch.Tensor]:

@@ -52,7 +52,7 @@ from .integrity import check_run, verify_run
 from .locking import run_lock
 from ..topology.masks import load_topology
 
-__all__ = ["runs_root", "run_directory", "train", "load_run", "is_complete", "sweep", "runs_frame", "Run",
+__all__ = ["runs_root", "run_directory", "train", "train_into", "load_run", "is_complete", "sweep", "runs_frame", "Run",
            "check_config_for_data"]
 
 
@@ -224,17 +224,38 @@ def train(
     NonFiniteLossError
         Training diverged; the run is left incomplete.
     """
-    from ..training.loop import train_run
-
     given = [k for k in _NOT_IN_ID if k in train_kwargs]
     if given:
         raise TypeError(
             f"store.train does not accept {', '.join(given)}: they would not enter the run id, so the run would "
             "later be returned for a config that did not ask for them. Save masks with "
             "sparsetopo.topology.masks.save_topology(path, masks) and pass RunConfig(initial_topology=path), or call "
-            "sparsetopo.training.loop.train_run(config, folder, masks=..., initial_state=...) with a folder of your own"
+            "store.train_into(folder, config, masks=..., initial_state=...) with a folder named by all of its inputs"
         )
-    run_dir = run_directory(config, root)
+    return train_into(run_directory(config, root), config, progress=progress, lock_timeout=lock_timeout, **train_kwargs)
+
+
+def train_into(
+    run_dir: str | os.PathLike,
+    config: RunConfig,
+    *,
+    progress: bool = True,
+    lock_timeout: float | None = None,
+    **train_kwargs: Any,
+) -> Run:
+    """Train ``config`` into the folder ``run_dir`` (or return the run there if it is complete).
+
+    The one training entry point of the store: :func:`train` calls it with the
+    folder its run id names; a caller whose runs have more inputs than a
+    config (an IMP round's pruned mask and rewound weights) passes a folder
+    whose path it derived from all of them (the search's id and the round),
+    and the inputs as ``masks`` / ``initial_state`` keyword arguments of
+    :func:`sparsetopo.training.loop.train_run`. Locking, verification,
+    resumption and the error contract are those of :func:`train`.
+    """
+    from ..training.loop import train_run
+
+    run_dir = Path(run_dir)
     if is_complete(run_dir):
         return load_run(run_dir)
     check_config_for_data(config)

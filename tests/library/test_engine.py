@@ -1,6 +1,5 @@
 """Training engine v2: recipe options, config validation, the sparse backend, devices, recipes."""
 
-import dataclasses
 import json
 import math
 

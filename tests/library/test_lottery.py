@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import sparsetopo.lottery as lottery
+import sparsetopo.training.loop as training_loop
 from sparsetopo import atomic
 from sparsetopo.store.config import RunConfig
 from sparsetopo.lottery import (
@@ -186,7 +187,7 @@ def test_same_seed_reproduces_the_ticket_bitwise_and_another_seed_does_not(tmp_p
 
 
 def test_interrupted_search_resumes_in_its_round_and_skips_finished_rounds(tmp_path, monkeypatch, ticket):
-    real_train_run = lottery.train_run
+    real_train_run = training_loop.train_run
 
     def interrupt_round_2(config, run_dir, **kwargs):
         if run_dir.name == "round_02":
@@ -202,7 +203,7 @@ def test_interrupted_search_resumes_in_its_round_and_skips_finished_rounds(tmp_p
     assert atomic.read_json(partial.directory / "lottery.json")["complete"] is False
     with pytest.raises(ValueError, match="stopped after round 1 of 4"):
         control_configs(partial)
-    monkeypatch.setattr(lottery, "train_run", interrupt_round_2)
+    monkeypatch.setattr(training_loop, "train_run", interrupt_round_2)
     with pytest.raises(KeyboardInterrupt):
         find_ticket(HALF, root=tmp_path, progress=False)
     assert (partial.directory / "round_02" / "checkpoint.pt").exists()
@@ -214,7 +215,7 @@ def test_interrupted_search_resumes_in_its_round_and_skips_finished_rounds(tmp_p
         trained.append(run_dir.name)
         return real_train_run(config, run_dir, **kwargs)
 
-    monkeypatch.setattr(lottery, "train_run", refuse_finished_rounds)
+    monkeypatch.setattr(training_loop, "train_run", refuse_finished_rounds)
     resumed = find_ticket(HALF, root=tmp_path, progress=False)
     assert trained == ["round_02", "round_03", "round_04"]
     assert resumed.complete and resumed.mask_path.exists()
@@ -273,3 +274,19 @@ def test_control_epochs_default_to_the_round_length_and_can_be_raised(ticket):
     assert {c.epochs for c in longer.values()} == {ticket.config.round_epochs + 5}
     with pytest.raises(ValueError, match="epochs"):
         control_configs(ticket, epochs=0)
+
+
+def test_imp_rounds_train_through_the_store_and_hold_its_lock(tmp_path, monkeypatch):
+    import sparsetopo.store.runs as store_runs
+
+    folders = []
+    real = store_runs.train_into
+
+    def recording(run_dir, config, **kwargs):
+        folders.append(Path(run_dir).name)
+        return real(run_dir, config, **kwargs)
+
+    monkeypatch.setattr(store_runs, "train_into", recording)
+    ticket = find_ticket(HALF, root=tmp_path, progress=False, stop_after=1)
+    assert folders == ["round_00", "round_01"]
+    assert all((r.directory / ".lock").exists() for r in ticket.rounds)
