@@ -60,7 +60,6 @@ again after an interruption continues where it stopped.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -74,7 +73,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import atomic
-from .store.config import RunConfig
+from .store.config import RunConfig, config_hash, short_hash, slug_number
 from .store.runs import Run, is_complete, load_run, runs_root
 from .topology.masks import edge_counts, edges_for_density, save_topology
 from .data import dataset_info
@@ -322,13 +321,9 @@ def magnitude_prune(
 # --------------------------------------------------------------------------- store
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}".replace(".", "p")
-
-
 def _lottery_hash(config: LotteryConfig, length: int = 8) -> str:
-    blob = json.dumps(config.to_dict(), sort_keys=True, default=list)
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+    # the base run's hash carries the dataset's fingerprint, so a search on changed data is a new search
+    return short_hash({"lottery": config.to_dict(), "base": config_hash(config.base, 16)}, length)
 
 
 def lottery_id(config: LotteryConfig) -> str:
@@ -338,7 +333,7 @@ def lottery_id(config: LotteryConfig) -> str:
     name = base.dataset.lower().replace("/", "_")
     kind = "imp-global" if config.global_pruning else "imp"
     return (
-        f"{name}-{kind}-h{hidden}-p{_fmt(config.prune_fraction)}-d{_fmt(config.target_density)}"
+        f"{name}-{kind}-h{hidden}-p{slug_number(config.prune_fraction)}-d{slug_number(config.target_density)}"
         f"-rw{config.rewind_epoch}-s{base.seed}-{_lottery_hash(config)}"
     )
 

@@ -19,7 +19,7 @@ from .validation import check_config_values
 
 __all__ = [
     "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
-    "DEFAULT_EPSILON", "DEFAULT_ZETA", "run_id", "config_hash",
+    "DEFAULT_EPSILON", "DEFAULT_ZETA", "run_id", "config_hash", "short_hash", "slug_number",
 ]
 
 METHODS = ("dense", "static", "set")
@@ -194,8 +194,15 @@ class RunConfig:
         return sorted(epochs | {0, self.epochs})
 
 
-def _fmt(x: float) -> str:
+def slug_number(x: float) -> str:
+    """A number as it appears in a run's slug: ``0.2 -> "0p2"``, ``20.0 -> "20"``."""
     return f"{x:g}".replace(".", "p")
+
+
+def short_hash(obj: Any, length: int = 8) -> str:
+    """First ``length`` hex digits of the sha256 of ``obj`` as canonical JSON (sorted keys)."""
+    blob = json.dumps(obj, sort_keys=True, default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
 @functools.lru_cache(maxsize=256)
@@ -224,8 +231,7 @@ def config_hash(config: RunConfig, length: int = 8) -> str:
             raise FileNotFoundError(f"initial_topology {path} does not exist; save one with sparsetopo.topology.masks.save_topology")
         stat = path.stat()
         d["initial_topology"] = "sha256:" + _topology_file_hash(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    blob = json.dumps(d, sort_keys=True, default=list)
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+    return short_hash(d, length)
 
 
 def run_id(config: RunConfig) -> str:
@@ -237,9 +243,9 @@ def run_id(config: RunConfig) -> str:
     elif config.layer_edges is not None:
         sparsity = f"-edges{sum(config.layer_edges)}"
     elif config.epsilon is not None:
-        sparsity = f"-eps{_fmt(config.epsilon)}"
+        sparsity = f"-eps{slug_number(config.epsilon)}"
     else:
-        sparsity = f"-d{_fmt(config.density)}"
+        sparsity = f"-d{slug_number(config.density)}"
     hidden = "x".join(str(h) for h in config.hidden)
     name = config.dataset.lower().replace("/", "_")
     return f"{name}-{config.method}{sparsity}-h{hidden}-s{config.seed}-{config_hash(config)}"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import sparsetopo.lottery as lottery
 import sparsetopo.training.loop as training_loop
 from sparsetopo import atomic
 from sparsetopo.store.config import RunConfig
@@ -290,3 +291,19 @@ def test_imp_rounds_train_through_the_store_and_hold_its_lock(tmp_path, monkeypa
     ticket = find_ticket(HALF, root=tmp_path, progress=False, stop_after=1)
     assert folders == ["round_00", "round_01"]
     assert all((r.directory / ".lock").exists() for r in ticket.rounds)
+
+
+def test_a_search_on_changed_data_is_a_new_search(tmp_path, monkeypatch):
+    import numpy as np
+
+    from sparsetopo.data import register_arrays, unregister_dataset
+
+    monkeypatch.setenv("SPARSETOPO_DATA", str(tmp_path / "data"))
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 8)), np.arange(60) % 3
+    register_arrays("imp_data", X, y)
+    config = LotteryConfig(base=RunConfig(dataset="imp_data", hidden=(8,), method="dense", epsilon=None, epochs=1))
+    first = lottery.lottery_id(config)
+    unregister_dataset("imp_data")
+    register_arrays("imp_data", X, y[::-1].copy())
+    assert lottery.lottery_id(config) != first
