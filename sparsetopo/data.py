@@ -205,6 +205,10 @@ class Dataset:
         """Number of classes: largest label over all splits, plus one."""
         return int(max(int(y.max()) for _, _, y in self._splits() if y.numel())) + 1
 
+    def widths(self, hidden: Sequence[int]) -> list[int]:
+        """Layer widths of an MLP on this dataset: ``[n_features, *hidden, n_classes]``."""
+        return [self.n_features, *(int(h) for h in hidden), self.n_classes]
+
     def describe(self) -> str:
         """One line: sizes of the splits, features, classes, preprocessing."""
         n_val = 0 if self.y_val is None else len(self.y_val)

@@ -70,9 +70,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from . import atomic
+from .parallel import progress_bar
 from .store.config import RunConfig, config_hash, short_hash, slug_number
 from .store.runs import Run, is_complete, load_run, runs_root
 from .topology.masks import edge_counts, edges_for_density, save_topology
@@ -466,7 +466,7 @@ def _check_stored_config(directory: Path, config: LotteryConfig) -> None:
             raise RuntimeError(f"{path} holds a different LotteryConfig than the one asked for (hash collision?)")
 
 
-def _train_round(config: RunConfig, run_dir: Path, progress: bool, **kwargs: Any) -> Run:
+def _train_round(config: RunConfig, run_dir: Path, progress: bool | None, **kwargs: Any) -> Run:
     # the round's folder is named by the search's id and the round index, which fix its mask and weights
     from .store.runs import train_into
 
@@ -483,7 +483,7 @@ def find_ticket(
     config: LotteryConfig,
     root: str | os.PathLike | None = None,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
     stop_after: int | None = None,
 ) -> Ticket:
     """Run (or resume, or read back) an iterative-magnitude-pruning search.
@@ -493,8 +493,8 @@ def find_ticket(
     config : LotteryConfig
     root : path, optional
         Runs root (default ``$SPARSETOPO_RUNS`` or ``./runs``).
-    progress : bool
-        Show progress bars over rounds and epochs.
+    progress : bool, optional
+        Draw progress bars over rounds and epochs; ``None`` follows the package's verbosity.
     stop_after : int, optional
         Stop once round ``stop_after`` is complete (0 = the dense run only),
         even if the target density is not reached yet; calling again without
@@ -521,7 +521,7 @@ def find_ticket(
     if not (directory / LOTTERY_JSON).exists():
         _write_lottery_json(directory, config, widths, schedule, runs)
     rewind = None
-    bar = tqdm(range(last + 1), desc=f"IMP {directory.name}", disable=not progress, leave=False)
+    bar = progress_bar(range(last + 1), desc=f"IMP {directory.name}", progress=progress, leave=False)
     for r in bar:
         run_dir = _round_dir(directory, r)
         if is_complete(run_dir):
@@ -629,7 +629,7 @@ def train_controls(
     ticket: Ticket,
     root: str | os.PathLike | None = None,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
     seed: int | None = None,
     zeta: float = 0.3,
     epochs: int | None = None,

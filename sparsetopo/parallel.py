@@ -32,11 +32,11 @@ def show_progress(progress: bool | None = None) -> bool:
 
 
 def progress_bar(iterable: Iterable[Any], *, total: int | None = None, desc: str = "",
-                 progress: bool | None = None, leave: bool = True):
-    """``tqdm`` over ``iterable``, drawn only when :func:`show_progress` says so."""
+                 progress: bool | None = None, leave: bool = True, **tqdm_kwargs: Any):
+    """``tqdm`` over ``iterable``, drawn only when :func:`show_progress` says so (extra keywords go to tqdm)."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, disable=not show_progress(progress), leave=leave)
+    return tqdm(iterable, total=total, desc=desc, disable=not show_progress(progress), leave=leave, **tqdm_kwargs)
 
 
 def with_threads(fn: Callable[..., Any], threads: int, *args: Any, **kwargs: Any) -> Any:

@@ -271,7 +271,7 @@ def _compute_pairs(
     options: dict,
     *,
     n_jobs: int,
-    progress: bool,
+    progress: bool | None,
     cache_dir: str | os.PathLike | None,
     use_cache: bool,
     desc: str,
@@ -339,7 +339,7 @@ def pairwise_nnstd(
     fixed_output: bool = False,
     tie_break: str = "structure",
     n_jobs: int = 1,
-    progress: bool = True,
+    progress: bool | None = None,
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
 ) -> DistanceMatrix:
@@ -361,8 +361,8 @@ def pairwise_nnstd(
         As in :func:`sparsetopo.nnstd.distance.nnstd`.
     n_jobs : int
         Worker processes (joblib; -1 = all cores).
-    progress : bool
-        Show a tqdm progress bar.
+    progress : bool, optional
+        Draw a progress bar; ``None`` follows the package's verbosity (:func:`sparsetopo.set_verbosity`).
     cache_dir : path, optional
         Cache folder (default ``$SPARSETOPO_CACHE`` or ``./runs/.cache/nnstd``).
     use_cache : bool
@@ -396,7 +396,7 @@ def trajectory_nnstd(
     fixed_output: bool = False,
     tie_break: str = "structure",
     n_jobs: int = 1,
-    progress: bool = True,
+    progress: bool | None = None,
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
 ) -> pd.DataFrame:
@@ -471,7 +471,7 @@ def random_baseline(
     fixed_output: bool = False,
     tie_break: str = "structure",
     n_jobs: int = 1,
-    progress: bool = False,
+    progress: bool | None = None,
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
 ) -> Calibration:

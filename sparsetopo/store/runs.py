@@ -200,7 +200,7 @@ def train(
     config: RunConfig,
     *,
     root: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     lock_timeout: float | None = None,
     **train_kwargs: Any,
 ) -> Run:
@@ -239,7 +239,7 @@ def train_into(
     run_dir: str | os.PathLike,
     config: RunConfig,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
     lock_timeout: float | None = None,
     **train_kwargs: Any,
 ) -> Run:
@@ -323,7 +323,7 @@ def sweep(
     *,
     n_jobs: int = 1,
     root: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     threads_per_job: int | None = None,
 ) -> pd.DataFrame:
     """Train many configs (finished ones are reused) and return a tidy table.

@@ -599,7 +599,7 @@ def run(params: Parameters) -> Result:
         raise TypeError(f"params must be lottery_tickets.Parameters, got {type(params).__name__}")
     p = params
     data = load_dataset(p.dataset)
-    widths = [data.n_features, *p.hidden, data.n_classes]
+    widths = data.widths(p.hidden)
     configs = lottery_configs(p.dataset, list(p.hidden), list(p.seeds), target_density=p.target_density,
                               epochs=p.epochs, prune_fraction=p.prune_fraction,
                               output_prune_fraction=p.output_prune_fraction, rewind_epoch=p.rewind_epoch, lr=p.lr,

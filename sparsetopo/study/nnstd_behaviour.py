@@ -525,7 +525,7 @@ def run(params: Parameters) -> Result:
     p, cache_dir, progress = params, params.cache_dir, show_progress()
     example = worked_example(list(p.example_widths), density=p.example_density, seed=p.example_seed)
     ds = load_dataset(p.dataset)
-    widths = [ds.n_features, *p.hidden, ds.n_classes]
+    widths = ds.widths(p.hidden)
     base = random_topology(widths, epsilon=p.epsilon, seed=p.seed)
     layers = sparse_layers(base)
     root = published_data.published_root() if p.use_published else None

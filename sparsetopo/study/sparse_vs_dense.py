@@ -541,7 +541,7 @@ def run(params: Parameters) -> Result:
     runs = results_table(configs, root=p.runs_root)
     distances = static_distances(configs, root=p.runs_root, baseline_pairs=p.baseline_pairs, n_jobs=p.n_jobs,
                                  cache_dir=p.cache_dir)
-    return Result(params=p, widths=[data.n_features, *p.hidden, data.n_classes], description=data.describe(),
+    return Result(params=p, widths=data.widths(p.hidden), description=data.describe(),
                   configs=configs, curves=curves, runs=runs,
                   summary=accuracy_summary(runs, tolerance=p.match_tolerance),
                   learning=learning_curves(curves), distances=distances)

@@ -45,9 +45,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .. import atomic
+from ..parallel import progress_bar
 from ..model import SparseLinear, SparseMLP, enforce_masks, to_sparse_backend, topology_layers, weight_state_tensors
 from ..store.config import RunConfig
 from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris
@@ -310,7 +310,7 @@ def train_run(
     masks: Sequence[np.ndarray] | None = None,
     initial_state: dict[str, torch.Tensor] | None = None,
     save_weights_at: Sequence[int] = (),
-    progress: bool = True,
+    progress: bool | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``config`` in ``run_dir``, resuming from its checkpoint if any.
@@ -327,8 +327,8 @@ def train_run(
         Initial weights (and biases) overriding the seed's draw; weights
         outside the mask are zeroed.
     save_weights_at : epochs whose state_dict is kept in ``weights/``.
-    progress : bool
-        Show a tqdm bar over epochs.
+    progress : bool, optional
+        Draw a progress bar; ``None`` follows the package's verbosity (:func:`sparsetopo.set_verbosity`).
     on_epoch_end : callable(epoch, record), optional
         Called after each epoch's checkpoint is written.
 
@@ -346,7 +346,7 @@ def train_run(
 
     data = load_run_dataset(config)
     device = resolve_device(config.device)
-    widths = [data.n_features, *config.hidden, data.n_classes]
+    widths = data.widths(config.hidden)
     if masks is None:
         masks = initial_masks(config, widths)
     elif config.method == "dense":
@@ -395,7 +395,7 @@ def train_run(
     x_val = None if data.x_val is None else data.x_val.to(device)
     y_val = None if data.y_val is None else data.y_val.to(device)
     n = len(x_train)
-    bar = tqdm(range(start_epoch, config.epochs + 1), desc=f"{config.method} {config.dataset}", disable=not progress,
+    bar = progress_bar(range(start_epoch, config.epochs + 1), desc=f"{config.method} {config.dataset}", progress=progress,
                initial=start_epoch - 1, total=config.epochs, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
