@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..topology.layered import as_layers, is_mlp, permute_hidden_units, random_like
+from ..atomic import atomic_path
 from ..stats import column_mean_ci
 from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
 from ..topology.masks import (
@@ -210,15 +210,8 @@ def _write_entry(path: Path, result: NNSTDResult) -> None:
     for k, m in enumerate(result.matchings):
         arrays[f"matching_{k}"] = np.asarray(m, dtype=np.int64)
     arrays["methods"] = np.asarray(json.dumps(list(result.methods)))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _compute_entry(first: list, second: list, options: dict, path: Path | None) -> NNSTDResult:

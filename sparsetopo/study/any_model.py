@@ -31,8 +31,6 @@ re-running retrains nothing.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..parallel import show_progress
+from ..store.config import short_hash
 from .findings import Findings
 from .params import StudyParameters, check_int, check_real, check_sequence
 
@@ -235,7 +234,7 @@ def train_pruned_cnn(params: Parameters, seed: int, amount: float, data, *, cach
     if cache is not None:
         config = params.training_key()
         config.update(seed=int(seed), amount=float(amount))
-        key = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:12]
+        key = short_hash(config, 12)
         path = cache / f"cnn_s{seed}_p{round(amount * 100)}_{key}.pt"
     if path is not None and path.exists():
         for layer in _prunable(model):

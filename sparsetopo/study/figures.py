@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..nnstd.heatmap import distance_heatmap as _heatmap
+
 __all__ = ["style", "distance_heatmap", "heatmap_grid", "line_with_band", "embedding_paths"]
 
 #: Seed of seaborn's bootstrapped confidence bands, so a figure redraws identically.
@@ -27,17 +29,9 @@ def style() -> None:
 
 def distance_heatmap(matrix: np.ndarray, labels: Sequence[str] | None = None, *, title: str = "", ax=None,
                      vmin: float = 0.0, vmax: float | None = 1.0, cbar_label: str = "NNSTD", annotate: bool | None = None):
-    """Heatmap of a square distance matrix. Returns the Axes."""
-    matrix = np.asarray(matrix)
-    n = matrix.shape[0]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.45 * n + 2.5, 0.4 * n + 2))
-    if annotate is None:
-        annotate = n <= 12
-    sns.heatmap(matrix, ax=ax, vmin=vmin, vmax=vmax, cmap="viridis", square=True, annot=annotate, fmt=".2f",
-                annot_kws={"fontsize": 7}, xticklabels=labels if labels is not None else "auto",
-                yticklabels=labels if labels is not None else "auto", cbar_kws={"label": cbar_label, "shrink": 0.8})
-    ax.set_title(title)
+    """Heatmap of a square distance matrix (:func:`sparsetopo.nnstd.heatmap.distance_heatmap`). Returns the Axes."""
+    ax = _heatmap(matrix, labels, ax=ax, title=title, vmin=vmin, vmax=vmax, cbar_label=cbar_label, annotate=annotate)
+    ax.grid(False)
     return ax
 
 
@@ -199,10 +193,10 @@ def cost_matrices(costs: Sequence[np.ndarray], matchings: Sequence[np.ndarray], 
     fig, axes = plt.subplots(1, k, figsize=(3.4 * k + 0.6, 3.4), squeeze=False)
     for layer, (ax, c, m) in enumerate(zip(axes[0], costs, matchings)):
         c = np.asarray(c)
-        sns.heatmap(c, ax=ax, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", square=True,
-                    annot_kws={"fontsize": 8}, cbar=layer == k - 1, cbar_kws={"label": "cost (1 - Jaccard)", "shrink": 0.8})
+        _heatmap(c, ax=ax, vmin=0, vmax=1, annotate=True, colorbar=layer == k - 1, cbar_label="cost (1 - Jaccard)")
+        ax.grid(False)
         for a, b in enumerate(m):
-            ax.add_patch(Rectangle((b, a), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
+            ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
         total = float(c[np.arange(len(m)), m].sum())
         ax.set_title(f"layer {layer}: {total:.2f} / {len(m)} = {total / len(m):.3f}", fontsize=10)
         ax.set_xlabel("second network neuron")
@@ -434,15 +428,14 @@ def block_heatmap(matrix: np.ndarray, groups: Sequence[str], *, labels: Sequence
         _, ax = plt.subplots(figsize=(min(0.42 * n + 3.5, 14), min(0.38 * n + 2.8, 12.5)))
     if annotate is None:
         annotate = n <= 20
-    sns.heatmap(matrix, ax=ax, vmin=vmin, vmax=vmax, cmap="viridis", square=True, annot=annotate, fmt=".2f",
-                annot_kws={"fontsize": 6 if n > 10 else 8}, xticklabels=False, yticklabels=False,
-                cbar_kws={"label": cbar_label, "shrink": 0.8})
+    _heatmap(matrix, ax=ax, vmin=vmin, vmax=vmax, annotate=annotate, cbar_label=cbar_label, ticklabels=False)
+    ax.grid(False)
     starts = [i for i in range(n) if i == 0 or groups[i] != groups[i - 1]]
     bounds = starts + [n]
     for b in bounds[1:-1]:
-        ax.axhline(b, color="white", linewidth=2.5)
-        ax.axvline(b, color="white", linewidth=2.5)
-    centres = [(a + b) / 2 for a, b in zip(bounds[:-1], bounds[1:])]
+        ax.axhline(b - 0.5, color="white", linewidth=2.5)
+        ax.axvline(b - 0.5, color="white", linewidth=2.5)
+    centres = [(a + b) / 2 - 0.5 for a, b in zip(bounds[:-1], bounds[1:])]
     names = [groups[a] for a in starts]
     ax.set_xticks(centres)
     ax.set_xticklabels(names, rotation=30, ha="right")
@@ -450,7 +443,7 @@ def block_heatmap(matrix: np.ndarray, groups: Sequence[str], *, labels: Sequence
         ax.set_yticks(centres)
         ax.set_yticklabels(names, rotation=0)
     else:
-        ax.set_yticks(np.arange(n) + 0.5)
+        ax.set_yticks(np.arange(n))
         ax.set_yticklabels(list(labels), rotation=0, fontsize=7 if n > 12 else 9)
     ax.set_title(title)
     return ax

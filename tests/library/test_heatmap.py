@@ -20,8 +20,8 @@ def test_distance_heatmap_writes_every_value_of_a_small_matrix_and_labels_both_a
     plt.close(ax.figure)
 
 
-def test_distance_heatmap_refuses_a_matrix_that_is_not_square_or_labels_of_another_length():
-    with pytest.raises(ValueError, match="square"):
-        distance_heatmap(np.zeros((2, 3)))
+def test_distance_heatmap_refuses_a_matrix_that_is_not_2d_or_labels_of_another_length():
+    with pytest.raises(ValueError, match="2-D"):
+        distance_heatmap(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="labels"):
         distance_heatmap(np.zeros((2, 2)), ["only one"])
