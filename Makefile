@@ -22,6 +22,7 @@ study: setup
 	$(if $(SCHEDULER),SPARSETOPO_SCHEDULER=$(SCHEDULER)) $(PY) -m sparsetopo.study --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET)) $(NOTEBOOKS)
 
 test: setup
+	$(PY) -m ruff check sparsetopo tests benchmarks
 	$(PY) -m pytest -q
 
 report: setup

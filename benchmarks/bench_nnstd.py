@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from sparsetopo.nnstd.pairwise import pairwise_nnstd
 from sparsetopo.nnstd.distance import match_layer
+from sparsetopo.nnstd.pairwise import pairwise_nnstd
 from sparsetopo.topology.masks import load_published, random_mask, random_topology
 
 EPOCH = 190

@@ -72,12 +72,11 @@ import pandas as pd
 import torch
 
 from . import atomic
+from .data import dataset_info
 from .parallel import progress_bar
 from .store.config import RunConfig, config_hash, short_hash, slug_number
 from .store.runs import Run, is_complete, load_run, runs_root
 from .topology.masks import edge_counts, edges_for_density, save_topology
-from .data import dataset_info
-
 
 __all__ = [
     "LotteryConfig",

@@ -1,8 +1,9 @@
 """The two dependency lists agree, and the README's commands are the ones CI runs."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

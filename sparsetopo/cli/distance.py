@@ -37,11 +37,11 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import InputError
+from ..nnstd.distance import METHODS, TIE_BREAKS
 from ..nnstd.pairwise import DistanceMatrix, cached_nnstd, pairwise_nnstd
 from ..topology.layered import describe_layer
-from ..topology.modules import load_state_dict_topology
-from ..nnstd.distance import METHODS, TIE_BREAKS
 from ..topology.masks import load_published, load_topology
+from ..topology.modules import load_state_dict_topology
 
 __all__ = ["add_distance_parser", "run_distance", "load_network"]
 

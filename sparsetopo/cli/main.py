@@ -17,8 +17,8 @@ import types
 import typing
 from typing import Sequence
 
-from ..store.config import RunConfig
 from ..errors import SparsetopoError
+from ..store.config import RunConfig
 
 __all__ = ["main", "build_parser", "config_from_args"]
 

@@ -40,10 +40,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..topology.layered import as_layers, is_mlp, permute_hidden_units, random_like
 from ..atomic import atomic_path
 from ..stats import column_mean_ci
-from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
+from ..topology.layered import as_layers, is_mlp, permute_hidden_units, random_like
 from ..topology.masks import (
     as_topology,
     edge_counts,
@@ -52,6 +51,7 @@ from ..topology.masks import (
     topology_hash,
     widths_of,
 )
+from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
 
 __all__ = [
     "CACHE_ENV",

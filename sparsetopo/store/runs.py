@@ -46,11 +46,11 @@ import numpy as np
 import pandas as pd
 
 from .. import atomic
-from .config import RunConfig, run_id
 from ..errors import DamagedRunError, StoreWriteError
+from ..topology.masks import load_topology
+from .config import RunConfig, run_id
 from .integrity import check_run, verify_run
 from .locking import run_lock
-from ..topology.masks import load_topology
 
 __all__ = ["runs_root", "run_directory", "train", "train_into", "load_run", "is_complete", "sweep", "runs_frame", "Run",
            "check_config_for_data"]

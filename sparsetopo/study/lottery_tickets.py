@@ -48,11 +48,11 @@ import numpy as np
 import pandas as pd
 
 from .. import store
-from ..store.config import RunConfig
 from ..cost import lottery_cost, training_cost
 from ..lottery import LotteryConfig, Ticket, control_configs, find_ticket, load_ticket, lottery_directory
 from ..parallel import show_progress
 from ..stats import format_mean_ci, mean_ci
+from ..store.config import RunConfig
 from .findings import Findings
 from .params import StudyParameters, check_int, check_optional, check_real, check_sequence
 

@@ -31,8 +31,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..nnstd.pairwise import DistanceMatrix, cached_nnstd
 from ..nnstd.distance import layer_cost_matrix, nnstd
+from ..nnstd.pairwise import DistanceMatrix, cached_nnstd
 from ..parallel import parallel_map
 from ..topology.masks import (
     as_topology,

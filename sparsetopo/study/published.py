@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..nnstd.pairwise import DistanceMatrix, pairwise_nnstd
 from ..nnstd.distance import nnstd
+from ..nnstd.pairwise import DistanceMatrix, pairwise_nnstd
 from ..parallel import show_progress
 from ..topology.masks import load_published
 

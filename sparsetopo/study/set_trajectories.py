@@ -46,9 +46,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..store.config import RunConfig, run_id
 from ..nnstd.pairwise import DistanceMatrix
 from ..parallel import show_progress
+from ..store.config import RunConfig, run_id
 from ..topology.masks import save_topology
 from .findings import Findings
 from .params import StudyParameters, check_int, check_optional, check_real, check_sequence

@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from .. import store
-from ..store.config import RunConfig
 from ..parallel import show_progress
 from ..stats import format_mean_ci, mean_ci
+from ..store.config import RunConfig
 from .findings import Findings
 from .params import StudyParameters, check_int, check_real, check_sequence
 

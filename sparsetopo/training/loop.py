@@ -47,13 +47,13 @@ import torch
 import torch.nn.functional as F
 
 from .. import atomic
-from ..parallel import progress_bar
 from ..model import SparseLinear, SparseMLP, enforce_masks, to_sparse_backend, topology_layers, weight_state_tensors
+from ..parallel import progress_bar
 from ..store.config import RunConfig
 from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris
+from ..topology.masks import load_topology, random_topology, save_topology
 from .checkpoint import load_checkpoint, save_checkpoint
 from .set_rewiring import prune_and_regrow
-from ..topology.masks import load_topology, random_topology, save_topology
 
 __all__ = [
     "train_run", "build_model", "evaluate", "load_run_dataset", "initial_masks", "resolve_device",

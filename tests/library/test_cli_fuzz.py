@@ -113,7 +113,7 @@ def test_fuzz_train_command(tmp_path, capsys):
     flags = sorted(mutations)
     root = tmp_path / "runs"
     outcomes = {"ok": 0, "error": 0}
-    for case in range(N_TRAIN_CASES):
+    for _case in range(N_TRAIN_CASES):
         chosen = rng.choice(flags, size=int(rng.integers(1, 4)), replace=False)
         argv = ["train", *_TRAIN_BASE]
         picked = {}

@@ -22,9 +22,9 @@ import pytest
 
 from sparsetopo import executor, store
 from sparsetopo.cli.main import main as cli_main
-from sparsetopo.store.config import RunConfig
 from sparsetopo.nnstd.pairwise import pairwise_nnstd
 from sparsetopo.parallel import parallel_map, resolve_scheduler, use_scheduler
+from sparsetopo.store.config import RunConfig
 from sparsetopo.topology.masks import random_topology, save_topology
 
 TIMING_COLUMNS = ["train_time", "epoch_time"]  # wall-clock seconds: the only columns allowed to differ

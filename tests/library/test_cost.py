@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from sparsetopo import atomic, store
-from sparsetopo.store.config import RunConfig
 from sparsetopo.cost import TrainingCost, lottery_cost, macs_per_sample, round_costs, training_cost
 from sparsetopo.data import load_dataset
 from sparsetopo.lottery import LotteryConfig, find_ticket
+from sparsetopo.store.config import RunConfig
 
 SMALL = dict(dataset="digits", hidden=(32, 32), epochs=2, batch_size=64, lr=0.05)
 DENSE_EDGES = 64 * 32 + 32 * 32 + 32 * 10

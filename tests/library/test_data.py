@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import require_real
 
 from sparsetopo import data
 from sparsetopo.data import (
@@ -31,7 +32,6 @@ from sparsetopo.data import (
     register_dataset,
     unregister_dataset,
 )
-from helpers import require_real
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

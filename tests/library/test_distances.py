@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import require_published
 
 import sparsetopo.nnstd.pairwise as distances
 from sparsetopo.cli.distance import add_distance_parser
+from sparsetopo.nnstd.distance import nnstd
 from sparsetopo.nnstd.pairwise import (
     cached_nnstd,
     mask_hamming,
@@ -22,7 +24,6 @@ from sparsetopo.nnstd.pairwise import (
     resolve_cache_dir,
     trajectory_nnstd,
 )
-from sparsetopo.nnstd.distance import nnstd
 from sparsetopo.topology.masks import (
     export_published,
     permute_hidden_neurons,
@@ -30,7 +31,6 @@ from sparsetopo.topology.masks import (
     rewire_fraction,
     save_topology,
 )
-from helpers import require_published
 
 WIDTHS = (30, 24, 24, 4)
 

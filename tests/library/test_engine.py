@@ -10,7 +10,6 @@ import torch
 from sparsetopo import store
 from sparsetopo.cli.main import build_parser, config_from_args
 from sparsetopo.store.config import RunConfig, config_hash, run_id
-from sparsetopo.training.recipes import RECIPES, recipe_config
 from sparsetopo.training.loop import (
     AUTO_SPARSE_MAX_DENSITY,
     build_model,
@@ -20,6 +19,7 @@ from sparsetopo.training.loop import (
     sparse_layer_indices,
     train_run,
 )
+from sparsetopo.training.recipes import RECIPES, recipe_config
 
 SMALL = dict(dataset="digits", hidden=(32, 32), epochs=3, batch_size=64, lr=0.05, snapshot_every=1)
 TIMES = ("epoch_time", "train_time")

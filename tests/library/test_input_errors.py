@@ -8,10 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from sparsetopo.store.config import RunConfig
 from sparsetopo.data import dataset_fingerprint, dataset_info, load_dataset, register_arrays
+from sparsetopo.store.config import RunConfig
 from sparsetopo.topology.masks import as_topology, export_published, load_published, load_topology, random_topology
-
 
 # ------------------------------------------------------------------ dataset files
 

@@ -12,7 +12,6 @@ import torch
 import sparsetopo.lottery as lottery
 import sparsetopo.training.loop as training_loop
 from sparsetopo import atomic
-from sparsetopo.store.config import RunConfig
 from sparsetopo.lottery import (
     CONTROLS,
     LotteryConfig,
@@ -25,6 +24,7 @@ from sparsetopo.lottery import (
     ticket_layer_edges,
     train_controls,
 )
+from sparsetopo.store.config import RunConfig
 from sparsetopo.topology.masks import edge_counts, edges_for_density
 
 SMALL = dict(dataset="digits", hidden=(32, 32), epochs=2, batch_size=64, lr=0.05)

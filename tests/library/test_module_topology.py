@@ -12,13 +12,13 @@ from torch.nn.utils import prune
 
 from sparsetopo.cli.distance import add_distance_parser
 from sparsetopo.model import SparseMLP
+from sparsetopo.nnstd.distance import nnstd
+from sparsetopo.topology.masks import random_topology
 from sparsetopo.topology.modules import (
     load_state_dict_topology,
     topology_from_module,
     topology_from_state_dict,
 )
-from sparsetopo.nnstd.distance import nnstd
-from sparsetopo.topology.masks import random_topology
 
 
 def cnn(channels=(4, 6), hidden=12, seed=0) -> nn.Sequential:

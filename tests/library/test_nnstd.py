@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from helpers import require_published
 
 from sparsetopo.nnstd.distance import (
     layer_cost_matrix,
@@ -23,7 +24,6 @@ from sparsetopo.topology.masks import (
     random_topology,
     rewire_fraction,
 )
-from helpers import require_published
 
 # Values of the published code (Sparse_Topology_Distance) for
 # first = e5_s0_w1, second = e5_s0_w0.

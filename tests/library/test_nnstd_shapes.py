@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from sparsetopo.nnstd.distance import layer_cost_matrix, nnstd
 from sparsetopo.nnstd.pairwise import random_baseline
 from sparsetopo.topology.layered import (
     as_layers,
@@ -14,7 +15,6 @@ from sparsetopo.topology.layered import (
     permute_hidden_units,
     random_like,
 )
-from sparsetopo.nnstd.distance import layer_cost_matrix, nnstd
 from sparsetopo.topology.masks import edge_counts, random_topology, widths_of
 
 

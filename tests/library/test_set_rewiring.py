@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from sparsetopo.training.set_rewiring import prune_and_regrow
 from sparsetopo.topology.masks import random_mask
+from sparsetopo.training.set_rewiring import prune_and_regrow
 
 
 def test_set_rewiring_keeps_edge_count_and_removes_weights_closest_to_zero():

@@ -16,12 +16,12 @@ import pytest
 import torch
 
 from sparsetopo import atomic, store
-from sparsetopo.training.checkpoint import load_checkpoint
-from sparsetopo.store.config import RunConfig, run_id
 from sparsetopo.data import register_arrays
 from sparsetopo.errors import DamagedRunError, NonFiniteLossError, RunLockTimeout, StoreWriteError, UnsafeFileError
+from sparsetopo.store.config import RunConfig, run_id
 from sparsetopo.store.locking import _existence_lock, run_lock
 from sparsetopo.topology.masks import random_topology, save_topology
+from sparsetopo.training.checkpoint import load_checkpoint
 
 TINY = dict(dataset="digits", hidden=(16,), method="static", epsilon=2, epochs=2, batch_size=128, lr=0.05)
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import require_published
 
 from sparsetopo import topology as T
-from helpers import require_published
 
 
 def test_epsilon_initialiser_gives_exact_edge_counts():

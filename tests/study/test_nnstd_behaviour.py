@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from helpers import require_published
 
-from sparsetopo.nnstd.pairwise import pairwise_nnstd, random_baseline
 from sparsetopo.nnstd.distance import nnstd
+from sparsetopo.nnstd.pairwise import pairwise_nnstd, random_baseline
 from sparsetopo.study import nnstd_behaviour as P
 from sparsetopo.study import published as PUB
 from sparsetopo.topology.masks import edge_counts, perturbation_chain, random_topology

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsetopo.store.config import RunConfig
 from sparsetopo.nnstd.pairwise import DistanceMatrix
+from sparsetopo.store.config import RunConfig
 from sparsetopo.study import set_trajectories as E
 from sparsetopo.study.findings import Findings
 from sparsetopo.topology.masks import load_topology
