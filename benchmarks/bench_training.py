@@ -78,14 +78,14 @@ def crossover(threads: int, n: int = 1000, batch: int = 128, device: str = "cpu"
         mask_d = mask.to(dev)
         sparse = SparseLinear(weight, mask).to(dev)
 
-        def step_masked():
+        def step_masked(x=x, dense_w=dense_w, mask_d=mask_d):
             y = x @ dense_w.t()
             y.sum().backward()
             with torch.no_grad():
                 dense_w.grad.mul_(mask_d)  # what enforce_masks does to the update
             dense_w.grad = None
 
-        def step_sparse():
+        def step_sparse(x=x, sparse=sparse):
             y = sparse(x)
             y.sum().backward()
             sparse.values.grad = None

@@ -63,10 +63,9 @@ __all__ = [
 # backend="auto" makes a layer sparse at or below this density: the largest
 # density at which the CSR layer was still faster than the masked one in
 # ``python benchmarks/bench_training.py --crossover-only`` (forward + backward
-# of a 1000x1000 layer, batch 128, on this project's 2-core CPU machine, with 1
-# and with 2 threads: CSR/masked time 0.89 and 0.41 at 30% density, 1.45 and
-# 2.4 at 50%).
-AUTO_SPARSE_MAX_DENSITY = 0.3
+# of a 1000x1000 layer, batch 128, 2 threads, on this project's quiet 2-core CPU
+# machine; the README lists the measured table).
+AUTO_SPARSE_MAX_DENSITY = 0.2
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
