@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .masks import as_topology
+from .masks import as_topology, layer_mask
 
 __all__ = [
     "as_layers",
@@ -78,25 +78,7 @@ def describe_layer(mask: np.ndarray) -> str:
 
 
 def _to_bool_array(m: Any, name: str, k: int) -> np.ndarray:
-    if sp.issparse(m):
-        m = m.toarray()
-    elif hasattr(m, "detach"):
-        m = m.detach().cpu().numpy()
-    m = np.asarray(m)
-    if m.ndim not in (2, 4):
-        raise ValueError(
-            f"{name}[{k}] has shape {m.shape}; every layer must be a 2-D (n_out, n_in) mask like "
-            "torch.nn.Linear.weight or a 4-D (out_channels, in_channels, kh, kw) mask like "
-            "torch.nn.Conv2d.weight"
-        )
-    if m.dtype != bool:
-        if np.issubdtype(m.dtype, np.floating) and np.isnan(m).any():
-            raise ValueError(
-                f"{name}[{k}] contains NaN weights; a topology needs finite values "
-                "(replace NaN by 0 to mark absent edges)"
-            )
-        m = m != 0
-    return m
+    return layer_mask(m, name, k, ndims=(2, 4))
 
 
 def as_layers(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray]:

@@ -21,6 +21,7 @@ from ..atomic import atomic_path
 
 __all__ = [
     "as_topology",
+    "layer_mask",
     "perturbation_chain",
     "edges_for_epsilon",
     "edges_for_density",
@@ -41,6 +42,45 @@ __all__ = [
     "permute_hidden_neurons",
     "rewire_fraction",
 ]
+
+
+_LAYER_SHAPES = {
+    2: "a 2-D (n_out, n_in) array like torch.nn.Linear.weight",
+    4: "a 4-D (out_channels, in_channels, kh, kw) mask like torch.nn.Conv2d.weight",
+}
+
+
+def layer_mask(m: Any, name: str = "masks", k: int = 0, ndims: Sequence[int] = (2,)) -> np.ndarray:
+    """One layer as a bool mask: array, sparse matrix or tensor; non-zero entries are edges.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name[k]``: a dtype that is not bool or numeric, a number of
+        dimensions not in ``ndims``, or NaN weights.
+    """
+    if sp.issparse(m):
+        m = m.toarray()
+    elif hasattr(m, "detach"):
+        m = m.detach().cpu().numpy()
+    m = np.asarray(m)
+    if not (m.dtype == bool or np.issubdtype(m.dtype, np.number)) or np.iscomplexobj(m):
+        raise ValueError(
+            f"{name}[{k}] has dtype {m.dtype}; a layer must be a bool mask or a numeric weight "
+            "matrix (strings and objects are not edges)"
+        )
+    if m.ndim not in ndims:
+        raise ValueError(
+            f"{name}[{k}] has shape {m.shape}; every layer must be " + " or ".join(_LAYER_SHAPES[d] for d in ndims)
+        )
+    if m.dtype != bool:
+        if np.issubdtype(m.dtype, np.floating) and np.isnan(m).any():
+            raise ValueError(
+                f"{name}[{k}] contains NaN weights; a topology needs finite "
+                "values (replace NaN by 0 to mark absent edges)"
+            )
+        m = m != 0
+    return m
 
 
 def as_topology(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray]:
@@ -68,28 +108,7 @@ def as_topology(masks: Sequence[Any], *, name: str = "masks") -> list[np.ndarray
         masks = [masks]
     out = []
     for k, m in enumerate(masks):
-        if sp.issparse(m):
-            m = m.toarray()
-        elif hasattr(m, "detach"):
-            m = m.detach().cpu().numpy()
-        m = np.asarray(m)
-        if not (m.dtype == bool or np.issubdtype(m.dtype, np.number)) or np.iscomplexobj(m):
-            raise ValueError(
-                f"{name}[{k}] has dtype {m.dtype}; a layer must be a bool mask or a numeric weight "
-                "matrix (strings and objects are not edges)"
-            )
-        if m.ndim != 2:
-            raise ValueError(
-                f"{name}[{k}] has shape {m.shape}; every layer must be a 2-D "
-                "(n_out, n_in) array like torch.nn.Linear.weight"
-            )
-        if m.dtype != bool:
-            if np.issubdtype(m.dtype, np.floating) and np.isnan(m).any():
-                raise ValueError(
-                    f"{name}[{k}] contains NaN weights; a topology needs finite "
-                    "values (replace NaN by 0 to mark absent edges)"
-                )
-            m = m != 0
+        m = layer_mask(m, name, k)
         out.append(m)
     if not out:
         raise ValueError(f"{name} is empty; a topology needs at least one layer")

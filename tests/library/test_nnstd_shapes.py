@@ -250,3 +250,13 @@ def test_sparse_method_solves_layers_of_different_widths_exactly_and_says_so():
     result = nnstd(base, grown, method="sparse")
     assert result.methods == ("sparse", "exact", "sparse")
     assert result.layer_distances == nnstd(base, grown, method="exact").layer_distances
+
+
+def test_a_conv_layer_of_strings_or_nan_is_refused_like_a_linear_one():
+    from sparsetopo.topology.layered import as_layers
+
+    good = np.ones((4, 1, 3, 3), dtype=bool)
+    with pytest.raises(ValueError, match=r"net\[0\] has dtype <U1"):
+        as_layers([np.full((4, 1, 3, 3), "x"), np.ones((2, 4 * 9))], name="net")
+    with pytest.raises(ValueError, match=r"net\[0\] contains NaN"):
+        as_layers([np.where(good, np.nan, 0.0), np.ones((2, 4 * 9))], name="net")
