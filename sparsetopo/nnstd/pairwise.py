@@ -284,8 +284,10 @@ def _compute_pairs(
                 results[(i, j)] = hit
     todo = [p for p in dict.fromkeys(pairs) if p not in results]
     if todo:
-        if n_jobs != 1:
-            # workers get sparse masks: a few % of the bytes of dense bool arrays
+        from ..executor import resolve_scheduler
+
+        if n_jobs != 1 or resolve_scheduler() is not None:
+            # work leaving this process gets sparse masks: a few % of the bytes of dense bool arrays
             topologies = [[sp.csr_matrix(m) if np.ndim(m) == 2 else m for m in t] for t in topologies]
         items = [(topologies[i], topologies[j], options, paths.get((i, j))) for i, j in todo]
         for pair, result in zip(todo, parallel_map(_compute_item, items, n_jobs=n_jobs, desc=desc, progress=progress)):

@@ -116,10 +116,6 @@ class RunConfig:
                 )
             if not sparsity and self.initial_topology is None:
                 object.__setattr__(self, "epsilon", DEFAULT_EPSILON)
-            if self.epsilon is not None and self.epsilon <= 0:
-                raise ValueError(f"epsilon must be positive, got {self.epsilon}")
-            if self.density is not None and not 0 < self.density <= 1:
-                raise ValueError(f"density must be in (0, 1], got {self.density}")
         if self.method != "set":
             given = [k for k, off in _SET_ONLY.items() if getattr(self, k) not in (off, None)]
             if given:
