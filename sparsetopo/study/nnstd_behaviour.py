@@ -80,6 +80,7 @@ __all__ = [
     "tie_noise",
     "resolution_table",
     "pair_summary",
+    "equivalent_rewiring",
     "weakest",
     "published_edges",
     "TIE_LABELS",
@@ -671,6 +672,8 @@ class Parameters(StudyParameters):
     example_seed : seed of the worked example.
     use_published : compare the topologies published with the paper's code (skipped when absent).
     published_epochs : their saved epochs to compare (each one of ``PUBLISHED_EPOCHS``, >= 2).
+    published_runs : how many of the ten published runs are compared (the first ones, ``w0`` ...; >= 3, for a
+        bootstrap over networks).
     invariance_margin : equivalence margin of "a renumbered copy is at NNSTD 0" (> 0).
     growth_margin : superiority margin of "NNSTD grows along the 1% chain" (>= 0).
     step_margin : superiority margin of every step of the rewired-fraction sweep (>= 0).
@@ -702,6 +705,7 @@ class Parameters(StudyParameters):
     example_seed: int = 3
     use_published: bool = True
     published_epochs: tuple = (0, 10, 20, 30, 40, 50, 100, 150, 190)
+    published_runs: int = 10
     invariance_margin: float = 0.01
     growth_margin: float = 0.02
     step_margin: float = 0.007
@@ -745,6 +749,7 @@ class Parameters(StudyParameters):
 
         self._set("published_epochs", check_sequence("published_epochs", self.published_epochs, epoch, unique=True,
                                                      increasing=True, min_length=2))
+        self._set("published_runs", check_int("published_runs", self.published_runs, minimum=3, maximum=10))
         for name in ("invariance_margin", "baseline_margin", "agreement_tolerance"):
             self._set(name, check_real(name, getattr(self, name), minimum=0, exclusive_minimum=True))
         for name in ("growth_margin", "step_margin", "training_margin"):
@@ -762,7 +767,7 @@ class Published:
     Attributes
     ----------
     root : folder of the published topologies.
-    matrices : epoch -> pairwise NNSTD of the ten runs (per layer; the ``mean`` attribute runs over all layers).
+    matrices : epoch -> pairwise NNSTD of the runs compared (per layer; the ``mean`` attribute runs over all layers).
     layers : sparse layers of the published networks.
     table : tidy pairwise distances over epochs (sparse layers, and ``"mean"`` over the sparse layers).
     summary : per epoch and layer (``"mean"`` included): mean pairwise NNSTD, its network-bootstrap
@@ -931,7 +936,8 @@ def run(params: Parameters) -> Result:
         a, b = (random_topology(widths, layer_edges=edge_counts(base), seed=np.random.default_rng([p.seed, pair, s]))
                 for s in (0, 1))
         pairs.append(("random pair", a, b))
-    pub_runs = published_data.load_published_runs(root, list(p.published_epochs)) if root is not None else {}
+    run_names = published_data.PUBLISHED_RUNS[:p.published_runs]
+    pub_runs = published_data.load_published_runs(root, list(p.published_epochs), runs=run_names) if root else {}
     for e, nets in pub_runs.items():
         for i, j in _published_pairs(len(nets), p.tie_pairs):
             pairs.append((f"published networks, epoch {e}", nets[i], nets[j]))
@@ -943,7 +949,7 @@ def run(params: Parameters) -> Result:
 
     published = None
     if root is not None:
-        matrices = published_data.published_pairwise(root, list(p.published_epochs), n_jobs=p.n_jobs,
+        matrices = published_data.published_pairwise(root, list(p.published_epochs), runs=run_names, n_jobs=p.n_jobs,
                                                      cache_dir=cache_dir)
         epochs = sorted(matrices)
         pub_layers = sparse_layers(pub_runs[epochs[0]][0])
@@ -1051,6 +1057,16 @@ def _chain_verdict(result: Result) -> V.Verdict:
 def _sweep_verdict(result: Result) -> tuple[V.Verdict, pd.DataFrame]:
     steps = sweep_steps(result.sweep, result.params.margin("step_margin"))
     return weakest(list(steps["verdict_obj"])), steps
+
+
+def equivalent_rewiring(result: Result, distance: float) -> float:
+    """The percentage of moved edges at which the sweep's mean network NNSTD equals ``distance`` (linear
+    interpolation between the swept fractions; NaN outside the swept range)."""
+    sweep = result.sweep
+    means = sweep[sweep["layer"] == "mean"].groupby("fraction")["nnstd"].mean().sort_index()
+    if not means.min() <= distance <= means.max():
+        return float("nan")
+    return float(np.interp(distance, means.to_numpy(), 100 * means.index.to_numpy(dtype=float)))
 
 
 def _full_rewire(result: Result) -> np.ndarray | None:
@@ -1174,14 +1190,20 @@ def claims(result: Result) -> Findings:
                    spread=f"network-bootstrap 95% CI [{summ.loc[first, 'ci_low']:.4f}, "
                           f"{summ.loc[first, 'ci_high']:.4f}], pairs {summ.loc[first, 'min']:.4f}-"
                           f"{summ.loc[first, 'max']:.4f}; tie noise {noise_first:.4f}",
-                   detail=f"description: mean pairwise network NNSTD (sparse layers) of the ten published runs at "
+                   detail=f"description: mean pairwise network NNSTD (sparse layers) of {p.published_runs} published runs at "
                           f"epoch_{first:03d}, the first saved snapshot (not the untrained start: networks 1% apart "
                           f"are {growth['first_step'].mean():.4f} apart)")
+    moved_pct = equivalent_rewiring(result, float(summ.loc[first, "mean"]))
+    findings.claim(f"Rewired fraction as far as the published pairs at epoch {first}", measured=moved_pct, holds=None,
+                   spread=f"from the {len(p.sweep_fractions)} swept fractions (linear interpolation)",
+                   detail="description: percentage of edges moved at which a rewired copy of the untrained network "
+                          "(same density) lies as far from its original as the published runs lie from each other "
+                          "at their first saved snapshot (mean over pairs)")
     pv = _published_verdicts(result)
     findings.claim_verdict(
         f"The published runs move apart during training (epoch {last} vs the first saved snapshot)", pv["moved"],
         detail=f"mean pairwise NNSTD at epoch {last} ({summ.loc[last, 'mean']:.4f}) minus at epoch {first}, "
-               f"network bootstrap of the per-pair differences ({p.n_boot} replicates over the 10 networks)",
+               f"network bootstrap of the per-pair differences ({p.n_boot} replicates over the {p.published_runs} networks)",
         spread=f"tie noise {noise_first:.4f} (epoch {first}), {noise_last:.4f} (epoch {last})")
     findings.claim_verdict(
         f"The published runs at epoch {last} stay closer than random topologies", pv["closer"],
@@ -1264,7 +1286,8 @@ def notes(result: Result) -> dict[str, str]:
         "epochs": "Skipped: the published topologies are not available." if pub is None else
         f"epoch_{pub.epochs[0]:03d} is the first saved snapshot, not the untrained start: its pairs are already "
         f"{first_row['min']:.3f}-{first_row['max']:.3f} apart (network NNSTD), where networks 1% apart are "
-        f"{growth['first_step'].mean():.3f} apart.",
+        f"{growth['first_step'].mean():.3f} apart. Tie noise of the published pairs, epoch by epoch: "
+        + ", ".join(f"{e}: {result.tie_noise_of(f'published networks, epoch {e}'):.3f}" for e in pub.epochs) + ".",
         "agreement": "Skipped: the published topologies are not available." if pub is None
         else f"Largest deviation from the published numbers: {pub.agreement['abs_deviation'].max():.2e} "
              f"(they are printed with six decimals).",
@@ -1280,13 +1303,17 @@ def discussion(result: Result, findings: Findings) -> str:
     def get(prefix: str):
         return next((c for c in findings.claims if c.claim.startswith(prefix)), None)
 
-    def verdict(c) -> str:
+    def num(x: float) -> str:
+        return f"{x:.4f}" if x == 0 or abs(x) >= 1e-3 else f"{x:.2e}"
+
+    def verdict(c, interval: str = "95% CI") -> str:
         if c is None:
             return "not measured"
         if c.rule is None:
-            return f"{c.measured:.4f}" if c.measured is not None else "n/a"
+            return num(c.measured) if c.measured is not None else "n/a"
         lo, hi = c.rule["ci"]
-        return f"**{c.verdict}** ({c.measured:.4f}, 95% CI [{lo:.4f}, {hi:.4f}], margin {c.rule['margin']:g})"
+        return (f"**{c.verdict}** ({num(c.measured)}, {interval} [{num(lo)}, {num(hi)}], "
+                f"margin {c.rule['margin']:g})")
 
     p = result.params
     perm = [c for c in findings.claims if c.claim.startswith("NNSTD of a neuron-permuted copy is 0")]
@@ -1307,24 +1334,31 @@ def discussion(result: Result, findings: Findings) -> str:
     pub = get("The published runs move apart")
     if pub is not None:
         first = get("Published networks at the first saved snapshot")
+        moved = get("Rewired fraction as far as the published pairs")
         lines.append(
-            f"- **Published networks.** At their first saved snapshot the ten runs are already {first.measured:.4f} "
-            f"apart ({first.spread}), many 1% steps from each other, so epoch_000 is not the untrained start. Moving "
+            f"- **Published networks.** At their first saved snapshot the {p.published_runs} runs compared are already "
+            f"{first.measured:.4f} "
+            f"apart ({first.spread}), as far as a copy with {moved.measured:.1f}% of its edges moved, where networks "
+            f"1% apart are {step.measured:.4f} apart: epoch_000 is not the untrained start. Moving "
             f"apart during training: {verdict(pub)}. Staying closer than random topologies: "
             f"{verdict(get('The published runs at epoch'))}. Agreement with the published code's printed numbers: "
-            f"{verdict(get('Agreement with the published values'))}.")
+            f"{verdict(get('Agreement with the published values'), 'range of the deviations')}.")
     lines += [
         "",
         "Limitations:",
         f"- The tie noise is measured on {p.tie_pairs} representative pair(s) per comparison and "
         f"{3 + p.tie_shuffles} tied matchings each; it is a lower bound on the spread over all optimal matchings.",
-        "- The network NNSTD here averages the sparse layers only; the published code averages all layers, "
-        "including the dense output layer (always 0), so its network numbers are smaller by a quarter for these "
-        "four-layer networks. Per-layer values are the same under both conventions.",
-        "- The perturbed networks are untrained Erdős–Rényi graphs at the published density; the chain and the "
-        "sweep say how NNSTD responds to moved edges, not how training moves them.",
-        "- The published runs' training settings are inferred from their files (784-784-784-784-10, about 3,800 "
-        "edges per sparse layer); which dataset they were trained on is not recorded with them.",
+        f"- The network NNSTD here averages the {len(result.layers)} sparse layers only; the published code averages "
+        f"all {len(result.base)} layers, including the dense output layer (always 0), so its network numbers are "
+        f"{len(result.layers)}/{len(result.base)} of ours. Per-layer values are the same under both conventions.",
+        f"- The perturbed networks are untrained Erdős–Rényi graphs (edges per layer from "
+        f"{findings.data['network']['source']}); the chain and the sweep say how NNSTD responds to moved edges, "
+        "not how training moves them.",
+        "- The published runs' settings are inferred from their files (784-784-784-784-10, about 3,800 edges per "
+        "sparse layer at the first saved snapshot, fewer later); the dataset is not recorded with the topologies "
+        "(their logged test accuracy points to Fashion-MNIST, an inference), and when epoch_000 was saved relative "
+        "to the first rewiring is not known: the rewired-fraction equivalent above is a comparison with an "
+        "untrained network of the same density, not a measurement of what happened before that snapshot.",
     ]
     if pub is None:
         lines.append("- The published topologies were not available: their claims are not tested in this run.")
@@ -1424,7 +1458,7 @@ def figures(result: Result) -> dict[str, Any]:
         out["published_heatmaps"] = plots.heatmap_grid(
             [pub.network(e) for e in epochs], [_epoch_label(e, first) for e in epochs], pub.matrices[first].labels,
             vmax=top, ncols=min(3, len(epochs)),
-            suptitle="NNSTD (mean over the sparse layers) between the ten published networks")
+            suptitle=f"NNSTD (mean over the sparse layers) between {p.published_runs} published networks")
         ends = _published_ends(pub)
         top = max(float(pub.matrices[e].layers[k].max()) for e in ends for k in pub.layers)
         out["published_layers"] = plots.heatmap_grid(
@@ -1446,7 +1480,8 @@ def figures(result: Result) -> dict[str, Any]:
             ax.set_xlabel(f"training epoch ({first} = first saved snapshot)")
         axes[0][0].set_ylabel("NNSTD between published networks")
         handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.suptitle("Pairwise NNSTD of the ten published networks over training (45 pairs per epoch)")
+        n_pairs = p.published_runs * (p.published_runs - 1) // 2
+        fig.suptitle(f"Pairwise NNSTD of {p.published_runs} published networks over training ({n_pairs} pairs per epoch)")
         fig.tight_layout()
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=9,
                    frameon=False)

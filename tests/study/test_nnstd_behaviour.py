@@ -390,3 +390,12 @@ def test_study_api_figures_notes_and_discussion(small_study):
     growth = {c.claim: c for c in findings.claims}["NNSTD grows along the 1% chain"]
     assert f"**{growth.verdict}** ({growth.measured:.4f}" in text
     assert "Limitations" in text and "not tested in this run" in text
+
+
+def test_equivalent_rewiring_interpolates_the_sweep(small_study):
+    sweep = small_study.sweep
+    means = sweep[sweep["layer"] == "mean"].groupby("fraction")["nnstd"].mean()
+    assert P.equivalent_rewiring(small_study, float(means.loc[0.5])) == pytest.approx(50.0)
+    halfway = (means.loc[0.2] + means.loc[0.5]) / 2
+    assert P.equivalent_rewiring(small_study, float(halfway)) == pytest.approx(35.0)
+    assert np.isnan(P.equivalent_rewiring(small_study, 2.0))
