@@ -104,7 +104,8 @@ def _split_sizes(run: Run) -> tuple[int, int]:
     from .data import dataset_info
 
     info = dataset_info(run.config.dataset, validation_fraction=run.config.validation_fraction)
-    return info.n_train, info.n_test + info.n_val
+    n_train = info.n_train if run.config.train_samples is None else min(info.n_train, run.config.train_samples)
+    return n_train, info.n_test + info.n_val
 
 
 def training_cost(

@@ -99,7 +99,7 @@ import re
 import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -119,6 +119,7 @@ __all__ = [
     "register_arrays",
     "unregister_dataset",
     "dataset_from_arrays",
+    "training_subset",
     "clear_cache",
     "dataset_info",
     "dataset_fingerprint",
@@ -1230,6 +1231,39 @@ def _split_indices(
         except ValueError as err2:
             raise ValueError(f"{what}: {err2}") from err2
     return np.sort(kept), np.sort(held)
+
+
+def training_subset(data: Dataset, n: int, seed: int = 0) -> Dataset:
+    """``data`` with only ``n`` samples of its training split; test and validation splits unchanged.
+
+    The samples are drawn per class in proportion to the class sizes (each class
+    keeps about ``n * n_c / n_train``) in an order fixed by ``seed``, so the same
+    ``(data, n, seed)`` always gives the same subset and a larger ``n`` keeps every
+    sample of a smaller one. Preprocessing is not refitted (it was fitted on the
+    whole training split).
+
+    Raises
+    ------
+    ValueError
+        When ``n`` is not a whole number in ``[1, n_train]``.
+    """
+    n_train = len(data.y_train)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= n_train:
+        raise ValueError(f"train_samples must be a whole number in [1, {n_train}] (the training split of "
+                         f"{data.name} has {n_train} samples), got {n!r}; use None for the whole split")
+    if n == n_train:
+        return data
+    y = data.y_train.numpy()
+    position = np.empty(n_train, dtype=np.int64)
+    position[np.random.default_rng(_child_seed(seed, 2)).permutation(n_train)] = np.arange(n_train)
+    quantile = np.empty(n_train)
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        ranked = members[np.argsort(position[members], kind="stable")]
+        quantile[ranked] = (np.arange(len(ranked)) + 0.5) / len(ranked)
+    keep = np.sort(np.lexsort((position, quantile))[: int(n)])
+    index = torch.from_numpy(keep)
+    return replace(data, x_train=data.x_train[index], y_train=data.y_train[index])
 
 
 # --------------------------------------------------------------------------- #

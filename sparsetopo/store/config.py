@@ -39,6 +39,7 @@ _HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "rewire_output": False,
     "backend": "masked",
     "device": "auto",
+    "train_samples": None,
 }
 # Fields that only a SET run uses, and their value in every other run.
 _SET_ONLY = {"zeta": 0.0, "regrow_init": "zero", "rewire_output": False}
@@ -74,6 +75,7 @@ class RunConfig:
     topology_seed: int | None = field(default=None, metadata={"help": "seed of the initial topology (default: seed)"})
     data_seed: int = field(default=0, metadata={"help": "seed of the train/test/validation split"})
     validation_fraction: float = field(default=0.0, metadata={"help": "fraction of training data held out for validation"})
+    train_samples: int | None = field(default=None, metadata={"help": "train on this many samples of the training split, drawn per class in proportion by data_seed (default: all)"})
     preprocessing: str | None = field(default=None, metadata={"help": "minmax | standardize (default: per dataset)"})
     snapshot_every: int = field(default=1, metadata={"help": "save the topology every k epochs (plus epoch 0 and the last)"})
     snapshot_epochs: tuple[int, ...] | None = field(default=None, metadata={"help": "explicit snapshot epochs (overrides snapshot_every)"})

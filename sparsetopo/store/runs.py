@@ -171,6 +171,9 @@ def check_config_for_data(config: RunConfig) -> list[int]:
 
     info = dataset_info(config.dataset, validation_fraction=config.validation_fraction)
     widths = info.widths(config.hidden)
+    if config.train_samples is not None and config.train_samples > info.n_train:
+        raise ValueError(f"train_samples={config.train_samples} but the training split of {config.dataset} has "
+                         f"{info.n_train} samples; use at most {info.n_train} (or None for all)")
     check_config_for_widths(config, widths)
     if config.initial_topology is not None and config.method != "dense":
         masks, _ = load_topology(config.initial_topology)

@@ -76,6 +76,8 @@ def check_config_values(c: Any) -> None:
     if c.topology_seed is not None:
         _integer("topology_seed", c.topology_seed, 0, "seeds are non-negative integers (or None for seed)")
     _integer("snapshot_every", c.snapshot_every, 1, "save every k >= 1 epochs")
+    if c.train_samples is not None:
+        _integer("train_samples", c.train_samples, 1, "give a sample count such as 10000 (or None for the whole training split)")
     try:
         hidden = list(c.hidden)
     except TypeError:

@@ -74,14 +74,17 @@ METRICS = "metrics.json"
 
 def load_run_dataset(config: RunConfig):
     """The dataset of a run, split and preprocessed as its config says."""
-    from ..data import load_dataset
+    from ..data import load_dataset, training_subset
 
-    return load_dataset(
+    data = load_dataset(
         config.dataset,
         seed=config.data_seed,
         validation_fraction=config.validation_fraction,
         preprocessing=config.preprocessing,
     )
+    if config.train_samples is not None:
+        data = training_subset(data, config.train_samples, seed=config.data_seed)
+    return data
 
 
 def initial_masks(config: RunConfig, widths: Sequence[int]) -> list[np.ndarray] | None:
