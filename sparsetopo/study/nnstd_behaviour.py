@@ -107,8 +107,8 @@ TIE_LABELS = {
 MARGIN_JUSTIFICATIONS = {
     "invariance_margin": (
         "half the network NNSTD between networks 1% apart (0.019-0.026 over 5 chains at the published density, "
-        "default profile) and below the tie noise of pairs of published networks (0.008-0.026): a renumbered copy "
-        "must lie closer to its original than half of the paper's smallest perturbation"),
+        "default profile), about the smallest tie noise of pairs of published networks (0.008; up to 0.026): a "
+        "renumbered copy must lie closer to its original than half of the paper's smallest perturbation"),
     "growth_margin": (
         "about one 1% step (0.019-0.026) and four times the tie noise of the chain's first-to-last pair (0.0045), "
         "default profile: the growth must exceed one step and what another tied matching can move"),
