@@ -1,149 +1,267 @@
-"""Tests of sparsetopo.evolution: the SET-trajectory experiment of notebook 03."""
+"""Tests of sparsetopo.study.set_trajectories: the Fig. 4 experiment of notebook 03 and its verdict rules."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import require_published
 
 from sparsetopo.nnstd.pairwise import DistanceMatrix
 from sparsetopo.store.config import RunConfig
 from sparsetopo.study import set_trajectories as E
-from sparsetopo.study.findings import Findings
-from sparsetopo.topology.masks import load_topology
-from sparsetopo.training.loop import initial_masks
+from sparsetopo.study import verdicts as V
+from sparsetopo.topology.masks import load_topology, random_topology
+
+MARGIN = V.Margin(0.05, "test margin")
 
 
 def tiny_base(**changes) -> RunConfig:
-    fields = dict(dataset="digits", hidden=(12, 12), method="set", epsilon=1.0, epochs=2, lr=0.05, seed=3,
-                  snapshot_every=1)
+    fields = dict(dataset="digits", hidden=(12, 12), method="set", layer_edges=(100, 60, 120), epochs=12, lr=0.05,
+                  seed=3, snapshot_epochs=(0, 1, 6, 12))
     fields.update(changes)
     return RunConfig(**fields)
 
 
-def test_experiment_configs_change_one_thing_per_setting(tmp_path):
-    base = tiny_base()
-    exp = E.experiment_configs(base, n_runs=3, runs_root=tmp_path, chain_fraction=0.1, n_reference_seeds=2)
-    shared = exp.configs[E.SHARED_LABEL]
-    assert shared.seed == 3 and shared.effective_topology_seed == 3
-    assert all(labels[0] == E.SHARED_LABEL and len(labels) == 3 for labels in exp.settings.values())
-    assert exp.widths == (64, 12, 12, 10)
-    a = [exp.configs[l] for l in exp.settings["a"][1:]]
-    assert [c.seed for c in a] == [4, 5] and all(c.effective_topology_seed == 3 and c.initial_topology is None for c in a)
-    c = [exp.configs[l] for l in exp.settings["c"][1:]]
-    assert all(x.seed == 3 for x in c) and [x.effective_topology_seed for x in c] == [4, 5]
-    b = [exp.configs[l] for l in exp.settings["b"][1:]]
-    assert all(x.seed == 3 and x.initial_topology is not None for x in b)
-    # setting b starts from the chain: step 1 moves exactly 10% of each sparse layer of the shared start
-    start = initial_masks(shared, exp.widths)
-    step1, meta = load_topology(b[0].initial_topology)
-    assert meta["chain_step"] == 1
-    for k in range(2):
-        assert np.count_nonzero(start[k] & ~step1[k]) == round(0.1 * start[k].sum())
-    assert np.array_equal(start[2], step1[2])  # the dense output layer stays
-    step2, _ = load_topology(b[1].initial_topology)
-    assert not np.array_equal(step1[0], step2[0])
-    groups = pd.Series(exp.groups)
-    assert (groups == "static").sum() == 2 and (groups == "dense").sum() == 2
-    assert {exp.configs[l].method for l in groups.index if groups[l] in ("static", "dense")} == {"static", "dense"}
-    assert exp.set_labels() == [E.SHARED_LABEL, "a1", "a2", "b1", "b2", "c1", "c2"]
+# ---------------------------------------------------------------------------
+# design
+# ---------------------------------------------------------------------------
+
+
+def test_experiment_seeds_starts_and_budgets(tmp_path):
+    exp = E.experiment_configs(tiny_base(), chain_runs=4, same_start_runs=3, independent_runs=3, runs_root=tmp_path,
+                               chain_fraction=0.1, other_epochs=10)
+    assert exp.labels() == ["b0", "b1", "b2", "b3", "a0", "a1", "a2", "c0", "c1", "c2"]
+    chain = [exp.configs[x] for x in exp.settings["b"]]
+    # the chain shares one training seed by design and starts from the chain's topologies
+    assert {c.seed for c in chain} == {3} and all(c.initial_topology for c in chain)
+    steps = [load_topology(c.initial_topology)[0] for c in chain]
+    start = random_topology(exp.widths, layer_edges=(100, 60, 120), seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip(steps[0], start))
+    for prev, nxt in zip(steps, steps[1:]):
+        for k, n_edges in enumerate((100, 60)):
+            assert nxt[k].sum() == n_edges and np.count_nonzero(prev[k] & ~nxt[k]) == round(0.1 * n_edges)
+        assert nxt[2].all()  # the dense output layer stays
+    # setting a: the chain's first network, independent seeds; setting c: independent starts and seeds
+    a = [exp.configs[x] for x in exp.settings["a"]]
+    c = [exp.configs[x] for x in exp.settings["c"]]
+    assert all(x.initial_topology == chain[0].initial_topology for x in a)
+    assert [x.seed for x in a] == [1003, 1004, 1005] and [x.seed for x in c] == [2003, 2004, 2005]
+    assert [x.effective_topology_seed for x in c] == [2003, 2004, 2005]
+    independent = [x.seed for x in a + c] + [3]
+    assert len(set(independent)) == len(independent)
+    # settings a and c train other_epochs, with the chain's snapshots up to it
+    assert all(x.epochs == 10 and x.snapshot_epochs == (0, 1, 6) for x in a + c)
+    assert all(x.epochs == 12 for x in chain)
     table = exp.table()
-    assert len(table) == len(exp.configs) and table["run_id"].is_unique
-    assert "/" not in "".join(table["initial_topology"])
+    assert table["run_id"].is_unique and "/" not in "".join(table["initial_topology"])
 
 
-def test_experiment_configs_rejects_bad_arguments(tmp_path):
+def test_experiment_independent_chain_seeds_and_refusals(tmp_path):
+    exp = E.experiment_configs(tiny_base(), chain_runs=3, same_start_runs=3, independent_runs=3, runs_root=tmp_path,
+                               chain_shared_seed=False)
+    assert [exp.configs[x].seed for x in exp.settings["b"]] == [3, 4, 5]
     with pytest.raises(ValueError, match="SET"):
-        E.experiment_configs(tiny_base(method="static"), n_runs=2, runs_root=tmp_path)
-    with pytest.raises(ValueError, match="n_runs"):
-        E.experiment_configs(tiny_base(), n_runs=1, runs_root=tmp_path)
+        E.experiment_configs(tiny_base(method="static"), chain_runs=3, same_start_runs=3, independent_runs=3,
+                             runs_root=tmp_path)
+    with pytest.raises(ValueError, match="same_start_runs"):
+        E.experiment_configs(tiny_base(), chain_runs=3, same_start_runs=2, independent_runs=3, runs_root=tmp_path)
+    with pytest.raises(ValueError, match="layer_edges"):
+        E.experiment_configs(tiny_base(layer_edges=None, epsilon=2.0), chain_runs=3, same_start_runs=3,
+                             independent_runs=3, runs_root=tmp_path)
+    with pytest.raises(ValueError, match="other_epochs"):
+        E.experiment_configs(tiny_base(), chain_runs=3, same_start_runs=3, independent_runs=3, runs_root=tmp_path,
+                             other_epochs=13)
 
 
-def fake_matrix():
-    """Two runs, snapshots at epochs 0 and 1: four networks with chosen distances."""
-    index = pd.DataFrame({"label": ["r", "r", "s", "s"], "group": ["a", "a", "a", "a"], "epoch": [0, 1, 0, 1]})
-    index["name"] = index["label"] + "@" + index["epoch"].astype(str)
-    layer0 = np.array([[0, .1, .2, .3], [.1, 0, .4, .5], [.2, .4, 0, .6], [.3, .5, .6, 0]])
-    layer1 = layer0 / 2
-    layers = np.stack([layer0, layer1])
-    return DistanceMatrix(labels=tuple(index["name"]), layers=layers, mean=layers.mean(axis=0)), index
+def test_parameters_check_budgets_and_margins():
+    snaps = (0, 10, 30)
+    p = E.Parameters(epochs=30, other_epochs=20, snapshot_epochs=snaps)
+    assert p.accuracy_budget == 20
+    assert E.Parameters(epochs=30, other_epochs=None, snapshot_epochs=snaps).accuracy_budget == 30
+    with pytest.raises(ValueError, match="other_epochs"):
+        E.Parameters(epochs=20, other_epochs=30, snapshot_epochs=(0, 20))
+    with pytest.raises(ValueError, match="chain_runs"):
+        E.Parameters(chain_runs=2)
+    with pytest.raises(ValueError, match="distance_margin"):
+        E.Parameters(distance_margin=0.0)
+    with pytest.raises(ValueError, match="snapshot_epochs"):
+        E.Parameters(epochs=20, other_epochs=None, snapshot_epochs=(0, 30))
+    distance, accuracy = E.Parameters(distance_margin_why="why d", accuracy_margin_why="why a").margins()
+    assert (distance.value, distance.justification, accuracy.value) == (0.05, "why d", 0.005)
+    text = E.rules(E.Parameters(distance_margin=0.07))
+    assert "±0.07" in text and "Equivalence" in text and "inconclusive" in text
 
 
-def test_between_runs_and_to_start_read_the_right_entries():
-    matrix, index = fake_matrix()
-    between = E.between_runs(matrix, index, {"a": ["r", "s"]})
-    row = between[(between.epoch == 1) & (between.layer == "0")]
-    assert row["nnstd"].item() == pytest.approx(0.5)  # r@1 vs s@1
-    row = between[(between.epoch == 0) & (between.layer == "mean")]
-    assert row["nnstd"].item() == pytest.approx(0.15)
-    assert set(between["setting_name"]) == {"a: " + E.SETTINGS["a"]}
-    start = E.to_start(matrix, index)
-    s1 = start[(start.label == "s") & (start.epoch == 1) & (start.layer == "1")]
-    assert s1["nnstd"].item() == pytest.approx(0.3)  # s@1 vs s@0, layer 1
-    assert (start[start.epoch == 0]["nnstd"] == 0).all()
+# ---------------------------------------------------------------------------
+# distances and intervals
+# ---------------------------------------------------------------------------
 
 
-def test_matrix_at_and_pick_epochs():
-    matrix, index = fake_matrix()
-    at1 = E.matrix_at(matrix, index, 1)
-    assert at1.labels == ("r", "s")
-    assert at1.layers[0, 0, 1] == pytest.approx(0.5) and at1.mean[1, 0] == pytest.approx(0.375)
-    assert E.matrix_at(matrix, index, 1, labels=["s", "r"]).labels == ("s", "r")
-    with pytest.raises(ValueError, match="epoch 7"):
-        E.matrix_at(matrix, index, 7)
-    many = pd.DataFrame({"label": ["x"] * 11, "epoch": range(0, 21, 2)})
-    picks = E.pick_epochs(many, n=4)
-    assert picks[0] == 0 and picks[1] == 2 and picks[-1] == 20 and len(picks) == 4
+def group(n: int, value: float, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Symmetric within-group distances: ``value`` plus uniform noise, zero diagonal."""
+    rng = np.random.default_rng(seed)
+    m = value + noise * rng.uniform(-1, 1, (n, n))
+    m = np.triu(m, 1)
+    return m + m.T
 
 
-def test_divergence_and_accuracy_summaries_and_claims(tmp_path):
-    between = pd.DataFrame({
-        "setting": ["a"] * 4 + ["c"] * 4,
-        "epoch": [0, 0, 5, 5] * 2,
-        "layer": ["0", "1", "0", "1"] * 2,
-        "nnstd": [0.0, 0.0, 0.6, 0.4, 0.8, 0.7, 0.78, 0.69],
-    })
-    baseline = pd.DataFrame({"layer": ["0", "1", "mean"], "baseline": [0.8, 0.7, 0.5], "ci_low": [0.79, 0.69, 0.49],
-                             "ci_high": [0.81, 0.71, 0.51]})
-    div = E.divergence_summary(between, baseline, [0, 1]).set_index(["setting", "layer"])
-    assert div.loc[("a", 0), "initial"] == 0.0 and div.loc[("a", 0), "final"] == pytest.approx(0.6)
-    assert div.loc[("a", 1), "ratio"] == pytest.approx(0.4 / 0.7)
-    assert div.loc[("c", 1), "final_epoch"] == 5
-    accuracy = pd.DataFrame({"method": ["set", "set", "static", "static", "dense"],
-                             "final_test_acc": [0.80, 0.84, 0.81, 0.83, 0.86]})
-    acc = E.accuracy_summary(accuracy)
-    assert acc["min_set_minus_static"] == pytest.approx(-0.02)
-    assert acc["set_minus_dense"] == pytest.approx(-0.04)
-    findings = Findings("03_evolution", tmp_path)
-    E.add_claims(findings, div.reset_index(), acc, margin=0.5, baseline_ratio=0.9)
-    claims = {c.claim: c for c in findings.claims}
-    layer0 = claims["Final distance between SET runs from the same start (layer 0)"]
-    assert layer0.measured == pytest.approx(0.6) and layer0.holds is True
-    assert claims["Final distance between SET runs from the same start (layer 1)"].holds is False  # 0.4 < 0 + 0.5
-    assert not any("independent" in c and c.startswith("Final distance") for c in claims)
-    ratio_a = claims["SET runs approach the random baseline (the same start, final/baseline)"]
-    assert ratio_a.measured == pytest.approx(np.mean([0.6 / 0.8, 0.4 / 0.7])) and ratio_a.holds is False
-    assert claims["SET runs approach the random baseline (independent starts, final/baseline)"].holds is True
-    assert claims["Every SET run reaches the static sparse accuracy"].holds is False
-    assert claims["SET accuracy compared with dense"].holds is False
+def test_pair_difference_ci_resamples_networks():
+    ci = E.pair_difference_ci(group(10, 0.5), group(10, 0.3), n_boot=200)
+    assert ci.estimate == pytest.approx(0.2) and ci.low == pytest.approx(0.2) and ci.high == pytest.approx(0.2)
+    x, y = group(10, 0.5, 0.1, seed=1), group(8, 0.45, 0.1, seed=2)
+    a = E.pair_difference_ci(x, y, n_boot=500, seed=7)
+    assert a == E.pair_difference_ci(x, y, n_boot=500, seed=7)  # deterministic
+    iu10, iu8 = np.triu_indices(10, 1), np.triu_indices(8, 1)
+    assert a.estimate == pytest.approx(x[iu10].mean() - y[iu8].mean())
+    assert a.low < a.estimate < a.high and a.n == 18
+    # one network far from all others: resampling networks sees it, the interval widens
+    outlier = group(10, 0.5)
+    outlier[0, 1:] = outlier[1:, 0] = 0.9
+    b = E.pair_difference_ci(outlier, group(10, 0.5), n_boot=500)
+    assert b.high - b.low > 0.05
+    with pytest.raises(ValueError, match="at least 3"):
+        E.pair_difference_ci(group(2, 0.5), group(5, 0.5))
+    with pytest.raises(ValueError, match="symmetric"):
+        E.pair_difference_ci(np.triu(group(4, 0.5)), group(5, 0.5))
+
+
+def test_ratio_ci_and_layer_matrix():
+    r = E.ratio_ci(group(6, 0.4), 0.8, n_boot=200)
+    assert r.estimate == pytest.approx(0.5) and r.low == pytest.approx(0.5)
+    layers = np.stack([group(4, 0.2), group(4, 0.4), np.zeros((4, 4))])  # layer 2 dense: always 0
+    matrix = DistanceMatrix(labels=tuple("wxyz"), layers=layers, mean=layers.mean(axis=0))
+    assert E.layer_matrix(matrix, "mean", [0, 1])[0, 1] == pytest.approx(0.3)  # the dense layer does not dilute
+    assert E.layer_matrix(matrix, 1, [0, 1])[0, 1] == pytest.approx(0.4)
+    frame = E.interval_frame({("b", 5): matrix}, [0, 1])
+    assert list(frame["layer"]) == ["0", "1", "mean"] and frame["nnstd"].tolist() == pytest.approx([0.2, 0.4, 0.3])
+    assert (frame["n_networks"] == 4).all()
+
+
+def published_like(shift: float, noise: float = 0.02) -> tuple[dict, dict]:
+    theirs = {k: group(10, v, noise, seed=i) for i, (k, v) in enumerate((("0", 0.44), ("1", 0.44), ("2", 0.42)))}
+    ours = {k: group(10, m[0, 1] * 0 + m[np.triu_indices(10, 1)].mean() + shift, noise, seed=10 + int(k))
+            for k, m in theirs.items()}
+    theirs["mean"] = np.mean([theirs[k] for k in "012"], axis=0)
+    ours["mean"] = np.mean([ours[k] for k in "012"], axis=0)
+    return ours, theirs
+
+
+def verdicts_by_rule(decided, prefix: str) -> dict:
+    return {d.verdict.rule: d.verdict.verdict for d in decided if d.claim.startswith(prefix) and "layer 0" in d.claim}
+
+
+def test_distance_verdicts_rules_on_synthetic_matrices():
+    a = group(5, 0.45, 0.01)
+    kwargs = dict(epoch=50, same_epoch=20, margin=MARGIN, n_boot=300)
+    # ours within 0.01 of the published: equivalent, and not less
+    ours, theirs = published_like(0.01)
+    decided = E.distance_verdicts(ours, theirs, a, ours["mean"][:5, :5], **kwargs)
+    assert verdicts_by_rule(decided, "The chain") == {"equivalence": V.HOLDS, "non-inferiority": V.HOLDS}
+    assert len([d for d in decided if d.claim.startswith("The chain")]) == 6  # 3 layers x 2 rules
+    # ours 0.2 further apart: not equivalent, but at least as different as the published
+    ours, theirs = published_like(0.2)
+    decided = E.distance_verdicts(ours, theirs, a, ours["mean"][:5, :5], **kwargs)
+    assert verdicts_by_rule(decided, "The chain") == {"equivalence": V.DOES_NOT_HOLD, "non-inferiority": V.HOLDS}
+    # ours 0.2 closer together: neither
+    ours, theirs = published_like(-0.2)
+    decided = E.distance_verdicts(ours, theirs, a, ours["mean"][:5, :5], **kwargs)
+    assert verdicts_by_rule(decided, "The chain") == {"equivalence": V.DOES_NOT_HOLD,
+                                                     "non-inferiority": V.DOES_NOT_HOLD}
+    # an interval that spans the margin: inconclusive
+    ours, theirs = published_like(0.05, noise=0.3)
+    decided = E.distance_verdicts(ours, theirs, a, ours["mean"][:5, :5], **kwargs)
+    assert verdicts_by_rule(decided, "The chain")["equivalence"] == V.INCONCLUSIVE
+    # without the published networks only the one-start claim is decided, at its own epoch
+    decided = E.distance_verdicts(ours, None, group(5, 0.8), group(5, 0.5), **kwargs)
+    assert len(decided) == 1 and "(epoch 20)" in decided[0].claim
+    assert decided[0].verdict.verdict == V.DOES_NOT_HOLD and decided[0].verdict.estimate == pytest.approx(0.3)
+
+
+# ---------------------------------------------------------------------------
+# accuracy
+# ---------------------------------------------------------------------------
+
+
+def curves(final: dict[str, float], epochs: int = 20, late_slope: dict | None = None) -> pd.DataFrame:
+    """Learning curves that level off at ``final[label]`` (or keep rising by ``late_slope[label]`` per epoch)."""
+    rows = []
+    for label, top in final.items():
+        for e in range(1, epochs + 1):
+            value = top - 0.3 * np.exp(-e) + (late_slope or {}).get(label, 0.0) * (e - epochs)
+            rows.append({"label": label, "epoch": e, "test_acc": value})
+    return pd.DataFrame(rows)
+
+
+def fake_experiment(labels: dict[str, list[str]]) -> E.Experiment:
+    configs = {x: RunConfig(dataset="digits", seed=i) for i, x in enumerate(sum(labels.values(), []))}
+    return E.Experiment(configs=configs, settings={k: tuple(v) for k, v in labels.items()}, widths=(64, 10),
+                        layer_edges=(640,))
+
+
+def test_accuracy_table_budget_and_convergence():
+    exp = fake_experiment({"b": ["b0"], "a": ["a0"], "c": ["c0"]})
+    frame = curves({"b0": 0.8, "a0": 0.8, "c0": 0.8}, epochs=30, late_slope={"b0": 0.001})
+    table = E.accuracy_table(frame, exp).set_index("label")
+    assert table.loc["a0", "converged"] and not table.loc["b0", "converged"]  # b0 still climbs 0.005 per 5 epochs
+    assert table.loc["b0", "moved"] == pytest.approx(0.005, abs=1e-4)
+    assert table.loc["a0", "last5"] == pytest.approx(0.8, abs=1e-3) and table.loc["a0", "epochs"] == 30
+    at20 = E.accuracy_table(frame, exp, budget=20, labels=["b0"]).set_index("label")
+    assert at20.loc["b0", "epochs"] == 20 and list(at20.index) == ["b0"]
+    assert at20.loc["b0", "final"] == pytest.approx(frame.query("label == 'b0' and epoch == 20")["test_acc"].item())
+
+
+def test_accuracy_verdicts_equivalence_and_convergence_cap():
+    labels = {"b": [f"b{i}" for i in range(5)], "a": [f"a{i}" for i in range(5)], "c": [f"c{i}" for i in range(5)]}
+    exp = fake_experiment(labels)
+    jitter = dict(zip(range(5), (-0.001, 0.0005, 0.0, 0.001, -0.0005)))
+    final = {x: 0.85 + jitter[int(x[1])] + (0.03 if x[0] == "a" else 0.0) for x in sum(labels.values(), [])}
+    table = E.accuracy_table(curves(final), exp)
+    out = {d.short: d.verdict for d in E.accuracy_verdicts(table, margin=V.Margin(0.005, "test"))}
+    assert out["setting b - setting c"].verdict == V.HOLDS  # the same accuracy
+    assert out["setting a - setting c"].verdict == V.DOES_NOT_HOLD  # 3 points better is not "the same"
+    assert out["setting a - setting c"].estimate == pytest.approx(0.03, abs=1e-6)
+    # a run still climbing caps the verdicts it takes part in
+    table = E.accuracy_table(curves(final, late_slope={"c2": 0.001}), exp)
+    out = {d.short: d.verdict for d in E.accuracy_verdicts(table, margin=V.Margin(0.005, "test"))}
+    assert all(v.verdict == V.INCONCLUSIVE and "c2" in v.note for v in out.values())
+
+
+# ---------------------------------------------------------------------------
+# the published networks and a real run
+# ---------------------------------------------------------------------------
+
+
+def test_published_edges_and_logged_accuracy():
+    root = require_published()
+    edges = E.published_layer_edges(root, 0)
+    assert len(edges) == 4 and edges[3] == 7840 and all(3400 < e < 3900 for e in edges[:3])
+    acc = E.published_accuracy(root)
+    assert acc["run"].nunique() >= 5 and acc["epoch"].max() == 200
+    assert acc[acc.epoch > 195]["test_acc"].between(0.85, 0.9).all()  # Fashion-MNIST-like, not MNIST-like
 
 
 def test_train_experiment_on_digits_end_to_end(tmp_path):
-    exp = E.experiment_configs(tiny_base(), n_runs=2, runs_root=tmp_path, n_reference_seeds=1)
+    base = tiny_base(epochs=2, snapshot_epochs=(0, 1, 2))
+    exp = E.experiment_configs(base, chain_runs=3, same_start_runs=3, independent_runs=3, runs_root=tmp_path,
+                               other_epochs=1)
     frame, runs = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1)
-    assert set(runs) == set(exp.configs) and frame["label"].notna().all()
-    assert set(frame["group"]) == {"shared", "a", "b", "c", "static", "dense"}
-    topologies, index = E.snapshots(runs, exp.set_labels(), exp.groups)
-    assert len(topologies) == len(index) == 4 * 3 and list(index["epoch"][:3]) == [0, 1, 2]
-    b1 = index.index[(index.label == "b1") & (index.epoch == 0)][0]
-    chain_start, _ = load_topology(exp.configs["b1"].initial_topology)
-    assert all(np.array_equal(x, y) for x, y in zip(topologies[b1], chain_start))
-    explored = E.explored_frame(frame)
-    assert set(explored["label"]) == set(exp.set_labels())
-    for _, part in explored.groupby("label"):
-        assert part.sort_values("epoch")["explored_rate"].is_monotonic_increasing
-    accuracy = E.accuracy_frame(runs, exp.groups)
-    assert len(accuracy) == len(runs) and accuracy["final_test_acc"].between(0, 1).all()
-    # a second call reuses the finished runs
-    again, _ = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1)
-    pd.testing.assert_series_equal(frame["test_acc"], again["test_acc"])
+    assert set(runs) == set(exp.configs) and set(frame["setting"]) == {"a", "b", "c"}
+    epochs = E.setting_epochs(runs, exp)
+    assert epochs == {"b": [0, 1, 2], "a": [0, 1], "c": [0, 1]}
+    matrices = E.between_matrices(runs, exp, epochs, cache_dir=tmp_path / "cache")
+    assert set(matrices) == {("b", 0), ("b", 1), ("b", 2), ("a", 0), ("a", 1), ("c", 0), ("c", 1)}
+    assert np.allclose(matrices[("a", 0)].mean, 0)  # one start
+    start = E.to_start_frame(runs, exp, [0, 1], cache_dir=tmp_path / "cache")
+    assert (start[start.epoch == 0]["nnstd"] == 0).all()
+    # SET rewires after every epoch but the last: the chain has moved at epoch 1, the 1-epoch runs have not
+    assert (start[(start.epoch == 1) & (start.setting == "b")]["nnstd"] > 0).all()
+    assert (start[(start.epoch == 1) & (start.setting != "b")]["nnstd"] == 0).all()
+    assert E.comparable_epoch(epochs["a"], epochs["b"]) == 0
+
+
+def test_comparable_epoch_counts_rewirings():
+    assert E.comparable_epoch([0, 1, 10, 20], [0, 1, 10, 20, 30, 50]) == 10  # a's epoch 20 is its unrewired end
+    assert E.comparable_epoch([0, 10, 50], [0, 10, 50]) == 50
+    with pytest.raises(ValueError, match="comparable"):
+        E.comparable_epoch([0], [0, 5])
