@@ -40,9 +40,10 @@ _HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "backend": "masked",
     "device": "auto",
     "train_samples": None,
+    "regrow_sampler": "choice",
 }
 # Fields that only a SET run uses, and their value in every other run.
-_SET_ONLY = {"zeta": 0.0, "regrow_init": "zero", "rewire_output": False}
+_SET_ONLY = {"zeta": 0.0, "regrow_init": "zero", "rewire_output": False, "regrow_sampler": "choice"}
 # Fields that only a sparse run uses, and their value in a dense run.
 _SPARSE_ONLY = {"epsilon": None, "density": None, "layer_edges": None, "initial_topology": None, "sparse_output": False}
 
@@ -60,6 +61,7 @@ class RunConfig:
     sparse_output: bool = field(default=False, metadata={"help": "make the output layer sparse too (dense by default)"})
     zeta: float | None = field(default=None, metadata={"help": "SET only: fraction of positive and of negative weights rewired per epoch (SET default 0.3)"})
     regrow_init: str | None = field(default=None, metadata={"help": "SET only: initial value of regrown weights, zero | random (the run's initialisation scale); SET default zero"})
+    regrow_sampler: str = field(default="choice", metadata={"help": "SET only: how regrown positions are drawn: choice (uniformly among the empty positions) | rejection (uniform (row, column) draws keeping the empty ones, as a reference loop does: runs that share a seed regrow mostly at the same positions)"})
     rewire_output: bool = field(default=False, metadata={"help": "SET only: rewire a sparse output layer too (never rewired by default)"})
     activation: str = field(default="relu", metadata={"help": "hidden activation"})
     dropout: float = field(default=0.0, metadata={"help": "inverted dropout rate on every hidden activation, training only"})
@@ -169,7 +171,7 @@ class RunConfig:
         if method != self.method:
             unset = {}
             if method != "set" or self.method != "set":  # from or to SET: ζ and regrowth start unset
-                unset.update({k: None if k != "rewire_output" else False for k in _SET_ONLY})
+                unset.update({k: {"rewire_output": False, "regrow_sampler": "choice"}.get(k) for k in _SET_ONLY})
             if method == "dense":
                 unset.update({k: False if k == "sparse_output" else None for k in _SPARSE_ONLY})
             changes = {**{k: v for k, v in unset.items() if k not in changes}, **changes}

@@ -234,7 +234,7 @@ def _set_rewire(model, optimizer, config: RunConfig, rng: np.random.Generator, e
         sparse = isinstance(layer, SparseLinear)
         weight = (layer.weight_dense if sparse else layer.weight.detach()).cpu().numpy()
         mask = layer.mask.cpu().numpy()
-        new_mask, removed, grown, n = prune_and_regrow(weight, mask, config.zeta, rng)
+        new_mask, removed, grown, n = prune_and_regrow(weight, mask, config.zeta, rng, sampler=config.regrow_sampler)
         changed = removed | grown
         regrown = _regrown_values(config, new_mask, grown, rng) if config.regrow_init == "random" and grown.any() else None
         with torch.no_grad():

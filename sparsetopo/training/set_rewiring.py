@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["prune_and_regrow", "REGROW_INITS"]
+__all__ = ["prune_and_regrow", "REGROW_INITS", "REGROW_SAMPLERS"]
 
 REGROW_INITS = ("zero", "random")
+#: How regrown positions are drawn (see :func:`prune_and_regrow`).
+REGROW_SAMPLERS = ("choice", "rejection")
 
 
 def prune_and_regrow(
@@ -27,6 +29,7 @@ def prune_and_regrow(
     mask: np.ndarray,
     zeta: float,
     rng: np.random.Generator,
+    sampler: str = "choice",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """One SET rewiring of one layer.
 
@@ -40,6 +43,16 @@ def prune_and_regrow(
         Fraction of the positive and of the negative weights removed.
     rng : np.random.Generator
         Chooses the regrown positions.
+    sampler : {"choice", "rejection"}
+        ``"choice"``: a uniform sample without replacement of the empty
+        positions (``Generator.choice``); two layers whose empty positions
+        differ at all get unrelated samples from the same generator state.
+        ``"rejection"``: uniform flat positions over the whole layer, drawn in
+        blocks, each kept when empty and not drawn before, until enough are
+        kept (the loop of the SET reference implementations); two layers that
+        differ in a few positions and share the generator state regrow mostly
+        at the same positions. Both give every set of empty positions of the
+        right size the same probability.
 
     Returns
     -------
@@ -55,6 +68,8 @@ def prune_and_regrow(
     """
     if not 0 <= zeta < 1:
         raise ValueError(f"zeta must be in [0, 1), got {zeta}")
+    if sampler not in REGROW_SAMPLERS:
+        raise ValueError(f"sampler must be one of {REGROW_SAMPLERS}, got {sampler!r}")
     flat_w = np.asarray(weight).ravel()
     flat_m = np.asarray(mask, dtype=bool).ravel()
     active = np.flatnonzero(flat_m)
@@ -72,7 +87,12 @@ def prune_and_regrow(
     new[drop] = False
     empty = np.flatnonzero(~new)
     n_grow = min(drop.size, empty.size)
-    grow = rng.choice(empty, size=n_grow, replace=False) if n_grow else np.empty(0, dtype=np.int64)
+    if not n_grow:
+        grow = np.empty(0, dtype=np.int64)
+    elif sampler == "choice":
+        grow = rng.choice(empty, size=n_grow, replace=False)
+    else:
+        grow = _rejection_sample(new, n_grow, rng)
     new[grow] = True
     removed = np.zeros_like(flat_m)
     removed[drop] = True
@@ -80,3 +100,25 @@ def prune_and_regrow(
     grown[grow] = True
     shape = np.shape(mask)
     return new.reshape(shape), removed.reshape(shape), grown.reshape(shape), int(drop.size)
+
+
+def _rejection_sample(occupied: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct flat positions where ``occupied`` is False, by uniform draws over all positions.
+
+    Draws come in blocks of ``2 n`` (at least 64) from ``rng.integers``; a draw is
+    kept when its position is empty and new, in the order drawn. The caller
+    guarantees at least ``n`` empty positions.
+    """
+    taken = occupied.copy()
+    out = np.empty(n, dtype=np.int64)
+    filled = 0
+    while filled < n:
+        draws = rng.integers(0, taken.size, size=max(2 * (n - filled), 64))
+        for position in draws:
+            if not taken[position]:
+                taken[position] = True
+                out[filled] = position
+                filled += 1
+                if filled == n:
+                    break
+    return out
