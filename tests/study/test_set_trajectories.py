@@ -265,3 +265,28 @@ def test_comparable_epoch_counts_rewirings():
     assert E.comparable_epoch([0, 10, 50], [0, 10, 50]) == 50
     with pytest.raises(ValueError, match="comparable"):
         E.comparable_epoch([0], [0, 5])
+
+
+def test_sampler_ablation_retrains_the_chain_with_rejection_regrowth(tmp_path):
+    base = tiny_base(epochs=10, snapshot_epochs=(0, 1, 5, 10))
+    exp = E.experiment_configs(base, chain_runs=4, same_start_runs=3, independent_runs=3, runs_root=tmp_path,
+                               other_epochs=10)
+    frame, runs = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1)
+    params = E.Parameters(dataset="digits", hidden=(12, 12), runs_root=str(tmp_path), figures_dir=str(tmp_path / "f"),
+                          n_jobs=1, n_boot=200, epochs=10, other_epochs=10, snapshot_epochs=(0, 1, 5, 10),
+                          verbosity="warning")
+    epochs = E.setting_epochs(runs, exp)["b"]
+    out = E.sampler_ablation(exp, runs, epochs, [0, 1], None, last_common=10, params=params)
+    assert out["labels"] == ["r0", "r1", "r2", "r3"]
+    assert all(run.config.regrow_sampler == "rejection" for run in out["runs"].values())
+    assert all(run.config.initial_topology == runs[f"b{i}"].config.initial_topology
+               for i, run in enumerate(out["runs"].values()))
+    assert set(out["matrices"]) == {(E.REJECTION, e) for e in epochs}
+    # same starts, same seed: the two samplers agree before the first rewiring, not after
+    assert np.allclose(out["matrices"][(E.REJECTION, 0)].layers, E.between_matrices(
+        runs, exp, {"b": [0], "a": [], "c": []}, cache_dir=tmp_path / "c")[("b", 0)].layers)
+    [decided] = out["decided"]  # no published networks: only the sampler effect is decided
+    assert decided.verdict.rule == "superiority"
+    assert decided.verdict.verdict in (V.HOLDS, V.DOES_NOT_HOLD, V.INCONCLUSIVE)
+    acc = out["accuracy"]
+    assert len(acc) == 8 and set(acc["sampler"]) == {"choice", "rejection"} and acc["last5"].between(0, 1).all()
