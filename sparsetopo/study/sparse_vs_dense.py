@@ -42,10 +42,11 @@ A verdict on arms with an unconverged run is capped at inconclusive
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -89,6 +90,7 @@ __all__ = [
     "Parameters",
     "Result",
     "run",
+    "notes",
     "claims",
     "figures",
 ]
@@ -102,6 +104,23 @@ DROPOUT = "dense + dropout"
 REFERENCES = (DENSE, DROPOUT)
 CLAIM_MATCH = "matches or beats"
 CLAIM_BEAT = "beats"
+
+
+#: The default profile's datasets (the notebook's parameters cell and params/default hold the same).
+DEFAULT_DATASETS: dict[str, dict[str, Any]] = {
+    "fashion_mnist": {"hidden": [200, 200, 200], "epochs": 40, "batch_size": 32, "lr": 0.02, "train_samples": 3000,
+                      "calibration_sd": 0.003},
+    "mnist": {"hidden": [200, 200, 200], "epochs": 40, "batch_size": 32, "lr": 0.02, "train_samples": 3000,
+              "calibration_sd": 0.002},
+    "COIL20": {"hidden": [500, 500, 500], "epochs": 40, "batch_size": 32, "lr": 0.01, "train_samples": None,
+               "calibration_sd": 0.0},
+    "Isolet": {"hidden": [500, 500, 500], "epochs": 40, "batch_size": 32, "lr": 0.01, "train_samples": None,
+               "calibration_sd": 0.005},
+    "madelon": {"hidden": [500, 500, 500], "epochs": 40, "batch_size": 64, "lr": 0.01, "train_samples": None,
+                "calibration_sd": 0.01},
+    "TOX_171": {"hidden": [500, 500, 500], "epochs": 40, "batch_size": 16, "lr": 0.01, "train_samples": None,
+                "calibration_sd": 0.016},
+}
 
 
 def static_arm(density: float) -> str:
@@ -225,7 +244,8 @@ def results_table(configs: Sequence[RunConfig], root: str | os.PathLike | None =
     """One row per finished run of ``configs``.
 
     Columns: ``dataset, arm, method, density`` (per-layer density of the hidden layers,
-    NaN for dense), ``dropout, seed, acc`` (mean test accuracy of the last ``k`` epochs),
+    NaN for dense), ``dropout, seed, acc`` (mean test accuracy of the last ``k`` epochs), ``train_acc``
+    (the same on the training samples, measured during the epoch),
     ``final_acc, best_acc, converged, moved`` (last-``k`` mean minus the ``k`` before),
     ``epochs, n_weights`` (edges over all layers), ``weight_fraction`` (of the dense
     network's weights), ``train_seconds, run_id``.
@@ -250,6 +270,7 @@ def results_table(configs: Sequence[RunConfig], root: str | os.PathLike | None =
             "dropout": float(config.dropout),
             "seed": int(config.seed),
             "acc": V.last_k_mean(curve, min(k, len(curve))),
+            "train_acc": V.last_k_mean([float(r["train_acc"]) for r in run.records], min(k, len(curve))),
             "final_acc": curve[-1],
             "best_acc": max(curve),
             "converged": bool(converged),
@@ -272,7 +293,7 @@ def arm_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per dataset and arm: seeds, accuracy (mean, CI over seeds, SD), final and best, convergence.
 
     Columns: ``dataset, arm, density, n, acc_mean, acc_low, acc_high, acc_sd, final_mean,
-    best_mean, n_unconverged, weight_fraction``. Datasets in order of appearance, arms
+    best_mean, train_mean, n_unconverged, weight_fraction``. Datasets in order of appearance, arms
     dense, dense + dropout, then static by density.
     """
     rows = []
@@ -286,6 +307,7 @@ def arm_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
                 "acc_mean": m, "acc_low": lo, "acc_high": hi,
                 "acc_sd": float(a["acc"].std(ddof=1)) if len(a) > 1 else math.nan,
                 "final_mean": float(a["final_acc"].mean()), "best_mean": float(a["best_acc"].mean()),
+                "train_mean": float(a["train_acc"].mean()),
                 "n_unconverged": int((~a["converged"]).sum()),
                 "weight_fraction": float(a["weight_fraction"].mean()),
             })
@@ -466,10 +488,10 @@ class Parameters(StudyParameters):
 
     dataset: str = "fashion_mnist"
     figures_dir: str = "../figures/02_sparse_vs_dense"
-    datasets: Any = None
-    densities: tuple = (0.01, 0.04, 0.16)
+    datasets: Any = field(default_factory=lambda: copy.deepcopy(DEFAULT_DATASETS))
+    densities: tuple = (0.02, 0.06, 0.2)
     seeds: tuple = (0, 1, 2, 3, 4)
-    lr_schedule: str = "cosine"
+    lr_schedule: str = "step"
     dropout: float = 0.2
     backend: str = "auto"
     margin_multiple: float = 2.0
@@ -740,9 +762,17 @@ def arm_report(result: Result) -> pd.DataFrame:
                         "acc (last 5)": (100 * a["acc_mean"]).round(2),
                         "95% CI": [f"[{100 * lo:.2f}, {100 * hi:.2f}]" for lo, hi in zip(a["acc_low"], a["acc_high"])],
                         "seed SD": (100 * a["acc_sd"]).round(2), "final": (100 * a["final_mean"]).round(2),
-                        "best": (100 * a["best_mean"]).round(2), "unconverged": a["n_unconverged"],
+                        "best": (100 * a["best_mean"]).round(2), "train acc (last 5)": (100 * a["train_mean"]).round(2),
+                        "unconverged": a["n_unconverged"],
                         "weights kept": [f"{100 * w:.3g}%" for w in a["weight_fraction"]]})
     return out
+
+
+def notes(result: Result) -> dict[str, str]:
+    """Sentences for the notebook: ``"grid"`` (the runs) and ``"margins"`` (each dataset's margin and why)."""
+    return {"grid": describe_grid(result.params),
+            "margins": "; ".join(f"{name}: {m.value:.4f} ({m.justification})"
+                                 for name, m in result.params.margins().items())}
 
 
 def verdict_table(result: Result) -> pd.DataFrame:
