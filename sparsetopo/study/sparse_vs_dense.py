@@ -683,8 +683,9 @@ def discussion(result: Result, notebook_seconds: float | None = None) -> str:
     per = []
     for r in match.itertuples():
         margin = r.margin
+        capped = " (capped: an unconverged run)" if r.verdict_obj.note else ""
         per.append(f"{r.dataset}: {r.deciding_arm} {_interval(r.verdict_obj)} against margin "
-                   f"{100 * margin:.2f} → {r.verdict}")
+                   f"{100 * margin:.2f} → {r.verdict}{capped}")
     lines.append("Deciding densities against dense: " + "; ".join(per) + ".")
     lines.append("")
     unconverged = runs[~runs["converged"]]
@@ -695,8 +696,19 @@ def discussion(result: Result, notebook_seconds: float | None = None) -> str:
         + f". A {p.lr_schedule} learning-rate schedule, so the last epochs train at a small rate: a "
         f"flat curve there shows that training settled under this budget, not that a longer budget could not "
         f"change the ranking. {len(unconverged)} of {len(runs)} runs did not meet the convergence rule"
-        + (" (" + ", ".join(f"{r.dataset} {r.arm} s{r.seed}" for r in unconverged.itertuples()) + ")"
+        + (" (" + ", ".join(f"{dataset} {arm}: {len(part)} of {len(p.seeds)} seeds"
+                            for (dataset, arm), part in unconverged.groupby(["dataset", "arm"], sort=False)) + ")"
            if len(unconverged) else "") + ".")
+    fit = []
+    for dataset in dict.fromkeys(result.arms["dataset"]):
+        a = result.arms[result.arms["dataset"] == dataset].set_index("arm")
+        sparsest = a[a.index.str.startswith("static")].sort_values("density").iloc[0]
+        fit.append(f"{dataset} {100 * a.loc[DENSE, 'train_mean']:.1f} vs {100 * sparsest['train_mean']:.1f} "
+                   f"({sparsest.name})")
+    lines.append(" Training accuracy (mean of the last 5 epochs) of dense against the sparsest static arm: "
+                 + "; ".join(fit) + ". Where a static arm has not fitted its training data, part of its gap to "
+                 "dense is capacity or budget, not topology.")
+    lines[-2] = lines[-2] + lines.pop()
     lines.append("")
     small = data[data["n_test"] < 100]
     stand_in = [d for d in data["dataset"] if d in MICROARRAY_STAND_INS]
@@ -718,8 +730,11 @@ def discussion(result: Result, notebook_seconds: float | None = None) -> str:
         + (f"{', '.join(subset['dataset'])} train on a stratified subset of their training split "
            f"({', '.join(f'{r.train_used} of {r.n_train}' for r in subset.itertuples())} samples). " if len(subset)
            else "")
-        + (f"The hidden layers ({', '.join(sorted(set(narrow['widths'])))}) are narrower than the paper's "
-           "1000-1000-1000; the `paper` profile uses the published widths and the full data. " if len(narrow) else "")
+        + ("The hidden layers (" + "; ".join(
+            f"{hidden} on {', '.join(part['dataset'])}" for hidden, part in narrow.assign(
+                hidden=["-".join(w.split("-")[1:-1]) for w in narrow["widths"]]).groupby("hidden", sort=False))
+           + ") are narrower than the paper's 1000-1000-1000; the `paper` profile uses the published widths and "
+           "the full data. " if len(narrow) else "")
         + "Which topologies the static networks have was not compared here: independent Erdős–Rényi masks of one "
         "density are as far apart as the random baseline by construction (notebook 01 measures NNSTD).")
     lines.append("")
