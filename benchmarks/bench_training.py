@@ -15,8 +15,17 @@ per-layer crossover: forward + backward time of one 1000x1000 layer, batch
 density where the CSR layer is no faster is the measured threshold behind
 ``backend="auto"`` (``sparsetopo.training.loop.AUTO_SPARSE_MAX_DENSITY``).
 
+Finally it prints the kernel ceiling of shape (a): per batch, the time of the
+matrix products alone that each backend must run in its three sparse layers
+(forward, input gradient, weight gradient; for the sparse backend in the
+layout that needs no transposes), with nothing else of a training step. Both
+backends also share the output layer, the loss, the optimizer and the data, so
+the ratio of these kernel times bounds from above the epoch speed-up that any
+arrangement of these kernels can reach on this machine.
+
     SPARSETOPO_DATA=../shared/data python benchmarks/bench_training.py
     python benchmarks/bench_training.py --crossover-only
+    python benchmarks/bench_training.py --ceiling-only
 """
 
 from __future__ import annotations
@@ -119,6 +128,60 @@ def crossover(threads: int, n: int = 1000, batch: int = 128, device: str = "cpu"
     return found
 
 
+def kernel_ceiling(threads: int, batch: int = 128, n: int = 784, edges: int = 3800, layers: int = 3,
+                   rounds: int = 7) -> float:
+    """Print the per-batch kernel times of shape (a) for both backends; return masked / sparse."""
+    import torch
+
+    from sparsetopo.sparse_linear import SparseLinear
+
+    torch.set_num_threads(threads)
+    gen = torch.Generator().manual_seed(0)
+    mask = torch.zeros(n * n, dtype=torch.bool)
+    mask[torch.randperm(n * n, generator=gen)[:edges]] = True
+    mask = mask.view(n, n)
+    weight = torch.randn(n, n, generator=gen) * mask
+    layer = SparseLinear(weight, mask)
+    values = layer.values.detach()
+    w = torch.sparse_csr_tensor(layer.crow_indices, layer.col_indices, values, (n, n))
+    w_t = torch.sparse_csr_tensor(layer._crow_t, layer._col_t, values[layer._perm_t], (n, n))
+    pattern = torch.sparse_csr_tensor(layer.crow_indices, layer.col_indices, torch.zeros_like(values), (n, n))
+    x_fm = torch.randn(n, batch, generator=gen)  # feature-major activations (n, batch)
+    g_fm = torch.randn(n, batch, generator=gen)
+    x, g = x_fm.t().contiguous(), g_fm.t().contiguous()  # batch-major (batch, n) for the dense products
+    dense = weight.clone()
+
+    def masked():
+        for _ in range(layers):
+            x @ dense.t()
+            g @ dense
+            torch.mm(g.t(), x).mul_(mask)
+
+    def sparse():
+        for _ in range(layers):
+            torch.sparse.mm(w, x_fm)
+            torch.sparse.mm(w_t, g_fm)
+            torch.sparse.sampled_addmm(pattern, g_fm, x_fm.t(), beta=0.0)
+
+    times = {}
+    for name, fn in (("masked", masked), ("sparse", sparse)):
+        for _ in range(5):
+            fn()
+        reps = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for _ in range(20):
+                fn()
+            reps.append((time.perf_counter() - t0) / 20 * 1e3)
+        times[name] = min(reps)
+    ratio = times["masked"] / times["sparse"]
+    print(f"\nkernel ceiling, shape (a): {layers} layers of {n}x{n} with {edges} edges, batch {batch}, {threads} threads "
+          f"(min over {rounds} rounds of 20 batches)")
+    print(f"  masked kernels {times['masked']:.3f} ms/batch, sparse kernels {times['sparse']:.3f} ms/batch: "
+          f"no epoch of these kernels can be more than {ratio:.1f}x faster sparse than masked")
+    return ratio
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion_mnist")
@@ -128,7 +191,11 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (RunConfig.device)")
     parser.add_argument("--shapes", default="ab", help="which shapes to run: a, b or ab")
     parser.add_argument("--crossover-only", action="store_true")
+    parser.add_argument("--ceiling-only", action="store_true", help="print only the kernel ceiling of shape (a)")
     args = parser.parse_args()
+    if args.ceiling_only:
+        kernel_ceiling(args.threads)
+        return 0
     crossover_device = "cuda" if args.device == "cuda" else "cpu"
     if args.crossover_only:
         crossover(args.threads, device=crossover_device)
@@ -171,6 +238,8 @@ def main() -> int:
                 line += f" {row['gpu']:12.0f}"
             print(line + f" {row['acc']:16.4f}")
     crossover(args.threads, device=crossover_device)
+    if crossover_device == "cpu" and "a" in args.shapes:
+        kernel_ceiling(args.threads)
     return 0
 
 

@@ -576,7 +576,8 @@ def ticket_layer_edges(ticket: Ticket | Sequence[np.ndarray]) -> tuple[int, ...]
 
 
 def control_configs(
-    ticket: Ticket, *, seed: int | None = None, zeta: float = 0.3, epochs: int | None = None
+    ticket: Ticket, *, seed: int | None = None, zeta: float = 0.3, epochs: int | None = None,
+    weight_init: str | None = None,
 ) -> dict[str, RunConfig]:
     """RunConfigs of the three controls at the ticket's per-layer edge counts.
 
@@ -593,6 +594,13 @@ def control_configs(
         Training epochs of every control (default: ``round_epochs``, what
         each IMP round trains). SET rewires after every epoch, so it usually
         needs more epochs than a round to settle.
+    weight_init : str, optional
+        Initialisation of the two Frankle & Carbin controls (``"reinit"`` and
+        ``"random_static"``). Default: the ticket's own distribution, the dense
+        network's initialisation masked (``"dense"`` when the base run uses
+        ``"sparse"``, whose fan-in rescaling is the identity on the dense network
+        that IMP starts from; the base run's scheme otherwise), so a control
+        differs from the ticket in its mask or its draw, never in its scale.
 
     Returns
     -------
@@ -600,7 +608,8 @@ def control_configs(
         ``"reinit"``: the ticket's mask (``initial_topology=ticket.mask_path``)
         with fresh weights from ``seed``; ``"random_static"``: a random static
         mask with the ticket's per-layer edge counts; ``"set"``: SET from a
-        random mask with those counts (a sparse output layer is rewired too).
+        random mask with those counts, with the base run's initialisation (a
+        sparse output layer is rewired only if the base config asks for it).
         All train ``epochs`` epochs with the base run's optimizer.
     """
     if not isinstance(ticket, Ticket):
@@ -616,10 +625,14 @@ def control_configs(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     base = ticket.config.base.replace(epochs=ticket.config.round_epochs if epochs is None else int(epochs))
     seed = base.seed + 1 if seed is None else int(seed)
+    if weight_init is None:
+        weight_init = "dense" if base.weight_init == "sparse" else base.weight_init
     edges = ticket.layer_edges
     return {
-        "reinit": base.replace(method="static", initial_topology=str(ticket.mask_path.resolve()), seed=seed, topology_seed=None),
-        "random_static": base.replace(method="static", layer_edges=edges, seed=seed, topology_seed=None),
+        "reinit": base.replace(method="static", initial_topology=str(ticket.mask_path.resolve()), seed=seed,
+                               topology_seed=None, weight_init=weight_init),
+        "random_static": base.replace(method="static", layer_edges=edges, seed=seed, topology_seed=None,
+                                      weight_init=weight_init),
         "set": base.replace(method="set", layer_edges=edges, zeta=zeta, seed=seed, topology_seed=None),
     }
 
@@ -632,6 +645,7 @@ def train_controls(
     seed: int | None = None,
     zeta: float = 0.3,
     epochs: int | None = None,
+    weight_init: str | None = None,
 ) -> dict[str, Run]:
     """Train the controls of :func:`control_configs` through the run store.
 
@@ -639,5 +653,5 @@ def train_controls(
     """
     from . import store
 
-    configs = control_configs(ticket, seed=seed, zeta=zeta, epochs=epochs)
+    configs = control_configs(ticket, seed=seed, zeta=zeta, epochs=epochs, weight_init=weight_init)
     return {name: store.train(cfg, root=root, progress=progress) for name, cfg in configs.items()}

@@ -8,7 +8,8 @@ import pytest
 
 from sparsetopo.study.any_model import Parameters, claims, figures, notes, run
 
-TINY = {"channels": (2, 4), "hidden": 8, "dense_epochs": 1, "finetune_epochs": 1, "baseline_pairs": 2}
+TINY = {"channels": (2, 4), "hidden": 8, "dense_epochs": 1, "finetune_epochs": 1, "baseline_pairs": 2,
+        "seeds": (0, 1, 2), "n_boot": 200}
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,8 @@ def result(tmp_path_factory):
 
 
 def test_run_prunes_reads_back_and_compares_every_layer(result):
-    assert len(result.networks) == 4
+    assert len(result.networks) == 6
+    assert result.matrix.shape == (4, 3, 3) and result.baseline_samples.shape == (2, 4)
     assert set(result.networks["mask source"]) == {"weight_mask"}
     densities = result.networks.groupby("pruned")["density"].mean()
     assert densities[0.5] == pytest.approx(0.5, abs=0.02) and densities[0.8] == pytest.approx(0.2, abs=0.02)
@@ -31,20 +33,57 @@ def test_run_prunes_reads_back_and_compares_every_layer(result):
     assert result.means["nested floor"] == pytest.approx(0.6)
 
 
-def test_claims_are_finite_and_figure_is_drawn(result):
+def test_claims_are_verdicts_or_descriptions_and_figure_is_drawn(result):
+    from sparsetopo.study.any_model import discussion
+
     findings = claims(result)
     found = findings.claims
-    assert {c.claim for c in found} >= {"state_dict files give the same topologies as the models"}
     assert all(math.isfinite(c.measured) for c in found)
-    assert sum(c.claim.startswith("Layer ") for c in found) == 4
+    verdicts = [c for c in found if c.verdict is not None]
+    # the network level, four layers and the same-parent comparison are decided by the superiority rule
+    assert len(verdicts) == 6 and all(c.rule["rule"] == "superiority" for c in verdicts)
+    assert all(c.verdict in ("holds", "does not hold", "inconclusive") for c in verdicts)
+    assert all(c.rule["ci"][0] <= c.measured <= c.rule["ci"][1] for c in verdicts)
+    descriptions = [c for c in found if c.verdict is None]
+    assert descriptions and all(c.holds is None for c in descriptions)
     assert findings.parameters == result.params.as_dict()
     assert set(findings.data) == {"nnstd_per_layer", "means"}
     assert set(figures(result)) == {"nnstd_per_layer"}
+    text = discussion(result, findings)
+    assert text.startswith("## Discussion and limitations") and f"{result.means['random']:.3f}" in text
+
+
+def test_comparison_intervals_decide_by_the_stated_rule():
+    import numpy as np
+
+    from sparsetopo.study.any_model import comparison_intervals
+    from sparsetopo.study.verdicts import Margin, superiority
+
+    rng = np.random.default_rng(0)
+    n = 5
+    close = np.full((n, n), 0.50) + rng.normal(0, 0.005, (n, n))
+    np.fill_diagonal(close, 0.20)
+    far_random = 0.70 + rng.normal(0, 0.005, 16)
+    ci = comparison_intervals(close, far_random, n_boot=500)
+    estimate, low, high = ci["random - different"]
+    assert low <= estimate <= high and estimate == pytest.approx(0.2, abs=0.01)
+    margin = Margin(0.01, "test")
+    assert superiority(estimate, (low, high), margin).verdict == "holds"
+    assert superiority(*ci["different - same parent"][:1], ci["different - same parent"][1:], margin).verdict == "holds"
+    # a chance level equal to the distances: the interval spans the margin, so no verdict either way
+    same = close[~np.eye(n, dtype=bool)].mean() + rng.normal(0, 0.02, 16)
+    estimate, low, high = comparison_intervals(close, same, n_boot=500)["random - different"]
+    assert superiority(estimate, (low, high), margin).verdict == "inconclusive"
+    # clearly farther than chance: does not hold
+    estimate, low, high = comparison_intervals(close, np.full(16, 0.3), n_boot=500)["random - different"]
+    assert superiority(estimate, (low, high), margin).verdict == "does not hold"
+    with pytest.raises(ValueError, match="at least 3 networks"):
+        comparison_intervals(close[:2, :2], far_random)
 
 
 def test_notes_state_the_measured_means(result):
     text = notes(result)
-    assert set(text) == {"networks", "means"}
+    assert set(text) == {"networks", "means", "rule"}
     assert f"different seeds {result.means['different seeds']:.3f}" in text["means"]
     assert len(text["networks"].splitlines()) == len(result.networks)
 
@@ -74,7 +113,8 @@ def test_rerun_reads_the_cached_networks(result):
     assert list(again.networks["test_acc"]) == list(result.networks["test_acc"])
 
 
-@pytest.mark.parametrize("bad", [{"amounts": (0.8, 0.5)}, {"seeds": (1, 1)}, {"channels": (4,)}])
+@pytest.mark.parametrize("bad", [{"amounts": (0.8, 0.5)}, {"seeds": (1, 1, 2)}, {"seeds": (0, 1)}, {"channels": (4,)},
+                                 {"closer_margin": -0.1}, {"n_boot": 10}])
 def test_params_are_validated(bad):
     with pytest.raises(ValueError, match=f"parameter {next(iter(bad))}"):
         Parameters(**bad)
