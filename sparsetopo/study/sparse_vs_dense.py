@@ -705,12 +705,12 @@ def discussion(result: Result, notebook_seconds: float | None = None) -> str:
         sparsest = a[a.index.str.startswith("static")].sort_values("density").iloc[0]
         fit.append(f"{dataset} {100 * a.loc[DENSE, 'train_mean']:.1f} vs {100 * sparsest['train_mean']:.1f} "
                    f"({sparsest.name})")
-    lines.append(" Training accuracy (mean of the last 5 epochs) of dense against the sparsest static arm: "
-                 + "; ".join(fit) + ". Where a static arm has not fitted its training data, part of its gap to "
-                 "dense is capacity or budget, not topology.")
-    lines[-2] = lines[-2] + lines.pop()
+    lines[-1] += (" Training accuracy (mean of the last 5 epochs) of dense against the sparsest static arm: "
+                  + "; ".join(fit) + ". Where a static arm has not fitted its training data, part of its gap to "
+                  "dense is capacity or budget, not topology.")
     lines.append("")
     small = data[data["n_test"] < 100]
+    sd = result.arms[result.arms["arm"] == DENSE].set_index("dataset")["acc_sd"]
     stand_in = [d for d in data["dataset"] if d in MICROARRAY_STAND_INS]
     subset = data[data["train_used"] < data["n_train"]]
     narrow = data[[any(int(w) < 1000 for w in ws.split("-")[1:-1]) for ws in data["widths"]]]
@@ -718,7 +718,9 @@ def discussion(result: Result, notebook_seconds: float | None = None) -> str:
         "**Limitations.** The margins are multiples of seed-to-seed spreads, so they are as wide as each dataset is "
         "noisy: "
         + ", ".join(f"{r.dataset} {100 * r.margin:.2f} points" for r in data.itertuples())
-        + ". A verdict of *holds* therefore means \"no worse than dense by more than the margin\", not \"equal\". "
+        + ". The seed-to-seed SD of dense accuracy in this run (calibration in brackets): "
+        + ", ".join(f"{r.dataset} {100 * sd[r.dataset]:.2f} ({100 * r.calibration_sd:.2f})" for r in data.itertuples())
+        + " points. A verdict of *holds* therefore means \"no worse than dense by more than the margin\", not \"equal\". "
         + (f"On {', '.join(small['dataset'])} the test split has "
            f"{', '.join(str(n) for n in small['n_test'])} samples, so one test sample is worth "
            f"{', '.join(f'{100 / n:.1f}' for n in small['n_test'])} points and the intervals are wide. "

@@ -203,6 +203,9 @@ def test_findings_record_verdicts_with_their_rule_and_descriptions_without(tiny_
     assert isinstance(findings, Findings)
     text = S.discussion(tiny_result, notebook_seconds=1.0)
     assert text.startswith("## Discussion and limitations") and "digits" in text
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    assert len(paragraphs) == len(set(paragraphs))  # no paragraph twice
+    assert sum(p.startswith("**Budgets.**") for p in paragraphs) == 1
 
 
 def test_figures_draw_every_panel(tiny_result):
