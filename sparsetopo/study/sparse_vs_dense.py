@@ -1,57 +1,92 @@
-"""Sparse versus dense without topology search (notebook ``02_sparse_vs_dense``).
+"""Sparse versus dense without topology search, across datasets (notebook ``02_sparse_vs_dense``).
 
-Dense MLPs and *static* sparse MLPs of the same shape (a fixed Erdős–Rényi
-mask drawn once, never rewired) are trained over a grid of densities, several
-seeds each. This module builds that grid of run configurations, summarises
-final test accuracy against density with confidence intervals over seeds,
-decides at which densities sparse matches or beats dense, and measures how far
-apart (NNSTD) the static networks are compared with independent random
-topologies.
+The paper's claim: a *static* random sparse MLP (an Erdős–Rényi mask drawn
+once, never rewired) can match or beat the dense MLP of the same shape. For
+every dataset of the run, three kinds of arm are trained with the same
+recipe, several independent seeds each:
 
-Matching rule
--------------
-A sparse configuration *matches* dense when its mean final test accuracy over
-seeds is at least the dense mean minus ``tolerance`` (0.005, half a
-percentage point), **or** when the two Student-t confidence intervals over
-seeds overlap. It *beats* dense when its mean is above the dense mean, and
-*significantly beats* it when its whole interval lies above the dense one.
+* ``dense``: the dense MLP;
+* ``dense + dropout``: the same with dropout on every hidden activation;
+* ``static <d>%``: the static sparse MLP whose hidden-layer weight matrices
+  keep a fraction ``d`` of their entries (the output layer stays dense, as in
+  the paper), one arm per density of the grid.
 
-Densities
----------
-``density`` is the fraction of the dense network's weights that the sparse
-network keeps, counted over all layers (the output layer stays dense, as in
-the paper), biases excluded. ``n_parameters`` adds the biases.
+Accuracy
+--------
+The accuracy of a run is the mean test accuracy of its last ``K_LAST = 5``
+epochs (final and best epoch reported beside it). A run has converged when
+that mean moved by less than ``CONVERGENCE_THRESHOLD = 0.001`` from the mean
+of the 5 epochs before (:func:`sparsetopo.study.verdicts.convergence`).
+
+Verdict rule (fixed before the numbers)
+---------------------------------------
+For each dataset, density ``d`` and reference arm (dense, dense + dropout),
+the difference ``static d - reference`` of mean accuracy over seeds gets a
+Welch interval at confidence ``1 - (1 - confidence) / n_densities``
+(Bonferroni over the densities, since the claim picks any density). The
+margin ``m`` of a dataset is ``margin_multiple`` times the seed-to-seed
+standard deviation of dense accuracy measured on that dataset in calibration
+runs (other seeds than the study's; :func:`calibration_spread`).
+
+* *Static matches or beats dense* (non-inferiority): holds for a density when
+  the interval lies above ``-m``, does not hold when it lies below ``-m``,
+  inconclusive otherwise. For the dataset it holds when some density holds,
+  does not hold when every density does not hold, and is inconclusive
+  otherwise. The recorded interval is that of the deciding density.
+* *Static beats dense* (superiority, margin 0): the same with ``0`` in place
+  of ``-m`` and "above" for "better than".
+
+A verdict on arms with an unconverged run is capped at inconclusive
+(:func:`sparsetopo.study.verdicts.unless_converged`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from dataclasses import dataclass
-from typing import Any, Sequence
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import store
 from ..parallel import show_progress
-from ..stats import format_mean_ci, mean_ci
+from ..stats import mean_ci
 from ..store.config import RunConfig
+from . import verdicts as V
 from .findings import Findings
-from .params import StudyParameters, check_int, check_real, check_sequence
+from .params import StudyParameters, check_int, check_real, check_sequence, check_str
 
 __all__ = [
-    "MATCH_TOLERANCE",
-    "density_grid",
+    "K_LAST",
+    "CONVERGENCE_THRESHOLD",
+    "DENSE",
+    "DROPOUT",
+    "static_arm",
+    "DatasetSetting",
+    "dataset_settings",
+    "arm_configs",
+    "study_configs",
     "results_table",
-    "match_verdict",
-    "accuracy_summary",
+    "arm_table",
+    "dataset_margin",
+    "compare",
+    "aggregate",
+    "comparisons",
+    "dataset_verdicts",
+    "calibration_spread",
     "learning_curves",
-    "StaticDistances",
-    "static_distances",
-    "describe_accuracy",
-    "describe_distances",
     "record_findings",
+    "discussion",
+    "describe_grid",
+    "margin_table",
+    "convergence_report",
+    "arm_report",
+    "verdict_table",
+    "gap_figure",
     "Parameters",
     "Result",
     "run",
@@ -60,402 +95,374 @@ __all__ = [
     "figures",
 ]
 
-#: Sparse "matches" dense when its mean is at least dense mean minus this (or the CIs overlap).
-MATCH_TOLERANCE = 0.005
-#: Same-density static networks count as "as far apart as random" above this fraction of the baseline.
-FAR_FRACTION = 0.9
-#: Accuracy spread over seeds (max - min) below which topologies "reach similar accuracy".
-SIMILAR_ACCURACY = 0.01
+#: Accuracy of a run: mean test accuracy of its last K_LAST epochs.
+K_LAST = 5
+#: A run converged when its last-K_LAST mean moved by less than this from the K_LAST epochs before.
+CONVERGENCE_THRESHOLD = 0.001
+DENSE = "dense"
+#: Small high-dimensional microarray sets that can stand in for the paper's Lung and CLL_SUB_111.
+MICROARRAY_STAND_INS = ("TOX_171", "Prostate_GE", "ALLAML", "GLIOMA", "lung_discrete", "leukemia", "lymphoma",
+                        "colon", "nci9")
+DROPOUT = "dense + dropout"
+REFERENCES = (DENSE, DROPOUT)
+CLAIM_MATCH = "matches or beats"
+CLAIM_BEAT = "beats"
 
 
-def density_grid(
-    dataset: str,
-    hidden: Sequence[int],
-    epsilons: Sequence[float],
-    seeds: Sequence[int],
-    *,
-    epochs: int,
-    include_dense: bool = True,
-    **run_options: Any,
-) -> list[RunConfig]:
-    """Run configurations of the comparison: dense plus static sparse at each ε.
+#: The default profile's datasets (the notebook's parameters cell and params/default hold the same).
+DEFAULT_DATASETS: dict[str, dict[str, Any]] = {
+    "fashion_mnist": {"hidden": [200, 200, 200], "epochs": 40, "batch_size": 32, "lr": 0.02, "train_samples": 3000,
+                      "calibration_sd": 0.0017},
+    "mnist": {"hidden": [200, 200, 200], "epochs": 40, "batch_size": 32, "lr": 0.02, "train_samples": 3000,
+              "calibration_sd": 0.0012},
+    "COIL20": {"hidden": [500, 500, 500], "epochs": 40, "batch_size": 32, "lr": 0.01, "train_samples": None,
+               "calibration_sd": 0.0},
+    "Isolet": {"hidden": [500, 500, 500], "epochs": 40, "batch_size": 32, "lr": 0.01, "train_samples": None,
+               "calibration_sd": 0.0063},
+    "madelon": {"hidden": [500, 500, 500], "epochs": 40, "batch_size": 64, "lr": 0.01, "train_samples": None,
+                "calibration_sd": 0.0099},
+    "TOX_171": {"hidden": [500, 500, 500], "epochs": 40, "batch_size": 16, "lr": 0.01, "train_samples": None,
+                "calibration_sd": 0.0219},
+}
 
-    Parameters
+
+def static_arm(density: float) -> str:
+    """Name of the static arm of per-layer ``density`` (e.g. ``"static 4%"``)."""
+    return f"static {100 * float(density):g}%"
+
+
+# ---------------------------------------------------------------------------
+# datasets and run configurations
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetSetting:
+    """How one dataset is trained in this study.
+
+    Attributes
     ----------
-    dataset : str
-        Any name :func:`sparsetopo.data.load_dataset` accepts.
-    hidden : sequence of int
-        Hidden widths, shared by every network.
-    epsilons : sequence of float
-        Erdős–Rényi ε of the static networks (``round(ε (n_in + n_out))``
-        edges per hidden layer; the output layer is dense).
-    seeds : sequence of int
-        One run per seed and configuration (the seed draws weights, batch
-        order and the static mask).
-    epochs : int
-    include_dense : bool
-        Add the dense network for every seed.
-    **run_options
-        Other :class:`~sparsetopo.store.config.RunConfig` fields (``lr``, ``batch_size``, ...).
-
-    Returns
-    -------
-    list of RunConfig
-        Dense runs first, then static runs by increasing ε, seeds innermost.
+    name : dataset name (:func:`sparsetopo.data.available_datasets`).
+    hidden : hidden widths of every network on it.
+    epochs, batch_size, lr : training budget and SGD learning rate of every run on it.
+    train_samples : train on this many samples of the training split (a stratified
+        seeded subset, ``RunConfig.train_samples``); ``None`` = all.
+    calibration_sd : seed-to-seed standard deviation of dense accuracy (mean of the last
+        5 epochs) measured on this dataset in calibration runs; the margin is a multiple of it.
     """
-    epsilons = [float(e) for e in epsilons]
+
+    name: str
+    hidden: tuple
+    epochs: int
+    batch_size: int
+    lr: float
+    train_samples: int | None
+    calibration_sd: float
+
+
+_SETTING_KEYS = ("hidden", "epochs", "batch_size", "lr", "train_samples", "calibration_sd")
+
+
+def dataset_settings(datasets: Mapping[str, Mapping[str, Any]]) -> list[DatasetSetting]:
+    """The :class:`DatasetSetting` of every entry of a ``datasets`` parameter (name -> fields), in order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a missing or unknown field or a value out of range (named).
+    """
+    if not isinstance(datasets, Mapping) or not datasets:
+        raise TypeError(f"parameter datasets must be a non-empty mapping of dataset name -> settings, got {datasets!r}")
+    out = []
+    for name, fields in datasets.items():
+        check_str("datasets key", name)
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"parameter datasets[{name!r}] must be a mapping with keys {list(_SETTING_KEYS)}, got {fields!r}")
+        unknown = sorted(set(fields) - set(_SETTING_KEYS))
+        missing = [k for k in _SETTING_KEYS if k not in fields]
+        if unknown or missing:
+            raise ValueError(f"parameter datasets[{name!r}]: unknown keys {unknown}, missing keys {missing} "
+                             f"(expected {list(_SETTING_KEYS)})")
+        p = f"datasets[{name!r}]"
+        out.append(DatasetSetting(
+            name=name,
+            hidden=check_sequence(f"{p}.hidden", fields["hidden"], lambda n, v: check_int(n, v, minimum=1)),
+            epochs=check_int(f"{p}.epochs", fields["epochs"], minimum=2 * K_LAST),
+            batch_size=check_int(f"{p}.batch_size", fields["batch_size"], minimum=1),
+            lr=check_real(f"{p}.lr", fields["lr"], minimum=0, exclusive_minimum=True),
+            train_samples=None if fields["train_samples"] is None else check_int(
+                f"{p}.train_samples", fields["train_samples"], minimum=1),
+            calibration_sd=check_real(f"{p}.calibration_sd", fields["calibration_sd"], minimum=0),
+        ))
+    return out
+
+
+def arm_configs(setting: DatasetSetting, densities: Sequence[float], seeds: Sequence[int], *,
+                lr_schedule: str, dropout: float, backend: str) -> list[RunConfig]:
+    """Run configurations of one dataset: dense, dense + dropout, then static by increasing density.
+
+    Every run shares the widths, epochs, batch size, learning rate and schedule;
+    seeds are innermost. A run's ``seed`` draws its weights, batch order, dropout
+    masks and (static arms) its mask, so the seeds of an arm are independent
+    runs. Topology snapshots are kept at the first and last epoch only.
+    """
+    densities = sorted(float(d) for d in densities)
     seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds is empty; give at least one seed (two or more for confidence intervals)")
-    if any(e <= 0 for e in epsilons):
-        raise ValueError(f"epsilons must be positive, got {epsilons}")
-    if len(set(epsilons)) != len(epsilons) or len(set(seeds)) != len(seeds):
-        raise ValueError(f"epsilons and seeds must not repeat, got {epsilons} and {seeds}")
-    base = dict(dataset=dataset, hidden=tuple(hidden), epochs=int(epochs), **run_options)
-    configs = []
-    if include_dense:
-        configs += [RunConfig(method="dense", seed=s, **base) for s in seeds]
-    configs += [RunConfig(method="static", epsilon=e, density=None, seed=s, **base) for e in sorted(epsilons) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be non-empty and distinct, got {seeds}")
+    if len(set(densities)) != len(densities) or any(not 0 < d < 1 for d in densities):
+        raise ValueError(f"densities must be distinct and in (0, 1), got {densities}")
+    base = dict(dataset=setting.name, hidden=tuple(setting.hidden), epochs=setting.epochs,
+                batch_size=setting.batch_size, lr=setting.lr, lr_schedule=lr_schedule, snapshot_every=setting.epochs)
+    if setting.train_samples is not None:
+        base["train_samples"] = setting.train_samples
+    configs = [RunConfig(method="dense", seed=s, **base) for s in seeds]
+    configs += [RunConfig(method="dense", dropout=dropout, seed=s, **base) for s in seeds]
+    configs += [RunConfig(method="static", epsilon=None, density=d, backend=backend, seed=s, **base)
+                for d in densities for s in seeds]
     return configs
 
 
-def results_table(configs: Sequence[RunConfig], root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """One row per finished run of ``configs``: accuracy, size and density.
+def arm_of(config: RunConfig) -> str:
+    """The arm a run belongs to (:data:`DENSE`, :data:`DROPOUT` or :func:`static_arm`)."""
+    if config.method == "dense":
+        return DROPOUT if config.dropout > 0 else DENSE
+    return static_arm(config.density)
 
-    Columns: ``run_id, method, epsilon, seed, final_test_acc, best_test_acc,
-    n_weights`` (edges over all layers), ``dense_weights``, ``density``
-    (``n_weights / dense_weights``), ``density_pct``, ``hidden_density``
-    (edges over possible edges of the hidden layers), ``n_parameters``
-    (weights plus biases), ``train_seconds``.
+
+def study_configs(params: "Parameters") -> list[RunConfig]:
+    """Every run of the study, dataset by dataset in the order of ``params.datasets``."""
+    return [c for s in params.settings for c in arm_configs(
+        s, params.densities, params.seeds, lr_schedule=params.lr_schedule, dropout=params.dropout,
+        backend=params.backend)]
+
+
+# ---------------------------------------------------------------------------
+# per-run and per-arm tables
+# ---------------------------------------------------------------------------
+
+
+def results_table(configs: Sequence[RunConfig], root: str | os.PathLike | None = None, *,
+                  k: int = K_LAST, threshold: float = CONVERGENCE_THRESHOLD) -> pd.DataFrame:
+    """One row per finished run of ``configs``.
+
+    Columns: ``dataset, arm, method, density`` (per-layer density of the hidden layers,
+    NaN for dense), ``dropout, seed, acc`` (mean test accuracy of the last ``k`` epochs), ``train_acc``
+    (the same on the training samples, measured during the epoch),
+    ``final_acc, best_acc, converged, moved`` (last-``k`` mean minus the ``k`` before),
+    ``epochs, n_weights`` (edges over all layers), ``weight_fraction`` (of the dense
+    network's weights), ``train_seconds, run_id``.
     """
     rows = []
     for config in configs:
         run = store.load_run(store.run_directory(config, root))
+        curve = [float(r["test_acc"]) for r in run.records]
         widths = run.summary["widths"]
-        sizes = [widths[k] * widths[k + 1] for k in range(len(widths) - 1)]
-        edges = [int(e) for e in run.summary["edges"]]
-        rows.append(
-            {
-                "run_id": run.directory.name,
-                "method": config.method,
-                "epsilon": math.nan if config.epsilon is None else float(config.epsilon),
-                "seed": config.seed,
-                "final_test_acc": run.final_test_acc,
-                "best_test_acc": float(run.summary["best_test_acc"]),
-                "n_weights": sum(edges),
-                "dense_weights": sum(sizes),
-                "density": sum(edges) / sum(sizes),
-                "density_pct": 100.0 * sum(edges) / sum(sizes),
-                "hidden_density": sum(edges[:-1]) / sum(sizes[:-1]),
-                "n_parameters": int(run.summary["n_parameters"]),
-                "train_seconds": float(run.summary["train_seconds"]),
-            }
-        )
+        dense_weights = sum(widths[i] * widths[i + 1] for i in range(len(widths) - 1))
+        edges = sum(int(e) for e in run.summary["edges"])
+        if len(curve) >= 2 * k:
+            conv = V.convergence(curve, k=k, threshold=threshold)
+            converged, moved = conv.converged, conv.moved
+        else:
+            converged, moved = False, math.nan
+        rows.append({
+            "dataset": config.dataset,
+            "arm": arm_of(config),
+            "method": config.method,
+            "density": math.nan if config.density is None else float(config.density),
+            "dropout": float(config.dropout),
+            "seed": int(config.seed),
+            "acc": V.last_k_mean(curve, min(k, len(curve))),
+            "train_acc": V.last_k_mean([float(r["train_acc"]) for r in run.records], min(k, len(curve))),
+            "final_acc": curve[-1],
+            "best_acc": max(curve),
+            "converged": bool(converged),
+            "moved": moved,
+            "epochs": len(curve),
+            "n_weights": edges,
+            "weight_fraction": edges / dense_weights,
+            "train_seconds": float(run.summary["train_seconds"]),
+            "run_id": run.directory.name,
+        })
     return pd.DataFrame(rows)
 
 
-def match_verdict(
-    sparse: Sequence[float],
-    dense: Sequence[float],
-    *,
-    tolerance: float = MATCH_TOLERANCE,
-    confidence: float = 0.95,
-) -> dict[str, Any]:
-    """Does a sparse configuration match or beat dense? (See the module docstring.)
+def _arm_order(arms: Sequence[str]) -> list[str]:
+    static = sorted((a for a in set(arms) if a not in REFERENCES), key=lambda a: float(a.split()[1].rstrip("%")))
+    return [a for a in REFERENCES if a in set(arms)] + static
 
-    Parameters
-    ----------
-    sparse, dense : sequence of float
-        Final test accuracies, one per seed.
-    tolerance : float
-        Accuracy a match may fall short of the dense mean by.
 
-    Returns
-    -------
-    dict
-        ``gap`` (mean sparse - mean dense), ``within_tolerance``,
-        ``ci_overlap``, ``matches`` (either), ``beats`` (gap > 0) and
-        ``significantly_beats`` (sparse CI above the dense CI).
+def arm_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per dataset and arm: seeds, accuracy (mean, CI over seeds, SD), final and best, convergence.
+
+    Columns: ``dataset, arm, density, n, acc_mean, acc_low, acc_high, acc_sd, final_mean,
+    best_mean, train_mean, n_unconverged, weight_fraction``. Datasets in order of appearance, arms
+    dense, dense + dropout, then static by density.
     """
-    if len(sparse) == 0 or len(dense) == 0:
-        raise ValueError(f"need accuracies of both sides, got {len(sparse)} sparse and {len(dense)} dense values")
-    ms, ls, hs = mean_ci(sparse, confidence)
-    md, ld, hd = mean_ci(dense, confidence)
-    within = bool(ms >= md - tolerance)
-    overlap = bool(ls <= hd and ld <= hs)
-    return {
-        "gap": ms - md,
-        "within_tolerance": within,
-        "ci_overlap": overlap,
-        "matches": within or overlap,
-        "beats": bool(ms > md),
-        "significantly_beats": bool(ls > hd),
-    }
+    rows = []
+    for dataset in dict.fromkeys(runs["dataset"]):
+        part = runs[runs["dataset"] == dataset]
+        for arm in _arm_order(part["arm"]):
+            a = part[part["arm"] == arm]
+            m, lo, hi = mean_ci(a["acc"].tolist(), confidence)
+            rows.append({
+                "dataset": dataset, "arm": arm, "density": float(a["density"].iloc[0]), "n": len(a),
+                "acc_mean": m, "acc_low": lo, "acc_high": hi,
+                "acc_sd": float(a["acc"].std(ddof=1)) if len(a) > 1 else math.nan,
+                "final_mean": float(a["final_acc"].mean()), "best_mean": float(a["best_acc"].mean()),
+                "train_mean": float(a["train_acc"].mean()),
+                "n_unconverged": int((~a["converged"]).sum()),
+                "weight_fraction": float(a["weight_fraction"].mean()),
+            })
+    return pd.DataFrame(rows)
 
 
-def accuracy_summary(table: pd.DataFrame, *, tolerance: float = MATCH_TOLERANCE, confidence: float = 0.95) -> pd.DataFrame:
-    """Final test accuracy per configuration, with its interval and verdict against dense.
+# ---------------------------------------------------------------------------
+# margins and verdicts
+# ---------------------------------------------------------------------------
 
-    Parameters
-    ----------
-    table : DataFrame
-        :func:`results_table` output (must contain dense runs).
+
+def dataset_margin(setting: DatasetSetting, multiple: float, calibration_seeds: Sequence[int],
+                   n_test: int) -> V.Margin:
+    """The non-inferiority margin of a dataset, with the sentence why.
+
+    ``multiple`` x its calibration SD, where an SD below one test sample's worth of
+    accuracy (``1 / n_test``, the resolution of the measurement) counts as ``1 / n_test``.
+    """
+    resolution = 1.0 / int(n_test)
+    sd = max(setting.calibration_sd, resolution)
+    floor = (f", floored at one test sample's worth of accuracy (1/{n_test} = {resolution:.4f}), the resolution "
+             f"of the measurement" if setting.calibration_sd < resolution else "")
+    return V.Margin(
+        multiple * sd,
+        f"{multiple:g} x the seed-to-seed standard deviation ({setting.calibration_sd:.4f}) of dense accuracy "
+        f"(mean of the last {K_LAST} epochs) on {setting.name} in calibration runs with seeds "
+        f"{', '.join(str(s) for s in calibration_seeds)} (not the seeds compared here), same recipe{floor}",
+    )
+
+
+ZERO_MARGIN = V.Margin(0.0, "better than the reference at all: the whole interval above 0")
+
+
+def compare(sparse: Sequence[float], reference: Sequence[float], *, claim: str, margin: V.Margin,
+            confidence: float, converged: bool) -> V.Verdict:
+    """Verdict on one static arm against one reference arm (accuracies over seeds).
+
+    ``claim`` is :data:`CLAIM_MATCH` (non-inferiority with ``margin``) or
+    :data:`CLAIM_BEAT` (superiority with margin 0, ``margin`` unused). The
+    interval is Welch's at ``confidence`` (already Bonferroni-adjusted by the
+    caller); ``converged=False`` caps the verdict at inconclusive.
+    """
+    ci = V.difference_ci(sparse, reference, confidence)
+    if claim == CLAIM_MATCH:
+        verdict = V.non_inferiority(ci.estimate, ci.ci, margin)
+    elif claim == CLAIM_BEAT:
+        verdict = V.superiority(ci.estimate, ci.ci, ZERO_MARGIN)
+    else:
+        raise ValueError(f"claim must be {CLAIM_MATCH!r} or {CLAIM_BEAT!r}, got {claim!r}")
+    return V.unless_converged(verdict, converged, "an unconverged run in one of the two arms")
+
+
+def aggregate(per_density: Sequence[V.Verdict]) -> tuple[int, V.Verdict]:
+    """The dataset's verdict from its densities' verdicts, and the index of the deciding density.
+
+    Holds when some density holds (the one with the highest lower bound decides);
+    does not hold when every density does not hold (the one with the highest upper
+    bound, the nearest to holding, is shown); otherwise inconclusive (the
+    inconclusive density with the highest lower bound is shown).
+    """
+    if not per_density:
+        raise ValueError("no densities to aggregate")
+
+    def best(indices, key):
+        return max(indices, key=lambda i: (key(per_density[i]) if not math.isnan(key(per_density[i])) else -math.inf))
+
+    holds = [i for i, v in enumerate(per_density) if v.verdict == V.HOLDS]
+    if holds:
+        i = best(holds, lambda v: v.low)
+    elif all(v.verdict == V.DOES_NOT_HOLD for v in per_density):
+        i = best(range(len(per_density)), lambda v: v.high)
+    else:
+        i = best([i for i, v in enumerate(per_density) if v.verdict == V.INCONCLUSIVE], lambda v: v.low)
+    return i, per_density[i]
+
+
+def comparisons(runs: pd.DataFrame, margins: Mapping[str, V.Margin], *, confidence: float = 0.95) -> pd.DataFrame:
+    """Every static arm against each reference arm, for both claims, per dataset.
+
+    The interval of each difference is Welch's at ``1 - (1 - confidence) / n_densities``.
 
     Returns
     -------
     DataFrame
-        One row per configuration (dense first, then static by increasing
-        density): ``method, epsilon, density, density_pct, hidden_density,
-        n_weights, n_parameters, n_seeds, acc_mean, acc_low, acc_high,
-        acc_range`` (max - min over seeds), ``gap`` to the dense mean,
-        ``matches_dense, beats_dense, significantly_beats_dense``.
+        One row per dataset, reference, density and claim: ``dataset, reference, arm, density,
+        claim, estimate, low, high, margin, interval_confidence, converged, verdict, note`` and
+        ``verdict_obj`` (the :class:`~sparsetopo.study.verdicts.Verdict`).
     """
-    dense = table.loc[table["method"] == "dense", "final_test_acc"].to_numpy()
-    if dense.size == 0:
-        raise ValueError("table holds no dense run; build the grid with include_dense=True")
     rows = []
-    keys = table.assign(eps_key=table["epsilon"].fillna(-1.0)).groupby(["method", "eps_key"], sort=False)
-    for (method, _), part in keys:
-        acc = part["final_test_acc"].to_numpy()
-        m, lo, hi = mean_ci(acc, confidence)
-        verdict = match_verdict(acc, dense, tolerance=tolerance, confidence=confidence)
-        rows.append(
-            {
-                "method": method,
-                "epsilon": part["epsilon"].iloc[0],
-                "density": part["density"].mean(),
-                "density_pct": part["density_pct"].mean(),
-                "hidden_density": part["hidden_density"].mean(),
-                "n_weights": int(round(part["n_weights"].mean())),
-                "n_parameters": int(round(part["n_parameters"].mean())),
-                "n_seeds": len(acc),
-                "acc_mean": m,
-                "acc_low": lo,
-                "acc_high": hi,
-                "acc_range": float(acc.max() - acc.min()),
-                "gap": verdict["gap"],
-                "matches_dense": verdict["matches"],
-                "beats_dense": verdict["beats"],
-                "significantly_beats_dense": verdict["significantly_beats"],
-            }
-        )
-    out = pd.DataFrame(rows)
-    order = np.lexsort((out["density"].to_numpy(), (out["method"] != "dense").to_numpy()))
-    return out.iloc[order].reset_index(drop=True)
+    for dataset in dict.fromkeys(runs["dataset"]):
+        part = runs[runs["dataset"] == dataset]
+        static = part[part["method"] == "static"]
+        densities = sorted(static["density"].unique())
+        level = 1 - (1 - confidence) / len(densities)
+        for reference in REFERENCES:
+            ref = part[part["arm"] == reference]
+            if ref.empty:
+                continue
+            for density in densities:
+                arm = static[static["density"] == density]
+                converged = bool(arm["converged"].all() and ref["converged"].all())
+                for claim in (CLAIM_MATCH, CLAIM_BEAT):
+                    v = compare(arm["acc"].tolist(), ref["acc"].tolist(), claim=claim, margin=margins[dataset],
+                                confidence=level, converged=converged)
+                    rows.append({"dataset": dataset, "reference": reference, "arm": static_arm(density),
+                                 "density": float(density), "claim": claim, "estimate": v.estimate, "low": v.low,
+                                 "high": v.high, "margin": v.margin, "interval_confidence": level,
+                                 "converged": converged, "verdict": v.verdict, "note": v.note, "verdict_obj": v})
+    return pd.DataFrame(rows)
 
 
-@dataclass(frozen=True, eq=False)
-class StaticDistances:
-    """NNSTD among the static networks of the grid.
-
-    Attributes
-    ----------
-    matrix : DistanceMatrix
-        All static networks, ordered by density then seed.
-    networks : DataFrame
-        One row per network in matrix order: ``label, epsilon, seed, density_pct``.
-    pairs : DataFrame
-        One row per unordered pair: ``epsilon_a, epsilon_b, seed_a, seed_b,
-        same_density, nnstd``.
-    per_density : DataFrame
-        One row per ε: NNSTD between same-density networks of different seeds
-        (``nnstd_mean, nnstd_min, nnstd_max, n_pairs``) next to the random
-        baseline of that density (``random_mean, random_low, random_high``)
-        and ``ratio = nnstd_mean / random_mean``.
-    """
-
-    matrix: Any
-    networks: pd.DataFrame
-    pairs: pd.DataFrame
-    per_density: pd.DataFrame
-
-
-def static_distances(
-    configs: Sequence[RunConfig],
-    root: str | os.PathLike | None = None,
-    *,
-    baseline_pairs: int = 10,
-    seed: int = 0,
-    n_jobs: int = 1,
-    cache_dir: str | os.PathLike | None = None,
-) -> StaticDistances:
-    """NNSTD between every two static networks, and the random baseline per density.
-
-    Networks of different densities are comparable (same layer shapes). The
-    baseline of a density draws ``baseline_pairs`` pairs of independent
-    random topologies with its exact per-layer edge counts
-    (:func:`sparsetopo.nnstd.pairwise.random_baseline`).
-    """
-    from ..nnstd.pairwise import pairwise_nnstd, random_baseline
-
-    static = sorted((c for c in configs if c.method == "static"), key=lambda c: (c.epsilon, c.seed))
-    if len(static) < 2:
-        raise ValueError(f"need at least two static runs to compare, got {len(static)}")
-    runs = [store.load_run(store.run_directory(c, root)) for c in static]
-    topologies = [r.topology() for r in runs]
-    total = [sum(m.size for m in t) for t in topologies]
-    networks = pd.DataFrame(
-        {
-            "label": [f"ε={c.epsilon:g} s{c.seed}" for c in static],
-            "epsilon": [float(c.epsilon) for c in static],
-            "seed": [c.seed for c in static],
-            "density_pct": [100.0 * sum(int(m.sum()) for m in t) / n for t, n in zip(topologies, total)],
-        }
-    )
-    matrix = pairwise_nnstd(topologies, labels=networks["label"], n_jobs=n_jobs, progress=show_progress(), cache_dir=cache_dir)
-    n = len(static)
-    pairs = pd.DataFrame(
-        [
-            {
-                "epsilon_a": networks.at[i, "epsilon"],
-                "epsilon_b": networks.at[j, "epsilon"],
-                "seed_a": networks.at[i, "seed"],
-                "seed_b": networks.at[j, "seed"],
-                "same_density": bool(networks.at[i, "epsilon"] == networks.at[j, "epsilon"]),
-                "nnstd": float(matrix.mean[i, j]),
-            }
-            for i in range(n)
-            for j in range(i)
-        ]
-    )
+def dataset_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset, reference and claim: the aggregated verdict (:func:`aggregate`) and its density."""
     rows = []
-    for eps, part in networks.groupby("epsilon", sort=True):
-        same = pairs[(pairs["epsilon_a"] == eps) & (pairs["epsilon_b"] == eps)]["nnstd"]
-        calib = random_baseline(topologies[part.index[0]], n_pairs=baseline_pairs, seed=seed, n_jobs=n_jobs,
-                                progress=show_progress(), cache_dir=cache_dir)
-        mean = float(same.mean()) if len(same) else math.nan
-        rows.append(
-            {
-                "epsilon": eps,
-                "density_pct": part["density_pct"].mean(),
-                "nnstd_mean": mean,
-                "nnstd_min": float(same.min()) if len(same) else math.nan,
-                "nnstd_max": float(same.max()) if len(same) else math.nan,
-                "n_pairs": len(same),
-                "random_mean": calib.mean,
-                "random_low": calib.ci[0],
-                "random_high": calib.ci[1],
-                "ratio": mean / calib.mean if calib.mean > 0 else math.nan,
-            }
-        )
-    return StaticDistances(matrix=matrix, networks=networks, pairs=pairs, per_density=pd.DataFrame(rows))
+    for (dataset, reference, claim), part in table.groupby(["dataset", "reference", "claim"], sort=False):
+        part = part.sort_values("density")
+        i, v = aggregate(list(part["verdict_obj"]))
+        counts = part["verdict"].value_counts()
+        rows.append({"dataset": dataset, "reference": reference, "claim": claim,
+                     "deciding_arm": part["arm"].iloc[i], "estimate": v.estimate, "low": v.low, "high": v.high,
+                     "margin": v.margin, "verdict": v.verdict,
+                     "per_density": ", ".join(f"{a}: {w}" for a, w in zip(part["arm"], part["verdict"])),
+                     "n_holds": int(counts.get(V.HOLDS, 0)), "verdict_obj": v})
+    return pd.DataFrame(rows)
 
 
-def learning_curves(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per-epoch test accuracy of a :func:`sparsetopo.store.runs.sweep` frame, labelled by network.
+def calibration_spread(params: "Parameters", seeds: Sequence[int]) -> pd.DataFrame:
+    """Train the dense arm of every dataset with ``seeds`` and measure its seed-to-seed SD.
 
-    Returns ``network`` ("dense" or "static ε=<ε>"), ``epsilon``, ``seed``,
-    ``epoch``, ``test_acc``, ordered dense first then by ε.
+    This is how each ``calibration_sd`` of a profile is measured, before and apart
+    from the study's runs (use seeds the study does not use). Returns ``dataset,
+    n, acc_mean, acc_sd, n_unconverged``.
     """
-    out = frame[["method", "epsilon", "seed", "epoch", "test_acc"]].copy()
-    out["epsilon"] = out["epsilon"].astype(float)
-    out["network"] = [
-        "dense" if m == "dense" else f"{m} ε={e:g}" for m, e in zip(out["method"], out["epsilon"])
-    ]
-    out = out.assign(_dense=out["method"] != "dense").sort_values(["_dense", "epsilon", "seed", "epoch"])
-    return out.drop(columns="_dense").reset_index(drop=True)
+    configs = [c for s in params.settings for c in arm_configs(
+        s, [0.5], seeds, lr_schedule=params.lr_schedule, dropout=params.dropout,
+        backend=params.backend) if c.method == "dense" and c.dropout == 0]
+    store.sweep(configs, n_jobs=params.n_jobs, root=params.runs_root, progress=show_progress())
+    runs = results_table(configs, root=params.runs_root)
+    out = runs.groupby("dataset", sort=False).agg(n=("acc", "size"), acc_mean=("acc", "mean"), acc_sd=("acc", "std"),
+                                                  n_unconverged=("converged", lambda c: int((~c).sum())))
+    return out.reset_index()
 
 
-def _pct(x: float) -> str:
-    return f"{x:.3g}%"
-
-
-def describe_accuracy(summary: pd.DataFrame, *, tolerance: float = MATCH_TOLERANCE) -> str:
-    """A sentence on where sparse matches dense, computed from :func:`accuracy_summary`."""
-    dense = summary[summary["method"] == "dense"].iloc[0]
-    sparse = summary[summary["method"] != "dense"]
-    matched = sparse[sparse["matches_dense"]]
-    best = sparse.loc[sparse["acc_mean"].idxmax()]
-    text = f"Dense reaches {dense['acc_mean']:.4f} [{dense['acc_low']:.4f}, {dense['acc_high']:.4f}]. "
-    if len(matched):
-        text += (
-            f"Static sparse networks match it (mean ≥ dense − {tolerance} or overlapping 95% CIs) at "
-            f"{', '.join(_pct(d) for d in matched['density_pct'])} of the dense weights; "
-        )
-    else:
-        text += "No static sparse network matches it; "
-    text += (
-        f"the best static network (ε={best['epsilon']:g}, {_pct(best['density_pct'])} of the weights, "
-        f"{int(best['n_parameters'])} parameters) reaches {best['acc_mean']:.4f}, "
-        f"{best['gap']:+.4f} against dense."
-    )
-    return text
-
-
-def describe_distances(distances: StaticDistances) -> str:
-    """A sentence comparing same-density NNSTD with the random baseline."""
-    d = distances.per_density
-    return (
-        f"Same-density static networks from different seeds are at NNSTD "
-        f"{d['nnstd_mean'].min():.3f}–{d['nnstd_mean'].max():.3f} (by density), "
-        f"{d['ratio'].min():.2f}–{d['ratio'].max():.2f} times the distance between independent random topologies."
-    )
-
-
-def record_findings(
-    findings: Findings,
-    table: pd.DataFrame,
-    summary: pd.DataFrame,
-    distances: StaticDistances,
-    *,
-    tolerance: float = MATCH_TOLERANCE,
-) -> pd.DataFrame:
-    """Add the notebook's claims, each measured from the run; return the findings table."""
-    dense_acc = table.loc[table["method"] == "dense", "final_test_acc"].tolist()
-    sparse = summary[summary["method"] != "dense"]
-    matched = sparse[sparse["matches_dense"]]
-    best = sparse.loc[sparse["acc_mean"].idxmax()]
-    best_acc = table.loc[(table["method"] == "static") & (table["epsilon"] == best["epsilon"]), "final_test_acc"].tolist()
-
-    findings.claim(
-        "Dense accuracy (final test accuracy of the dense MLP)",
-        measured=float(np.mean(dense_acc)),
-        holds=None,
-        spread=format_mean_ci(dense_acc),
-        detail="mean and 95% CI over seeds of the last epoch's test accuracy; the reference for every other claim",
-    )
-    findings.claim(
-        "Static sparse networks match dense accuracy with a fraction of the weights",
-        measured=None if matched.empty else float(matched["density_pct"].min()),
-        holds=not matched.empty,
-        spread="" if matched.empty else "matching densities (% of dense weights): " + ", ".join(f"{d:.3g}" for d in matched["density_pct"]),
-        detail=f"lowest density (% of dense weights) whose mean is >= dense mean - {tolerance} or whose 95% CI overlaps dense's",
-    )
-    beaten = sparse[sparse["beats_dense"]]
-    findings.claim(
-        "Some static sparse network beats dense on average",
-        measured=float(best["gap"]),
-        holds=not beaten.empty,
-        spread=f"best: ε={best['epsilon']:g}, {format_mean_ci(best_acc)}; significantly above dense: "
-        + (", ".join(f"ε={e:g}" for e in sparse.loc[sparse["significantly_beats_dense"], "epsilon"]) or "none"),
-        detail="best static mean accuracy minus dense mean; holds when any static mean exceeds the dense mean",
-    )
-    findings.claim(
-        "Fraction of the dense weights used by the best static network",
-        measured=float(best["density"]),
-        holds=bool(best["density"] < 0.5),
-        spread=f"{int(best['n_weights'])} of {int(table['dense_weights'].iloc[0])} weights",
-        detail="n_weights / dense weights of the configuration with the highest mean accuracy; holds below 0.5",
-    )
-    d = distances.per_density
-    ratio = d["ratio"].dropna()
-    findings.claim(
-        "Same-density static networks are as far apart as random topologies (NNSTD / random baseline)",
-        measured=float(ratio.mean()) if len(ratio) else None,
-        holds=bool(len(ratio) and ratio.min() >= FAR_FRACTION),
-        spread=", ".join(f"ε={e:g}: {n:.3f} vs {r:.3f}" for e, n, r in zip(d["epsilon"], d["nnstd_mean"], d["random_mean"])),
-        detail=f"mean over densities of (mean NNSTD between seeds) / (random baseline); holds when every density is >= {FAR_FRACTION}",
-    )
-    spread_acc = sparse["acc_range"]
-    findings.claim(
-        "Very different topologies of equal density reach similar accuracy (max-min over seeds)",
-        measured=float(spread_acc.max()),
-        holds=bool(spread_acc.max() < SIMILAR_ACCURACY and len(ratio) and ratio.min() >= FAR_FRACTION),
-        spread=", ".join(f"ε={e:g}: {r:.4f}" for e, r in zip(sparse["epsilon"], spread_acc)),
-        detail=f"largest accuracy range over seeds among static densities; holds when < {SIMILAR_ACCURACY} "
-        "while the same networks are as far apart as random ones",
-    )
-    return findings.table()
+def learning_curves(configs: Sequence[RunConfig], root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Per-epoch test accuracy of every run: ``dataset, arm, seed, epoch, test_acc``."""
+    frames = []
+    for config in configs:
+        run = store.load_run(store.run_directory(config, root))
+        frames.append(pd.DataFrame({"dataset": config.dataset, "arm": arm_of(config), "seed": config.seed,
+                                    "epoch": [int(r["epoch"]) for r in run.records],
+                                    "test_acc": [float(r["test_acc"]) for r in run.records]}))
+    return pd.concat(frames, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------
@@ -469,36 +476,67 @@ class Parameters(StudyParameters):
 
     Attributes
     ----------
-    hidden : hidden widths, shared by dense and sparse networks.
-    epsilons : Erdős–Rényi ε of the static networks (positive, distinct; output layer dense).
-    seeds : one run per seed and network (distinct, >= 0).
-    epochs, lr, batch_size : training of every run (positive).
-    match_tolerance : sparse matches dense when its mean is at least the dense mean minus this
-        (or the 95% CIs overlap); >= 0.
-    baseline_pairs : random topology pairs per density for the NNSTD baseline (>= 2).
+    dataset : the dataset whose per-seed learning curves are drawn in detail (one of ``datasets``).
+    datasets : dataset name -> ``{hidden, epochs, batch_size, lr, train_samples, calibration_sd}``
+        (:class:`DatasetSetting`), in the order of the tables and panels.
+    densities : per-layer densities of the static arms' hidden layers (distinct, in (0, 1)).
+    seeds : one run per seed and arm (distinct, >= 0); at least 2.
+    lr_schedule : schedule of every run's learning rate (SGD, momentum 0.9, weight decay 2e-4).
+    dropout : dropout rate of the ``dense + dropout`` arm, in (0, 1).
+    backend : backend of the static arms (``sparse``, ``auto`` or ``masked``; speed only).
+    margin_multiple : a dataset's non-inferiority margin is this times its ``calibration_sd``.
+    calibration_seeds : the seeds the ``calibration_sd`` values were measured with (none of ``seeds``).
+    confidence : family-wise confidence of a dataset's verdict (Bonferroni over densities).
     """
 
+    dataset: str = "fashion_mnist"
     figures_dir: str = "../figures/02_sparse_vs_dense"
-    hidden: tuple = (256, 256)
-    epsilons: tuple = (1, 2, 5, 10, 20, 50)
-    seeds: tuple = (0, 1, 2)
-    epochs: int = 30
-    lr: float = 0.01
-    batch_size: int = 128
-    match_tolerance: float = MATCH_TOLERANCE
-    baseline_pairs: int = 10
+    datasets: Any = field(default_factory=lambda: copy.deepcopy(DEFAULT_DATASETS))
+    densities: tuple = (0.02, 0.06, 0.2)
+    seeds: tuple = (0, 1, 2, 3, 4)
+    lr_schedule: str = "step"
+    dropout: float = 0.2
+    backend: str = "auto"
+    margin_multiple: float = 2.0
+    calibration_seeds: tuple = (100, 101, 102, 103, 104)
+    confidence: float = 0.95
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._set("hidden", check_sequence("hidden", self.hidden, lambda n, v: check_int(n, v, minimum=1)))
-        self._set("epsilons", check_sequence("epsilons", self.epsilons, lambda n, v: check_real(
-            n, v, minimum=0, exclusive_minimum=True), unique=True))
-        self._set("seeds", check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, minimum=0), unique=True))
-        self._set("epochs", check_int("epochs", self.epochs, minimum=1))
-        self._set("lr", check_real("lr", self.lr, minimum=0, exclusive_minimum=True))
-        self._set("batch_size", check_int("batch_size", self.batch_size, minimum=1))
-        self._set("match_tolerance", check_real("match_tolerance", self.match_tolerance, minimum=0))
-        self._set("baseline_pairs", check_int("baseline_pairs", self.baseline_pairs, minimum=2))
+        settings = dataset_settings(self.datasets)
+        object.__setattr__(self, "_settings", settings)
+        names = [s.name for s in settings]
+        if self.dataset not in names:
+            raise ValueError(f"parameter dataset ({self.dataset!r}) must be one of datasets {names}")
+        self._set("densities", check_sequence("densities", self.densities, lambda n, v: check_real(
+            n, v, minimum=0, maximum=0.999, exclusive_minimum=True), unique=True))
+        self._set("seeds", check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, minimum=0), unique=True,
+                                          min_length=2))
+        self._set("lr_schedule", check_str("lr_schedule", self.lr_schedule, choices=("constant", "cosine", "step")))
+        self._set("dropout", check_real("dropout", self.dropout, minimum=0, maximum=0.95, exclusive_minimum=True))
+        self._set("backend", check_str("backend", self.backend, choices=("sparse", "auto", "masked")))
+        self._set("margin_multiple", check_real("margin_multiple", self.margin_multiple, minimum=0,
+                                                exclusive_minimum=True))
+        self._set("calibration_seeds", check_sequence("calibration_seeds", self.calibration_seeds,
+                                                      lambda n, v: check_int(n, v, minimum=0), unique=True,
+                                                      min_length=2))
+        shared = sorted(set(self.seeds) & set(self.calibration_seeds))
+        if shared:
+            raise ValueError(f"calibration_seeds must differ from seeds (the margin is fixed apart from the study's "
+                             f"runs), both hold {shared}")
+        self._set("confidence", check_real("confidence", self.confidence, minimum=0.5, maximum=0.999))
+
+    @property
+    def settings(self) -> list[DatasetSetting]:
+        """The :class:`DatasetSetting` of every dataset, in order."""
+        return self._settings
+
+    def margins(self) -> dict[str, V.Margin]:
+        """The non-inferiority margin of every dataset (:func:`dataset_margin`; reads each test split's size)."""
+        from ..data import dataset_info
+
+        return {s.name: dataset_margin(s, self.margin_multiple, self.calibration_seeds, dataset_info(s.name).n_test)
+                for s in self.settings}
 
 
 @dataclass(frozen=True, eq=False)
@@ -507,99 +545,455 @@ class Result:
 
     Attributes
     ----------
-    params : the parameters of the run.
-    widths : layer widths of every network, input first.
-    description : one-line description of the dataset.
-    configs : the run configurations (:func:`density_grid`).
-    curves : per-epoch records of every run (:func:`sparsetopo.store.runs.sweep`).
-    runs : :func:`results_table`; summary : :func:`accuracy_summary`; learning : :func:`learning_curves`.
-    distances : :func:`static_distances`.
+    params : the parameters; data : one row per dataset (sizes, widths, budget, preprocessing).
+    configs : every run configuration; runs : :func:`results_table`; arms : :func:`arm_table`.
+    comparisons : :func:`comparisons`; verdicts : :func:`dataset_verdicts`.
+    curves : :func:`learning_curves`; seconds : wall time of :func:`run` (training or reading back).
     """
 
     params: Parameters
-    widths: list
-    description: str
+    data: pd.DataFrame
     configs: list
-    curves: pd.DataFrame
     runs: pd.DataFrame
-    summary: pd.DataFrame
-    learning: pd.DataFrame
-    distances: StaticDistances
+    arms: pd.DataFrame
+    comparisons: pd.DataFrame
+    verdicts: pd.DataFrame
+    curves: pd.DataFrame
+    seconds: float
+
+
+def _data_table(params: Parameters) -> pd.DataFrame:
+    from ..data import dataset_info, load_dataset
+
+    rows = []
+    margins = params.margins()
+    for s in params.settings:
+        info = dataset_info(s.name)
+        data = load_dataset(s.name)
+        rows.append({"dataset": s.name, "n_features": info.n_features, "n_classes": info.n_classes,
+                     "n_train": info.n_train, "train_used": s.train_samples or info.n_train, "n_test": info.n_test,
+                     "preprocessing": data.preprocessing,
+                     "widths": "-".join(str(w) for w in [info.n_features, *s.hidden, info.n_classes]),
+                     "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr, "calibration_sd": s.calibration_sd,
+                     "margin": margins[s.name].value})
+    return pd.DataFrame(rows)
+
+
+def _longest_first(configs: Sequence[RunConfig]) -> list[RunConfig]:
+    """Dense runs of the biggest datasets first, so two workers finish together."""
+    def cost(c: RunConfig) -> float:
+        width = sum(c.hidden) * (1.0 if c.method == "dense" else 4 * float(c.density))
+        return width * c.epochs * (c.train_samples or 2000) / c.batch_size ** 0.25
+
+    return sorted(configs, key=cost, reverse=True)
 
 
 def run(params: Parameters) -> Result:
-    """Train (or read back from the run store) the grid, then summarise and compare topologies."""
-    from ..data import load_dataset
-
+    """Train (or read back from the run store) every arm of every dataset, then compare."""
     if not isinstance(params, Parameters):
         raise TypeError(f"params must be sparse_vs_dense.Parameters, got {type(params).__name__}")
     p = params
-    data = load_dataset(p.dataset)
-    configs = density_grid(p.dataset, list(p.hidden), list(p.epsilons), list(p.seeds), epochs=p.epochs, lr=p.lr,
-                           batch_size=p.batch_size)
-    curves = store.sweep(configs, n_jobs=p.n_jobs, root=p.runs_root, progress=show_progress())
+    start = time.perf_counter()
+    data = _data_table(p)
+    configs = study_configs(p)
+    store.sweep(_longest_first(configs), n_jobs=p.n_jobs, root=p.runs_root, progress=show_progress())
     runs = results_table(configs, root=p.runs_root)
-    distances = static_distances(configs, root=p.runs_root, baseline_pairs=p.baseline_pairs, n_jobs=p.n_jobs,
-                                 cache_dir=p.cache_dir)
-    return Result(params=p, widths=data.widths(p.hidden), description=data.describe(),
-                  configs=configs, curves=curves, runs=runs,
-                  summary=accuracy_summary(runs, tolerance=p.match_tolerance),
-                  learning=learning_curves(curves), distances=distances)
+    table = comparisons(runs, p.margins(), confidence=p.confidence)
+    return Result(params=p, data=data, configs=configs, runs=runs, arms=arm_table(runs, p.confidence),
+                  comparisons=table, verdicts=dataset_verdicts(table), curves=learning_curves(configs, p.runs_root),
+                  seconds=time.perf_counter() - start)
+
+
+def _points(x: float) -> str:
+    return f"{100 * x:+.2f}"
+
+
+def _interval(v: V.Verdict | pd.Series) -> str:
+    return f"{100 * v.estimate:+.2f} [{100 * v.low:+.2f}, {100 * v.high:+.2f}] points"
+
+
+def record_findings(findings: Findings, result: Result) -> pd.DataFrame:
+    """Add the notebook's claims (verdicts by the module's rule, descriptions with ``holds=None``)."""
+    p, arms, runs = result.params, result.arms, result.runs
+    unconverged = runs[~runs["converged"]]
+    findings.claim(
+        "Runs converged (last-5-epoch mean test accuracy moved < 0.1 point from the 5 epochs before)",
+        measured=float(len(runs) - len(unconverged)), holds=None,
+        spread=f"{len(runs) - len(unconverged)} of {len(runs)} runs; unconverged: "
+        + (", ".join(f"{r.dataset} {r.arm} s{r.seed} ({100 * r.moved:+.2f} pt)" for r in unconverged.itertuples())
+           or "none"),
+        detail="description: convergence of every run; a verdict involving an unconverged run is capped at "
+               "inconclusive")
+    for s in p.settings:
+        a = arms[arms["dataset"] == s.name].set_index("arm")
+        d = a.loc[DENSE]
+        findings.claim(
+            f"Dense accuracy on {s.name} (mean of the last {K_LAST} epochs)",
+            measured=float(d["acc_mean"]), holds=None,
+            spread=f"[{d['acc_low']:.4f}, {d['acc_high']:.4f}] (n={int(d['n'])}); seed SD {d['acc_sd']:.4f} "
+                   f"in this run vs {s.calibration_sd:.4f} in calibration; final {d['final_mean']:.4f}, "
+                   f"best {d['best_mean']:.4f}",
+            detail="description: the reference of the verdicts, 95% t interval over seeds")
+        do = a.loc[DROPOUT]
+        ci = V.difference_ci(runs[(runs["dataset"] == s.name) & (runs["arm"] == DROPOUT)]["acc"],
+                             runs[(runs["dataset"] == s.name) & (runs["arm"] == DENSE)]["acc"], p.confidence)
+        findings.claim(
+            f"Dropout {p.dropout:g} changes dense accuracy on {s.name} by",
+            measured=ci.estimate, holds=None,
+            spread=f"[{ci.low:.4f}, {ci.high:.4f}] (Welch 95%); dense + dropout {do['acc_mean']:.4f}",
+            detail="description: dense + dropout minus dense, mean of the last 5 epochs")
+    v = result.verdicts
+    for s in p.settings:
+        for reference in REFERENCES:
+            for claim in (CLAIM_MATCH, CLAIM_BEAT):
+                row = v[(v["dataset"] == s.name) & (v["reference"] == reference) & (v["claim"] == claim)].iloc[0]
+                rule = (f"non-inferiority, margin {row['margin']:.4f}" if claim == CLAIM_MATCH
+                        else "superiority, margin 0")
+                findings.claim_verdict(
+                    f"{s.name}: some static density {claim} {reference}",
+                    row["verdict_obj"],
+                    spread=f"deciding arm {row['deciding_arm']}: {_interval(row['verdict_obj'])}; per density: "
+                           f"{row['per_density']}",
+                    detail=f"{rule}; static minus {reference} accuracy (mean of the last {K_LAST} epochs), Welch "
+                           f"interval at {100 * (1 - (1 - p.confidence) / len(p.densities)):.4g}% (Bonferroni over "
+                           f"{len(p.densities)} densities); holds if some density holds, does not hold if all do not")
+    return findings.table()
+
+
+def discussion(result: Result, notebook_seconds: float | None = None) -> str:
+    """The notebook's closing "Discussion and limitations" (Markdown), its numbers from the result."""
+    p, v, runs, data = result.params, result.verdicts, result.runs, result.data
+    match = v[(v["reference"] == DENSE) & (v["claim"] == CLAIM_MATCH)]
+    beat = v[(v["reference"] == DENSE) & (v["claim"] == CLAIM_BEAT)]
+    match_do = v[(v["reference"] == DROPOUT) & (v["claim"] == CLAIM_MATCH)]
+
+    def count(frame, word):
+        names = list(frame.loc[frame["verdict"] == word, "dataset"])
+        return f"{len(names)} ({', '.join(names) or 'none'})"
+
+    lines = ["## Discussion and limitations", ""]
+    lines.append(
+        f"**What the runs say.** Against the dense MLP trained with the same recipe, the claim that some static "
+        f"random sparse network matches or beats it (non-inferiority) holds on {count(match, V.HOLDS)}, does not "
+        f"hold on {count(match, V.DOES_NOT_HOLD)} and is inconclusive on {count(match, V.INCONCLUSIVE)} of the "
+        f"{len(match)} datasets. That some static network is *better* than dense (superiority) holds on "
+        f"{count(beat, V.HOLDS)}. Against dense with dropout {p.dropout:g}, non-inferiority holds on "
+        f"{count(match_do, V.HOLDS)} and does not hold on {count(match_do, V.DOES_NOT_HOLD)}.")
+    lines.append("")
+    per = []
+    for r in match.itertuples():
+        margin = r.margin
+        capped = " (capped: an unconverged run)" if r.verdict_obj.note else ""
+        per.append(f"{r.dataset}: {r.deciding_arm} {_interval(r.verdict_obj)} against margin "
+                   f"{100 * margin:.2f} → {r.verdict}{capped}")
+    lines.append("Deciding densities against dense: " + "; ".join(per) + ".")
+    lines.append("")
+    unconverged = runs[~runs["converged"]]
+    lines.append(
+        f"**Budgets.** {len(runs)} runs, {len(p.seeds)} independent seeds per arm; "
+        + "; ".join(f"{r.dataset} {r.widths}, {r.train_used} training samples, {r.epochs} epochs"
+                    for r in data.itertuples())
+        + f". A {p.lr_schedule} learning-rate schedule, so the last epochs train at a small rate: a "
+        f"flat curve there shows that training settled under this budget, not that a longer budget could not "
+        f"change the ranking. {len(unconverged)} of {len(runs)} runs did not meet the convergence rule"
+        + (" (" + ", ".join(f"{dataset} {arm}: {len(part)} of {len(p.seeds)} seeds"
+                            for (dataset, arm), part in unconverged.groupby(["dataset", "arm"], sort=False)) + ")"
+           if len(unconverged) else "") + ".")
+    fit = []
+    for dataset in dict.fromkeys(result.arms["dataset"]):
+        a = result.arms[result.arms["dataset"] == dataset].set_index("arm")
+        sparsest = a[a.index.str.startswith("static")].sort_values("density").iloc[0]
+        fit.append(f"{dataset} {100 * a.loc[DENSE, 'train_mean']:.1f} vs {100 * sparsest['train_mean']:.1f} "
+                   f"({sparsest.name})")
+    lines[-1] += (" Training accuracy (mean of the last 5 epochs) of dense against the sparsest static arm: "
+                  + "; ".join(fit) + ". Where a static arm has not fitted its training data, part of its gap to "
+                  "dense is capacity or budget, not topology.")
+    lines.append("")
+    small = data[data["n_test"] < 100]
+    sd = result.arms[result.arms["arm"] == DENSE].set_index("dataset")["acc_sd"]
+    stand_in = [d for d in data["dataset"] if d in MICROARRAY_STAND_INS]
+    subset = data[data["train_used"] < data["n_train"]]
+    narrow = data[[any(int(w) < 1000 for w in ws.split("-")[1:-1]) for ws in data["widths"]]]
+    lines.append(
+        "**Limitations.** The margins are multiples of seed-to-seed spreads, so they are as wide as each dataset is "
+        "noisy: "
+        + ", ".join(f"{r.dataset} {100 * r.margin:.2f} points" for r in data.itertuples())
+        + ". The seed-to-seed SD of dense accuracy in this run (calibration in brackets): "
+        + ", ".join(f"{r.dataset} {100 * sd[r.dataset]:.2f} ({100 * r.calibration_sd:.2f})" for r in data.itertuples())
+        + " points. A verdict of *holds* therefore means \"no worse than dense by more than the margin\", not \"equal\". "
+        + (f"On {', '.join(small['dataset'])} the test split has "
+           f"{', '.join(str(n) for n in small['n_test'])} samples, so one test sample is worth "
+           f"{', '.join(f'{100 / n:.1f}' for n in small['n_test'])} points and the intervals are wide. "
+           if len(small) else "")
+        + "The best of several densities is tested, so the intervals are Bonferroni-widened; a single density "
+        "chosen in advance would give narrower ones. Seeds are not paired between arms (Welch intervals). "
+        + (f"The paper's Lung and CLL_SUB_111 sets are not available offline; {', '.join(stand_in)} (microarray "
+           "data with few samples and thousands of features) stands in for them. " if stand_in else "")
+        + (f"{', '.join(subset['dataset'])} train on a stratified subset of their training split "
+           f"({', '.join(f'{r.train_used} of {r.n_train}' for r in subset.itertuples())} samples). " if len(subset)
+           else "")
+        + ("The hidden layers (" + "; ".join(
+            f"{hidden} on {', '.join(part['dataset'])}" for hidden, part in narrow.assign(
+                hidden=["-".join(w.split("-")[1:-1]) for w in narrow["widths"]]).groupby("hidden", sort=False))
+           + ") are narrower than the paper's 1000-1000-1000; the `paper` profile uses the published widths and "
+           "the full data. " if len(narrow) else "")
+        + "Which topologies the static networks have was not compared here: independent Erdős–Rényi masks of one "
+        "density are as far apart as the random baseline by construction (notebook 01 measures NNSTD).")
+    lines.append("")
+    total = "" if notebook_seconds is None else f" (the whole notebook {notebook_seconds / 60:.1f} minutes)"
+    lines.append(f"Training or reading back the runs took {result.seconds / 60:.1f} minutes of wall time with "
+                 f"{p.n_jobs} worker processes{total}.")
+    return "\n".join(lines)
+
+
+def describe_grid(params: Parameters) -> str:
+    """One sentence on the grid of runs (from the parameters, before any run)."""
+    p = params
+    n = len(p.settings) * (2 + len(p.densities)) * len(p.seeds)
+    return (f"{n} runs: {len(p.settings)} datasets x (dense, dense + dropout {p.dropout:g}, static at "
+            f"{', '.join(f'{100 * d:g}%' for d in sorted(p.densities))} of each hidden layer's weights) x "
+            f"{len(p.seeds)} seeds; SGD with momentum 0.9, weight decay 2e-4, each dataset's learning rate with a "
+            f"{p.lr_schedule} schedule; static arms on the {p.backend!r} backend")
+
+
+def margin_table(params: Parameters) -> pd.DataFrame:
+    """Each dataset's budget and non-inferiority margin with its justification (before any run)."""
+    rows = []
+    margins = params.margins()
+    for s in params.settings:
+        m = margins[s.name]
+        rows.append({"dataset": s.name, "hidden": "-".join(map(str, s.hidden)), "epochs": s.epochs,
+                     "batch": s.batch_size, "lr": s.lr, "train samples": "all" if s.train_samples is None else s.train_samples,
+                     "calibration SD (points)": round(100 * s.calibration_sd, 3),
+                     "margin (points)": round(100 * m.value, 3), "justification": m.justification})
+    return pd.DataFrame(rows)
+
+
+def convergence_report(result: Result) -> pd.DataFrame:
+    """Convergence per dataset and arm: runs, unconverged runs and the largest last-5 movement (points)."""
+    runs = result.runs
+    rows = []
+    for (dataset, arm), part in runs.groupby(["dataset", "arm"], sort=False):
+        bad = part[~part["converged"]]
+        rows.append({"dataset": dataset, "arm": arm, "runs": len(part), "unconverged": len(bad),
+                     "largest |moved| (points)": round(100 * float(part["moved"].abs().max()), 3),
+                     "unconverged seeds": ", ".join(str(s) for s in bad["seed"])})
+    return pd.DataFrame(rows)
+
+
+def arm_report(result: Result) -> pd.DataFrame:
+    """The per-arm table of the notebook, accuracies in points."""
+    a = result.arms
+    out = pd.DataFrame({"dataset": a["dataset"], "arm": a["arm"], "seeds": a["n"],
+                        "acc (last 5)": (100 * a["acc_mean"]).round(2),
+                        "95% CI": [f"[{100 * lo:.2f}, {100 * hi:.2f}]" for lo, hi in zip(a["acc_low"], a["acc_high"])],
+                        "seed SD": (100 * a["acc_sd"]).round(2), "final": (100 * a["final_mean"]).round(2),
+                        "best": (100 * a["best_mean"]).round(2), "train acc (last 5)": (100 * a["train_mean"]).round(2),
+                        "unconverged": a["n_unconverged"],
+                        "weights kept": [f"{100 * w:.3g}%" for w in a["weight_fraction"]]})
+    return out
 
 
 def notes(result: Result) -> dict[str, str]:
-    """Sentences of measured numbers for the notebook (keys ``"data"``, ``"grid"``, ``"accuracy"``, ``"distances"``)."""
-    p = result.params
-    return {
-        "data": result.description,
-        "grid": f"{len(result.configs)} runs: widths {result.widths}, {p.epochs} epochs each",
-        "accuracy": describe_accuracy(result.summary, tolerance=p.match_tolerance),
-        "distances": describe_distances(result.distances),
-    }
+    """Sentences for the notebook: ``"grid"`` (the runs) and ``"margins"`` (each dataset's margin and why)."""
+    return {"grid": describe_grid(result.params),
+            "margins": "; ".join(f"{name}: {m.value:.4f} ({m.justification})"
+                                 for name, m in result.params.margins().items())}
+
+
+def verdict_table(result: Result) -> pd.DataFrame:
+    """The per-dataset verdict table of the notebook (accuracies and differences in points)."""
+    a = result.arms.set_index(["dataset", "arm"])
+    rows = []
+    for r in result.verdicts.itertuples():
+        ref = a.loc[(r.dataset, r.reference)]
+        rows.append({"dataset": r.dataset, "reference": r.reference, "claim": f"static {r.claim} {r.reference}",
+                     "reference acc": f"{100 * ref['acc_mean']:.2f}",
+                     "deciding arm": r.deciding_arm,
+                     "difference [CI] (points)": f"{100 * r.estimate:+.2f} [{100 * r.low:+.2f}, {100 * r.high:+.2f}]",
+                     "margin (points)": f"{100 * r.margin:.2f}", "verdict": r.verdict,
+                     "per density": r.per_density})
+    return pd.DataFrame(rows)
 
 
 def claims(result: Result) -> Findings:
-    """The findings of notebook ``02_sparse_vs_dense`` (claims by :func:`record_findings`'s rules, and the
-    numbers behind every figure); the parameters recorded are ``result.params``."""
+    """The findings of notebook ``02_sparse_vs_dense`` and the numbers behind every figure."""
     p = result.params
     findings = Findings("02_sparse_vs_dense", p.figures_dir, parameters=p.as_dict())
-    findings.add_data("accuracy_vs_density", result.summary)
+    findings.add_data("datasets", result.data)
+    findings.add_data("arms", result.arms)
     findings.add_data("runs", result.runs)
-    findings.add_data("learning_curves",
-                      result.learning.groupby(["network", "epoch"], sort=False)["test_acc"].mean().reset_index())
-    findings.add_data("nnstd_static_matrix", result.distances.matrix.frame())
-    findings.add_data("nnstd_vs_random_baseline", result.distances.per_density)
-    record_findings(findings, result.runs, result.summary, result.distances, tolerance=p.match_tolerance)
+    findings.add_data("comparisons", result.comparisons.drop(columns="verdict_obj"))
+    findings.add_data("learning_curves", result.curves.groupby(["dataset", "arm", "epoch"], sort=False)["test_acc"]
+                      .mean().reset_index())
+    findings.add_data("execution", {"seconds": result.seconds, "n_jobs": p.n_jobs, "runs": len(result.configs)})
+    record_findings(findings, result)
     return findings
+
+
+# ---------------------------------------------------------------------------
+# figures
+# ---------------------------------------------------------------------------
+
+_VERDICT_STYLE = {V.HOLDS: dict(fill=True, marker="o"), V.INCONCLUSIVE: dict(fill=False, marker="o"),
+                  V.DOES_NOT_HOLD: dict(fill=True, marker="X")}
+
+
+def _panel_title(result: Result, dataset: str) -> str:
+    d = result.data.set_index("dataset").loc[dataset]
+    return f"{dataset}: {d['widths']}\n{d['train_used']} train samples, {d['epochs']} epochs"
+
+
+def gap_figure(result: Result):
+    """The summary figure: static minus reference accuracy against density, one panel per dataset."""
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+    from matplotlib.lines import Line2D
+
+    p = result.params
+    names = [s.name for s in p.settings]
+    ncols = min(3, len(names))
+    nrows = int(math.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.7 * nrows), squeeze=False)
+    colours = dict(zip(REFERENCES, ("tab:blue", "tab:orange")))
+    offsets = dict(zip(REFERENCES, (0.92, 1.08)))
+    table = result.comparisons[result.comparisons["claim"] == CLAIM_MATCH]
+    densities = sorted(p.densities)
+    for ax, name in zip(axes.flat, names):
+        part = table[table["dataset"] == name]
+        margin = float(part["margin"].iloc[0])
+        ax.axhspan(-100 * margin, 100 * margin, color="grey", alpha=0.15, linewidth=0)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.axhline(-100 * margin, color="black", linewidth=0.8, linestyle="--")
+        for reference in REFERENCES:
+            rows = part[part["reference"] == reference]
+            for r in rows.itertuples():
+                style = _VERDICT_STYLE[r.verdict]
+                x = r.density * offsets[reference]
+                ax.errorbar([x], [100 * r.estimate], yerr=[[100 * (r.estimate - r.low)], [100 * (r.high - r.estimate)]],
+                            color=colours[reference], marker=style["marker"], markersize=7, capsize=3,
+                            markerfacecolor=colours[reference] if style["fill"] else "white", linestyle="none")
+            ax.plot(rows["density"] * offsets[reference], 100 * rows["estimate"], color=colours[reference],
+                    linewidth=0.8, alpha=0.6)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.FixedLocator(densities))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{100 * v:g}%"))
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
+        ax.set_xlim(densities[0] * 0.6, densities[-1] * 1.6)
+        ax.set_title(_panel_title(result, name), fontsize=9)
+        ax.set_xlabel("density of the hidden layers")
+        ax.set_ylabel("static − reference (points)")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    handles = [Line2D([], [], color=colours[r], marker="o", linestyle="none", label=f"vs {r}") for r in REFERENCES]
+    handles += [Line2D([], [], color="black", marker=s["marker"], markerfacecolor="black" if s["fill"] else "white",
+                       linestyle="none", label=w) for w, s in _VERDICT_STYLE.items()]
+    handles += [Line2D([], [], color="black", linestyle="--", label="−margin")]
+    fig.suptitle(f"Static sparse minus reference accuracy (mean of the last {K_LAST} epochs, {len(p.seeds)} seeds per arm; "
+                 f"bars: {100 * (1 - (1 - p.confidence) / len(densities)):.4g}% Welch intervals)", fontsize=10)
+    fig.tight_layout()
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=9, frameon=False)
+    return fig
+
+
+def curves_figure(result: Result):
+    """Mean test accuracy per epoch of every arm, one panel per dataset (y zoomed on the last half)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    p = result.params
+    names = [s.name for s in p.settings]
+    ncols = min(3, len(names))
+    nrows = int(math.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
+    arms = _arm_order(result.curves["arm"])
+    palette = dict(zip(arms, sns.color_palette("tab10", len(arms))))
+    styles = {a: ("--" if a in REFERENCES else "-") for a in arms}
+    for ax, name in zip(axes.flat, names):
+        part = result.curves[result.curves["dataset"] == name]
+        mean = part.groupby(["arm", "epoch"])["test_acc"].mean().reset_index()
+        for arm in arms:
+            m = mean[mean["arm"] == arm]
+            ax.plot(m["epoch"], m["test_acc"], color=palette[arm], linestyle=styles[arm], label=arm, linewidth=1.4)
+        late = mean[mean["epoch"] >= mean["epoch"].max() / 2]["test_acc"]
+        spread = max(float(late.max() - late.min()), 0.01)
+        ax.set_ylim(float(late.min()) - 0.3 * spread, min(1.0, float(late.max()) + 0.3 * spread))
+        ax.set_title(_panel_title(result, name), fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (mean over seeds)")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=9,
+               frameon=False)
+    return fig
+
+
+def seeds_figure(result: Result):
+    """Accuracy of every run (dots) with the arm's mean and 95% interval, one panel per dataset."""
+    import matplotlib.pyplot as plt
+
+    p = result.params
+    names = [s.name for s in p.settings]
+    ncols = min(3, len(names))
+    nrows = int(math.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
+    short = {DENSE: "dense", DROPOUT: "dense\n+dropout"}
+    for ax, name in zip(axes.flat, names):
+        arms = result.arms[result.arms["dataset"] == name].reset_index(drop=True)
+        runs = result.runs[result.runs["dataset"] == name]
+        for i, a in arms.iterrows():
+            acc = runs[runs["arm"] == a["arm"]]["acc"].to_numpy()
+            jitter = np.linspace(-0.15, 0.15, len(acc))
+            ax.scatter(i + jitter, 100 * acc, s=14, color="grey", alpha=0.8, zorder=2)
+            ax.errorbar([i], [100 * a["acc_mean"]], yerr=[[100 * (a["acc_mean"] - a["acc_low"])],
+                                                          [100 * (a["acc_high"] - a["acc_mean"])]],
+                        color="black", marker="_", markersize=18, capsize=4, zorder=3)
+        ax.set_xticks(range(len(arms)))
+        ax.set_xticklabels([short.get(a, a.replace("static ", "")) for a in arms["arm"]], fontsize=8)
+        low, high = ax.get_ylim()
+        ax.set_ylim(max(low, 0.0), min(high, 100.5))
+        ax.set_title(_panel_title(result, name), fontsize=9)
+        ax.set_ylabel(f"test accuracy, last {K_LAST} epochs (%)")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def detail_curves_figure(result: Result):
+    """Per-seed learning curves on ``params.dataset``, one panel per arm."""
+    import matplotlib.pyplot as plt
+
+    p = result.params
+    part = result.curves[result.curves["dataset"] == p.dataset]
+    arms = _arm_order(part["arm"])
+    fig, axes = plt.subplots(1, len(arms), figsize=(3.0 * len(arms), 3.2), sharey=True, squeeze=False)
+    late = part[part["epoch"] >= part["epoch"].max() / 3]["test_acc"]
+    for ax, arm in zip(axes.flat, arms):
+        for seed, c in part[part["arm"] == arm].groupby("seed"):
+            ax.plot(c["epoch"], c["test_acc"], linewidth=1, label=f"seed {seed}")
+        ax.set_title(arm, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(float(late.min()) - 0.005, min(1.0, float(late.max()) + 0.005))
+    axes.flat[0].set_ylabel("test accuracy")
+    fig.suptitle(_panel_title(result, p.dataset).replace("\n", ", "), fontsize=10)
+    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=8,
+               frameon=False)
+    return fig
 
 
 def figures(result: Result) -> dict[str, Any]:
     """Every figure of notebook ``02_sparse_vs_dense`` by name (closed: show with ``display``):
-    ``accuracy_vs_density``, ``learning_curves``, ``nnstd_static_matrix``, ``nnstd_vs_random_baseline``."""
+    ``gap_vs_density`` (the summary across datasets), ``accuracy_per_seed``, ``learning_curves``,
+    ``learning_curves_detail``."""
     import matplotlib.pyplot as plt
 
-    from . import figures as plots
-
-    p, out = result.params, {}
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    plots.accuracy_vs_density(result.summary, result.runs, dense_weights=int(result.runs["dense_weights"].iloc[0]),
-                              ax=ax, title=f"{p.dataset}: static sparse vs dense MLP {result.widths}")
-    out["accuracy_vs_density"] = fig
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    plots.line_with_band(result.learning, x="epoch", y="test_acc", hue="network", ax=ax, xlabel="epoch",
-                         ylabel="test accuracy",
-                         title=f"{p.dataset}: test accuracy during training (mean, 95% CI over seeds)")
-    out["learning_curves"] = fig
-    d = result.distances
-    fig, ax = plt.subplots(figsize=(9, 8))
-    plots.block_heatmap(d.matrix.mean, [f"ε={e:g}" for e in d.networks["epsilon"]], labels=d.networks["label"], ax=ax,
-                        title="NNSTD between static networks (blocks: ε, seeds within)",
-                        cbar_label="NNSTD (mean over layers)")
-    out["nnstd_static_matrix"] = fig
-    fig, ax = plt.subplots(figsize=(7, 4.3))
-    plots.distance_vs_baseline(d.per_density, ax=ax,
-                               title="NNSTD between same-density static networks vs random topologies")
-    out["nnstd_vs_random_baseline"] = fig
+    out = {"gap_vs_density": gap_figure(result), "accuracy_per_seed": seeds_figure(result),
+           "learning_curves": curves_figure(result), "learning_curves_detail": detail_curves_figure(result)}
     for fig in out.values():
         plt.close(fig)
     return out

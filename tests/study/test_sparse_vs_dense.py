@@ -1,4 +1,4 @@
-"""Sparse vs dense comparison: the density grid, the matching rule, summaries and NNSTD among static networks."""
+"""Sparse vs dense across datasets: settings, the run grid, per-run accuracy and convergence, and the verdict rule."""
 
 from __future__ import annotations
 
@@ -9,145 +9,206 @@ import pandas as pd
 import pytest
 
 from sparsetopo import store
-from sparsetopo.stats import mean_ci
-from sparsetopo.study import sparse_vs_dense as comparison
+from sparsetopo.study import sparse_vs_dense as S
+from sparsetopo.study import verdicts as V
 from sparsetopo.study.findings import Findings
-from sparsetopo.topology.masks import edges_for_epsilon
 
-TINY = dict(dataset="digits", hidden=(16, 16), epochs=1, batch_size=64, lr=0.05)
-WIDTHS = [64, 16, 16, 10]
-DENSE_WEIGHTS = 64 * 16 + 16 * 16 + 16 * 10
+TINY = {"digits": {"hidden": [8, 8], "epochs": 10, "batch_size": 128, "lr": 0.05, "train_samples": None, "calibration_sd": 0.01}}
+
+
+def _params(tmp_path, **changes):
+    values = dict(dataset="digits", datasets=TINY, densities=[0.5], seeds=[0, 1], calibration_seeds=[100, 101],
+                  runs_root=str(tmp_path / "runs"), figures_dir=str(tmp_path / "fig"), n_jobs=1, verbosity="warning")
+    values.update(changes)
+    return S.Parameters(**values)
+
+
+# --------------------------------------------------------------------------- parameters and grid
+
+
+def test_dataset_settings_read_every_field_and_name_a_missing_or_unknown_one():
+    (s,) = S.dataset_settings({"digits": {"hidden": [4, 4], "epochs": 12, "batch_size": 8, "lr": 0.1, "train_samples": 100,
+                                          "calibration_sd": 0.02}})
+    assert (s.name, s.hidden, s.epochs, s.batch_size, s.lr, s.train_samples, s.calibration_sd) == (
+        "digits", (4, 4), 12, 8, 0.1, 100, 0.02)
+    with pytest.raises(ValueError, match="missing keys \\['calibration_sd'\\]"):
+        S.dataset_settings({"digits": {"hidden": [4], "epochs": 12, "batch_size": 8, "lr": 0.1, "train_samples": None}})
+    with pytest.raises(ValueError, match="unknown keys \\['momentum'\\]"):
+        S.dataset_settings({"digits": {**TINY["digits"], "momentum": 0.5}})
+    with pytest.raises(ValueError, match="epochs"):  # fewer than 2 k epochs cannot be checked for convergence
+        S.dataset_settings({"digits": {**TINY["digits"], "epochs": 9}})
+    with pytest.raises(ValueError, match="calibration_sd"):
+        S.dataset_settings({"digits": {**TINY["digits"], "calibration_sd": -0.01}})
+
+
+def test_a_margin_is_a_multiple_of_the_calibration_sd_floored_at_one_test_sample():
+    (s,) = S.dataset_settings({"digits": TINY["digits"]})
+    m = S.dataset_margin(s, 2.0, [100, 101], n_test=1000)
+    assert m.value == pytest.approx(0.02) and "floored" not in m.justification
+    (zero,) = S.dataset_settings({"digits": {**TINY["digits"], "calibration_sd": 0.0}})
+    m = S.dataset_margin(zero, 2.0, [100, 101], n_test=400)
+    assert m.value == pytest.approx(2 / 400) and "floored" in m.justification
+
+
+def test_parameters_refuse_a_detail_dataset_outside_the_list_and_calibration_seeds_among_the_seeds(tmp_path):
+    with pytest.raises(ValueError, match="one of datasets"):
+        _params(tmp_path, dataset="mnist")
+    with pytest.raises(ValueError, match="calibration_seeds must differ"):
+        _params(tmp_path, calibration_seeds=[1, 100])
+    with pytest.raises(ValueError, match="at least 2"):
+        _params(tmp_path, seeds=[0])
+    p = _params(tmp_path)
+    assert p.margins()["digits"].value == pytest.approx(2 * 0.01)
+    assert "0.0100" in p.margins()["digits"].justification and "100, 101" in p.margins()["digits"].justification
+
+
+def test_arm_configs_give_dense_dropout_then_static_by_density_with_one_recipe():
+    (setting,) = S.dataset_settings({"digits": {**TINY["digits"], "train_samples": 500}})
+    configs = S.arm_configs(setting, [0.3, 0.1], [0, 1], lr_schedule="cosine", dropout=0.2, backend="sparse")
+    assert [S.arm_of(c) for c in configs] == ["dense"] * 2 + ["dense + dropout"] * 2 + ["static 10%"] * 2 + [
+        "static 30%"] * 2
+    assert [c.seed for c in configs] == [0, 1] * 4
+    assert all(c.dropout == 0 for c in configs[:2]) and all(c.dropout == 0.2 for c in configs[2:4])
+    assert all(c.backend == "sparse" and c.dropout == 0 for c in configs[4:])
+    assert all(c.backend == "masked" for c in configs[:4])
+    assert all((c.epochs, c.lr, c.lr_schedule, c.hidden, c.train_samples, c.snapshot_every) ==
+               (10, 0.05, "cosine", (8, 8), 500, 10) for c in configs)
+    assert len({store.run_directory(c) for c in configs}) == len(configs)
+    with pytest.raises(ValueError, match="densities"):
+        S.arm_configs(setting, [1.0], [0], lr_schedule="cosine", dropout=0.2, backend="sparse")
+
+
+# --------------------------------------------------------------------------- the verdict rule on synthetic inputs
+
+DENSE = [0.900, 0.902, 0.898, 0.901, 0.899]
+MARGIN = V.Margin(0.01, "synthetic")
+
+
+def _shift(values, delta):
+    return [v + delta for v in values]
+
+
+def test_non_inferiority_holds_on_a_clear_margin():
+    v = S.compare(_shift(DENSE, -0.001), DENSE, claim=S.CLAIM_MATCH, margin=MARGIN, confidence=0.95, converged=True)
+    assert v.verdict == V.HOLDS and v.rule == "non-inferiority" and v.low > -0.01
+
+
+def test_non_inferiority_does_not_hold_on_a_clear_failure():
+    v = S.compare(_shift(DENSE, -0.05), DENSE, claim=S.CLAIM_MATCH, margin=MARGIN, confidence=0.95, converged=True)
+    assert v.verdict == V.DOES_NOT_HOLD and v.high < -0.01
+
+
+def test_non_inferiority_is_inconclusive_when_the_interval_spans_the_margin():
+    noisy = [0.86, 0.91, 0.88, 0.92, 0.88]  # mean 0.89: difference -0.01 with a wide interval across -m
+    v = S.compare(noisy, DENSE, claim=S.CLAIM_MATCH, margin=MARGIN, confidence=0.95, converged=True)
+    assert v.low < -0.01 < v.high and v.verdict == V.INCONCLUSIVE
+
+
+def test_overlapping_intervals_do_not_make_a_match():
+    # both arms' own intervals overlap, yet the difference lies clearly below -m: does not hold
+    sparse = [0.86, 0.87, 0.88, 0.87, 0.87]
+    dense = [0.87, 0.90, 0.93, 0.89, 0.91]
+    v = S.compare(sparse, dense, claim=S.CLAIM_MATCH, margin=V.Margin(0.005, "synthetic"), confidence=0.95,
+                  converged=True)
+    assert v.verdict != V.HOLDS
+
+
+def test_superiority_needs_the_whole_interval_above_zero():
+    better = S.compare(_shift(DENSE, 0.02), DENSE, claim=S.CLAIM_BEAT, margin=MARGIN, confidence=0.95, converged=True)
+    assert better.verdict == V.HOLDS and better.margin == 0
+    equal = S.compare(_shift(DENSE, 0.0005), DENSE, claim=S.CLAIM_BEAT, margin=MARGIN, confidence=0.95, converged=True)
+    assert equal.verdict == V.INCONCLUSIVE
+    worse = S.compare(_shift(DENSE, -0.02), DENSE, claim=S.CLAIM_BEAT, margin=MARGIN, confidence=0.95, converged=True)
+    assert worse.verdict == V.DOES_NOT_HOLD
+
+
+def test_unconverged_arms_cap_a_decided_verdict_at_inconclusive():
+    v = S.compare(_shift(DENSE, -0.001), DENSE, claim=S.CLAIM_MATCH, margin=MARGIN, confidence=0.95, converged=False)
+    assert v.verdict == V.INCONCLUSIVE and "not converged" in v.note
+
+
+def _v(word, low, high):
+    return V.Verdict(word, "non-inferiority", (low + high) / 2, low, high, 0.01, "synthetic")
+
+
+def test_aggregate_holds_when_some_density_holds_and_shows_the_strongest():
+    i, v = S.aggregate([_v(V.DOES_NOT_HOLD, -0.1, -0.05), _v(V.HOLDS, -0.005, 0.01), _v(V.HOLDS, 0.0, 0.02)])
+    assert (i, v.verdict) == (2, V.HOLDS)
+
+
+def test_aggregate_does_not_hold_only_when_every_density_fails():
+    i, v = S.aggregate([_v(V.DOES_NOT_HOLD, -0.1, -0.05), _v(V.DOES_NOT_HOLD, -0.04, -0.02)])
+    assert (i, v.verdict) == (1, V.DOES_NOT_HOLD)
+    i, v = S.aggregate([_v(V.DOES_NOT_HOLD, -0.1, -0.05), _v(V.INCONCLUSIVE, -0.03, 0.01)])
+    assert (i, v.verdict) == (1, V.INCONCLUSIVE)
+
+
+def _synthetic_runs():
+    rows = []
+    rng = np.random.default_rng(0)
+    for arm, density, mean in (("dense", math.nan, 0.90), ("dense + dropout", math.nan, 0.93),
+                               ("static 1%", 0.01, 0.80), ("static 10%", 0.1, 0.90)):
+        for seed in range(5):
+            rows.append({"dataset": "a", "arm": arm, "method": "static" if arm.startswith("static") else "dense",
+                         "density": density, "seed": seed, "acc": mean + rng.normal(0, 0.002), "converged": True})
+    return pd.DataFrame(rows)
+
+
+def test_comparisons_use_bonferroni_welch_intervals_per_density():
+    runs = _synthetic_runs()
+    table = S.comparisons(runs, {"a": V.Margin(0.01, "synthetic")}, confidence=0.95)
+    assert len(table) == 2 * 2 * 2  # references x densities x claims
+    row = table[(table["reference"] == "dense") & (table["arm"] == "static 10%") & (table["claim"] == S.CLAIM_MATCH)]
+    ci = V.difference_ci(runs[runs["arm"] == "static 10%"]["acc"], runs[runs["arm"] == "dense"]["acc"], 1 - 0.05 / 2)
+    assert (row["low"].item(), row["high"].item()) == pytest.approx(ci.ci)
+    assert row["interval_confidence"].item() == pytest.approx(0.975)
+    verdicts = S.dataset_verdicts(table).set_index(["reference", "claim"])
+    assert verdicts.loc[("dense", S.CLAIM_MATCH), "verdict"] == V.HOLDS
+    assert verdicts.loc[("dense", S.CLAIM_MATCH), "deciding_arm"] == "static 10%"
+    assert verdicts.loc[("dense + dropout", S.CLAIM_MATCH), "verdict"] == V.DOES_NOT_HOLD
+
+
+# --------------------------------------------------------------------------- real runs (tiny, on digits)
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    configs = comparison.density_grid(TINY["dataset"], TINY["hidden"], [1, 3], [0, 1], epochs=1,
-                                      batch_size=64, lr=0.05)
-    store.sweep(configs, n_jobs=1, root=root, progress=False)
-    return configs, root
+def tiny_result(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nb02")
+    return S.run(_params(tmp))
 
 
-def test_density_grid_has_one_dense_run_per_seed_then_static_by_increasing_epsilon():
-    configs = comparison.density_grid("digits", (16, 16), [5, 1], [0, 1, 2], epochs=3, lr=0.1)
-    assert [c.method for c in configs] == ["dense"] * 3 + ["static"] * 6
-    assert [c.epsilon for c in configs[3:]] == [1, 1, 1, 5, 5, 5]
-    assert [c.seed for c in configs[3:]] == [0, 1, 2, 0, 1, 2]
-    assert all(c.epochs == 3 and c.lr == 0.1 and c.hidden == (16, 16) for c in configs)
-    assert all(c.epsilon is None for c in configs[:3])
-    assert len({store.run_directory(c) for c in configs}) == 9  # no two share a run folder
+def test_results_table_takes_the_mean_of_the_last_five_epochs_and_checks_convergence(tiny_result):
+    r = tiny_result
+    assert len(r.runs) == len(r.configs) == 4 * 2 - 2  # dense, dropout, one density, two seeds each
+    for config, row in zip(r.configs, r.runs.itertuples()):
+        curve = [rec["test_acc"] for rec in store.load_run(store.run_directory(config, r.params.runs_root)).records]
+        assert row.acc == pytest.approx(np.mean(curve[-5:]))
+        assert (row.final_acc, row.best_acc) == pytest.approx((curve[-1], max(curve)))
+        c = V.convergence(curve)
+        assert row.converged == c.converged and row.moved == pytest.approx(c.moved)
+    static = r.runs[r.runs["method"] == "static"]
+    assert (static["weight_fraction"] < 1).all() and (r.runs.loc[r.runs["method"] == "dense", "weight_fraction"] == 1).all()
 
 
-def test_density_grid_rejects_repeats_and_nonpositive_epsilon():
-    with pytest.raises(ValueError, match="repeat"):
-        comparison.density_grid("digits", (8,), [1, 1], [0], epochs=1)
-    with pytest.raises(ValueError, match="positive"):
-        comparison.density_grid("digits", (8,), [0], [0], epochs=1)
-    with pytest.raises(ValueError, match="seed"):
-        comparison.density_grid("digits", (8,), [1], [], epochs=1)
+def test_findings_record_verdicts_with_their_rule_and_descriptions_without(tiny_result, tmp_path):
+    findings = S.claims(tiny_result)
+    by_name = {c.claim: c for c in findings.claims}
+    match = by_name["digits: some static density matches or beats dense"]
+    assert match.verdict in (V.HOLDS, V.DOES_NOT_HOLD, V.INCONCLUSIVE)
+    assert match.rule["rule"] == "non-inferiority" and match.rule["margin"] == pytest.approx(0.02)
+    beat = by_name["digits: some static density beats dense"]
+    assert beat.rule["rule"] == "superiority" and beat.rule["margin"] == 0
+    descriptions = [c for c in findings.claims if c.verdict is None]
+    assert descriptions and all(c.holds is None for c in descriptions)
+    assert isinstance(findings, Findings)
+    text = S.discussion(tiny_result, notebook_seconds=1.0)
+    assert text.startswith("## Discussion and limitations") and "digits" in text
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    assert len(paragraphs) == len(set(paragraphs))  # no paragraph twice
+    assert sum(p.startswith("**Budgets.**") for p in paragraphs) == 1
 
 
-def test_match_verdict_accepts_a_mean_within_the_tolerance_below_dense():
-    dense = [0.900, 0.901, 0.899]
-    v = comparison.match_verdict([0.896, 0.8961, 0.8959], dense, tolerance=0.005)
-    assert v["within_tolerance"] and v["matches"] and not v["ci_overlap"] and not v["beats"]
-    assert v["gap"] == pytest.approx(-0.004)
-
-
-def test_match_verdict_rejects_a_clearly_worse_network_with_tight_intervals():
-    v = comparison.match_verdict([0.85, 0.851, 0.849], [0.900, 0.901, 0.899], tolerance=0.005)
-    assert not v["within_tolerance"] and not v["ci_overlap"] and not v["matches"]
-
-
-def test_match_verdict_counts_overlapping_intervals_as_a_match():
-    v = comparison.match_verdict([0.80, 0.90, 0.85], [0.89, 0.91, 0.90], tolerance=0.005)
-    assert not v["within_tolerance"] and v["ci_overlap"] and v["matches"]
-
-
-def test_match_verdict_separates_beating_on_average_from_beating_significantly():
-    dense = [0.900, 0.901, 0.899]
-    assert comparison.match_verdict([0.902, 0.90, 0.901], dense)["beats"]
-    assert not comparison.match_verdict([0.902, 0.90, 0.901], dense)["significantly_beats"]
-    assert comparison.match_verdict([0.95, 0.951, 0.949], dense)["significantly_beats"]
-
-
-def _table(rows):
-    return pd.DataFrame(rows, columns=["method", "epsilon", "seed", "final_test_acc", "density", "density_pct",
-                                       "hidden_density", "n_weights", "n_parameters"])
-
-
-def test_accuracy_summary_puts_dense_first_orders_by_density_and_measures_gaps():
-    rows = []
-    for s, acc in enumerate([0.90, 0.91, 0.92]):
-        rows.append(("dense", math.nan, s, acc, 1.0, 100.0, 1.0, 1000, 1030))
-    for s, acc in enumerate([0.70, 0.72, 0.74]):
-        rows.append(("static", 10.0, s, acc, 0.2, 20.0, 0.2, 200, 230))
-    for s, acc in enumerate([0.92, 0.93, 0.94]):
-        rows.append(("static", 20.0, s, acc, 0.4, 40.0, 0.4, 400, 430))
-    summary = comparison.accuracy_summary(_table(rows))
-    assert list(summary["method"]) == ["dense", "static", "static"]
-    assert list(summary["epsilon"].iloc[1:]) == [10.0, 20.0]
-    assert summary["gap"].tolist() == pytest.approx([0.0, -0.19, 0.02])
-    assert summary["acc_range"].tolist() == pytest.approx([0.02, 0.04, 0.02])
-    assert summary["matches_dense"].tolist() == [True, False, True]
-    assert summary["beats_dense"].tolist() == [False, False, True]
-    m, lo, hi = mean_ci([0.92, 0.93, 0.94])
-    assert (summary.at[2, "acc_mean"], summary.at[2, "acc_low"], summary.at[2, "acc_high"]) == pytest.approx((m, lo, hi))
-
-
-def test_accuracy_summary_needs_dense_runs():
-    with pytest.raises(ValueError, match="dense"):
-        comparison.accuracy_summary(_table([("static", 1.0, 0, 0.5, 0.1, 10.0, 0.1, 10, 20)]))
-
-
-def test_results_table_counts_weights_over_all_layers(grid):
-    configs, root = grid
-    table = comparison.results_table(configs, root=root)
-    assert len(table) == len(configs)
-    dense = table[table["method"] == "dense"]
-    assert (dense["n_weights"] == DENSE_WEIGHTS).all() and (dense["density"] == 1.0).all()
-    eps1 = table[table["epsilon"] == 1.0].iloc[0]
-    hidden_edges = edges_for_epsilon(1, 64, 16) + edges_for_epsilon(1, 16, 16)
-    assert eps1["n_weights"] == hidden_edges + 16 * 10  # the output layer stays dense
-    assert eps1["density_pct"] == pytest.approx(100 * (hidden_edges + 160) / DENSE_WEIGHTS)
-    assert eps1["hidden_density"] == pytest.approx(hidden_edges / (64 * 16 + 16 * 16))
-    assert eps1["n_parameters"] == eps1["n_weights"] + 16 + 16 + 10
-    assert ((table["final_test_acc"] >= 0) & (table["final_test_acc"] <= 1)).all()
-
-
-def test_static_distances_pair_every_static_network_and_calibrate_each_density(grid, tmp_path):
-    configs, root = grid
-    d = comparison.static_distances(configs, root=root, baseline_pairs=3, cache_dir=tmp_path)
-    assert list(d.networks["epsilon"]) == [1.0, 1.0, 3.0, 3.0]
-    assert list(d.networks["seed"]) == [0, 1, 0, 1]
-    assert d.matrix.mean.shape == (4, 4)
-    assert np.allclose(np.diag(d.matrix.mean), 0) and np.allclose(d.matrix.mean, d.matrix.mean.T)
-    assert len(d.pairs) == 6 and d.pairs["same_density"].sum() == 2
-    row = d.per_density.set_index("epsilon").loc[1.0]
-    assert row["n_pairs"] == 1
-    assert row["nnstd_mean"] == pytest.approx(d.matrix.mean[1, 0])
-    assert row["ratio"] == pytest.approx(row["nnstd_mean"] / row["random_mean"])
-    assert 0 < row["random_mean"] <= 1 and row["random_low"] <= row["random_mean"] <= row["random_high"]
-
-
-def test_record_findings_reports_dense_accuracy_first_from_the_runs(grid, tmp_path):
-    configs, root = grid
-    table = comparison.results_table(configs, root=root)
-    summary = comparison.accuracy_summary(table)
-    d = comparison.static_distances(configs, root=root, baseline_pairs=3, cache_dir=tmp_path / "c")
-    findings = Findings("02_sparse_vs_dense", tmp_path / "fig")
-    out = comparison.record_findings(findings, table, summary, d)
-    assert out["claim"].iloc[0].startswith("Dense accuracy")
-    assert findings.claims[0].measured == pytest.approx(table.loc[table["method"] == "dense", "final_test_acc"].mean())
-    best = summary[summary["method"] != "dense"]["acc_mean"].max()
-    gap = next(c for c in findings.claims if c.claim.startswith("Some static sparse network beats dense"))
-    assert gap.measured == pytest.approx(best - summary.at[0, "acc_mean"])
-    assert gap.holds == (gap.measured > 0)
-
-
-def test_learning_curves_label_networks_and_keep_every_epoch(grid):
-    configs, root = grid
-    frame = store.sweep(configs, root=root, progress=False)
-    curves = comparison.learning_curves(frame)
-    assert list(dict.fromkeys(curves["network"])) == ["dense", "static ε=1", "static ε=3"]
-    assert len(curves) == len(frame)
+def test_figures_draw_every_panel(tiny_result):
+    figs = S.figures(tiny_result)
+    assert list(figs) == ["gap_vs_density", "accuracy_per_seed", "learning_curves", "learning_curves_detail"]
+    assert all(len(f.axes) >= 1 for f in figs.values())
