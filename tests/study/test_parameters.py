@@ -78,13 +78,13 @@ def test_dataclass_defaults_equal_the_default_profile():
 @pytest.mark.parametrize(
     "module, field, value, error, message",
     [
-        (sparse_vs_dense, "epochs", 2.5, TypeError, "epochs must be an integer, got 2.5"),
-        (sparse_vs_dense, "epochs", True, TypeError, "epochs must be an integer, got True"),
-        (sparse_vs_dense, "epochs", 0, ValueError, "epochs must be >= 1, got 0"),
-        (sparse_vs_dense, "hidden", "256", TypeError, "hidden must be a list, got '256'"),
+        (sparse_vs_dense, "confidence", 2.5, ValueError, "confidence must be <= 0.999, got 2.5"),
+        (sparse_vs_dense, "confidence", True, TypeError, "confidence must be a number, got True"),
+        (sparse_vs_dense, "densities", [0.1, 1.5], ValueError, "densities[1] must be <= 0.999, got 1.5"),
+        (sparse_vs_dense, "densities", "0.1", TypeError, "densities must be a list, got '0.1'"),
         (sparse_vs_dense, "seeds", [0, 0], ValueError, "seeds has repeated entries: [0, 0]"),
-        (sparse_vs_dense, "epsilons", [1, -2], ValueError, "epsilons[1] must be > 0, got -2"),
-        (sparse_vs_dense, "lr", "0.01", TypeError, "lr must be a number, got '0.01'"),
+        (sparse_vs_dense, "densities", [0.1, -2], ValueError, "densities[1] must be > 0, got -2"),
+        (sparse_vs_dense, "dropout", "0.2", TypeError, "dropout must be a number, got '0.2'"),
         (nnstd_behaviour, "chain_fraction", 0.0, ValueError, "chain_fraction must be > 0, got 0.0"),
         (nnstd_behaviour, "sweep_fractions", [0.0, 0.5, 1.5], ValueError, "sweep_fractions[2] must be <= 1, got 1.5"),
         (nnstd_behaviour, "published_epochs", [0, 7], ValueError, "published_epochs[1] must be a published epoch"),
@@ -114,19 +114,19 @@ def test_bad_parameter_is_refused_with_its_name_and_value(module, field, value, 
 
 
 def test_parameters_are_frozen_and_lists_become_tuples():
-    p = sparse_vs_dense.Parameters(hidden=[64, 32])
-    assert p.hidden == (64, 32)
-    assert p.as_dict()["hidden"] == [64, 32]
+    p = sparse_vs_dense.Parameters(seeds=[3, 4])
+    assert p.seeds == (3, 4)
+    assert p.as_dict()["seeds"] == [3, 4]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        p.epochs = 3
+        p.dropout = 0.3
 
 
 def test_from_namespace_takes_fields_by_name_and_names_the_missing():
     cell = cell_parameters("02_sparse_vs_dense")
-    params = sparse_vs_dense.Parameters.from_namespace({**cell, "unrelated": 1, "epochs": 7})
-    assert params.epochs == 7
-    del cell["baseline_pairs"]
-    with pytest.raises(ValueError, match="baseline_pairs"):
+    params = sparse_vs_dense.Parameters.from_namespace({**cell, "unrelated": 1, "dropout": 0.3})
+    assert params.dropout == 0.3
+    del cell["margin_multiple"]
+    with pytest.raises(ValueError, match="margin_multiple"):
         sparse_vs_dense.Parameters.from_namespace(cell)
     with pytest.raises(ValueError, match="unknown parameters.*colour"):
         sparse_vs_dense.Parameters.from_mapping({**cell_parameters("02_sparse_vs_dense"), "colour": "red"})
