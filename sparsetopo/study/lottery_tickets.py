@@ -1030,7 +1030,9 @@ def notes(result: Result) -> dict[str, str]:
                          f"after {gm:.3g} MACs (geometric mean over those seeds; epochs {', '.join(str(int(e)) for e in got['epoch'])}), "
                          f"{r.imp_macs / gm:.1f}x less than the IMP search")
         else:
-            reach.append(f"SET never reached {name} ({part['target_acc'].iloc[0]:.4f}) within {max(r.budgets)} epochs")
+            reach.append(f"SET never reached {name} ({part['target_acc'].iloc[0]:.4f}) within {max(r.budgets)} epochs, "
+                         f"so it needs more than {part['macs'].min():.3g} MACs ({part['macs'].min() / r.imp_macs:.2f}x "
+                         "the IMP search)")
     b = r.distances.blocks.set_index("block")
     return {
         "data": f"{r.description}; trained on {_subset(p)} per epoch, tested on the whole test split",
