@@ -94,7 +94,7 @@ def test_dataclass_defaults_equal_the_default_profile():
         (set_trajectories, "snapshot_epochs", [0, 5, 99], ValueError, "snapshot_epochs[2] must be <= 50, got 99"),
         (set_trajectories, "chain_runs", 2, ValueError, "chain_runs must be >= 3, got 2"),
         (lottery_tickets, "target_density", 1.5, ValueError, "target_density must be <= 1, got 1.5"),
-        (lottery_tickets, "control_epochs", 2.5, TypeError, "control_epochs must be an integer, got 2.5"),
+        (lottery_tickets, "set_epochs", [0], ValueError, "set_epochs[0] must be >= 1, got 0"),
         (lottery_tickets, "n_jobs", 0, ValueError, "n_jobs must be a positive int or -1 (all cores), got 0"),
         (lottery_tickets, "verbosity", "loud", ValueError, "verbosity must be one of"),
         (any_model, "amounts", [0.8, 0.5], ValueError, "amounts must be strictly increasing, got [0.8, 0.5]"),
