@@ -1158,10 +1158,15 @@ def _figure_accuracy_vs_macs(r: Result):
                     color=palette[a], markeredgecolor="black", markersize=8, capsize=4, label=a, zorder=3)
     ax.axvline(r.imp_macs, color="grey", linestyle=":", label="MACs of one IMP search")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # labels far enough apart to read
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0e}".replace("e+", "e")))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("training MACs to obtain the network (log scale; ticket and re-init: plus the whole search)")
     ax.set_ylabel("test accuracy (mean of the last 5 epochs)")
     ax.set_title(f"{r.params.dataset}: accuracy against training cost at the ticket's size")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no marker hidden
     fig.tight_layout()
     return fig
 
