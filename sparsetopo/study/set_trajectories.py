@@ -1156,6 +1156,36 @@ def _dodged(ax, frame: pd.DataFrame, series: Sequence[str], p: Parameters, width
                     label=_series_label(s, p))
 
 
+def _between_runs_figure(r: Result, frame: pd.DataFrame, series: Sequence[str], title: str, *, height: float,
+                         ncol: int, legend_y: float, published_extras: bool):
+    """Between-run NNSTD against epoch, one panel per sparse layer and one for their mean, series dodged; with
+    ``published_extras`` also the published edge counts' baseline and the last common epoch."""
+    import matplotlib.pyplot as plt
+
+    layers = [str(k) for k in r.sparse] + ["mean"]
+    titles = {**{str(k): f"layer {k}" for k in r.sparse}, "mean": "mean over sparse layers"}
+    xmax = max(r.intervals["epoch"].max(), 1)
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), height), sharey=True, squeeze=False)
+    for ax, layer in zip(axes[0], layers):
+        _dodged(ax, frame[frame["layer"] == layer], series, r.params, width=0.012 * xmax)
+        ax.axhline(_baseline_value(r.baseline, layer, r.sparse), color="grey", linestyle="--", linewidth=1.2,
+                   label="random baseline (our edge counts)")
+        if published_extras and r.published is not None:
+            ax.axhline(_baseline_value(r.published.baseline, layer, r.sparse), color="black", linestyle=":",
+                       linewidth=1.2, label="random baseline (published edge counts)")
+        if published_extras:
+            ax.axvline(r.last_common, color="crimson", linewidth=0.8, alpha=0.6)
+        ax.set_title(titles[layer])
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("NNSTD between runs (mean over pairs)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, bbox_to_anchor=(0.5, legend_y))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def figures(result: Result) -> dict[str, Any]:
     """Every figure of notebook ``03_evolution`` by name (closed: show with ``display``): ``between_runs``,
     ``heatmaps``, ``verdicts``, ``accuracy``, ``distance_to_start`` and, with the sampler ablation,
@@ -1168,28 +1198,11 @@ def figures(result: Result) -> dict[str, Any]:
     layers = [str(k) for k in r.sparse] + ["mean"]
     titles = {**{str(k): f"layer {k}" for k in r.sparse}, "mean": "mean over sparse layers"}
     series = [s for s in (PUBLISHED, "b", "a", "c") if s in set(r.intervals["series"])]
-    xmax = max(r.intervals["epoch"].max(), 1)
 
     # 1. between-run NNSTD over epochs, ours over the published curves
-    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 4.4), sharey=True, squeeze=False)
-    for ax, layer in zip(axes[0], layers):
-        _dodged(ax, r.intervals[r.intervals["layer"] == layer], series, p, width=0.012 * xmax)
-        ax.axhline(_baseline_value(r.baseline, layer, r.sparse), color="grey", linestyle="--", linewidth=1.2,
-                   label="random baseline (our edge counts)")
-        if r.published is not None:
-            ax.axhline(_baseline_value(r.published.baseline, layer, r.sparse), color="black", linestyle=":",
-                       linewidth=1.2, label="random baseline (published edge counts)")
-        ax.axvline(r.last_common, color="crimson", linewidth=0.8, alpha=0.6)
-        ax.set_title(titles[layer])
-        ax.set_xlabel("epoch")
-        ax.set_ylim(0, 1)
-    axes[0][0].set_ylabel("NNSTD between runs (mean over pairs)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, -0.12))
-    fig.suptitle(f"Between-run NNSTD (95% jackknife interval over networks); red line: last common epoch "
-                 f"{r.last_common}. Ours: {_budget(p)}", fontsize=10)
-    fig.tight_layout()
-    out["between_runs"] = fig
+    out["between_runs"] = _between_runs_figure(
+        r, r.intervals, series, f"Between-run NNSTD (95% jackknife interval over networks); red line: last common "
+        f"epoch {r.last_common}. Ours: {_budget(p)}", height=4.4, ncol=3, legend_y=-0.12, published_extras=True)
 
     # 2. heatmaps of the chain, ours and published, network level
     shown = list(p.heatmap_epochs) if p.heatmap_epochs else sorted({min(r.epochs), r.epochs[len(r.epochs) // 2],
@@ -1296,21 +1309,10 @@ def figures(result: Result) -> dict[str, Any]:
     if r.ablation is not None:
         frame = pd.concat([r.intervals[r.intervals["series"].isin([PUBLISHED, "b"])], r.ablation["intervals"]])
         shown = [s for s in (PUBLISHED, "b", REJECTION) if s in set(frame["series"])]
-        fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 4.2), sharey=True, squeeze=False)
-        for ax, layer in zip(axes[0], layers):
-            _dodged(ax, frame[frame["layer"] == layer], shown, p, width=0.012 * xmax)
-            ax.axhline(_baseline_value(r.baseline, layer, r.sparse), color="grey", linestyle="--", linewidth=1.2,
-                       label="random baseline (our edge counts)")
-            ax.set_title(titles[layer])
-            ax.set_xlabel("epoch")
-            ax.set_ylim(0, 1)
-        axes[0][0].set_ylabel("NNSTD between runs (mean over pairs)")
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.1))
-        fig.suptitle(f"The 1% chain with choice regrowth (this study's default) and with rejection regrowth, same "
-                     f"starts, seed and budget ({_budget(p)}); 95% jackknife intervals over networks", fontsize=10)
-        fig.tight_layout()
-        out["regrowth_sampler"] = fig
+        out["regrowth_sampler"] = _between_runs_figure(
+            r, frame, shown, f"The 1% chain with choice regrowth (this study's default) and with rejection regrowth, "
+            f"same starts, seed and budget ({_budget(p)}); 95% jackknife intervals over networks", height=4.2, ncol=4,
+            legend_y=-0.1, published_extras=False)
     for f in out.values():
         plt.close(f)
     return out
