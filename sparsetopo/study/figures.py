@@ -267,10 +267,17 @@ def panels_with_baseline(frame: pd.DataFrame, x: str, y: str, panel: str, *, bas
 def grouped_points(frame: pd.DataFrame, x: str, y: str, *, order: Sequence[str] | None = None, ax=None,
                    xlabel: str | None = None, ylabel: str | None = None, title: str = "", hline: float | None = None,
                    hline_label: str = ""):
-    """Every value of ``y`` per group ``x`` as a dot, with the group mean and its 95% CI. Returns the Axes."""
+    """Every value of ``y`` per group ``x`` as a dot, with the group mean and its 95% CI. Returns the Axes.
+
+    The dots are spread sideways by a seeded jitter, so the same frame always draws the same figure.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(1.3 * frame[x].nunique() + 3, 4))
-    sns.stripplot(data=frame, x=x, y=y, order=order, ax=ax, color="grey", alpha=0.7, size=6, jitter=0.15)
+    order = list(order) if order is not None else list(pd.unique(frame[x]))
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    for i, group in enumerate(order):
+        values = frame.loc[frame[x] == group, y].to_numpy(dtype=float)
+        ax.scatter(i + rng.uniform(-0.15, 0.15, values.size), values, color="grey", alpha=0.7, s=36, zorder=2)
     sns.pointplot(data=frame, x=x, y=y, order=order, ax=ax, errorbar=("ci", 95), seed=BOOTSTRAP_SEED, color="black", linestyle="none",
                   markers="_", markersize=20, capsize=0.2)
     if hline is not None:
