@@ -500,14 +500,17 @@ def cost_scatter(frame: pd.DataFrame, x: str, y: str = "test_acc", hue: str = "m
 
 def embedding_scatter(coords: np.ndarray, groups: Sequence[str], *, labels: Sequence[str] | None = None, ax=None,
                       order: Sequence[str] | None = None, title: str = "", xlabel: str = "MDS 1 (NNSTD units)",
-                      ylabel: str = "MDS 2 (NNSTD units)"):
-    """2-D embedding of networks, one colour per group, optional text label per point. Returns the Axes."""
+                      ylabel: str = "MDS 2 (NNSTD units)", palette: dict | None = None):
+    """2-D embedding of networks, one colour per group, optional text label per point. Returns the Axes.
+
+    ``palette`` (group -> colour) keeps a notebook's colours across its figures; default :func:`method_palette`.
+    """
     coords = np.asarray(coords)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5.5))
     names = list(dict.fromkeys(groups))
     full = list(order) if order is not None else names
-    palette = method_palette(full)
+    palette = {**method_palette(full), **(palette or {})}
     g = np.asarray(list(groups))
     for name in names:
         sel = g == name

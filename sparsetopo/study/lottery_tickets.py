@@ -1264,8 +1264,13 @@ def figures(result: Result) -> dict[str, Any]:
     fig.tight_layout()
     out["nnstd_matrix"] = fig
     fig, ax = plt.subplots(figsize=(7, 6))
+    arms = plots.method_palette(arm_order(r.runs))  # the colours of the other figures
+    longest_set = [a for a in arms if a.startswith("SET")][-1:]
+    same_colours = {"IMP ticket": arms.get("IMP ticket"), "random static": arms.get("random static"),
+                    **({"SET": arms[longest_set[0]]} if longest_set else {})}
     plots.embedding_scatter(d.coords, d.groups, labels=[f"s{s}" for s in d.seeds], ax=ax,
                             order=["IMP ticket", "SET", "random static"],
+                            palette={k: v for k, v in same_colours.items() if v is not None},
                             title=f"MDS of the NNSTD matrix (random baseline: {d.baseline.mean:.3f})")
     out["nnstd_embedding"] = fig
     for fig in out.values():
