@@ -20,6 +20,23 @@ def test_readme_tables_agree_with_the_findings_files():
     assert render(text, ROOT / "figures") == text, "README.md disagrees with figures/*/findings.json: run `make report`"
 
 
+def test_readme_links_only_files_that_exist():
+    """Every image and repository link of the README names a committed file (figures get renamed)."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    targets = re.findall(r'src="([^"]+)"', text) + re.findall(r"\]\(((?:notebooks|figures|benchmarks)/[^)]+)\)", text)
+    assert targets, "the README links no figures or notebooks"
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, f"README.md links files that do not exist: {missing}"
+    figures_ = [t for t in targets if t.startswith("figures/") and t.endswith(".png")]
+    for name in NOTEBOOKS:
+        listed = [Path(f).stem for f in json.loads((ROOT / "figures" / name / "findings.json").read_text())["figures"]]
+        for t in figures_:
+            if t.startswith(f"figures/{name}/"):
+                assert Path(t).stem in listed, f"{t} is not among the figures notebook {name} saves: {listed}"
+
+
 def _findings(root: Path, name: str, measured: float, holds: bool | None) -> None:
     (root / name).mkdir(parents=True, exist_ok=True)
     claims = [{"claim": "A claim", "measured": measured, "holds": holds, "detail": "", "spread": "a | b"}]
