@@ -946,7 +946,7 @@ def run(params: Parameters) -> Result:
     ablation = None
     if p.sampler_ablation:
         ablation = sampler_ablation(experiment, runs, by_setting["b"], sparse, theirs, last_common=last_common,
-                                    params=p)
+                                    params=p, choice=matrices[("b", last_common)])
         decided += ablation["decided"]
     seconds["distances"] = time.perf_counter() - clock
     return Result(params=p, base=base, experiment=experiment, frame=frame, runs=runs, epochs=epochs,
@@ -961,7 +961,8 @@ REJECTION = "b, rejection regrowth"
 
 
 def sampler_ablation(experiment: Experiment, runs: dict, epochs: Sequence[int], sparse: Sequence[int],
-                     published: dict[str, np.ndarray] | None, *, last_common: int, params: Parameters) -> dict:
+                     published: dict[str, np.ndarray] | None, *, last_common: int, params: Parameters,
+                     choice: DistanceMatrix | None = None) -> dict:
     """The chain trained again with rejection regrowth, everything else equal, and its distances.
 
     Each chain run ``b{i}`` is retrained with ``regrow_sampler="rejection"`` (same start, seed, data and
@@ -971,6 +972,7 @@ def sampler_ablation(experiment: Experiment, runs: dict, epochs: Sequence[int], 
     ``last_common``, equivalence of the rejection chain's mean pairwise NNSTD with the published runs'
     (when given), and at network level the choice chain minus the rejection chain (superiority: the
     sampler moves the distance by more than the margin), all with network-resampling intervals.
+    ``choice`` is the default chain's pairwise matrix at ``last_common`` (computed here when not given).
     """
     from .. import store
     from ..nnstd.pairwise import pairwise_nnstd
@@ -1002,8 +1004,9 @@ def sampler_ablation(experiment: Experiment, runs: dict, epochs: Sequence[int], 
                 "published runs; 95% bootstrap interval resampling the networks of both groups",
                 f"ours (rejection) {float(mine[iu].mean()):.4f}, published {float(theirs.mean()):.4f}",
                 short=f"layer {layer}, epoch {last_common}: rejection chain - published"))
-    choice = pairwise_nnstd([runs[label].topology(last_common) for label in chain], labels=list(chain),
-                            n_jobs=params.n_jobs, progress=False, cache_dir=params.cache_dir)
+    if choice is None:  # the default chain's matrix at last_common, when the caller has not computed it
+        choice = pairwise_nnstd([runs[label].topology(last_common) for label in chain], labels=list(chain),
+                                n_jobs=params.n_jobs, progress=False, cache_dir=params.cache_dir)
     ci = pair_difference_ci(layer_matrix(choice, "mean", sparse), layer_matrix(at, "mean", sparse),
                             n_boot=params.n_boot, seed=params.seed)
     decided.append(Decided(
