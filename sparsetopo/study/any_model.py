@@ -53,7 +53,7 @@ import pandas as pd
 from ..parallel import show_progress
 from ..store.config import short_hash
 from .findings import Findings
-from .params import StudyParameters, check_int, check_real, check_sequence
+from .params import StudyParameters, check_int, check_real, check_sequence, check_str
 
 __all__ = ["Parameters", "Result", "build_cnn", "train_pruned_cnn", "run", "comparison_intervals", "claim_list", "claims",
            "figures", "notes", "discussion", "MARGIN_JUSTIFICATION"]
@@ -104,8 +104,8 @@ class Parameters(StudyParameters):
     lr : Adam learning rate (> 0).
     batch_size : (>= 1).
     baseline_pairs : random topology pairs of the chance level (>= 2, for an interval).
-    closer_margin : superiority margin of the "closer" verdicts, in NNSTD units (>= 0; see
-        :data:`MARGIN_JUSTIFICATION`).
+    closer_margin, closer_margin_why : superiority margin of the "closer" verdicts, in NNSTD units (>= 0), and the
+        sentence that justifies it (default :data:`MARGIN_JUSTIFICATION`, the reason for 0.01).
     n_boot : bootstrap replicates of the intervals (>= 100).
     """
 
@@ -121,6 +121,7 @@ class Parameters(StudyParameters):
     batch_size: int = 64
     baseline_pairs: int = 16
     closer_margin: float = 0.01
+    closer_margin_why: str = MARGIN_JUSTIFICATION
     n_boot: int = 2000
 
     def __post_init__(self) -> None:
@@ -137,6 +138,7 @@ class Parameters(StudyParameters):
         self._set("batch_size", check_int("batch_size", self.batch_size, minimum=1))
         self._set("baseline_pairs", check_int("baseline_pairs", self.baseline_pairs, minimum=2))
         self._set("closer_margin", check_real("closer_margin", self.closer_margin, minimum=0))
+        self._set("closer_margin_why", check_str("closer_margin_why", self.closer_margin_why))
         self._set("n_boot", check_int("n_boot", self.n_boot, minimum=100))
 
     def training_key(self) -> dict[str, Any]:
@@ -441,8 +443,7 @@ def claim_list(result: Result) -> list[dict[str, Any]]:
 
     p = result.params
     (a0, a1), layers, means = p.amounts, result.layers, result.means
-    margin = Margin(p.closer_margin, MARGIN_JUSTIFICATION if p.closer_margin == 0.01 else
-                    f"{p.closer_margin:g} NNSTD, set by the notebook's parameters")
+    margin = Margin(p.closer_margin, p.closer_margin_why)
     accuracies = result.networks["test_acc"]
     out = [
         {
