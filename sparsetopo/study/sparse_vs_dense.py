@@ -844,17 +844,26 @@ def _panel_title(result: Result, dataset: str) -> str:
     return f"{dataset}: {d['widths']}\n{d['train_used']} train samples, {d['epochs']} epochs"
 
 
+def _dataset_panels(params, *, height: float):
+    """``(names, fig, axes)``: one panel per dataset of ``params``, three to a row, unused panels switched off."""
+    import matplotlib.pyplot as plt
+
+    names = [s.name for s in params.settings]
+    ncols = min(3, len(names))
+    nrows = int(math.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, height * nrows), squeeze=False)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    return names, fig, axes
+
+
 def gap_figure(result: Result):
     """The summary figure: static minus reference accuracy against density, one panel per dataset."""
-    import matplotlib.pyplot as plt
     from matplotlib import ticker
     from matplotlib.lines import Line2D
 
     p = result.params
-    names = [s.name for s in p.settings]
-    ncols = min(3, len(names))
-    nrows = int(math.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.7 * nrows), squeeze=False)
+    names, fig, axes = _dataset_panels(p, height=3.7)
     colours = dict(zip(REFERENCES, ("tab:blue", "tab:orange")))
     offsets = dict(zip(REFERENCES, (0.92, 1.08)))
     table = result.comparisons[result.comparisons["claim"] == CLAIM_MATCH]
@@ -883,8 +892,6 @@ def gap_figure(result: Result):
         ax.set_title(_panel_title(result, name), fontsize=9)
         ax.set_xlabel("density of the hidden layers")
         ax.set_ylabel("static − reference (points)")
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
     handles = [Line2D([], [], color=colours[r], marker="o", linestyle="none", label=f"vs {r}") for r in REFERENCES]
     handles += [Line2D([], [], color="black", marker=s["marker"], markerfacecolor="black" if s["fill"] else "white",
                        linestyle="none", label=w) for w, s in _VERDICT_STYLE.items()]
@@ -898,14 +905,10 @@ def gap_figure(result: Result):
 
 def curves_figure(result: Result):
     """Mean test accuracy per epoch of every arm, one panel per dataset (y zoomed on the last half)."""
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
     p = result.params
-    names = [s.name for s in p.settings]
-    ncols = min(3, len(names))
-    nrows = int(math.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
+    names, fig, axes = _dataset_panels(p, height=3.6)
     arms = _arm_order(result.curves["arm"])
     palette = dict(zip(arms, sns.color_palette("tab10", len(arms))))
     styles = {a: ("--" if a in REFERENCES else "-") for a in arms}
@@ -921,8 +924,6 @@ def curves_figure(result: Result):
         ax.set_title(_panel_title(result, name), fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (mean over seeds)")
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
     fig.tight_layout()
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=9,
@@ -932,13 +933,9 @@ def curves_figure(result: Result):
 
 def seeds_figure(result: Result):
     """Accuracy of every run (dots) with the arm's mean and 95% interval, one panel per dataset."""
-    import matplotlib.pyplot as plt
 
     p = result.params
-    names = [s.name for s in p.settings]
-    ncols = min(3, len(names))
-    nrows = int(math.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
+    names, fig, axes = _dataset_panels(p, height=3.6)
     short = {DENSE: "dense", DROPOUT: "dense\n+dropout"}
     for ax, name in zip(axes.flat, names):
         arms = result.arms[result.arms["dataset"] == name].reset_index(drop=True)
@@ -956,8 +953,6 @@ def seeds_figure(result: Result):
         ax.set_ylim(max(low, 0.0), min(high, 100.5))
         ax.set_title(_panel_title(result, name), fontsize=9)
         ax.set_ylabel(f"test accuracy, last {K_LAST} epochs (%)")
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
     fig.tight_layout()
     return fig
 
