@@ -69,7 +69,12 @@ class MaskedLinear(nn.Linear):
 
     @property
     def is_dense(self) -> bool:
-        return bool(self.mask.all())
+        # asked after every optimizer step (enforce_masks): cached until the mask changes,
+        # which any in-place write (set_mask, load_state_dict, .to) makes visible in its version
+        key = (id(self.mask), self.mask.data_ptr(), self.mask._version)
+        if getattr(self, "_dense_key", None) != key:
+            self._dense_key, self._dense = key, bool(self.mask.all())
+        return self._dense
 
     def set_mask(self, mask) -> None:
         """Replace the topology (weights outside it are zeroed at once)."""
@@ -79,6 +84,16 @@ class MaskedLinear(nn.Linear):
         self.mask.copy_(mask_t.to(self.mask.device))
         with torch.no_grad():
             self.weight.mul_(self.mask)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2 and x.shape[0] > 1 and x.stride() == (1, x.shape[0]):
+            # a feature-major input (the transposed view a sparse layer returns):
+            # W @ x.T runs on BLAS's fast path, while x @ W.T on such a view
+            # does not (about 6x slower for a 784 -> 10 layer, batch 128)
+            x_fm = x.t()
+            y_fm = torch.mm(self.weight, x_fm) if self.bias is None else torch.addmm(self.bias.unsqueeze(1), self.weight, x_fm)
+            return y_fm.t()
+        return super().forward(x)
 
     def extra_repr(self) -> str:
         total = self.mask.numel()

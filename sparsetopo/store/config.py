@@ -19,7 +19,7 @@ from .validation import check_config_values
 
 __all__ = [
     "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
-    "DEFAULT_EPSILON", "DEFAULT_ZETA", "run_id", "config_hash", "short_hash", "slug_number",
+    "DEFAULT_EPSILON", "DEFAULT_ZETA", "ENGINE_REVISION", "run_id", "config_hash", "short_hash", "slug_number",
 ]
 
 METHODS = ("dense", "static", "set")
@@ -214,8 +214,19 @@ def _topology_file_hash(path: str, mtime_ns: int, size: int) -> str:
     return topology_hash(masks)
 
 
+ENGINE_REVISION = 2
+"""Revision of the training engine's arithmetic.
+
+Raised whenever a change to the training code changes the bits a run
+produces from the same config (a different kernel, a different order of
+summation). It enters every run id, so a store never hands back a run that
+the current engine would not reproduce bit for bit; runs of an earlier
+revision stay on disk under their old ids.
+"""
+
+
 def config_hash(config: RunConfig, length: int = 8) -> str:
-    """Short sha256 of the config and its data; an initial topology counts by its content.
+    """Short sha256 of the config, its data and :data:`ENGINE_REVISION`; an initial topology counts by its content.
 
     The dataset enters by :func:`sparsetopo.data.dataset_fingerprint` (a hash of
     its files or arrays), so a run is never found again for data that changed
@@ -225,6 +236,7 @@ def config_hash(config: RunConfig, length: int = 8) -> str:
 
     d = config.hashed_dict()
     d["data_fingerprint"] = dataset_fingerprint(config.dataset)
+    d["engine_revision"] = ENGINE_REVISION
     if config.initial_topology is not None:
         path = Path(config.initial_topology)
         if not path.exists():

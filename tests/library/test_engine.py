@@ -39,14 +39,25 @@ def test_new_fields_at_their_defaults_leave_run_ids_unchanged():
         hashed = cfg.hashed_dict()
         assert not new_fields & hashed.keys()
         assert hashed == {k: v for k, v in cfg.to_dict().items() if k not in new_fields}
-    # the id of the default config as runs stored by this version know it (config + digits fingerprint)
-    assert run_id(RunConfig()) == "digits-set-eps20-h64x64-s0-777dafc1"
-    assert run_id(RunConfig(method="dense")) == "digits-dense-h64x64-s0-7b1bb9eb"
+    # the id of the default config as runs stored by this version know it (config + digits
+    # fingerprint + engine revision 2)
+    assert run_id(RunConfig()) == "digits-set-eps20-h64x64-s0-2beaadb3"
+    assert run_id(RunConfig(method="dense")) == "digits-dense-h64x64-s0-ac943176"
     # a new field away from its default does change the id
     base = RunConfig()
     for change in (dict(dropout=0.2), dict(weight_decay_mode="decoupled"), dict(backend="sparse"),
                    dict(rewire_output=True, sparse_output=True)):
         assert config_hash(base.replace(**change)) != config_hash(base)
+
+
+def test_a_new_engine_revision_gives_every_run_a_new_id(monkeypatch):
+    import sparsetopo.store.config as config_module
+
+    configs = (RunConfig(), RunConfig(method="dense"), RunConfig(method="static", epsilon=3.0, backend="sparse"))
+    before = [run_id(c) for c in configs]
+    monkeypatch.setattr(config_module, "ENGINE_REVISION", config_module.ENGINE_REVISION + 1)
+    after = [run_id(c) for c in configs]
+    assert all(a != b for a, b in zip(before, after))
 
 
 def test_fields_that_do_not_apply_to_the_method_raise_instead_of_being_rewritten():

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -88,3 +90,39 @@ def test_to_sparse_backend_keeps_weights_bitwise_and_enforce_masks_leaves_sparse
     enforce_masks(model)
     assert torch.equal(model.layers[0].values.detach(), values)
     assert all(np.array_equal(a, b) for a, b in zip(model.masks(), masks))
+
+
+def test_sparse_layers_hand_activations_on_feature_major_and_the_dense_layer_after_them_agrees():
+    gen = torch.Generator().manual_seed(3)
+    masks = [torch.rand(50, 40, generator=gen) < 0.1, torch.rand(30, 50, generator=gen) < 0.1, torch.ones(5, 30, dtype=torch.bool)]
+    masked_model = SparseMLP([40, 50, 30, 5], masks=[m.numpy() for m in masks])
+    sparse_model = to_sparse_backend(copy.deepcopy(masked_model), [0, 1])
+    x = torch.randn(8, 40, generator=gen)
+    hidden = sparse_model.layers[0](x)
+    # the transposed view of a contiguous (n_out, batch) tensor: the next CSR product needs no copy
+    assert hidden.shape == (8, 50) and hidden.stride() == (1, 8)
+    # the dense output layer takes its feature-major branch and agrees with the batch-major product
+    h = torch.relu(sparse_model.layers[1](torch.relu(hidden)))
+    out_layer = sparse_model.layers[2]
+    assert torch.allclose(out_layer(h), torch.nn.functional.linear(h.contiguous(), out_layer.weight, out_layer.bias), atol=1e-6)
+    y_masked, y_sparse = masked_model(x), sparse_model(x)
+    assert torch.allclose(y_masked, y_sparse, atol=1e-6)
+    y_masked.square().sum().backward()
+    y_sparse.square().sum().backward()
+    for k in (0, 1):
+        assert torch.allclose(sparse_model.layers[k].values.grad, masked_model.layers[k].weight.grad[masks[k]], atol=1e-5)
+        assert torch.allclose(sparse_model.layers[k].bias.grad, masked_model.layers[k].bias.grad, atol=1e-5)
+    assert torch.allclose(sparse_model.layers[2].weight.grad, masked_model.layers[2].weight.grad, atol=1e-5)
+
+
+def test_is_dense_follows_every_change_of_the_mask():
+    layer = MaskedLinear(6, 4)
+    assert layer.is_dense
+    layer.set_mask(np.eye(4, 6, dtype=bool))
+    assert not layer.is_dense
+    layer.load_state_dict({**layer.state_dict(), "mask": torch.ones(4, 6, dtype=torch.bool)})
+    assert layer.is_dense
+    layer.mask[0, 0] = False  # an in-place write anywhere
+    assert not layer.is_dense
+    layer.mask = torch.ones(4, 6, dtype=torch.bool)  # a new buffer
+    assert layer.is_dense
