@@ -145,9 +145,14 @@ class SparseMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
+        fuse_relu = type(self.activation) is nn.ReLU
         for k, layer in enumerate(self.layers):
+            hidden = k < len(self.layers) - 1
+            if hidden and fuse_relu and isinstance(layer, SparseLinear):
+                x = self._drop(layer(x, relu=True))  # the same numbers as relu(layer(x)), in one autograd node
+                continue
             x = layer(x)
-            if k < len(self.layers) - 1:
+            if hidden:
                 x = self._drop(self.activation(x))
         return x
 

@@ -42,6 +42,20 @@ def csr_from_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return crow, col
 
 
+def _feature_major(x: torch.Tensor) -> torch.Tensor:
+    """``x.t()`` ``(n, batch)`` as a contiguous tensor; no copy when ``x`` is already the view of one.
+
+    Writing through the transposed view of a fresh tensor is about twice as fast
+    as ``x.t().contiguous()`` (which reads through it) on CPU; the numbers are the same.
+    """
+    x_t = x.t()
+    if x_t.is_contiguous():
+        return x_t
+    out = torch.empty(x_t.shape, dtype=x.dtype, device=x.device)
+    out.t().copy_(x)
+    return out
+
+
 class _SparseAffine(torch.autograd.Function):
     """``y = x @ W.T + b`` for a CSR weight ``W``; gradients only at the stored positions.
 
@@ -53,24 +67,30 @@ class _SparseAffine(torch.autograd.Function):
     between them, which keep the layout) pass activations on without a copy.
     The bias is added inside the product (``addmm``) and its gradient reduced
     here, which saves autograd a node per layer; both give the same bits as a
-    separate addition.
+    separate addition. With ``relu`` the ReLU is applied in place to the
+    product and differentiated here too (the same kernels as ``torch.relu``
+    and its backward, so the same bits, one autograd node fewer).
     """
 
     @staticmethod
-    def forward(ctx, x, values, bias, crow, col, crow_t, col_t, perm_t, n_out, n_in):
+    def forward(ctx, x, values, bias, crow, col, crow_t, col_t, perm_t, n_out, n_in, relu):
         w = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in), check_invariants=False)
-        x_fm = x.t().contiguous()  # no copy when x is the output of a sparse layer
-        ctx.save_for_backward(x_fm, values, crow, col, crow_t, col_t, perm_t)
-        ctx.shape = (n_out, n_in)
+        x_fm = _feature_major(x)  # no copy when x is the output of a sparse layer
         y_fm = torch.sparse.mm(w, x_fm) if bias is None else torch.addmm(bias.unsqueeze(1), w, x_fm)
+        if relu:
+            y_fm.clamp_min_(0.0)
+        ctx.save_for_backward(x_fm, values, crow, col, crow_t, col_t, perm_t, y_fm if relu else None)
+        ctx.shape = (n_out, n_in)
         return y_fm.t()
 
     @staticmethod
     def backward(ctx, grad_out):
-        x_fm, values, crow, col, crow_t, col_t, perm_t = ctx.saved_tensors
+        x_fm, values, crow, col, crow_t, col_t, perm_t, y_fm = ctx.saved_tensors
         n_out, n_in = ctx.shape
         grad_x = grad_values = grad_bias = None
-        grad_out_t = grad_out.t().contiguous()  # (n_out, batch); no copy when it arrives feature-major
+        grad_out_t = _feature_major(grad_out)  # (n_out, batch); no copy when it arrives feature-major
+        if y_fm is not None:  # through the fused ReLU
+            grad_out_t = torch.ops.aten.threshold_backward(grad_out_t, y_fm, 0)
         if ctx.needs_input_grad[0]:
             w_t = torch.sparse_csr_tensor(crow_t, col_t, values[perm_t], (n_in, n_out), check_invariants=False)
             grad_x = torch.sparse.mm(w_t, grad_out_t).t()
@@ -79,7 +99,7 @@ class _SparseAffine(torch.autograd.Function):
             grad_values = torch.sparse.sampled_addmm(pattern, grad_out_t, x_fm.t(), beta=0.0).values()
         if ctx.needs_input_grad[2]:
             grad_bias = grad_out_t.sum(1)
-        return grad_x, grad_values, grad_bias, None, None, None, None, None, None, None
+        return grad_x, grad_values, grad_bias, None, None, None, None, None, None, None, None
 
 
 class SparseLinear(nn.Module):
@@ -188,9 +208,10 @@ class SparseLinear(nn.Module):
             old.copy_(new.to(old.device))
         self._refresh_transpose()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, relu: bool = False) -> torch.Tensor:
+        """``x @ W.T + b`` for ``x`` ``(batch, n_in)``; with ``relu``, ``relu(x @ W.T + b)`` in one step."""
         return _SparseAffine.apply(x, self.values, self.bias, self.crow_indices, self.col_indices, self._crow_t,
-                                   self._col_t, self._perm_t, self.out_features, self.in_features)
+                                   self._col_t, self._perm_t, self.out_features, self.in_features, relu)
 
     def extra_repr(self) -> str:
         total = self.out_features * self.in_features

@@ -126,3 +126,19 @@ def test_is_dense_follows_every_change_of_the_mask():
     assert not layer.is_dense
     layer.mask = torch.ones(4, 6, dtype=torch.bool)  # a new buffer
     assert layer.is_dense
+
+
+def test_fused_relu_gives_the_same_bits_as_relu_after_the_layer():
+    gen = torch.Generator().manual_seed(4)
+    mask = torch.rand(60, 50, generator=gen) < 0.1
+    layer = SparseLinear(torch.randn(60, 50, generator=gen), mask, torch.randn(60, generator=gen))
+    x = torch.randn(16, 50, generator=gen)
+    upstream = torch.randn(16, 60, generator=gen)
+    fused = layer(x, relu=True)
+    (fused * upstream).sum().backward()
+    grads_fused = layer.values.grad.clone(), layer.bias.grad.clone()
+    layer.values.grad = layer.bias.grad = None
+    separate = torch.relu(layer(x))
+    (separate * upstream).sum().backward()
+    assert torch.equal(fused, separate)
+    assert torch.equal(grads_fused[0], layer.values.grad) and torch.equal(grads_fused[1], layer.bias.grad)
