@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .sparse_linear import SparseLinear
+from .sparse_linear import SparseLinear, sparse_relu_stack
 
 __all__ = [
     "MaskedLinear", "SparseLinear", "SparseMLP", "enforce_masks", "masked_layers", "topology_layers",
@@ -145,16 +145,31 @@ class SparseMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
-        fuse_relu = type(self.activation) is nn.ReLU
-        for k, layer in enumerate(self.layers):
-            hidden = k < len(self.layers) - 1
-            if hidden and fuse_relu and isinstance(layer, SparseLinear):
-                x = self._drop(layer(x, relu=True))  # the same numbers as relu(layer(x)), in one autograd node
+        last = len(self.layers) - 1
+        for indices, fused in self._segments():
+            if fused:  # the same numbers as layer by layer with ReLU, in one autograd node
+                x = self._drop(sparse_relu_stack(x, [self.layers[k] for k in indices]))
                 continue
-            x = layer(x)
-            if hidden:
+            k = indices[0]
+            x = self.layers[k](x)
+            if k < last:
                 x = self._drop(self.activation(x))
         return x
+
+    def _segments(self) -> list[tuple[list[int], bool]]:
+        """Layer indices in forward order as ``(indices, fused)``: hidden sparse layers with a ReLU are
+        fused, consecutive ones into one segment unless dropout acts between them; other layers stand alone."""
+        fusable = type(self.activation) is nn.ReLU
+        joinable = not (self.training and self.dropout > 0)
+        last = len(self.layers) - 1
+        segments: list[tuple[list[int], bool]] = []
+        for k, layer in enumerate(self.layers):
+            fused = fusable and k < last and isinstance(layer, SparseLinear) and layer.bias is not None
+            if fused and joinable and segments and segments[-1][1]:
+                segments[-1][0].append(k)
+            else:
+                segments.append(([k], fused))
+        return segments
 
     def masks(self) -> list[np.ndarray]:
         """The topology as bool numpy arrays ``(n_out, n_in)``."""

@@ -29,7 +29,7 @@ from torch import nn
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
-__all__ = ["SparseLinear", "csr_from_mask"]
+__all__ = ["SparseLinear", "csr_from_mask", "sparse_relu_stack"]
 
 
 def csr_from_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,50 +56,71 @@ def _feature_major(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-class _SparseAffine(torch.autograd.Function):
-    """``y = x @ W.T + b`` for a CSR weight ``W``; gradients only at the stored positions.
+class _SparseStack(torch.autograd.Function):
+    """``x`` through consecutive CSR layers (``x @ W.T + b``, then ReLU if ``relu``) in one autograd node.
 
     Operands are kept feature-major in memory: the CSR products run on a
     contiguous ``(n_in, batch)`` right-hand side (about 5x faster than on a
-    transposed view, and the weight gradient wants the same layout), and ``y``
-    is returned as the transposed view of a contiguous ``(n_out, batch)``
-    tensor, so consecutive sparse layers (and the elementwise activations
-    between them, which keep the layout) pass activations on without a copy.
-    The bias is added inside the product (``addmm``) and its gradient reduced
-    here, which saves autograd a node per layer; both give the same bits as a
-    separate addition. With ``relu`` the ReLU is applied in place to the
-    product and differentiated here too (the same kernels as ``torch.relu``
-    and its backward, so the same bits, one autograd node fewer).
+    transposed view, and the weight gradient wants the same layout), and the
+    result is returned as the transposed view of a contiguous ``(n_out, batch)``
+    tensor, so a following sparse layer (or elementwise op, which keeps the
+    layout) takes it on without a copy. The bias is added inside the product
+    (``addmm``), the ReLU in place on it, and both are differentiated here:
+    the same kernels in the same order as ``relu(x @ W.T + b)`` layer by
+    layer, so the same bits, with one autograd node for the whole stack
+    instead of three per layer. Without ``relu`` the stack has one layer.
     """
 
     @staticmethod
-    def forward(ctx, x, values, bias, crow, col, crow_t, col_t, perm_t, n_out, n_in, relu):
-        w = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in), check_invariants=False)
-        x_fm = _feature_major(x)  # no copy when x is the output of a sparse layer
-        y_fm = torch.sparse.mm(w, x_fm) if bias is None else torch.addmm(bias.unsqueeze(1), w, x_fm)
-        if relu:
-            y_fm.clamp_min_(0.0)
-        ctx.save_for_backward(x_fm, values, crow, col, crow_t, col_t, perm_t, y_fm if relu else None)
-        ctx.shape = (n_out, n_in)
-        return y_fm.t()
+    def forward(ctx, x, layers, relu, *params):  # params: values_0, bias_0, values_1, bias_1, ...
+        h = _feature_major(x)  # no copy when x is the output of a sparse layer
+        hs, structure = [h], []
+        for layer, values, bias in zip(layers, params[0::2], params[1::2]):
+            crow, col = layer.crow_indices, layer.col_indices
+            w = torch.sparse_csr_tensor(crow, col, values, (layer.out_features, layer.in_features), check_invariants=False)
+            h = torch.sparse.mm(w, h) if bias is None else torch.addmm(bias.unsqueeze(1), w, h)
+            if relu:
+                h.clamp_min_(0.0)
+            hs.append(h)
+            structure += [crow, col, layer._crow_t, layer._col_t, layer._perm_t]
+        ctx.shapes = [(layer.out_features, layer.in_features) for layer in layers]
+        ctx.relu = relu
+        # the structure is saved too, so changing it before the backward pass is an error, not wrong gradients
+        ctx.save_for_backward(*hs, *params, *structure)
+        return h.t()
 
     @staticmethod
     def backward(ctx, grad_out):
-        x_fm, values, crow, col, crow_t, col_t, perm_t, y_fm = ctx.saved_tensors
-        n_out, n_in = ctx.shape
-        grad_x = grad_values = grad_bias = None
-        grad_out_t = _feature_major(grad_out)  # (n_out, batch); no copy when it arrives feature-major
-        if y_fm is not None:  # through the fused ReLU
-            grad_out_t = torch.ops.aten.threshold_backward(grad_out_t, y_fm, 0)
-        if ctx.needs_input_grad[0]:
-            w_t = torch.sparse_csr_tensor(crow_t, col_t, values[perm_t], (n_in, n_out), check_invariants=False)
-            grad_x = torch.sparse.mm(w_t, grad_out_t).t()
-        if ctx.needs_input_grad[1]:
-            pattern = torch.sparse_csr_tensor(crow, col, torch.zeros_like(values), (n_out, n_in), check_invariants=False)
-            grad_values = torch.sparse.sampled_addmm(pattern, grad_out_t, x_fm.t(), beta=0.0).values()
-        if ctx.needs_input_grad[2]:
-            grad_bias = grad_out_t.sum(1)
-        return grad_x, grad_values, grad_bias, None, None, None, None, None, None, None, None
+        n = len(ctx.shapes)
+        saved = ctx.saved_tensors
+        hs, params, structure = saved[: n + 1], saved[n + 1 : 3 * n + 1], saved[3 * n + 1 :]
+        grads = [None] * (2 * n)
+        g = _feature_major(grad_out)  # (n_out, batch); no copy when it arrives feature-major
+        for k in reversed(range(n)):
+            n_out, n_in = ctx.shapes[k]
+            crow, col, crow_t, col_t, perm_t = structure[5 * k : 5 * k + 5]
+            values = params[2 * k]
+            if ctx.relu:
+                g = torch.ops.aten.threshold_backward(g, hs[k + 1], 0)
+            if ctx.needs_input_grad[3 + 2 * k]:
+                pattern = torch.sparse_csr_tensor(crow, col, torch.zeros_like(values), (n_out, n_in), check_invariants=False)
+                grads[2 * k] = torch.sparse.sampled_addmm(pattern, g, hs[k].t(), beta=0.0).values()
+            if ctx.needs_input_grad[4 + 2 * k]:
+                grads[2 * k + 1] = g.sum(1)
+            if k > 0 or ctx.needs_input_grad[0]:
+                w_t = torch.sparse_csr_tensor(crow_t, col_t, values[perm_t], (n_in, n_out), check_invariants=False)
+                g = torch.sparse.mm(w_t, g)
+        return (g.t() if ctx.needs_input_grad[0] else None, None, None, *grads)
+
+
+def sparse_relu_stack(x: torch.Tensor, layers) -> torch.Tensor:
+    """``relu(... relu(relu(x @ W0.T + b0) @ W1.T + b1) ...)`` through consecutive :class:`SparseLinear` layers.
+
+    The same numbers as calling each layer with ``relu=True`` in turn, in one
+    autograd node (less per-batch overhead when the layers are small).
+    """
+    layers = tuple(layers)
+    return _SparseStack.apply(x, layers, True, *[t for layer in layers for t in (layer.values, layer.bias)])
 
 
 class SparseLinear(nn.Module):
@@ -210,8 +231,7 @@ class SparseLinear(nn.Module):
 
     def forward(self, x: torch.Tensor, relu: bool = False) -> torch.Tensor:
         """``x @ W.T + b`` for ``x`` ``(batch, n_in)``; with ``relu``, ``relu(x @ W.T + b)`` in one step."""
-        return _SparseAffine.apply(x, self.values, self.bias, self.crow_indices, self.col_indices, self._crow_t,
-                                   self._col_t, self._perm_t, self.out_features, self.in_features, relu)
+        return _SparseStack.apply(x, (self,), relu, self.values, self.bias)
 
     def extra_repr(self) -> str:
         total = self.out_features * self.in_features

@@ -47,7 +47,15 @@ import torch
 import torch.nn.functional as F
 
 from .. import atomic
-from ..model import SparseLinear, SparseMLP, enforce_masks, to_sparse_backend, topology_layers, weight_state_tensors
+from ..model import (
+    SparseLinear,
+    SparseMLP,
+    enforce_masks,
+    masked_layers,
+    to_sparse_backend,
+    topology_layers,
+    weight_state_tensors,
+)
 from ..parallel import progress_bar
 from ..store.config import RunConfig
 from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris
@@ -367,6 +375,7 @@ def train_run(
     # the small tensors of sparse layers (it rounds some updates differently from that one)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=0.0 if decoupled else config.weight_decay, fused=True)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: _lr_factor(config.lr_schedule, e, config.epochs))
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     set_rng = np.random.default_rng([config.seed, 0x5E7])
@@ -409,13 +418,16 @@ def train_run(
         order = torch.randperm(n, generator=shuffle_gen).to(device)
         lr_used = optimizer.param_groups[0]["lr"]
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
+        predicted = torch.empty(n, dtype=torch.int64, device=device)  # class predicted for order[i], while training
+        # masks change only between epochs; enforce_masks has work only where a masked layer is sparse
+        masks_to_enforce = any(not layer.is_dense for layer in masked_layers(model))
         for i in range(0, n, config.batch_size):
             idx = order[i : i + config.batch_size]
             xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)
             out = model(xb)
             loss = F.cross_entropy(out, yb)
-            optimizer.zero_grad(set_to_none=True)
+            for p in params:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
+                p.grad = None
             loss.backward()
             if decoupled:
                 # the reference's w <- w - wd*w per step, on the weights before this step's update
@@ -424,10 +436,12 @@ def train_run(
                         for p in group["params"]:
                             p.mul_(1.0 - config.weight_decay)
             optimizer.step()
-            enforce_masks(model, optimizer)
+            if masks_to_enforce:
+                enforce_masks(model, optimizer)
             loss_sum.add_(loss.detach(), alpha=len(idx))  # in float64: the float32 loss times the batch size is exact
-            correct += (out.argmax(1) == yb).sum()
-        loss_sum, correct = loss_sum.item(), int(correct.item())
+            torch.argmax(out.detach(), dim=1, out=predicted[i : i + len(idx)])
+        loss_sum = loss_sum.item()
+        correct = int((predicted == y_train.index_select(0, order)).sum().item())
         scheduler.step()
         train_time = time.perf_counter() - t0
         record: dict[str, Any] = {
