@@ -77,38 +77,35 @@ class _SparseStack(torch.autograd.Function):
         hs, structure = [h], []
         for layer, values, bias in zip(layers, params[0::2], params[1::2]):
             crow, col = layer.crow_indices, layer.col_indices
-            w = torch.sparse_csr_tensor(crow, col, values, (layer.out_features, layer.in_features), check_invariants=False)
+            w = layer._csr_operands(values)[0]
             h = torch.sparse.mm(w, h) if bias is None else torch.addmm(bias.unsqueeze(1), w, h)
             if relu:
                 h.clamp_min_(0.0)
             hs.append(h)
             structure += [crow, col, layer._crow_t, layer._col_t, layer._perm_t]
-        ctx.shapes = [(layer.out_features, layer.in_features) for layer in layers]
-        ctx.relu = relu
+        ctx.layers, ctx.relu = layers, relu
         # the structure is saved too, so changing it before the backward pass is an error, not wrong gradients
         ctx.save_for_backward(*hs, *params, *structure)
         return h.t()
 
     @staticmethod
     def backward(ctx, grad_out):
-        n = len(ctx.shapes)
+        n = len(ctx.layers)
         saved = ctx.saved_tensors
         hs, params, structure = saved[: n + 1], saved[n + 1 : 3 * n + 1], saved[3 * n + 1 :]
         grads = [None] * (2 * n)
         g = _feature_major(grad_out)  # (n_out, batch); no copy when it arrives feature-major
         for k in reversed(range(n)):
-            n_out, n_in = ctx.shapes[k]
-            crow, col, crow_t, col_t, perm_t = structure[5 * k : 5 * k + 5]
-            values = params[2 * k]
+            values, perm_t = params[2 * k], structure[5 * k + 4]
+            _, pattern, w_t_values, w_t = ctx.layers[k]._csr_operands(values)
             if ctx.relu:
                 g = torch.ops.aten.threshold_backward(g, hs[k + 1], 0)
             if ctx.needs_input_grad[3 + 2 * k]:
-                pattern = torch.sparse_csr_tensor(crow, col, torch.zeros_like(values), (n_out, n_in), check_invariants=False)
                 grads[2 * k] = torch.sparse.sampled_addmm(pattern, g, hs[k].t(), beta=0.0).values()
             if ctx.needs_input_grad[4 + 2 * k]:
                 grads[2 * k + 1] = g.sum(1)
             if k > 0 or ctx.needs_input_grad[0]:
-                w_t = torch.sparse_csr_tensor(crow_t, col_t, values[perm_t], (n_in, n_out), check_invariants=False)
+                torch.index_select(values, 0, perm_t, out=w_t_values)  # W.T's values, in its row-major order
                 g = torch.sparse.mm(w_t, g)
         return (g.t() if ctx.needs_input_grad[0] else None, None, None, *grads)
 
@@ -166,6 +163,25 @@ class SparseLinear(nn.Module):
         crow_t = torch.zeros(self.in_features + 1, dtype=torch.int64, device=counts.device)
         crow_t[1:] = torch.cumsum(counts, 0)
         self._crow_t, self._col_t, self._perm_t = crow_t, rows[perm].contiguous(), perm
+        self._csr_cache = None
+
+    def _csr_operands(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(W, zero pattern, values of W.T, W.T)`` as CSR tensors, built once per structure and values storage.
+
+        ``W`` shares ``values``' storage and the index buffers, so it follows
+        optimizer steps and :meth:`set_structure` (which writes in place) without
+        being rebuilt; ``W.T``'s values are a buffer the backward pass fills.
+        """
+        key = (values.data_ptr(), values.dtype, values.device, self.crow_indices.data_ptr(), self.col_indices.data_ptr())
+        if self._csr_cache is None or self._csr_cache[0] != key:
+            shape = (self.out_features, self.in_features)
+            v = values.detach()
+            w = torch.sparse_csr_tensor(self.crow_indices, self.col_indices, v, shape, check_invariants=False)
+            pattern = torch.sparse_csr_tensor(self.crow_indices, self.col_indices, torch.zeros_like(v), shape, check_invariants=False)
+            t_values = torch.empty_like(v)
+            w_t = torch.sparse_csr_tensor(self._crow_t, self._col_t, t_values, shape[::-1], check_invariants=False)
+            self._csr_cache = (key, w, pattern, t_values, w_t)
+        return self._csr_cache[1:]
 
     def row_indices(self) -> torch.Tensor:
         """Row of every stored value ``(nnz,)``."""

@@ -142,3 +142,42 @@ def test_fused_relu_gives_the_same_bits_as_relu_after_the_layer():
     (separate * upstream).sum().backward()
     assert torch.equal(fused, separate)
     assert torch.equal(grads_fused[0], layer.values.grad) and torch.equal(grads_fused[1], layer.bias.grad)
+
+
+def test_cached_csr_operands_follow_steps_structure_changes_and_loads():
+    gen = torch.Generator().manual_seed(5)
+    mask = torch.rand(20, 30, generator=gen) < 0.2
+    layer = SparseLinear(torch.randn(20, 30, generator=gen), mask, torch.randn(20, generator=gen))
+    x = torch.randn(4, 30, generator=gen)
+
+    def dense_forward():
+        return x @ layer.weight_dense.t() + layer.bias.detach()
+
+    layer(x).sum().backward()  # builds the cache
+    with torch.no_grad():
+        layer.values.mul_(0.5)  # an optimizer step writes in place
+    assert torch.allclose(layer(x), dense_forward(), atol=1e-6)
+    new_mask = torch.zeros_like(mask)
+    new_mask.view(-1)[torch.randperm(600, generator=gen)[: layer.nnz]] = True
+    layer.set_structure(new_mask, torch.randn(layer.nnz, generator=gen))
+    assert torch.allclose(layer(x), dense_forward(), atol=1e-6)
+    other = SparseLinear(torch.randn(20, 30, generator=gen), new_mask, torch.randn(20, generator=gen))
+    layer.load_state_dict(other.state_dict())
+    assert torch.allclose(layer(x), dense_forward(), atol=1e-6)
+    layer.values = torch.nn.Parameter(layer.values.detach() * 2)  # a new tensor altogether
+    y = layer(x)
+    assert torch.allclose(y, dense_forward(), atol=1e-6)
+    y.sum().backward()  # gradients reach the new parameter
+    assert layer.values.grad is not None and layer.values.grad.shape == layer.values.shape
+
+
+def test_changing_the_structure_between_forward_and_backward_is_an_error():
+    gen = torch.Generator().manual_seed(6)
+    mask = torch.rand(10, 12, generator=gen) < 0.3
+    layer = SparseLinear(torch.randn(10, 12, generator=gen), mask, torch.randn(10, generator=gen))
+    y = layer(torch.randn(3, 12, generator=gen), relu=True)
+    new_mask = torch.zeros_like(mask)
+    new_mask.view(-1)[: layer.nnz] = True
+    layer.set_structure(new_mask, torch.randn(layer.nnz, generator=gen))
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
