@@ -214,14 +214,16 @@ def _topology_file_hash(path: str, mtime_ns: int, size: int) -> str:
     return topology_hash(masks)
 
 
-ENGINE_REVISION = 2
+ENGINE_REVISION = 3
 """Revision of the training engine's arithmetic.
 
 Raised whenever a change to the training code changes the bits a run
 produces from the same config (a different kernel, a different order of
-summation). It enters every run id, so a store never hands back a run that
-the current engine would not reproduce bit for bit; runs of an earlier
-revision stay on disk under their old ids.
+summation, a layer moved between backends by ``backend="auto"``). It enters
+every run id, so a store never hands back a run that the current engine would
+not reproduce bit for bit; runs of an earlier revision stay on disk under
+their old ids. Revision 2: feature-major CSR products, fused SGD; revision 3:
+``backend="auto"`` runs layers up to 30% dense sparse (was 20%).
 """
 
 

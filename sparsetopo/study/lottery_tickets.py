@@ -848,7 +848,7 @@ class Parameters(StudyParameters):
     set_epochs : SET budgets besides ``epochs`` and the IMP-equal budget (which is added).
     train_samples : training samples per epoch (a stratified subset), or ``None`` for the whole split.
     lr, batch_size, lr_schedule : training of every run; zeta : SET's rewired fraction, in (0, 1).
-    backend : ``"auto"`` runs layers at or below 20% density on the sparse backend (speed only).
+    backend : ``"auto"`` runs layers at most AUTO_SPARSE_MAX_DENSITY dense on the sparse backend (speed only).
     accuracy_margin, accuracy_margin_basis : margin of the accuracy verdicts (accuracy units) and why.
     cost_factor, cost_margin_basis : "far cheaper" means by more than this factor, and why.
     nnstd_margin, nnstd_margin_basis : margin of the topology verdict (NNSTD units) and why.
