@@ -11,8 +11,8 @@ own, for ``--epochs`` epochs; the first epoch of a process is warm-up and is
 dropped, and the table shows the median of the rest over ``--repeats``
 rounds (backends interleaved so machine load hits them alike). Also prints the
 per-layer crossover: forward + backward time of one 1000x1000 layer, batch
-128, masked (dense matmul) vs CSR, over a range of densities; the first
-density where the CSR layer is no faster is the measured threshold behind
+128, masked (dense matmul) vs CSR, over a range of densities; the last
+density where the CSR layer is still faster is the measured threshold behind
 ``backend="auto"`` (``sparsetopo.training.loop.AUTO_SPARSE_MAX_DENSITY``).
 
 Finally it prints the kernel ceiling of shape (a): per batch, the time of the

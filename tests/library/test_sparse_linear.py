@@ -181,3 +181,28 @@ def test_changing_the_structure_between_forward_and_backward_is_an_error():
     layer.set_structure(new_mask, torch.randn(layer.nnz, generator=gen))
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def test_a_stack_of_sparse_layers_gives_the_same_bits_as_layer_by_layer():
+    gen = torch.Generator().manual_seed(7)
+    widths = [30, 40, 40, 40, 5]
+    masks = [(torch.rand(widths[k + 1], widths[k], generator=gen) < 0.15).numpy() for k in range(3)] + [np.ones((5, 40), bool)]
+    model = to_sparse_backend(SparseMLP(widths, masks=masks), [0, 1, 2])
+    assert model._segments() == [([0, 1, 2], True), ([3], False)]
+    x = torch.randn(6, 30, generator=gen)
+    y = model(x)
+    y.square().sum().backward()
+    stacked = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    h = x
+    for k in range(3):
+        h = model.layers[k](h, relu=True)
+    y_by_layer = model.layers[3](h)
+    y_by_layer.square().sum().backward()
+    assert torch.equal(y, y_by_layer)
+    assert all(torch.equal(a, p.grad) for a, p in zip(stacked, model.parameters()))
+    # dropout between the layers splits the stack; evaluation joins it again
+    dropped = to_sparse_backend(SparseMLP(widths, masks=masks, dropout=0.2), [0, 1, 2])
+    assert dropped._segments() == [([0], True), ([1], True), ([2], True), ([3], False)]
+    dropped.eval()
+    assert dropped._segments()[0] == ([0, 1, 2], True)
