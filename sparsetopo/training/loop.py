@@ -432,9 +432,8 @@ def train_run(
             if decoupled:
                 # the reference's w <- w - wd*w per step, on the weights before this step's update
                 with torch.no_grad():
-                    for group in optimizer.param_groups:
-                        for p in group["params"]:
-                            p.mul_(1.0 - config.weight_decay)
+                    for p in params:
+                        p.mul_(1.0 - config.weight_decay)
             optimizer.step()
             if masks_to_enforce:
                 enforce_masks(model, optimizer)
