@@ -228,7 +228,7 @@ def main() -> int:
         for b in backends:
             res = results[(s, b)]
             times = [t for x in res for t in (x["train_times"][1:] or x["train_times"])]
-            rows[b] = dict(epoch_s=median(times), peak=max(x["peak_rss_mb"] for x in res),
+            rows[b] = dict(epoch_s=median(times), fastest=min(times), slowest=max(times), peak=max(x["peak_rss_mb"] for x in res),
                            gpu=max((x["cuda_peak_mb"] or 0) for x in res), edges=sum(res[0]["edges"]), acc=res[0]["test_acc"][-1])
         for b in backends:
             row = rows[b]
@@ -237,6 +237,11 @@ def main() -> int:
             if device.startswith("cuda"):
                 line += f" {row['gpu']:12.0f}"
             print(line + f" {row['acc']:16.4f}")
+        if len(backends) == 2:
+            masked, sparse = rows["masked"], rows["sparse"]
+            print(f"{'':44s} single epochs: masked {masked['fastest']:.2f}-{masked['slowest']:.2f} s, sparse "
+                  f"{sparse['fastest']:.2f}-{sparse['slowest']:.2f} s: speed-up between "
+                  f"{masked['fastest'] / sparse['slowest']:.1f}x and {masked['slowest'] / sparse['fastest']:.1f}x")
     crossover(args.threads, device=crossover_device)
     if crossover_device == "cpu" and "a" in args.shapes:
         kernel_ceiling(args.threads)
