@@ -183,6 +183,11 @@ class SparseLinear(nn.Module):
             self._csr_cache = (key, w, pattern, t_values, w_t)
         return self._csr_cache[1:]
 
+    def __getstate__(self):  # copies and pickles leave the CSR views out (they cannot be copied); they are rebuilt on use
+        state = self.__dict__.copy()
+        state["_csr_cache"] = None
+        return state
+
     def row_indices(self) -> torch.Tensor:
         """Row of every stored value ``(nnz,)``."""
         counts = self.crow_indices[1:] - self.crow_indices[:-1]

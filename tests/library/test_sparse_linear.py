@@ -206,3 +206,19 @@ def test_a_stack_of_sparse_layers_gives_the_same_bits_as_layer_by_layer():
     assert dropped._segments() == [([0], True), ([1], True), ([2], True), ([3], False)]
     dropped.eval()
     assert dropped._segments()[0] == ([0, 1, 2], True)
+
+
+def test_a_sparse_model_copies_and_pickles_after_training_steps(tmp_path):
+    gen = torch.Generator().manual_seed(8)
+    masks = [(torch.rand(30, 20, generator=gen) < 0.2).numpy(), np.ones((5, 30), bool)]
+    model = to_sparse_backend(SparseMLP([20, 30, 5], masks=masks), [0])
+    x = torch.randn(4, 20, generator=gen)
+    y = model(x)
+    y.sum().backward()  # the layer now holds its CSR views
+    clone = copy.deepcopy(model)
+    assert torch.equal(clone(x), y)
+    with torch.no_grad():
+        clone.layers[0].values.mul_(2.0)
+    assert torch.equal(model(x), y) and not torch.equal(clone(x), y)  # the copy owns its weights
+    torch.save(model, tmp_path / "model.pt")
+    assert torch.equal(torch.load(tmp_path / "model.pt", weights_only=False)(x), y)
