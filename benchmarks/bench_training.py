@@ -237,11 +237,10 @@ def main() -> int:
             if device.startswith("cuda"):
                 line += f" {row['gpu']:12.0f}"
             print(line + f" {row['acc']:16.4f}")
-        if len(backends) == 2:
-            masked, sparse = rows["masked"], rows["sparse"]
-            print(f"{'':44s} single epochs: masked {masked['fastest']:.2f}-{masked['slowest']:.2f} s, sparse "
-                  f"{sparse['fastest']:.2f}-{sparse['slowest']:.2f} s: speed-up between "
-                  f"{masked['fastest'] / sparse['slowest']:.1f}x and {masked['slowest'] / sparse['fastest']:.1f}x")
+        masked, sparse = rows["masked"], rows["sparse"]
+        print(f"{'':44s} single epochs: masked {masked['fastest']:.2f}-{masked['slowest']:.2f} s, sparse "
+              f"{sparse['fastest']:.2f}-{sparse['slowest']:.2f} s: speed-up between "
+              f"{masked['fastest'] / sparse['slowest']:.1f}x and {masked['slowest'] / sparse['fastest']:.1f}x")
     crossover(args.threads, device=crossover_device)
     if crossover_device == "cpu" and "a" in args.shapes:
         kernel_ceiling(args.threads)

@@ -76,15 +76,15 @@ class _SparseStack(torch.autograd.Function):
         h = _feature_major(x)  # no copy when x is the output of a sparse layer
         hs, structure = [h], []
         for layer, values, bias in zip(layers, params[0::2], params[1::2]):
-            crow, col = layer.crow_indices, layer.col_indices
             w = layer._csr_operands(values)[0]
             h = torch.sparse.mm(w, h) if bias is None else torch.addmm(bias.unsqueeze(1), w, h)
             if relu:
                 h.clamp_min_(0.0)
             hs.append(h)
-            structure += [crow, col, layer._crow_t, layer._col_t, layer._perm_t]
+            structure += [layer.crow_indices, layer.col_indices, layer._perm_t]
         ctx.layers, ctx.relu = layers, relu
-        # the structure is saved too, so changing it before the backward pass is an error, not wrong gradients
+        # the index buffers are saved too (set_structure writes them in place), so changing the structure
+        # before the backward pass is an error, not wrong gradients
         ctx.save_for_backward(*hs, *params, *structure)
         return h.t()
 
@@ -96,7 +96,7 @@ class _SparseStack(torch.autograd.Function):
         grads = [None] * (2 * n)
         g = _feature_major(grad_out)  # (n_out, batch); no copy when it arrives feature-major
         for k in reversed(range(n)):
-            values, perm_t = params[2 * k], structure[5 * k + 4]
+            values, perm_t = params[2 * k], structure[3 * k + 2]
             _, pattern, w_t_values, w_t = ctx.layers[k]._csr_operands(values)
             if ctx.relu:
                 g = torch.ops.aten.threshold_backward(g, hs[k + 1], 0)
