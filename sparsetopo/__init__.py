@@ -46,9 +46,19 @@ def set_verbosity(level: int | str = "info") -> int:
         value = level
     else:
         raise ValueError(f"level must be one of {list(names)} or a logging level number, got {level!r}")
+    from .parallel import progress_stream
+
     logger = logging.getLogger("sparsetopo")
     logger.setLevel(value)
-    if not logger.hasHandlers():
+    stream = progress_stream()
+    if stream is not None:
+        # a study run: log lines go where the bars go (the runner's terminal), not into the notebook
+        if not any(getattr(h, "stream", None) is stream for h in logger.handlers):
+            handler = logging.StreamHandler(stream)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+        logger.propagate = False
+    elif not logger.hasHandlers():
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)

@@ -11,13 +11,33 @@ default) or a Dask scheduler (``"tcp://host:8786"``), chosen by the
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable, Sequence
+import os
+from typing import IO, Any, Callable, Iterable, Sequence
 
 from .executor import resolve_scheduler, use_scheduler
 
-__all__ = ["parallel_map", "progress_bar", "show_progress", "with_threads", "use_scheduler", "resolve_scheduler"]
+__all__ = ["parallel_map", "progress_bar", "progress_stream", "show_progress", "with_threads", "use_scheduler",
+           "resolve_scheduler", "PROGRESS_FILE_ENV"]
 
 logger = logging.getLogger("sparsetopo")
+
+#: Environment variable naming a file that receives progress bars and the package's log lines instead of
+#: stderr. The study runner sets it for the notebooks it executes and copies the file to its own terminal,
+#: so progress shows where the study runs while the executed notebooks stay free of it.
+PROGRESS_FILE_ENV = "SPARSETOPO_PROGRESS_FILE"
+_streams: dict[str, IO[str]] = {}
+
+
+def progress_stream() -> IO[str] | None:
+    """The stream that progress bars and log lines go to: the file ``$SPARSETOPO_PROGRESS_FILE`` names
+    (opened once per process, appended to, line-buffered), else ``None`` (meaning stderr, or a notebook
+    widget in an interactive notebook)."""
+    path = os.environ.get(PROGRESS_FILE_ENV)
+    if not path:
+        return None
+    if path not in _streams or _streams[path].closed:
+        _streams[path] = open(path, "a", buffering=1, encoding="utf-8")
+    return _streams[path]
 
 
 def show_progress(progress: bool | None = None) -> bool:
@@ -33,8 +53,18 @@ def show_progress(progress: bool | None = None) -> bool:
 
 def progress_bar(iterable: Iterable[Any], *, total: int | None = None, desc: str = "",
                  progress: bool | None = None, leave: bool = True, **tqdm_kwargs: Any):
-    """``tqdm`` over ``iterable``, drawn only when :func:`show_progress` says so (extra keywords go to tqdm)."""
-    from tqdm.auto import tqdm
+    """``tqdm`` over ``iterable``, drawn only when :func:`show_progress` says so (extra keywords go to tqdm).
+
+    The bar goes to :func:`progress_stream` when one is set (a text bar), else to stderr, or to a
+    notebook widget in an interactive notebook.
+    """
+    stream = progress_stream()
+    if stream is not None:
+        from tqdm.std import tqdm
+
+        tqdm_kwargs.setdefault("file", stream)
+    else:
+        from tqdm.auto import tqdm
 
     return tqdm(iterable, total=total, desc=desc, disable=not show_progress(progress), leave=leave, **tqdm_kwargs)
 

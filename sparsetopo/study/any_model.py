@@ -45,7 +45,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,7 @@ def _amount(name: str, value: Any) -> float:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parameters(StudyParameters):
     """Parameters of notebook ``05_any_model`` (the names of its ``parameters`` cell).
 
@@ -109,20 +109,20 @@ class Parameters(StudyParameters):
     n_boot : bootstrap replicates of the intervals (>= 100).
     """
 
-    dataset: str = "digits"
-    figures_dir: str = "../figures/05_any_model"
-    channels: tuple = (8, 16)
-    hidden: int = 32
-    amounts: tuple = (0.5, 0.8)
-    seeds: tuple = (0, 1, 2, 3)
-    dense_epochs: int = 10
-    finetune_epochs: int = 10
-    lr: float = 0.005
-    batch_size: int = 64
-    baseline_pairs: int = 16
-    closer_margin: float = 0.01
-    closer_margin_why: str = MARGIN_JUSTIFICATION
-    n_boot: int = 2000
+    NOTEBOOK: ClassVar[str] = "05_any_model"
+
+    channels: tuple
+    hidden: int
+    amounts: tuple
+    seeds: tuple
+    dense_epochs: int
+    finetune_epochs: int
+    lr: float
+    batch_size: int
+    baseline_pairs: int
+    closer_margin: float
+    closer_margin_why: str
+    n_boot: int
 
     def __post_init__(self) -> None:
         super().__post_init__()

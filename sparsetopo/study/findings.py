@@ -24,7 +24,10 @@ import pandas as pd
 
 from .. import atomic
 
-__all__ = ["Findings", "Claim", "findings_markdown"]
+__all__ = ["Findings", "Claim", "findings_markdown", "summary_markdown", "headline_lines", "VERDICTS"]
+
+#: The words a rule of :mod:`sparsetopo.study.verdicts` decides between.
+VERDICTS = ("holds", "does not hold", "inconclusive")
 
 
 def _plain(obj: Any) -> Any:
@@ -92,6 +95,7 @@ class Findings:
     claims: list[Claim] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
+    headlines: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.figures_dir = Path(self.figures_dir)
@@ -119,6 +123,23 @@ class Findings:
         c = Claim(claim, verdict.estimate, verdict.holds, detail, spread, verdict.verdict, rule)
         self.claims = [x for x in self.claims if x.claim != claim] + [c]
         return c
+
+    def headline(self, paper_claim: str, claims: list[str], setting: str) -> dict:
+        """Name the claims (already recorded) that answer one claim of the paper, and the setting they were
+        measured in: the notebook's answer and the README's headline are generated from these.
+
+        Raises
+        ------
+        KeyError
+            When a named claim has not been recorded (the recorded ones are listed).
+        """
+        names = [c.claim for c in self.claims]
+        missing = [c for c in claims if c not in names]
+        if missing:
+            raise KeyError(f"headline {paper_claim!r} names unrecorded claims {missing}; recorded: {names}")
+        entry = {"paper_claim": paper_claim, "claims": list(claims), "setting": setting}
+        self.headlines = [h for h in self.headlines if h["paper_claim"] != paper_claim] + [entry]
+        return entry
 
     def add_data(self, name: str, value: Any) -> None:
         """Keep the numbers behind a figure (a frame, an array or a dict)."""
@@ -151,6 +172,7 @@ class Findings:
             "parameters": _plain(self.parameters),
             "claims": [c.to_dict() for c in self.claims],
             "figures": [f"{name}.png" for name in self.figures],
+            "headlines": self.headlines,
             "data": self.data,
         }
 
@@ -172,3 +194,47 @@ def findings_markdown(findings_path: str | Path) -> str:
         lines.append(f"| {c['claim']} | {measured} | {spread} | {_verdict(c['holds'], c.get('verdict'))} |")
     return "\n".join(lines)
 
+
+
+def _interval(claim: dict) -> str:
+    rule = claim.get("rule") or {}
+    ci = rule.get("ci")
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f" [{ci[0]:.4g}, {ci[1]:.4g}]"
+
+
+def _tally(verdicts: list[str]) -> str:
+    if len(set(verdicts)) == 1:
+        return verdicts[0] if len(verdicts) == 1 else f"{verdicts[0]} (all {len(verdicts)})"
+    counts = [(v, verdicts.count(v)) for v in VERDICTS + ("n/a",) if verdicts.count(v)]
+    return ", ".join(f"{v} in {k} of {len(verdicts)}" for v, k in counts)
+
+
+def headline_lines(findings: dict, *, link: str | None = None) -> list[str]:
+    """One Markdown line per headline of a ``findings.json`` dict: the paper's claim, the tally of its
+    verdicts, the setting, and each claim's number and verdict (``link``: a path the line points to)."""
+    claims = {c["claim"]: c for c in findings["claims"]}
+    lines = []
+    for h in findings.get("headlines", []):
+        chosen = [claims[name] for name in h["claims"] if name in claims]
+        verdicts = [_verdict(c["holds"], c.get("verdict")) for c in chosen]
+        where = f" ([{findings['notebook']}]({link}))" if link else ""
+        lines.append(f"- **{h['paper_claim']}** — **{_tally(verdicts)}**{where}. *Setting:* {h['setting']}")
+        for c, v in zip(chosen, verdicts):
+            measured = "" if c["measured"] is None else f": {c['measured']:.4g}{_interval(c)}"
+            lines.append(f"  - {c['claim']}{measured} → {v}")
+    return lines
+
+
+def summary_markdown(findings: dict) -> str:
+    """The answer a notebook opens with: its headlines, then how many claims each verdict got."""
+    decided = [_verdict(c["holds"], c.get("verdict")) for c in findings["claims"]]
+    tested = [v for v in decided if v != "n/a"]
+    counts = ", ".join(f"{tested.count(v)} {v}" for v in VERDICTS if tested.count(v))
+    lines = ["### The answer", ""]
+    lines += headline_lines(findings) or ["- (this notebook names no headline claim)"]
+    lines += ["", f"Over all {len(tested)} tested claims of this notebook: {counts or 'none decided'}; "
+              f"{len(decided) - len(tested)} further rows are measured descriptions. The rules are stated below, "
+              f"fixed in the parameters before any run; the full table closes the notebook."]
+    return "\n".join(lines) + "\n"

@@ -50,7 +50,7 @@ import itertools
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
@@ -832,7 +832,7 @@ def record_findings(findings: Findings, result: "Result") -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parameters(StudyParameters):
     """Parameters of notebook ``04_lottery_tickets`` (the names of its ``parameters`` cell).
 
@@ -855,28 +855,29 @@ class Parameters(StudyParameters):
     baseline_pairs : random topology pairs for the NNSTD baseline (>= 2).
     """
 
-    figures_dir: str = "../figures/04_lottery_tickets"
-    hidden: tuple = (256, 256)
-    seeds: tuple = (0, 1, 2, 3, 4)
-    target_density: float = 0.125
-    prune_fraction: float = 0.5
-    output_prune_fraction: float | None = None
-    rewind_epoch: int = 0
-    epochs: int = 40
-    set_epochs: tuple = (80,)
-    train_samples: int | None = 10000
-    lr: float = 0.05
-    batch_size: int = 128
-    lr_schedule: str = "step"
-    zeta: float = 0.3
-    backend: str = "auto"
-    accuracy_margin: float = 0.005
-    accuracy_margin_basis: str = "0.5 point: 2.5 x the seed-to-seed SD of the ticket's accuracy (0.0020) and above the largest SD of any arm (0.0035, random static) in a 3-seed calibration of this profile (at 30 epochs per run) on other seeds (100-102; SDs of the 5-epoch mean accuracy: dense 0.0013, ticket 0.0020, re-init 0.0011, random static 0.0035, SET 30/90/442 epochs 0.0007/0.0013/0.0023)"
-    cost_factor: float = 2.0
-    cost_margin_basis: str = "'far more cheaply' read as at least halving the training MACs; the calibration (seeds 100-102) could not measure a seed spread of the cost, as no SET run reached either target there"
-    nnstd_margin: float = 0.02
-    nnstd_margin_basis: str = '0.02 NNSTD, 2.5% of the random baseline (0.816 in the calibration at 30 epochs per run on seeds 100-102): 10 x the SD (0.0020) of the NNSTD between two independent random graphs of these sizes and 6 x the SD (0.0035) of the SET-SET pair distances there, small against the gaps between different kinds of networks (tickets of different seeds sat 0.12 below the baseline; SET networks 0.016 below it, so the verdict is not foregone)'
-    baseline_pairs: int = 10
+    NOTEBOOK: ClassVar[str] = "04_lottery_tickets"
+
+    hidden: tuple
+    seeds: tuple
+    target_density: float
+    prune_fraction: float
+    output_prune_fraction: float | None
+    rewind_epoch: int
+    epochs: int
+    set_epochs: tuple
+    train_samples: int | None
+    lr: float
+    batch_size: int
+    lr_schedule: str
+    zeta: float
+    backend: str
+    accuracy_margin: float
+    accuracy_margin_basis: str
+    cost_factor: float
+    cost_margin_basis: str
+    nnstd_margin: float
+    nnstd_margin_basis: str
+    baseline_pairs: int
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,7 @@ from ..topology.masks import (
     rewire_fraction,
 )
 from . import verdicts as V
+from .common import baseline_frame, sparse_layers, sparse_mean
 from .findings import Findings
 from .params import StudyParameters, check_bool, check_int, check_real, check_sequence
 
@@ -231,25 +232,6 @@ def worked_example(
 # ---------------------------------------------------------------------------
 # sparse layers and the network-level distance
 # ---------------------------------------------------------------------------
-
-
-def sparse_layers(topology: Sequence[Any]) -> list[int]:
-    """Indices of the layers that are not dense (NNSTD of a dense layer is always 0)."""
-    return [k for k, d in enumerate(densities(as_topology(topology))) if d < 1.0]
-
-
-def sparse_mean(layer_values: Any, layers: Sequence[int]) -> Any:
-    """Network-level NNSTD: the mean of per-layer values over the sparse ``layers`` only.
-
-    ``layer_values`` holds one value per layer on its last axis (a tuple of layer distances,
-    or an array ``(..., n_layers)``); the result drops that axis.
-    """
-    layers = list(layers)
-    if not layers:
-        raise ValueError("a network-level NNSTD needs at least one sparse layer")
-    values = np.asarray(layer_values, dtype=float)
-    out = values[..., layers].mean(axis=-1)
-    return float(out) if out.ndim == 0 else out
 
 
 def _matrix_sparse_mean(matrix: DistanceMatrix, layers: Sequence[int]) -> np.ndarray:
@@ -506,35 +488,6 @@ def weakest(verdicts: Sequence["V.Verdict"]) -> "V.Verdict":
     return min(open_ or verdicts, key=lambda v: (np.nan_to_num(v.low, nan=-np.inf)))
 
 
-def baseline_frame(calibration, layers: Sequence[int] | None = None) -> pd.DataFrame:
-    """A random-topology :class:`~sparsetopo.nnstd.pairwise.Calibration` as a tidy table.
-
-    Parameters
-    ----------
-    calibration : from :func:`sparsetopo.nnstd.pairwise.random_baseline`.
-    layers : sparse layers averaged into the network row (default: layers whose samples are not all 0).
-
-    Returns
-    -------
-    pd.DataFrame
-        One row per layer plus ``"mean"`` (the mean over ``layers``, with a Student-t interval
-        over the pairs, which are independent): ``layer`` (``"0"``, ``"1"``, ..., ``"mean"``),
-        ``baseline``, ``ci_low``, ``ci_high``, ``sd`` (pair-to-pair standard deviation).
-    """
-    samples = np.asarray(calibration.samples, dtype=float)
-    if layers is None:
-        layers = [k for k in range(samples.shape[1]) if samples[:, k].any()] or [0]
-    network = sparse_mean(samples, layers)
-    rows = []
-    for k in range(samples.shape[1]):
-        rows.append({"layer": str(k), "baseline": float(calibration.layer_mean[k]),
-                     "ci_low": float(calibration.layer_ci[k, 0]), "ci_high": float(calibration.layer_ci[k, 1]),
-                     "sd": float(samples[:, k].std(ddof=1))})
-    m, lo, hi = mean_ci(network, confidence=calibration.confidence)
-    rows.append({"layer": "mean", "baseline": m, "ci_low": lo, "ci_high": hi, "sd": float(network.std(ddof=1))})
-    return pd.DataFrame(rows)
-
-
 # ---------------------------------------------------------------------------
 # tie noise: the resolution of a comparison
 # ---------------------------------------------------------------------------
@@ -645,7 +598,7 @@ def published_edges(root: Any, widths: Sequence[int], epoch: int) -> list[int] |
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parameters(StudyParameters):
     """Parameters of notebook ``01_nnstd`` (the names of its ``parameters`` cell).
 
@@ -685,33 +638,34 @@ class Parameters(StudyParameters):
     Every margin's justification is in :data:`MARGIN_JUSTIFICATIONS`.
     """
 
-    figures_dir: str = "../figures/01_nnstd"
-    seed: int = 0
-    hidden: tuple = (784, 784, 784)
-    epsilon: float = 5.0
-    edges_from_published: bool = True
-    chain_length: int = 20
-    chain_fraction: float = 0.01
-    chain_seeds: int = 5
-    sweep_fractions: tuple = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-    sweep_repeats: int = 3
-    baseline_pairs: int = 16
-    n_permutations: int = 5
-    tie_shuffles: int = 4
-    tie_pairs: int = 2
-    n_boot: int = 2000
-    example_widths: tuple = (5, 4, 4, 2)
-    example_density: float = 0.5
-    example_seed: int = 3
-    use_published: bool = True
-    published_epochs: tuple = (0, 10, 20, 30, 40, 50, 100, 150, 190)
-    published_runs: int = 10
-    invariance_margin: float = 0.01
-    growth_margin: float = 0.02
-    step_margin: float = 0.007
-    baseline_margin: float = 0.01
-    training_margin: float = 0.03
-    agreement_tolerance: float = 1e-6
+    NOTEBOOK: ClassVar[str] = "01_nnstd"
+
+    seed: int
+    hidden: tuple
+    epsilon: float
+    edges_from_published: bool
+    chain_length: int
+    chain_fraction: float
+    chain_seeds: int
+    sweep_fractions: tuple
+    sweep_repeats: int
+    baseline_pairs: int
+    n_permutations: int
+    tie_shuffles: int
+    tie_pairs: int
+    n_boot: int
+    example_widths: tuple
+    example_density: float
+    example_seed: int
+    use_published: bool
+    published_epochs: tuple
+    published_runs: int
+    invariance_margin: float
+    growth_margin: float
+    step_margin: float
+    baseline_margin: float
+    training_margin: float
+    agreement_tolerance: float
 
     def __post_init__(self) -> None:
         from .published import PUBLISHED_EPOCHS

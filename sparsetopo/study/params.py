@@ -1,11 +1,16 @@
 """Parameters of a notebook: one frozen dataclass per study module, checked before any work starts.
 
-Every study module defines ``Parameters(StudyParameters)`` whose fields are
-exactly the names of its notebook's ``parameters`` cell and of its profile
-YAML files (``notebooks/params/<profile>/<notebook>.yaml``). The notebook
-builds it from its own variables with :meth:`StudyParameters.from_namespace`,
-so the names are written once; :meth:`StudyParameters.as_dict` is what
-``findings.json`` records.
+One source of truth: a notebook's ``parameters`` cell holds every default, one
+line per parameter in papermill's typed form ``name: type = value  # meaning``
+(so ``papermill --help-notebook`` lists each with its type and meaning). A
+profile (``notebooks/params/<profile>/<notebook>.yaml``) holds only the values
+it overrides; the ``default`` profile is the cell itself. Each study module
+defines ``Parameters(StudyParameters)``: the same names with their types and
+checks, no values. :meth:`StudyParameters.resolve` builds it from the cell and
+any overrides (the study runner checks them this way before a kernel starts),
+and the notebook builds it from its own variables with
+:meth:`StudyParameters.from_namespace`; :meth:`StudyParameters.as_dict` is
+what ``findings.json`` records.
 
 The ``check_*`` helpers validate one value and raise with the parameter's name
 and its wrong value (``TypeError`` for a wrong type, ``ValueError`` for a value
@@ -14,13 +19,21 @@ out of range); they return the value normalised (lists become tuples).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import io
+import json
 import math
 import numbers
-from typing import Any, Callable, Mapping
+import tokenize
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
 
 __all__ = [
     "StudyParameters",
+    "ParameterSpec",
+    "notebooks_dir",
+    "read_parameters_cell",
     "check_int",
     "check_real",
     "check_bool",
@@ -118,17 +131,92 @@ def check_n_jobs(name: str, value: Any) -> int:
 
 
 # ---------------------------------------------------------------------------
-# the dataclass
+# the parameters cell
 # ---------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
+class ParameterSpec:
+    """One line of a ``parameters`` cell: ``name: type = default  # meaning``."""
+
+    name: str
+    type: str
+    default: Any
+    meaning: str
+
+
+def notebooks_dir() -> Path:
+    """The folder of the study's notebooks: ``notebooks/`` of the source checkout this package runs from.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the package does not run from a source checkout (an installed wheel ships no notebooks):
+        says where they are expected and how to get them.
+    """
+    folder = Path(__file__).resolve().parents[2] / "notebooks"
+    if not (folder / "params").is_dir():
+        raise FileNotFoundError(f"the study's notebooks are expected in {folder}, which does not exist: the study runs "
+                                f"from a source checkout (git clone the project, then pip install -e '.[study]')")
+    return folder
+
+
+def read_parameters_cell(notebook: str | Path) -> dict[str, ParameterSpec]:
+    """The parameters a notebook's ``parameters``-tagged cell defines, in order.
+
+    ``notebook`` is a path to an ``.ipynb`` file or the name of one of the
+    study's notebooks (``"03_evolution"``).
+
+    Raises
+    ------
+    ValueError
+        When the notebook has not exactly one ``parameters`` cell, or a line of it is not a typed
+        assignment of a literal with a one-line comment (the line is named).
+    """
+    path = Path(notebook)
+    if path.suffix != ".ipynb":
+        path = notebooks_dir() / f"{notebook}.ipynb"
+    cells = [c for c in json.loads(path.read_text())["cells"]
+             if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{path.name} must have exactly one cell tagged 'parameters', found {len(cells)}")
+    source = "".join(cells[0]["source"])
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    specs: dict[str, ParameterSpec] = {}
+    for node in ast.parse(source).body:
+        where = f"{path.name}, parameters cell line {node.lineno}"
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None):
+            raise ValueError(f"{where}: write each parameter as 'name: type = value  # meaning'")
+        if node.end_lineno != node.lineno:
+            raise ValueError(f"{where}: {node.target.id} spans several lines; papermill reads one line per parameter")
+        try:
+            default = ast.literal_eval(node.value)
+        except ValueError:
+            raise ValueError(f"{where}: the value of {node.target.id} must be a literal") from None
+        meaning = comments.get(node.lineno, "")
+        if not meaning or "=" in meaning:
+            raise ValueError(f"{where}: {node.target.id} needs a comment saying what it means, without '=' "
+                             f"(papermill cannot parse a line whose comment holds '=')")
+        annotation = node.annotation
+        type_name = annotation.value if isinstance(annotation, ast.Constant) else ast.unparse(annotation)
+        specs[node.target.id] = ParameterSpec(node.target.id, str(type_name), default, meaning)
+    return specs
+
+
+# ---------------------------------------------------------------------------
+# the dataclass
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StudyParameters:
     """Base of every notebook's parameters: the fields every notebook shares.
 
-    Subclasses add their own fields (all with defaults: the notebook's
-    ``parameters`` cell holds the same values) and extend ``__post_init__``
-    with ``super().__post_init__()`` first.
+    Subclasses set :attr:`NOTEBOOK`, add their own fields (types and checks
+    only: the values live in the notebook's ``parameters`` cell, see
+    :meth:`resolve`) with ``@dataclasses.dataclass(frozen=True, kw_only=True)``,
+    and extend ``__post_init__`` with ``super().__post_init__()`` first.
 
     Attributes
     ----------
@@ -145,13 +233,15 @@ class StudyParameters:
         (see :mod:`sparsetopo.executor`).
     """
 
-    profile: str = "default"
-    dataset: str = "fashion_mnist"
-    figures_dir: str = "../figures"
-    runs_root: str = "../runs"
-    n_jobs: int = 2
-    verbosity: str = "info"
-    scheduler: str | None = None
+    NOTEBOOK: ClassVar[str] = ""
+
+    profile: str
+    dataset: str
+    figures_dir: str
+    runs_root: str
+    n_jobs: int
+    verbosity: str
+    scheduler: str | None
 
     def __post_init__(self) -> None:
         self._set("profile", check_str("profile", self.profile))
@@ -174,6 +264,32 @@ class StudyParameters:
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The values of the notebook's ``parameters`` cell (the ``default`` profile)."""
+        return {name: spec.default for name, spec in read_parameters_cell(cls.NOTEBOOK).items()}
+
+    @classmethod
+    def resolve(cls, overrides: Mapping[str, Any] | None = None, /, **values: Any):
+        """Parameters from the notebook's ``parameters`` cell with ``overrides`` and then ``values`` applied (a
+        profile's values, then a user's): what an execution with these overrides will run with.
+        ``Parameters.resolve(seeds=[0, 1])`` is the notebook's defaults with two seeds.
+
+        Raises
+        ------
+        ValueError
+            When an override names no parameter (the known ones are named), or a value is out of range.
+        TypeError
+            When a value has the wrong type (the parameter and the value are named).
+        """
+        overrides = {**(overrides or {}), **values}
+        values = cls.defaults()
+        unknown = sorted(set(overrides) - set(values))
+        if unknown:
+            raise ValueError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
+                             f"{cls.NOTEBOOK}; known: {', '.join(values)}")
+        return cls.from_mapping({**values, **overrides})
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]):

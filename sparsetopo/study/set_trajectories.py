@@ -47,7 +47,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
@@ -609,7 +609,7 @@ def accuracy_verdicts(accuracy: pd.DataFrame, *, margin: V.Margin) -> list[Decid
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parameters(StudyParameters):
     """Parameters of notebook ``03_evolution`` (the names of its ``parameters`` cell).
 
@@ -639,41 +639,33 @@ class Parameters(StudyParameters):
         compare it with the published runs, to test whether the regrowth sampler explains a gap.
     """
 
-    figures_dir: str = "../figures/03_evolution"
-    seed: int = 0
-    hidden: tuple = (784, 784, 784)
-    layer_edges: tuple | None = None
-    zeta: float = 0.3
-    epochs: int = 50
-    other_epochs: int | None = 20
-    lr: float = 0.01
-    batch_size: int = 128
-    train_samples: int | None = 15000
-    backend: str = "sparse"
-    snapshot_epochs: tuple = (0, 1, 10, 20, 30, 40, 50)
-    chain_runs: int = 10
-    same_start_runs: int = 5
-    independent_runs: int = 5
-    chain_fraction: float = 0.01
-    chain_shared_seed: bool = True
-    baseline_pairs: int = 16
-    use_published: bool = True
-    n_boot: int = 2000
-    distance_margin: float = 0.05
-    distance_margin_why: str = (
-        "0.05 NNSTD is 1.2 to 2 times the standard deviation over pairs of the published networks' "
-        "between-run NNSTD at epoch 50 (0.025, 0.032 and 0.042 in layers 0, 1 and 2), 2.3 to 3.6 times "
-        "the half-width of their network-bootstrap 95% intervals (0.014 to 0.022), and 6% of the random "
-        "baseline for their edge counts (0.78 to 0.82)."
-    )
-    accuracy_margin: float = 0.005
-    accuracy_margin_why: str = (
-        "0.005 (half an accuracy point) is 2.3 times the standard deviation over the 7 published runs "
-        "with logs of their last-5-epoch mean test accuracy (0.0021 at epochs 196-200, 0.0022 at epochs "
-        "46-50)."
-    )
-    heatmap_epochs: tuple | None = None
-    sampler_ablation: bool = True
+    NOTEBOOK: ClassVar[str] = "03_evolution"
+
+    seed: int
+    hidden: tuple
+    layer_edges: tuple | None
+    zeta: float
+    epochs: int
+    other_epochs: int | None
+    lr: float
+    batch_size: int
+    train_samples: int | None
+    backend: str
+    snapshot_epochs: tuple
+    chain_runs: int
+    same_start_runs: int
+    independent_runs: int
+    chain_fraction: float
+    chain_shared_seed: bool
+    baseline_pairs: int
+    use_published: bool
+    n_boot: int
+    distance_margin: float
+    distance_margin_why: str
+    accuracy_margin: float
+    accuracy_margin_why: str
+    heatmap_epochs: tuple | None
+    sampler_ablation: bool
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -879,7 +871,7 @@ def run(params: Parameters) -> Result:
     """Train (or read back) every run, then compute every distance, interval and verdict the notebook shows."""
     from ..nnstd.pairwise import random_baseline
     from . import published as published_data
-    from .nnstd_behaviour import baseline_frame, sparse_layers
+    from .common import baseline_frame, sparse_layers
 
     if not isinstance(params, Parameters):
         raise TypeError(f"params must be set_trajectories.Parameters, got {type(params).__name__}")

@@ -42,12 +42,11 @@ A verdict on arms with an unconverged run is capped at inconclusive
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -470,7 +469,7 @@ def learning_curves(configs: Sequence[RunConfig], root: str | os.PathLike | None
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parameters(StudyParameters):
     """Parameters of notebook ``02_sparse_vs_dense`` (the names of its ``parameters`` cell).
 
@@ -489,17 +488,17 @@ class Parameters(StudyParameters):
     confidence : family-wise confidence of a dataset's verdict (Bonferroni over densities).
     """
 
-    dataset: str = "fashion_mnist"
-    figures_dir: str = "../figures/02_sparse_vs_dense"
-    datasets: Any = field(default_factory=lambda: copy.deepcopy(DEFAULT_DATASETS))
-    densities: tuple = (0.02, 0.06, 0.2)
-    seeds: tuple = (0, 1, 2, 3, 4)
-    lr_schedule: str = "step"
-    dropout: float = 0.2
-    backend: str = "auto"
-    margin_multiple: float = 2.0
-    calibration_seeds: tuple = (100, 101, 102, 103, 104)
-    confidence: float = 0.95
+    NOTEBOOK: ClassVar[str] = "02_sparse_vs_dense"
+
+    datasets: Any
+    densities: tuple
+    seeds: tuple
+    lr_schedule: str
+    dropout: float
+    backend: str
+    margin_multiple: float
+    calibration_seeds: tuple
+    confidence: float
 
     def __post_init__(self) -> None:
         super().__post_init__()

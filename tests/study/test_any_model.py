@@ -15,7 +15,7 @@ TINY = {"channels": (2, 4), "hidden": 8, "dense_epochs": 1, "finetune_epochs": 1
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    return run(Parameters(runs_root=str(runs), figures_dir=str(runs / "figures"), verbosity="warning", n_jobs=1,
+    return run(Parameters.resolve(runs_root=str(runs), figures_dir=str(runs / "figures"), verbosity="warning", n_jobs=1,
                           **TINY))
 
 
@@ -117,11 +117,11 @@ def test_rerun_reads_the_cached_networks(result):
                                  {"closer_margin": -0.1}, {"n_boot": 10}])
 def test_params_are_validated(bad):
     with pytest.raises(ValueError, match=f"parameter {next(iter(bad))}"):
-        Parameters(**bad)
+        Parameters.resolve(**bad)
 
 
 def test_run_refuses_other_parameters():
     from sparsetopo.study import sparse_vs_dense
 
     with pytest.raises(TypeError, match="any_model.Parameters"):
-        run(sparse_vs_dense.Parameters())
+        run(sparse_vs_dense.Parameters.resolve())

@@ -214,14 +214,14 @@ def test_ticket_distances_fix_output_neurons_of_a_sparse_output_layer_and_resamp
 
 def test_parameters_check_margins_and_budgets():
     with pytest.raises(ValueError, match="accuracy_margin"):
-        lt.Parameters(accuracy_margin=0)
+        lt.Parameters.resolve(accuracy_margin=0)
     with pytest.raises(ValueError, match="cost_factor"):
-        lt.Parameters(cost_factor=0.5)
+        lt.Parameters.resolve(cost_factor=0.5)
     with pytest.raises(ValueError, match="seeds"):
-        lt.Parameters(seeds=[0])
+        lt.Parameters.resolve(seeds=[0])
     with pytest.raises(ValueError, match="rewind_epoch"):
-        lt.Parameters(epochs=3, rewind_epoch=3)
-    p = lt.Parameters(set_epochs=[40, 80])
+        lt.Parameters.resolve(epochs=3, rewind_epoch=3)
+    p = lt.Parameters.resolve(set_epochs=[40, 80])
     text = lt.rules(p)
     assert f"m = {p.accuracy_margin:g}" in text and "log10(2)" in text and "bootstrap over networks" in text
 
@@ -233,7 +233,7 @@ def test_search_folders_are_where_the_store_puts_them(study):
 
 
 def test_findings_record_verdicts_only_where_a_rule_decides(study, tmp_path):
-    p = lt.Parameters(dataset="digits", hidden=(16, 16), seeds=tuple(SEEDS), target_density=0.25, prune_fraction=0.5,
+    p = lt.Parameters.resolve(dataset="digits", hidden=(16, 16), seeds=tuple(SEEDS), target_density=0.25, prune_fraction=0.5,
                       epochs=2, set_epochs=(3,), train_samples=None, lr=0.05, batch_size=64, baseline_pairs=3,
                       figures_dir=str(tmp_path / "fig"), runs_root=str(study.root), n_jobs=1, verbosity="warning")
     r = lt.run(p)

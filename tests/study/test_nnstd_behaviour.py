@@ -280,7 +280,7 @@ def test_published_gap_correlation_sees_a_chain_ordering():
 @pytest.fixture(scope="module")
 def small_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("study01")
-    params = P.Parameters(dataset="digits", hidden=[16, 16], epsilon=2.0, chain_length=4, chain_seeds=3,
+    params = P.Parameters.resolve(dataset="digits", hidden=[16, 16], epsilon=2.0, chain_length=4, chain_seeds=3,
                           sweep_fractions=[0.0, 0.2, 0.5, 1.0], sweep_repeats=2, baseline_pairs=3, n_permutations=2,
                           tie_shuffles=1, tie_pairs=1, n_boot=100, use_published=False, n_jobs=1,
                           verbosity="warning", figures_dir=str(out / "figures"), runs_root=str(out / "runs"))
@@ -357,7 +357,7 @@ def test_rules_state_every_margin_before_the_numbers(small_study):
 
 
 def test_run_refuses_a_chain_that_moves_no_edge(tmp_path):
-    params = P.Parameters(dataset="digits", hidden=[16, 16], epsilon=0.05, use_published=False,
+    params = P.Parameters.resolve(dataset="digits", hidden=[16, 16], epsilon=0.05, use_published=False,
                           verbosity="warning", figures_dir=str(tmp_path / "f"), runs_root=str(tmp_path / "r"))
     with pytest.raises(ValueError, match="moves no edge"):
         P.run(params)

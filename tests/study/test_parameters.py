@@ -1,4 +1,5 @@
-"""Notebook parameters: one source (cell == default YAML == dataclass fields), validated before any work."""
+"""Notebook parameters: one source (the typed parameters cell; profiles override; the dataclass checks), validated
+before any work."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 import sparsetopo
 from sparsetopo.parallel import show_progress
 from sparsetopo.study import any_model, lottery_tickets, nnstd_behaviour, set_trajectories, sparse_vs_dense
-from sparsetopo.study.runner import NOTEBOOKS, profile_parameters
+from sparsetopo.study.params import read_parameters_cell
+from sparsetopo.study.runner import NOTEBOOKS, StudyError, profile_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 NB_DIR = ROOT / "notebooks"
@@ -34,7 +35,7 @@ def cell_parameters(name: str) -> dict:
     (cell,) = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     namespace: dict = {}
     exec(cell.source, {}, namespace)
-    return namespace
+    return {k: v for k, v in namespace.items() if k != "__annotations__"}
 
 
 def test_every_notebook_has_a_study_module():
@@ -42,14 +43,29 @@ def test_every_notebook_has_a_study_module():
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_parameters_cell_equals_default_profile(name):
-    cell = cell_parameters(name)
-    default = yaml.safe_load((NB_DIR / "params" / "default" / f"{name}.yaml").read_text())
-    assert set(cell) == set(default), (
-        f"{name}: names only in the parameters cell {sorted(set(cell) - set(default))}, "
-        f"only in params/default/{name}.yaml {sorted(set(default) - set(cell))}")
-    different = {k: (cell[k], default[k]) for k in cell if cell[k] != default[k]}
-    assert not different, f"{name}: parameters cell vs params/default/{name}.yaml (cell, yaml): {different}"
+def test_parameters_cell_is_the_one_source_of_defaults(name):
+    specs = read_parameters_cell(name)
+    assert {k: v.default for k, v in specs.items()} == cell_parameters(name)
+    assert MODULES[name].Parameters.defaults() == cell_parameters(name)
+    assert not (NB_DIR / "params" / "default").exists(), "the default profile is the parameters cell itself"
+    import dataclasses as dc
+
+    assert all(f.default is dc.MISSING and f.default_factory is dc.MISSING
+               for f in dc.fields(MODULES[name].Parameters)), "values belong in the parameters cell, not the dataclass"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_papermill_lists_every_parameter_with_type_and_meaning(name):
+    from papermill.inspection import (
+        _infer_parameters,
+        display_notebook_help,  # noqa: F401  (papermill's own reader below)
+    )
+
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    inferred = {p.name: p for p in _infer_parameters(nb)}
+    assert list(inferred) == list(cell_parameters(name)), "papermill could not parse some parameter lines"
+    for p in inferred.values():
+        assert p.inferred_type_name != "None" and p.help, f"{name}.{p.name} lacks a type or a meaning"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -60,19 +76,39 @@ def test_dataclass_fields_are_the_parameters_cell(name):
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_every_profile_gives_valid_parameters_and_names_itself(name, profile):
+def test_every_profile_overrides_only_what_it_changes_and_names_itself(name, profile):
     values = profile_parameters(name, profile)
     assert values.get("profile") == profile, f"params/{profile}/{name}.yaml must set profile: {profile}"
-    params = MODULES[name].Parameters.from_mapping({**cell_parameters(name), **values})
+    cell = cell_parameters(name)
+    same = sorted(k for k, v in values.items() if k != "profile" and cell.get(k) == v)
+    assert not same, f"params/{profile}/{name}.yaml repeats the default of {same}: a value lives in one place"
+    params = MODULES[name].Parameters.resolve(values)
     assert params.profile == profile
     recorded = params.as_dict()
     for key, value in values.items():
         assert recorded[key] == value, key
 
 
-def test_dataclass_defaults_equal_the_default_profile():
-    for name, module in MODULES.items():
-        assert module.Parameters().as_dict() == module.Parameters.from_mapping(cell_parameters(name)).as_dict(), name
+def test_resolve_refuses_an_unknown_parameter_and_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown parameter seedz for 02_sparse_vs_dense; known: .*seeds"):
+        sparse_vs_dense.Parameters.resolve({"seedz": [1, 2]})
+
+
+def test_parameters_cell_lines_need_type_literal_and_meaning(tmp_path):
+    def notebook(source):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})]
+        path = tmp_path / "x.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    assert read_parameters_cell(notebook('a: int = 1  # one thing'))["a"].type == "int"
+    assert read_parameters_cell(notebook('a: "Optional[int]" = None  # maybe')) ["a"].type == "Optional[int]"
+    for bad, message in [("a = 1  # untyped", "name: type = value"), ("a: int = 1", "needs a comment"),
+                         ("a: int = 1  # x = y", "without '='"), ("a: int = f()  # call", "literal"),
+                         ("a: list = [1,\n 2]  # two lines", "spans several lines")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            read_parameters_cell(notebook(bad))
 
 
 @pytest.mark.parametrize(
@@ -110,11 +146,11 @@ def test_dataclass_defaults_equal_the_default_profile():
 )
 def test_bad_parameter_is_refused_with_its_name_and_value(module, field, value, error, message):
     with pytest.raises(error, match=re.escape(f"parameter {message}")):
-        module.Parameters(**{field: value})
+        module.Parameters.resolve({field: value})
 
 
 def test_parameters_are_frozen_and_lists_become_tuples():
-    p = sparse_vs_dense.Parameters(seeds=[3, 4])
+    p = sparse_vs_dense.Parameters.resolve({"seeds": [3, 4]})
     assert p.seeds == (3, 4)
     assert p.as_dict()["seeds"] == [3, 4]
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -134,15 +170,15 @@ def test_from_namespace_takes_fields_by_name_and_names_the_missing():
 
 def test_run_refuses_other_parameters():
     with pytest.raises(TypeError, match="Parameters"):
-        sparse_vs_dense.run(lottery_tickets.Parameters())
+        sparse_vs_dense.run(lottery_tickets.Parameters.resolve())
 
 
 def test_profile_yaml_naming_another_profile_is_refused(tmp_path):
     (tmp_path / "params" / "smoke").mkdir(parents=True)
     (tmp_path / "params" / "smoke" / "x.yaml").write_text("profile: default\nepochs: 2\n")
-    with pytest.raises(ValueError, match="profile"):
+    with pytest.raises(StudyError, match="profile"):
         profile_parameters("x", "smoke", tmp_path)
-    with pytest.raises(FileNotFoundError, match="smoke"):
+    with pytest.raises(StudyError, match="smoke"):
         profile_parameters("x", "paper", tmp_path)
 
 
@@ -194,7 +230,7 @@ def test_every_study_module_exposes_the_same_api(name):
         assert fn in module.__all__, f"{module.__name__}.__all__ lacks {fn}"
         assert list(inspect.signature(getattr(module, fn)).parameters) == [
             "params" if fn == "run" else "result"], f"{module.__name__}.{fn}"
-    assert module.Parameters().figures_dir == f"../figures/{name}"
+    assert module.Parameters.resolve().figures_dir == f"../figures/{name}"
 
 
 def test_scheduler_parameter_reaches_the_executor_and_none_leaves_the_setting_alone(monkeypatch):

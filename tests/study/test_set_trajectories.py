@@ -76,20 +76,20 @@ def test_experiment_independent_chain_seeds_and_refusals(tmp_path):
 
 def test_parameters_check_budgets_and_margins():
     snaps = (0, 10, 30)
-    p = E.Parameters(epochs=30, other_epochs=20, snapshot_epochs=snaps)
+    p = E.Parameters.resolve(epochs=30, other_epochs=20, snapshot_epochs=snaps)
     assert p.accuracy_budget == 20
-    assert E.Parameters(epochs=30, other_epochs=None, snapshot_epochs=snaps).accuracy_budget == 30
+    assert E.Parameters.resolve(epochs=30, other_epochs=None, snapshot_epochs=snaps).accuracy_budget == 30
     with pytest.raises(ValueError, match="other_epochs"):
-        E.Parameters(epochs=20, other_epochs=30, snapshot_epochs=(0, 20))
+        E.Parameters.resolve(epochs=20, other_epochs=30, snapshot_epochs=(0, 20))
     with pytest.raises(ValueError, match="chain_runs"):
-        E.Parameters(chain_runs=2)
+        E.Parameters.resolve(chain_runs=2)
     with pytest.raises(ValueError, match="distance_margin"):
-        E.Parameters(distance_margin=0.0)
+        E.Parameters.resolve(distance_margin=0.0)
     with pytest.raises(ValueError, match="snapshot_epochs"):
-        E.Parameters(epochs=20, other_epochs=None, snapshot_epochs=(0, 30))
-    distance, accuracy = E.Parameters(distance_margin_why="why d", accuracy_margin_why="why a").margins()
+        E.Parameters.resolve(epochs=20, other_epochs=None, snapshot_epochs=(0, 30))
+    distance, accuracy = E.Parameters.resolve(distance_margin_why="why d", accuracy_margin_why="why a").margins()
     assert (distance.value, distance.justification, accuracy.value) == (0.05, "why d", 0.005)
-    text = E.rules(E.Parameters(distance_margin=0.07))
+    text = E.rules(E.Parameters.resolve(distance_margin=0.07))
     assert "±0.07" in text and "Equivalence" in text and "inconclusive" in text
 
 
@@ -272,7 +272,7 @@ def test_sampler_ablation_retrains_the_chain_with_rejection_regrowth(tmp_path):
     exp = E.experiment_configs(base, chain_runs=4, same_start_runs=3, independent_runs=3, runs_root=tmp_path,
                                other_epochs=10)
     frame, runs = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1)
-    params = E.Parameters(dataset="digits", hidden=(12, 12), runs_root=str(tmp_path), figures_dir=str(tmp_path / "f"),
+    params = E.Parameters.resolve(dataset="digits", hidden=(12, 12), runs_root=str(tmp_path), figures_dir=str(tmp_path / "f"),
                           n_jobs=1, n_boot=200, epochs=10, other_epochs=10, snapshot_epochs=(0, 1, 5, 10),
                           verbosity="warning")
     epochs = E.setting_epochs(runs, exp)["b"]

@@ -20,7 +20,7 @@ def _params(tmp_path, **changes):
     values = dict(dataset="digits", datasets=TINY, densities=[0.5], seeds=[0, 1], calibration_seeds=[100, 101],
                   runs_root=str(tmp_path / "runs"), figures_dir=str(tmp_path / "fig"), n_jobs=1, verbosity="warning")
     values.update(changes)
-    return S.Parameters(**values)
+    return S.Parameters.resolve(**values)
 
 
 # --------------------------------------------------------------------------- parameters and grid

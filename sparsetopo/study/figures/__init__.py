@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..nnstd.heatmap import distance_heatmap as _heatmap
+from ...nnstd.heatmap import distance_heatmap as _heatmap
 
 __all__ = ["style", "distance_heatmap", "heatmap_grid", "line_with_band", "embedding_paths"]
 
@@ -457,7 +457,7 @@ def block_heatmap(matrix: np.ndarray, groups: Sequence[str], *, labels: Sequence
 
 
 def _mean_ci(values) -> tuple[float, float, float]:
-    from ..stats import mean_ci
+    from ...stats import mean_ci
 
     return mean_ci(np.asarray(values, dtype=float))
 

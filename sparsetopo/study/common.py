@@ -1,0 +1,63 @@
+"""Pieces several notebooks share: which layers are sparse, the network-level mean over them, and the
+random-topology baseline as a table. Study modules import these from here, never from each other."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..stats import mean_ci
+from ..topology.masks import as_topology, densities
+
+__all__ = ["sparse_layers", "sparse_mean", "baseline_frame"]
+
+
+def sparse_layers(topology: Sequence[Any]) -> list[int]:
+    """Indices of the layers that are not dense (NNSTD of a dense layer is always 0)."""
+    return [k for k, d in enumerate(densities(as_topology(topology))) if d < 1.0]
+
+
+def sparse_mean(layer_values: Any, layers: Sequence[int]) -> Any:
+    """Network-level NNSTD: the mean of per-layer values over the sparse ``layers`` only.
+
+    ``layer_values`` holds one value per layer on its last axis (a tuple of layer distances,
+    or an array ``(..., n_layers)``); the result drops that axis.
+    """
+    layers = list(layers)
+    if not layers:
+        raise ValueError("a network-level NNSTD needs at least one sparse layer")
+    values = np.asarray(layer_values, dtype=float)
+    out = values[..., layers].mean(axis=-1)
+    return float(out) if out.ndim == 0 else out
+
+
+
+def baseline_frame(calibration, layers: Sequence[int] | None = None) -> pd.DataFrame:
+    """A random-topology :class:`~sparsetopo.nnstd.pairwise.Calibration` as a tidy table.
+
+    Parameters
+    ----------
+    calibration : from :func:`sparsetopo.nnstd.pairwise.random_baseline`.
+    layers : sparse layers averaged into the network row (default: layers whose samples are not all 0).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per layer plus ``"mean"`` (the mean over ``layers``, with a Student-t interval
+        over the pairs, which are independent): ``layer`` (``"0"``, ``"1"``, ..., ``"mean"``),
+        ``baseline``, ``ci_low``, ``ci_high``, ``sd`` (pair-to-pair standard deviation).
+    """
+    samples = np.asarray(calibration.samples, dtype=float)
+    if layers is None:
+        layers = [k for k in range(samples.shape[1]) if samples[:, k].any()] or [0]
+    network = sparse_mean(samples, layers)
+    rows = []
+    for k in range(samples.shape[1]):
+        rows.append({"layer": str(k), "baseline": float(calibration.layer_mean[k]),
+                     "ci_low": float(calibration.layer_ci[k, 0]), "ci_high": float(calibration.layer_ci[k, 1]),
+                     "sd": float(samples[:, k].std(ddof=1))})
+    m, lo, hi = mean_ci(network, confidence=calibration.confidence)
+    rows.append({"layer": "mean", "baseline": m, "ci_low": lo, "ci_high": hi, "sd": float(network.std(ddof=1))})
+    return pd.DataFrame(rows)
