@@ -18,7 +18,7 @@ from typing import Any
 from .findings import Findings, summary_markdown
 from .prose import render
 
-__all__ = ["begin", "show", "answer", "prose", "png_bytes"]
+__all__ = ["begin", "show", "answer", "prose", "findings_table", "png_bytes"]
 
 
 def begin(params: Any) -> float:
@@ -69,3 +69,17 @@ def prose(notebook: str, section: str, **context: Any) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(render(notebook, section, **context)))
+
+
+def findings_table(findings: Findings, *, decided_only: bool = False, title: str = "Every claim of this notebook") -> None:
+    """Display the findings table folded in a ``<details>`` block (open it to read every row).
+
+    ``decided_only`` keeps the claims a rule decided (drops the ``n/a`` descriptions).
+    """
+    from IPython.display import HTML, display
+
+    table = findings.table()
+    if decided_only:
+        table = table[table["verdict"] != "n/a"]
+    html = table.to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0, escape=True)
+    display(HTML(f"<details><summary>{title} ({len(table)} rows)</summary>\n\n{html}\n</details>"))
