@@ -24,7 +24,7 @@ import pandas as pd
 
 from .. import atomic
 
-__all__ = ["Findings", "Claim", "findings_markdown", "summary_markdown", "headline_lines", "VERDICTS"]
+__all__ = ["Findings", "Claim", "findings_markdown", "summary_markdown", "headline_lines", "verdict_word", "VERDICTS"]
 
 #: The words a rule of :mod:`sparsetopo.study.verdicts` decides between.
 VERDICTS = ("holds", "does not hold", "inconclusive")
@@ -52,7 +52,7 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _verdict(holds: bool | None, verdict: str | None = None) -> str:
+def verdict_word(holds: bool | None, verdict: str | None = None) -> str:
     if verdict is not None:
         return verdict
     return "n/a" if holds is None else ("holds" if holds else "does not hold")
@@ -162,7 +162,7 @@ class Findings:
         """The findings table: claim, measured value, spread, verdict."""
         rows = []
         for c in self.claims:
-            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": _verdict(c.holds, c.verdict),
+            rows.append({"claim": c.claim, "measured": c.measured, "spread": c.spread, "verdict": verdict_word(c.holds, c.verdict),
                          "how measured": c.detail})
         return pd.DataFrame(rows)
 
@@ -191,7 +191,7 @@ def findings_markdown(findings_path: str | Path) -> str:
     for c in data["claims"]:
         measured = "" if c["measured"] is None else f"{c['measured']:.4g}"
         spread = (c.get("spread") or "").replace("|", "/")
-        lines.append(f"| {c['claim']} | {measured} | {spread} | {_verdict(c['holds'], c.get('verdict'))} |")
+        lines.append(f"| {c['claim']} | {measured} | {spread} | {verdict_word(c['holds'], c.get('verdict'))} |")
     return "\n".join(lines)
 
 
@@ -218,7 +218,7 @@ def headline_lines(findings: dict, *, link: str | None = None) -> list[str]:
     lines = []
     for h in findings.get("headlines", []):
         chosen = [claims[name] for name in h["claims"] if name in claims]
-        verdicts = [_verdict(c["holds"], c.get("verdict")) for c in chosen]
+        verdicts = [verdict_word(c["holds"], c.get("verdict")) for c in chosen]
         where = f" ([{findings['notebook']}]({link}))" if link else ""
         lines.append(f"- **{h['paper_claim']}** — **{_tally(verdicts)}**{where}. *Setting:* {h['setting']}")
         for c, v in zip(chosen, verdicts):
@@ -229,7 +229,7 @@ def headline_lines(findings: dict, *, link: str | None = None) -> list[str]:
 
 def summary_markdown(findings: dict) -> str:
     """The answer a notebook opens with: its headlines, then how many claims each verdict got."""
-    decided = [_verdict(c["holds"], c.get("verdict")) for c in findings["claims"]]
+    decided = [verdict_word(c["holds"], c.get("verdict")) for c in findings["claims"]]
     tested = [v for v in decided if v != "n/a"]
     counts = ", ".join(f"{tested.count(v)} {v}" for v in VERDICTS if tested.count(v))
     lines = ["### The answer", ""]

@@ -1,15 +1,23 @@
 """The README's findings tables, generated from ``figures/<notebook>/findings.json``.
 
-README.md marks each generated table with a pair of comments::
+README.md marks each generated block with a pair of comments::
+
+    <!-- headline -->
+    - **C2 ...** — **holds in 1 of 6, ...**. *Setting:* ...
+    <!-- /headline -->
 
     <!-- findings:02_sparse_vs_dense -->
+    <details><summary>...</summary>
     | claim | measured | spread | verdict |
     ...
+    </details>
     <!-- /findings -->
 
+The headline gathers every notebook's ``headlines`` (the claims of the paper
+each notebook answers, see :meth:`~sparsetopo.study.findings.Findings.headline`),
+in notebook order; each findings table is folded in a ``<details>`` block.
 ``python -m sparsetopo.study.report`` (``make report``) rewrites what lies
-between each pair from the notebook's ``findings.json``
-(:func:`~sparsetopo.study.findings.findings_markdown`) and leaves the rest of
+between each pair from the notebooks' ``findings.json`` and leaves the rest of
 the README untouched; ``--check`` only reports whether the README is current
 (exit status 1 when not), which a test runs.
 """
@@ -24,13 +32,15 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import atomic
-from .findings import findings_markdown
+from .findings import VERDICTS, findings_markdown, headline_lines, verdict_word
 
-__all__ = ["MARKER", "render", "update_readme", "main"]
+__all__ = ["MARKER", "HEADLINE", "render", "headline_markdown", "update_readme", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: ``<!-- findings:NAME -->`` ... ``<!-- /findings -->``; NAME is a folder under ``figures/``.
 MARKER = re.compile(r"(<!-- findings:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /findings -->)", re.S)
+#: ``<!-- headline -->`` ... ``<!-- /headline -->``: what the study found, one entry per claim of the paper.
+HEADLINE = re.compile(r"(<!-- headline -->\n)(?P<body>.*?)(<!-- /headline -->)", re.S)
 logger = logging.getLogger(__name__)
 
 
@@ -57,9 +67,26 @@ def render(text: str, figures_root: str | Path) -> str:
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist (README marker findings:{match['name']}); "
                                     f"execute the notebook or fix the marker")
-        return f"{match.group(1)}{findings_markdown(path)}\n\n{match.group(4)}"
+        claims = atomic.read_json(path)["claims"]
+        verdicts = [verdict_word(c["holds"], c.get("verdict")) for c in claims]
+        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if verdicts.count(v))
+        summary = f"Every claim of {match['name']}: {len(claims)} rows ({counts or 'no verdicts'}; {verdicts.count('n/a')} descriptions)"
+        return (f"{match.group(1)}<details><summary>{summary}</summary>\n\n{findings_markdown(path)}\n\n</details>\n"
+                f"{match.group(4)}")
 
-    return MARKER.sub(table, text)
+    text = MARKER.sub(table, text)
+    if HEADLINE.search(text):
+        text = HEADLINE.sub(lambda m: f"{m.group(1)}{headline_markdown(figures_root)}{m.group(3)}", text)
+    return text
+
+
+def headline_markdown(figures_root: str | Path) -> str:
+    """What the study found: the headlines of every ``<figures_root>/*/findings.json``, in notebook order."""
+    lines = []
+    for path in sorted(Path(figures_root).glob("*/findings.json")):
+        findings = atomic.read_json(path)
+        lines += headline_lines(findings, link=f"notebooks/{findings['notebook']}.ipynb")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def update_readme(readme: str | Path = ROOT / "README.md", figures_root: str | Path = ROOT / "figures", *,

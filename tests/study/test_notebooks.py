@@ -37,7 +37,7 @@ def test_notebook_has_question_and_parameters_cell(name):
     cells = _parameters_cells(nb)
     assert len(cells) == 1, f"{name} needs exactly one cell tagged 'parameters' (papermill only warns without it)"
     for param in ("dataset", "figures_dir", "runs_root", "profile"):
-        assert re.search(rf"^{param}\s*=", cells[0].source, re.M), f"parameters cell lacks {param}"
+        assert re.search(rf"^{param}\s*:", cells[0].source, re.M), f"parameters cell lacks {param}"
 
 
 def _finite_numbers(obj, path="findings"):
@@ -53,9 +53,23 @@ def _finite_numbers(obj, path="findings"):
 
 @pytest.fixture(scope="module")
 def smoke_outputs(tmp_path_factory):
-    """Execute all four notebooks once with the smoke profile (shared run store)."""
+    """Execute every notebook once with the smoke profile (shared run store), with ``MPLBACKEND=Agg`` in the
+    environment as CI sets it (the backend under which ``display(fig)`` stores no image)."""
     out = tmp_path_factory.mktemp("smoke")
     results = {}
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        _execute_all(out, results)
+    finally:
+        if backend is None:
+            os.environ.pop("MPLBACKEND")
+        else:
+            os.environ["MPLBACKEND"] = backend
+    return results
+
+
+def _execute_all(out, results):
     for name in NOTEBOOKS:
         executed = execute_notebook(
             name,
@@ -67,7 +81,57 @@ def smoke_outputs(tmp_path_factory):
         )
         findings = json.loads((out / "figures" / name / "findings.json").read_text())
         results[name] = (executed, findings, out / "figures" / name)
-    return results
+
+
+PROGRESS = re.compile(r"\d+%\|| \d+/\d+ \[|it/s\]|s/it\]")
+
+
+def assert_readable(nb, name: str, max_stderr: int) -> None:
+    """Every figure a cell shows is stored as a PNG with an alt text, no figure is stored as text only, and
+    stderr holds no progress bars and at most ``max_stderr`` outputs."""
+    stderr = 0
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        outputs = cell.get("outputs", [])
+        images = [o for o in outputs if "image/png" in o.get("data", {})]
+        shows = cell.source.count("notebook.show(")
+        if shows and "if " not in cell.source and "for " not in cell.source:
+            assert len(images) == shows, f"{name} code cell {i}: {shows} figures shown, {len(images)} stored as PNG"
+        for o in images:
+            assert o["data"].get("text/plain", "").strip(), f"{name} code cell {i}: an image without alt text"
+        for o in outputs:
+            text = o.get("data", {}).get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            assert not text.startswith("<Figure size"), f"{name} code cell {i} stores a figure as text: {text}"
+            if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                stderr += 1
+                body = "".join(o["text"]) if isinstance(o["text"], list) else o["text"]
+                assert not PROGRESS.search(body), f"{name} code cell {i} stores a progress bar: {body[:200]!r}"
+    assert stderr <= max_stderr, f"{name} stores {stderr} stderr outputs (at most {max_stderr})"
+    assert any("notebook.show(" in c.source for c in nb.cells if c.cell_type == "code"), f"{name} shows no figure"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_smoke_notebook_stores_every_figure_as_an_image_and_no_progress(smoke_outputs, name):
+    executed, _, _ = smoke_outputs[name]
+    assert_readable(nbformat.read(executed, as_version=4), name, max_stderr=3)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_stores_every_figure_as_an_image_and_no_progress(name):
+    path = NB_DIR / f"{name}.ipynb"
+    assert_readable(nbformat.read(path, as_version=4), name, max_stderr=5)
+    assert path.stat().st_size < 2_500_000, f"{name} is {path.stat().st_size // 1000} kB"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_opens_with_its_answer(name):
+    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+            and "injected-parameters" not in c.metadata.get("tags", [])]
+    answer = next(i for i, c in enumerate(code) if "notebook.answer(findings)" in c.source)
+    assert answer <= 1, f"{name}: the answer must come right after the setup cell"
+    assert any("### The answer" in "".join(o.get("data", {}).get("text/markdown", "")) for o in code[answer].outputs), \
+        f"{name}: the committed notebook does not show its answer"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

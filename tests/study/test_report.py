@@ -17,6 +17,7 @@ def test_readme_tables_agree_with_the_findings_files():
     text = (ROOT / "README.md").read_text()
     for name in NOTEBOOKS:
         assert f"<!-- findings:{name} -->" in text, f"README.md has no generated table for {name}"
+    assert text.index("<!-- headline -->") < text.index("```"), "the README opens with what the study found"
     assert render(text, ROOT / "figures") == text, "README.md disagrees with figures/*/findings.json: run `make report`"
 
 
@@ -47,8 +48,9 @@ def test_render_replaces_only_the_marked_tables(tmp_path):
     _findings(tmp_path, "nb", 0.123456, True)
     text = "intro\n<!-- findings:nb -->\nstale table\n<!-- /findings -->\noutro | kept\n"
     out = render(text, tmp_path)
-    assert out == ("intro\n<!-- findings:nb -->\n| claim | measured | spread | verdict |\n|---|---|---|---|\n"
-                   "| A claim | 0.1235 | a / b | holds |\n\n<!-- /findings -->\noutro | kept\n")
+    assert out == ("intro\n<!-- findings:nb -->\n<details><summary>Every claim of nb: 1 rows (1 holds; 0 descriptions)"
+                   "</summary>\n\n| claim | measured | spread | verdict |\n|---|---|---|---|\n"
+                   "| A claim | 0.1235 | a / b | holds |\n\n</details>\n<!-- /findings -->\noutro | kept\n")
     assert render(out, tmp_path) == out  # idempotent
     _findings(tmp_path, "nb", 0.5, None)
     assert "| A claim | 0.5 | a / b | n/a |" in render(out, tmp_path)
@@ -74,3 +76,17 @@ def test_render_refuses_broken_markers(tmp_path, text, error):
     _findings(tmp_path, "nb", 0.1, True)
     with pytest.raises(error):
         render(text, tmp_path)
+
+
+def test_headline_lists_each_notebooks_headlines_with_their_verdicts(tmp_path):
+    (tmp_path / "nb").mkdir()
+    claims = [{"claim": "X beats Y on a", "measured": 0.02, "holds": True, "verdict": "holds",
+               "rule": {"ci": [0.01, 0.03]}},
+              {"claim": "X beats Y on b", "measured": -0.01, "holds": False, "verdict": "inconclusive",
+               "rule": {"ci": [-0.03, 0.01]}}]
+    headlines = [{"paper_claim": "C9: X beats Y", "claims": ["X beats Y on a", "X beats Y on b"], "setting": "tiny"}]
+    (tmp_path / "nb" / "findings.json").write_text(json.dumps({"notebook": "nb", "claims": claims, "headlines": headlines}))
+    out = render("<!-- headline -->\nstale entry\n<!-- /headline -->\n", tmp_path)
+    assert "**C9: X beats Y** — **holds in 1 of 2, inconclusive in 1 of 2** ([nb](notebooks/nb.ipynb))" in out
+    assert "  - X beats Y on b: -0.01 [-0.03, 0.01] → inconclusive" in out
+    assert "stale entry" not in out and render(out, tmp_path) == out
