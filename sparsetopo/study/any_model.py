@@ -1,47 +1,24 @@
-"""NNSTD for networks pruned with the usual tools (notebook ``05_any_model``).
+"""Notebook ``05_any_model``: NNSTD of small CNNs pruned with ``torch.nn.utils.prune`` (an extension of the paper).
 
-Small CNNs (two 3x3 convolutions, max-pooling, two linear layers) are trained
-on a dataset of square images (default: scikit-learn's 8x8 digits), pruned
-per layer with ``torch.nn.utils.prune.l1_unstructured`` at two amounts and
-fine-tuned with the pruning masks in place. Their topologies are read back
-with :func:`sparsetopo.topology.modules.topology_from_module` (and from their
-saved ``state_dict`` files) and compared with NNSTD, per layer, against the
-chance level for their shapes and edge counts
-(:func:`sparsetopo.nnstd.pairwise.random_baseline` with ``other=``).
+One CNN per seed (two 3x3 convolutions, max-pooling, two linear layers) is
+trained on square grey images, copied, pruned per layer by L1 magnitude at two
+amounts ``a0 < a1`` and fine-tuned with the masks in place, all through
+:func:`sparsetopo.training.modules.train_module` (deterministic, cached by
+content under ``<runs_root>/modules``). The topologies are read from the
+modules and from their saved ``state_dict`` files and compared per layer with
+``M[l, i, j] = NNSTD(net(s_i, a1), net(s_j, a0))``: the diagonal is one parent
+pruned at both amounts (*same parent*), the rest pairs independently trained
+networks (*different seeds*); the chance level (*random*) pairs random masks
+with the same shapes and per-layer edge counts.
 
-Comparisons (``a0 < a1`` are the two pruning amounts; one network is trained
-per seed and pruned at both amounts, so ``net(s, a0)`` and ``net(s, a1)`` share
-their dense parent). Every comparison is an entry of the matrix
-``M[i, j] = NNSTD(net(s_i, a1), net(s_j, a0))`` (per layer):
-
-``same parent``
-    The diagonal ``M[i, i]``: one trained network pruned at both amounts
-    (nested masks before fine-tuning).
-``different seeds``
-    The off-diagonal ``M[i, j]``, ``i != j``: two independently trained
-    networks pruned at the two amounts, the comparison a practitioner would make.
-``random``
-    Independent random masks with the shapes and per-layer edge counts of
-    ``net(s, a1)`` and ``net(s, a0)`` (magnitude pruning keeps the same
-    counts for every seed).
-
-Verdicts (:mod:`sparsetopo.study.verdicts`, superiority rule with margin
-``closer_margin``): "closer than chance" holds when the whole 95% interval of
-``random - different seeds`` lies above the margin, and "the same parent stays
-closer" when that of ``different seeds - same parent`` does. The intervals
-come from a bootstrap that resamples *networks* (seeds), since the pairs of
-``n`` networks share networks, together with the independent random pairs.
-
-API (the same as every study module): :class:`Parameters` (frozen, checked
-before any work), :func:`run`, :func:`claims`, :func:`figures`, :func:`notes`.
-Trained networks are cached as ``state_dict`` files under
-``<runs_root>/05_any_model/``, named by their training configuration, so
-re-running retrains nothing.
+Verdicts: superiority against ``closer_margin`` of ``random - different seeds``
+("closer than chance", per layer and for the mean over layers) and of
+``different seeds - same parent``, on 95% bootstrap intervals that resample
+networks (seeds) and random pairs (:func:`comparison_intervals`).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,24 +28,16 @@ import numpy as np
 import pandas as pd
 
 from ..parallel import show_progress
-from ..store.config import short_hash
 from .findings import Findings
 from .params import StudyParameters, check_int, check_real, check_sequence, check_str
 
-__all__ = ["Parameters", "Result", "build_cnn", "train_pruned_cnn", "run", "comparison_intervals", "claim_list", "claims",
-           "figures", "notes", "discussion", "MARGIN_JUSTIFICATION"]
+__all__ = ["Parameters", "Result", "build_cnn", "train_networks", "run", "comparison_intervals", "claims", "context",
+           "HEADLINE"]
 
 NOTEBOOK = "05_any_model"
-#: The fields that decide a trained network (with its seed and amount): the key of its cached file.
-TRAINING_FIELDS = ("dataset", "channels", "hidden", "dense_epochs", "finetune_epochs", "lr", "batch_size")
-#: Why the default ``closer_margin`` is 0.01 (the notebook states it before the numbers).
-MARGIN_JUSTIFICATION = (
-    "0.01 NNSTD, about one standard deviation of the network-level random baseline between its pairs "
-    "(0.012 over 16 pairs in the default profile's earlier execution; this run's value is reported beside it): "
-    "a gap smaller than the pair-to-pair noise of chance itself is not called closer"
-)
-
-logger = logging.getLogger(__name__)
+#: The question this notebook answers (its headline in the README); an extension of the paper, which studies MLPs.
+HEADLINE = ("NNSTD extends to pruned CNNs: networks pruned from the same parent are closer than independently "
+            "trained ones, which are closer than random topologies")
 
 
 def _pair(name: str, value: Any, item: Callable[[str, Any], Any], **options: Any) -> tuple:
@@ -141,11 +110,6 @@ class Parameters(StudyParameters):
         self._set("closer_margin_why", check_str("closer_margin_why", self.closer_margin_why))
         self._set("n_boot", check_int("n_boot", self.n_boot, minimum=100))
 
-    def training_key(self) -> dict[str, Any]:
-        """The :data:`TRAINING_FIELDS` as plain values (lists for tuples): what names a cached network."""
-        values = self.as_dict()
-        return {name: values[name] for name in TRAINING_FIELDS}
-
 
 @dataclass(frozen=True, eq=False)
 class Result:
@@ -155,22 +119,25 @@ class Result:
     ----------
     params : Parameters
     networks : pd.DataFrame
-        One row per trained network: seed, amount, test accuracy, density,
-        mask sources, file.
+        One row per pruned network: network, seed, pruned, test_acc, density, mask source, file.
     layers : pd.DataFrame
-        One row per layer: name, kind, shape, the mean NNSTD of each
-        comparison, the random baseline's mean and confidence interval.
+        One row per layer: layer, kind, the mean NNSTD of each comparison, the random baseline's
+        interval and pair-to-pair standard deviation.
     means : dict
-        Mean over layers of each comparison and of the baseline (with CI).
+        Mean over layers of each comparison and of the baseline (with its interval), and the nested floor
+        ``1 - (1 - a1) / (1 - a0)`` (what nested input sets cost per neuron at these densities).
     readback_mismatches : int
-        Layers whose mask read from the saved ``state_dict`` differs from the
-        one read from the module (0 when the readers agree).
+        Layers whose mask read from the saved ``state_dict`` differs from the module's (0 when the readers agree).
     descriptions : dict
-        Per network, :meth:`ModelTopology.describe` of the file read back.
+        Per network, :meth:`ModelTopology.describe` of its file read back.
     matrix : np.ndarray
-        ``(n_layers, n_seeds, n_seeds)``: ``M[l, i, j] = NNSTD(net(s_i, a1), net(s_j, a0))`` of layer ``l``.
+        ``(n_layers, n_seeds, n_seeds)``: ``M[l, i, j] = NNSTD(net(s_i, a1), net(s_j, a0))``.
     baseline_samples : np.ndarray
         ``(baseline_pairs, n_layers)`` NNSTD of the independent random pairs.
+    side : int
+        Side of the square input images.
+    paths : list
+        The saved ``state_dict`` file of every row of :attr:`networks`.
     """
 
     params: Parameters
@@ -181,11 +148,13 @@ class Result:
     descriptions: dict = field(default_factory=dict)
     matrix: np.ndarray | None = None
     baseline_samples: np.ndarray | None = None
+    side: int = 0
+    paths: list = field(default_factory=list)
 
     @property
     def files(self) -> list[str]:
-        """The saved ``state_dict`` file of every network (rows of :attr:`networks`), below ``params.runs_root``."""
-        return [f"{self.params.runs_root}/{NOTEBOOK}/{name}" for name in self.networks["file"]]
+        """:attr:`paths` as strings (below ``params.runs_root``)."""
+        return [str(p) for p in self.paths]
 
 
 def build_cnn(channels: tuple, hidden: int, side: int, n_classes: int):
@@ -204,111 +173,50 @@ def build_cnn(channels: tuple, hidden: int, side: int, n_classes: int):
     ))
 
 
-def _prunable(model) -> list:
-    from torch import nn
+def train_networks(params: Parameters, data) -> dict:
+    """``(seed, amount) -> (model, test accuracy, state_dict file)`` for every network.
 
-    return [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
-
-
-def _images(x, side: int):
-    return x.reshape(-1, 1, side, side)
-
-
-def _epochs(model, x, y, epochs: int, lr: float, batch_size: int, generator) -> None:
-    import torch
-    import torch.nn.functional as F
-
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(x.shape[0], generator=generator)
-        for start in range(0, x.shape[0], batch_size):
-            batch = order[start : start + batch_size]
-            optimizer.zero_grad()
-            F.cross_entropy(model(x[batch]), y[batch]).backward()
-            optimizer.step()
-
-
-def _accuracy(model, x, y) -> float:
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        return float((model(x).argmax(1) == y).float().mean())
-
-
-def train_pruned_cnn(params: Parameters, seed: int, amount: float, data, *, cache: Path | None = None):
-    """Train a CNN, prune every layer by L1 magnitude, fine-tune; cached as a state_dict.
-
-    The file's name holds the seed, the amount and a hash of
-    :meth:`Parameters.training_key`, so networks trained otherwise never share a file.
-
-    Returns
-    -------
-    model : torch.nn.Sequential
-        Pruned with ``torch.nn.utils.prune`` (``weight_orig`` and
-        ``weight_mask`` per layer; the masks stay in place while fine-tuning).
-    accuracy : float
-        Test accuracy after fine-tuning.
-    path : Path or None
-        The cached ``state_dict`` file.
+    Per seed: the CNN is built after ``torch.manual_seed(seed)`` and trained
+    ``dense_epochs``; a copy per amount is pruned with ``prune.l1_unstructured``
+    on every convolution and linear layer and fine-tuned ``finetune_epochs``
+    with the same seed from epoch ``dense_epochs`` (one stream of batch orders).
+    Both steps go through :func:`~sparsetopo.training.modules.train_module`
+    (Adam, cached by content under ``<runs_root>/modules``).
     """
+    import copy
+
     import torch
+    from torch import nn
     from torch.nn.utils import prune
+
+    from ..training.modules import module_accuracy, train_module
 
     side = round(math.sqrt(data.n_features))
     if side * side != data.n_features:
         raise ValueError(f"dataset {data.name!r} has {data.n_features} features, not a square image")
-    x_train, x_test = _images(data.x_train, side), _images(data.x_test, side)
-    torch.manual_seed(seed)
-    model = build_cnn(params.channels, params.hidden, side, data.n_classes)
-    path = None
-    if cache is not None:
-        config = params.training_key()
-        config.update(seed=int(seed), amount=float(amount))
-        key = short_hash(config, 12)
-        path = cache / f"cnn_s{seed}_p{round(amount * 100)}_{key}.pt"
-    if path is not None and path.exists():
-        for layer in _prunable(model):
-            prune.identity(layer, "weight")  # creates weight_orig / weight_mask so the keys match
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        logger.info("seed %s, %.0f%% pruned: read from %s", seed, 100 * amount, path.name)
-        return model, _accuracy(model, x_test, data.y_test), path
-    generator = torch.Generator().manual_seed(seed)
-    _epochs(model, x_train, data.y_train, params.dense_epochs, params.lr, params.batch_size, generator)
-    for layer in _prunable(model):
-        prune.l1_unstructured(layer, "weight", amount=float(amount))
-    _epochs(model, x_train, data.y_train, params.finetune_epochs, params.lr, params.batch_size, generator)
-    if path is not None:
-        from ..atomic import atomic_path
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path, suffix=".pt") as tmp:
-            torch.save(model.state_dict(), tmp)
-    logger.info("seed %s, %.0f%% pruned: trained and fine-tuned", seed, 100 * amount)
-    return model, _accuracy(model, x_test, data.y_test), path
-
-
-def _train_all(params: Parameters, data, store: Path) -> dict:
-    """``(seed, amount) -> (model, accuracy, path)`` for every network, trained on one thread.
-
-    Training runs with ``torch.set_num_threads(1)`` (restored afterwards), so
-    the weights, and hence the pruned topologies, do not depend on the
-    machine's core count.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return {(seed, amount): train_pruned_cnn(params, seed, amount, data, cache=store)
-                for seed in params.seeds for amount in params.amounts}
-    finally:
-        torch.set_num_threads(threads)
+    train = (data.x_train.reshape(-1, 1, side, side), data.y_train)
+    x_test = data.x_test.reshape(-1, 1, side, side)
+    settings = {"lr": params.lr, "batch_size": params.batch_size, "optimizer": "adam",
+                "cache_dir": Path(params.runs_root) / "modules"}
+    out = {}
+    for seed in params.seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            dense = build_cnn(params.channels, params.hidden, side, data.n_classes)
+        train_module(dense, train, epochs=params.dense_epochs, seed=seed, name=f"cnn_s{seed}", **settings)
+        for amount in params.amounts:
+            model = copy.deepcopy(dense)
+            for layer in model:
+                if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                    prune.l1_unstructured(layer, "weight", amount=float(amount))
+            tuned = train_module(model, train, epochs=params.finetune_epochs, seed=seed, start_epoch=params.dense_epochs,
+                                 name=f"cnn_s{seed}_p{round(amount * 100)}", **settings)
+            out[(seed, amount)] = (model, module_accuracy(model, x_test, data.y_test), tuned.path)
+    return out
 
 
 def run(params: Parameters) -> Result:
-    """Train and prune the networks (or read them from the run store), read their topologies, compare them with NNSTD.
+    """Train and prune the networks (or read them from the cache), read their topologies, compare them with NNSTD.
 
     NNSTD pairs are cached under ``params.cache_dir``; the random baseline's
     pairs run on ``params.n_jobs`` workers (its numbers do not depend on it).
@@ -327,8 +235,8 @@ def run(params: Parameters) -> Result:
         raise TypeError(f"params must be any_model.Parameters, got {type(params).__name__}")
     data = load_dataset(params.dataset, seed=0)
     cache_dir = params.cache_dir
-    trained = _train_all(params, data, Path(params.runs_root) / NOTEBOOK)
-    topologies, rows, descriptions = {}, [], {}
+    trained = train_networks(params, data)
+    topologies, rows, descriptions, paths = {}, [], {}, []
     mismatches = 0
     for seed in params.seeds:
         for amount in params.amounts:
@@ -345,6 +253,7 @@ def run(params: Parameters) -> Result:
             rows.append({"network": label, "seed": seed, "pruned": amount, "test_acc": accuracy,
                          "density": edges / total, "mask source": ", ".join(sorted(set(topology.sources))),
                          "file": path.name})
+            paths.append(path)
     (a0, a1) = params.amounts
     seeds = params.seeds
     reference, other = topologies[(seeds[0], a0)], topologies[(seeds[0], a1)]
@@ -378,7 +287,8 @@ def run(params: Parameters) -> Result:
     }
     return Result(params=params, networks=pd.DataFrame(rows), layers=layers, means=means,
                   readback_mismatches=int(mismatches), descriptions=descriptions, matrix=matrix,
-                  baseline_samples=np.asarray(baseline.samples, dtype=float))
+                  baseline_samples=np.asarray(baseline.samples, dtype=float), side=round(math.sqrt(data.n_features)),
+                  paths=paths)
 
 
 def comparison_intervals(matrix: np.ndarray, baseline: np.ndarray, *, n_boot: int = 2000, seed: int = 0,
@@ -399,9 +309,8 @@ def comparison_intervals(matrix: np.ndarray, baseline: np.ndarray, *, n_boot: in
         distinct drawn seeds, redrawn until one exists) and ``n_pairs`` random pairs with replacement;
         the interval is the percentile interval of the replicates.
     """
-    from .verdicts import _check_confidence
-
-    confidence = _check_confidence(confidence)
+    if not 0 < float(confidence) < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     m = np.asarray(matrix, dtype=float)
     b = np.asarray(baseline, dtype=float)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 3:
@@ -431,146 +340,66 @@ def comparison_intervals(matrix: np.ndarray, baseline: np.ndarray, *, n_boot: in
             for k, name in enumerate(("random - different", "different - same parent"))}
 
 
-def claim_list(result: Result) -> list[dict[str, Any]]:
-    """The claims of notebook ``05_any_model``, each measured from the run.
-
-    Entries with a ``"verdict"`` (a :class:`~sparsetopo.study.verdicts.Verdict`) are decided by the
-    superiority rule of :func:`comparison_intervals`' differences against ``params.closer_margin``; the
-    others are descriptions (``holds`` None): the accuracy of the pruned networks and the agreement of the
-    two topology readers, which are checks of this notebook's setup, not claims of the paper.
-    """
+def claims(result: Result) -> Findings:
+    """The findings of notebook ``05_any_model``: two descriptions of the setup (lowest test accuracy,
+    read-back mismatches), the "closer than chance" verdicts (network level and per layer) and the
+    "same parent" verdict, the numbers behind the figure, and the headline (:data:`HEADLINE`)."""
     from .verdicts import Margin, superiority
 
     p = result.params
     (a0, a1), layers, means = p.amounts, result.layers, result.means
-    margin = Margin(p.closer_margin, p.closer_margin_why)
+    findings = Findings(NOTEBOOK, p.figures_dir, parameters=p.as_dict())
+    findings.add_data("nnstd_per_layer", layers)
+    findings.add_data("means", means)
     accuracies = result.networks["test_acc"]
-    out = [
-        {
-            "claim": "Test accuracy of the pruned and fine-tuned CNNs (lowest)",
-            "measured": float(accuracies.min()),
-            "holds": None,
-            "detail": f"{len(result.networks)} CNNs, {p.dense_epochs} dense + {p.finetune_epochs} fine-tuning epochs",
-            "spread": ", ".join(f"{a:.3f}" for a in accuracies),
-        },
-        {
-            "claim": "Layers whose topology read from the state_dict file differs from the module's",
-            "measured": float(result.readback_mismatches),
-            "holds": None,
-            "detail": "masks read with weights_only=True against topology_from_module",
-        },
-    ]
+    findings.claim("Test accuracy of the pruned and fine-tuned CNNs (lowest)", float(accuracies.min()), None,
+                   detail=f"{len(result.networks)} CNNs, {p.dense_epochs} dense + {p.finetune_epochs} fine-tuning epochs",
+                   spread=", ".join(f"{a:.3f}" for a in accuracies))
+    findings.claim("Layers whose topology read from the state_dict file differs from the module's",
+                   float(result.readback_mismatches), None,
+                   detail="masks read with weights_only=True against topology_from_module")
+    margin = Margin(p.closer_margin, p.closer_margin_why)
     n = result.matrix.shape[1]
     network = result.matrix.mean(axis=0)
     base = result.baseline_samples.mean(axis=1)
     comparisons = [("network (mean over layers)", network, base, means["random_sd"])]
     comparisons += [(f"layer {row['layer']} ({row['kind']})", result.matrix[k], result.baseline_samples[:, k],
                      float(row["random_sd"])) for k, row in layers.iterrows()]
+    closer = f"Independently trained CNNs pruned at {a0:.0%} and {a1:.0%} are closer than chance"
     for name, matrix, baseline, sd in comparisons:
-        ci = comparison_intervals(matrix, baseline, n_boot=p.n_boot)
-        estimate, low, high = ci["random - different"]
+        estimate, low, high = comparison_intervals(matrix, baseline, n_boot=p.n_boot)["random - different"]
         off = matrix[~np.eye(n, dtype=bool)]
-        out.append({
-            "claim": f"Independently trained CNNs pruned at {a0:.0%} and {a1:.0%} are closer than chance: {name}",
-            "verdict": superiority(estimate, (low, high), margin),
-            "spread": f"different seeds {off.mean():.3f} ({n * (n - 1)} pairs of {n} seeds), random "
-                      f"{baseline.mean():.3f} (SD {sd:.3f} over {baseline.size} pairs)",
-            "detail": "random minus different-seed NNSTD, 95% bootstrap interval over seeds and random pairs",
-        })
+        findings.claim_verdict(
+            f"{closer}: {name}", superiority(estimate, (low, high), margin),
+            detail="random minus different-seed NNSTD, 95% bootstrap interval over seeds and random pairs",
+            spread=f"different seeds {off.mean():.3f} ({n * (n - 1)} pairs of {n} seeds), random "
+                   f"{baseline.mean():.3f} (SD {sd:.3f} over {baseline.size} pairs)")
     estimate, low, high = comparison_intervals(network, base, n_boot=p.n_boot)["different - same parent"]
-    out.append({
-        "claim": "One network pruned at two amounts stays closer than two networks",
-        "verdict": superiority(estimate, (low, high), margin),
-        "spread": f"same parent {means['same parent']:.3f}, different seeds {means['different seeds']:.3f}",
-        "detail": f"different-seed minus same-parent NNSTD (mean over layers; {a0:.0%} vs {a1:.0%} pruned), "
-                  "95% bootstrap interval over seeds",
-    })
-    return out
-
-
-def claims(result: Result) -> Findings:
-    """The findings of notebook ``05_any_model`` (the claims of :func:`claim_list`, and the numbers behind
-    the figure); the parameters recorded are ``result.params``."""
-    p = result.params
-    findings = Findings(NOTEBOOK, p.figures_dir, parameters=p.as_dict())
-    findings.add_data("nnstd_per_layer", result.layers)
-    findings.add_data("means", result.means)
-    for claim in claim_list(result):
-        verdict = claim.pop("verdict", None)
-        if verdict is None:
-            findings.claim(**claim)
-        else:
-            claim.pop("measured", None)
-            findings.claim_verdict(claim.pop("claim"), verdict, **claim)
+    parent = "One network pruned at two amounts stays closer than two networks"
+    findings.claim_verdict(
+        parent, superiority(estimate, (low, high), margin),
+        detail=f"different-seed minus same-parent NNSTD (mean over layers; {a0:.0%} vs {a1:.0%} pruned), "
+               "95% bootstrap interval over seeds",
+        spread=f"same parent {means['same parent']:.3f}, different seeds {means['different seeds']:.3f}")
+    findings.headline(HEADLINE, [parent, f"{closer}: network (mean over layers)"],
+                      setting=f"CNNs (3x3 convolutions of {p.channels[0]} and {p.channels[1]} channels, a hidden layer "
+                              f"of {p.hidden}) on {p.dataset}, {len(p.seeds)} seeds, L1-pruned {a0:.0%} and {a1:.0%} "
+                              f"with torch.nn.utils.prune, {p.dense_epochs} + {p.finetune_epochs} epochs")
     return findings
 
 
-def notes(result: Result) -> dict[str, str]:
-    """Sentences of measured numbers for the notebook (keys ``"networks"``, ``"means"``, ``"rule"``)."""
-    m, p = result.means, result.params
+def context(result: Result, findings: Findings) -> dict[str, Any]:
+    """The numbers the notebook's templates (``templates/05_any_model/*.md``) are filled from."""
+    p = result.params
+    decided = [c for c in findings.claims if c.verdict is not None]
+    verdicts = [{"claim": c.claim, "short": c.claim.split(": ", 1)[-1], "measured": c.measured,
+                 "ci": c.rule["ci"], "verdict": c.verdict} for c in decided]
+    descriptions = list(result.descriptions.items())
     return {
-        "networks": "\n".join(f"{name}: {description}" for name, description in result.descriptions.items()),
-        "means": f"Mean over layers: same parent {m['same parent']:.3f}, different seeds {m['different seeds']:.3f}, "
-                 f"random {m['random']:.3f} [{m['random_ci'][0]:.3f}, {m['random_ci'][1]:.3f}]. "
-                 f"Input sets nested at these densities would already cost about {m['nested floor']:.3f} per neuron.",
-        "rule": f"Margin {p.closer_margin:g} NNSTD; the network-level random baseline's standard deviation between "
-                f"its {result.baseline_samples.shape[0]} pairs in this run is {m['random_sd']:.4f}.",
+        "params": p, "a0": p.amounts[0], "a1": p.amounts[1], "n_seeds": len(p.seeds), "side": result.side,
+        "means": result.means, "networks": result.networks.to_dict("records"),
+        "layers": result.layers.to_dict("records"), "readback_mismatches": result.readback_mismatches,
+        "descriptions": descriptions, "same_description": len({text for _, text in descriptions}) == 1,
+        "verdicts": verdicts, "network": verdicts[0], "layer_verdicts": verdicts[1:-1], "parent": verdicts[-1],
+        "lowest_accuracy": float(result.networks["test_acc"].min()),
     }
-
-
-def discussion(result: Result, findings: Findings) -> str:
-    """"Discussion and limitations" of notebook 05 as Markdown, every number read from ``result`` / ``findings``."""
-    p, m = result.params, result.means
-    verdicts = {c.claim: c for c in findings.claims if c.verdict is not None}
-    network = next(c for name, c in verdicts.items() if name.endswith("network (mean over layers)"))
-    layer_words = [f"{name.split(': ', 1)[1]} {c.verdict}" for name, c in verdicts.items()
-                   if ": layer " in name]
-    parent = verdicts["One network pruned at two amounts stays closer than two networks"]
-    n = len(p.seeds)
-    return "\n".join([
-        "## Discussion and limitations",
-        "",
-        f"- **Closer than chance.** Over {n} independently trained CNNs, networks of different seeds are "
-        f"{m['different seeds']:.3f} apart (mean over layers) against {m['random']:.3f} for random masks of the "
-        f"same shapes; the difference {network.measured:.3f} [{network.rule['ci'][0]:.3f}, "
-        f"{network.rule['ci'][1]:.3f}] against the margin {p.closer_margin:g} makes the claim "
-        f"**{network.verdict}**. Per layer: {'; '.join(layer_words)}.",
-        f"- **Same parent.** One network pruned at {p.amounts[0]:.0%} and {p.amounts[1]:.0%} stays at "
-        f"{m['same parent']:.3f}, close to the {m['nested floor']:.3f} that nested input sets cost at these "
-        f"densities: **{parent.verdict}** (difference {parent.measured:.3f} [{parent.rule['ci'][0]:.3f}, "
-        f"{parent.rule['ci'][1]:.3f}]).",
-        f"- **Limitations.** The networks are tiny ({p.channels[0]} and {p.channels[1]} channels, a hidden layer of "
-        f"{p.hidden}) and trained on 8x8 digits for {p.dense_epochs} + {p.finetune_epochs} epochs; {n} seeds give "
-        f"wide intervals, and the first convolution has only 9 inputs per neuron, so its distances are coarse. "
-        "This notebook shows that NNSTD applies to models pruned with standard tools; it does not test a claim of "
-        "the paper, which studies MLPs only.",
-    ])
-
-
-def figures(result: Result) -> dict[str, Any]:
-    """``{"nnstd_per_layer": Figure}``: grouped bars per layer with the chance interval (closed: show with
-    ``display``)."""
-    import matplotlib.pyplot as plt
-
-    layers = result.layers
-    x = np.arange(len(layers))
-    fig, ax = plt.subplots(figsize=(9.5, 3.8))
-    width = 0.27
-    colors = {"same parent": "#4c72b0", "different seeds": "#dd8452", "random": "#8c8c8c"}
-    for i, name in enumerate(("same parent", "different seeds", "random")):
-        values = layers[name].to_numpy()
-        yerr = None
-        if name == "random":
-            yerr = np.vstack([values - layers["random_ci_low"], layers["random_ci_high"] - values])
-        ax.bar(x + (i - 1) * width, values, width, label=name, color=colors[name], yerr=yerr, capsize=3)
-    ax.axhline(result.means["nested floor"], color="black", linestyle="--", linewidth=1,
-               label="nested input sets at these densities")
-    ax.set_xticks(x, [f"{n}\n{k}" for n, k in zip(layers["layer"], layers["kind"])], fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("NNSTD (0 = same topology)")
-    a0, a1 = result.params.amounts
-    ax.set_title(f"Per-layer NNSTD of CNNs pruned at {a0:.0%} and {a1:.0%} (torch.nn.utils.prune)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    plt.close(fig)
-    return {"nnstd_per_layer": fig}

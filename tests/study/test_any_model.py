@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from sparsetopo.study.any_model import Parameters, claims, figures, notes, run
+from sparsetopo.study.any_model import NOTEBOOK, Parameters, claims, context, run
+from sparsetopo.study.figures.any_model import figures
 
 TINY = {"channels": (2, 4), "hidden": 8, "dense_epochs": 1, "finetune_epochs": 1, "baseline_pairs": 2,
         "seeds": (0, 1, 2), "n_boot": 200}
@@ -34,8 +35,6 @@ def test_run_prunes_reads_back_and_compares_every_layer(result):
 
 
 def test_claims_are_verdicts_or_descriptions_and_figure_is_drawn(result):
-    from sparsetopo.study.any_model import discussion
-
     findings = claims(result)
     found = findings.claims
     assert all(math.isfinite(c.measured) for c in found)
@@ -48,9 +47,22 @@ def test_claims_are_verdicts_or_descriptions_and_figure_is_drawn(result):
     assert descriptions and all(c.holds is None for c in descriptions)
     assert findings.parameters == result.params.as_dict()
     assert set(findings.data) == {"nnstd_per_layer", "means"}
+    (headline,) = findings.headlines
+    assert headline["claims"] == [verdicts[-1].claim, verdicts[0].claim] and "torch.nn.utils.prune" in headline["setting"]
     assert set(figures(result)) == {"nnstd_per_layer"}
-    text = discussion(result, findings)
-    assert text.startswith("## Discussion and limitations") and f"{result.means['random']:.3f}" in text
+
+
+def test_templates_render_with_the_context_of_a_tiny_run(result):
+    from sparsetopo.study.prose import render, template_names
+
+    findings = claims(result)
+    ctx = context(result, findings)
+    assert template_names(NOTEBOOK) == ["discussion", "rules", "runs", "verdicts"]
+    text = {section: render(NOTEBOOK, section, **ctx) for section in template_names(NOTEBOOK)}
+    assert f"{result.means['random']:.3f}" in text["discussion"] and "{{" not in "".join(text.values())
+    assert all(f"`{name}`" in text["runs"] for name in result.networks["file"])
+    assert f"{result.means['random_sd']:.4f}" in text["rules"]
+    assert text["verdicts"].count("**") == 2 * len([c for c in findings.claims if c.verdict is not None])
 
 
 def test_comparison_intervals_decide_by_the_stated_rule():
@@ -81,13 +93,6 @@ def test_comparison_intervals_decide_by_the_stated_rule():
         comparison_intervals(close[:2, :2], far_random)
 
 
-def test_notes_state_the_measured_means(result):
-    text = notes(result)
-    assert set(text) == {"networks", "means", "rule"}
-    assert f"different seeds {result.means['different seeds']:.3f}" in text["means"]
-    assert len(text["networks"].splitlines()) == len(result.networks)
-
-
 def test_files_are_the_saved_networks(result):
     from pathlib import Path
 
@@ -95,16 +100,16 @@ def test_files_are_the_saved_networks(result):
     assert all(Path(f).is_file() and f.startswith(result.params.runs_root) for f in result.files)
 
 
-def test_cached_networks_are_named_by_their_training_fields_only(result):
+def test_cached_networks_are_keyed_by_what_trains_them(result):
     from dataclasses import replace
 
     names = set(result.networks["file"])
-    # settings that do not touch training leave the cached files' names alone ...
+    # settings that do not touch training find the same cached files ...
     again = run(replace(result.params, baseline_pairs=3, verbosity="error"))
     assert set(again.networks["file"]) == names
-    # ... a training setting names other files
-    other = replace(result.params, lr=result.params.lr * 2)
-    assert other.training_key() != result.params.training_key()
+    # ... a training setting trains other networks
+    other = run(replace(result.params, lr=result.params.lr * 2, verbosity="error"))
+    assert not set(other.networks["file"]) & names
 
 
 def test_rerun_reads_the_cached_networks(result):
