@@ -16,10 +16,11 @@ The main names are available from this package directly.
 
 from .base import MetricValue, UnsupportedTopologyError
 from .compare import NullComparison, null_panel, with_null
+from .export import to_networkx, write_graphml
 from .frame import metrics_frame, resolve_metrics_cache_dir, topology_frame
 from .graph import LayeredGraph, as_graph
 from .registry import METRICS, PANEL, Metric, available_metrics, compute, get_metric
 
 __all__ = ["MetricValue", "UnsupportedTopologyError", "LayeredGraph", "as_graph", "Metric", "METRICS", "PANEL",
            "available_metrics", "get_metric", "compute", "NullComparison", "with_null", "null_panel",
-           "metrics_frame", "topology_frame", "resolve_metrics_cache_dir"]
+           "metrics_frame", "topology_frame", "resolve_metrics_cache_dir", "to_networkx", "write_graphml"]

@@ -32,6 +32,10 @@ from .registry import PANEL, Metric, get_metric
 __all__ = ["NullComparison", "null_graph", "with_null", "null_panel", "layer_labels"]
 
 
+# values this close are the same number computed in another order
+_TIE = 1e-9
+
+
 def layer_labels(n_layers: int) -> list[str]:
     """Row labels of a metric's values: ``layer_0 ... layer_{L-1}, network``."""
     return [f"layer_{k}" for k in range(n_layers)] + ["network"]
@@ -78,18 +82,23 @@ class NullComparison:
 
     @property
     def z(self) -> np.ndarray:
-        """``(value - null_mean) / null_std``; NaN where the null does not vary (e.g. degrees under ``"degree"``)."""
-        std = self.null_std
+        """``(value - null_mean) / null_std``; NaN where the null does not vary (e.g. degrees under ``"degree"``).
+
+        A spread within rounding of the mean (``<= 1e-9 |mean|``) counts as none.
+        """
+        std, mean = self.null_std, self.null_mean
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = (self.values - self.null_mean) / std
-        return np.where(std > 0, z, np.nan)
+            z = (self.values - mean) / std
+            varies = std > _TIE * np.maximum(np.abs(mean), 1.0)
+        return np.where(varies, z, np.nan)
 
     @property
     def percentile(self) -> np.ndarray:
-        """Percent of draws below the value, ties counted half (50 when the null never differs)."""
+        """Percent of draws below the value, ties (equal within ``1e-9`` relative) counted half."""
         v = self.values[None, :]
         with np.errstate(invalid="ignore"):
-            below = (self.samples < v).sum(axis=0) + 0.5 * (self.samples == v).sum(axis=0)
+            tie = np.isclose(self.samples, v, rtol=_TIE, atol=_TIE) | (self.samples == v)
+            below = ((self.samples < v) & ~tie).sum(axis=0) + 0.5 * tie.sum(axis=0)
         out = 100.0 * below / self.samples.shape[0]
         return np.where(np.isnan(self.values), np.nan, out)
 

@@ -21,6 +21,7 @@ snapshot rewritten with other edges is computed afresh. The cache folder is
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -289,16 +290,17 @@ def metrics_frame(
             reported = [by_epoch[e] for e in wanted]
         else:
             reported = snapshots
-        graphs: dict[str, LayeredGraph] = {}
-
-        def graph(s: _Snapshot) -> LayeredGraph:
-            if s.key not in graphs:
-                graphs[s.key] = as_graph(s.load(), name=f"{label} epoch {s.epoch}")
-            return graphs[s.key]
-
+        graph = functools.partial(_loaded, {}, label)
         for snapshot in reported:
             rows.extend(_snapshot_rows(label, snapshot, snapshots, chosen, graph, root, settings, null, draws, seed))
     return _finish(rows, null)
+
+
+def _loaded(graphs: dict, label: str, snapshot: _Snapshot) -> LayeredGraph:
+    """The snapshot's graph, loaded once per call of :func:`metrics_frame`."""
+    if snapshot.key not in graphs:
+        graphs[snapshot.key] = as_graph(snapshot.load(), name=f"{label} epoch {snapshot.epoch}")
+    return graphs[snapshot.key]
 
 
 def _snapshot_rows(label, snapshot, snapshots, chosen, graph, root, settings, null, draws, seed) -> list[dict]:
