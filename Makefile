@@ -13,7 +13,7 @@ NOTEBOOKS := 01_nnstd 02_sparse_vs_dense 03_evolution 04_lottery_tickets 05_any_
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run 'make PYTHON=python3 ...' with a Python >= 3.10"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e ".[study,test,cluster]"
+	$(PY) -m pip install --quiet -e ".[study,test,cluster,graph]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -32,6 +32,7 @@ bench: setup
 	$(PY) benchmarks/bench_nnstd.py
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_cluster.py
+	$(PY) benchmarks/bench_metrics.py
 
 clean-runs:
 	rm -rf runs

@@ -16,6 +16,7 @@ __all__ = [
     "NonFiniteLossError",
     "StoreWriteError",
     "RunLockTimeout",
+    "UnsupportedTopologyError",
 ]
 
 
@@ -54,3 +55,7 @@ class StoreWriteError(SparsetopoError, OSError):
 
 class RunLockTimeout(SparsetopoError, TimeoutError):
     """Another process held a run folder's lock for longer than the caller would wait."""
+
+
+class UnsupportedTopologyError(SparsetopoError, ValueError):
+    """A metric is not defined for this topology; the message names the metric, the layer and why."""

@@ -6,6 +6,7 @@ sparsetopo train --dataset fashion_mnist --method set --epsilon 20 --epochs 5
 sparsetopo train --recipe set_reference --epochs 20
 sparsetopo distance runs/a/topology/epoch_010.npz runs/b/topology/epoch_010.npz
 sparsetopo distance --matrix A B C --out figures/matrix
+sparsetopo metrics runs/a --null degree --out metrics.csv
 """
 
 from __future__ import annotations
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_distance_parser(subparsers)
+    from .metrics import add_metrics_parser
+
+    add_metrics_parser(subparsers)
     return parser
 
 

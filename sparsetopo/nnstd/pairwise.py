@@ -22,7 +22,8 @@ snapshots.
 
 For contrast, :func:`mask_jaccard` and :func:`mask_hamming` compare masks
 position by position, which is what NNSTD avoids: they call two networks
-that differ only by the numbering of hidden neurons far apart.
+that differ only by the numbering of hidden neurons far apart. They live in
+:mod:`sparsetopo.metrics.overlap` and are imported here for compatibility.
 """
 
 from __future__ import annotations
@@ -41,16 +42,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..atomic import atomic_path
+from ..metrics.overlap import mask_hamming, mask_jaccard
 from ..stats import column_mean_ci
-from ..topology.layered import as_layers, is_mlp, permute_hidden_units, random_like
-from ..topology.masks import (
-    as_topology,
-    edge_counts,
-    permute_hidden_neurons,
-    random_topology,
-    topology_hash,
-    widths_of,
-)
+from ..topology.layered import as_layers, is_mlp, permute_hidden_units
+from ..topology.masks import as_topology, permute_hidden_neurons, topology_hash
+from ..topology.nulls import NULLS, draw_null
 from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
 
 __all__ = [
@@ -123,6 +119,9 @@ class Calibration:
         renumbered hidden neurons, with the same options: the zero end of
         the scale (exactly 0 with ``tie_break="structure"``; with
         ``"solver"`` it shows the solver's tie noise).
+    null : str
+        The null model the random topologies were drawn from
+        (:data:`sparsetopo.topology.nulls.NULLS`).
     """
 
     samples: np.ndarray
@@ -132,6 +131,7 @@ class Calibration:
     ci: tuple
     confidence: float
     permuted_copy: tuple
+    null: str = "er"
 
     def frame(self) -> pd.DataFrame:
         """One row per layer plus ``"mean"``: mean, CI bounds, permuted copy."""
@@ -461,6 +461,7 @@ def random_baseline(
     other: Sequence[Any] | None = None,
     n_pairs: int = 16,
     seed: int = 0,
+    null: str = "er",
     confidence: float = 0.95,
     method: str = "auto",
     fixed_output: bool = False,
@@ -472,15 +473,25 @@ def random_baseline(
 ) -> Calibration:
     """Expected NNSTD between two independent random topologies like ``topology``.
 
-    Each of ``n_pairs`` pairs draws two Erdős–Rényi topologies with the same
-    layer shapes and exactly the same per-layer edge counts as ``topology``
-    (positions uniform), seeded by ``(seed, pair, side)`` so that adding
-    pairs keeps the earlier ones and their cache entries. With ``other``,
-    the second topology of every pair takes ``other``'s shapes and edge
-    counts instead: the chance level for comparing ``topology`` with
-    ``other`` when they differ in density or width. Convolutional layers
-    (4-D masks) are drawn the same way, uniformly over all
-    ``(out_channel, in_channel, row, col)`` positions.
+    Each of ``n_pairs`` pairs draws two random topologies from the null
+    model ``null`` (:mod:`sparsetopo.topology.nulls`), seeded by ``(seed,
+    pair, side)`` so that adding pairs keeps the earlier ones and their
+    cache entries:
+
+    * ``"er"`` (default): Erdős–Rényi, the same layer shapes and exactly the
+      same per-layer edge counts as ``topology``, positions uniform
+      (convolutional layers uniformly over all ``(out_channel, in_channel,
+      row, col)`` positions);
+    * ``"degree"``: degree-preserving, every layer keeps both degree
+      sequences of ``topology`` (each neuron its number of inputs, each input
+      its number of outputs), drawn by double-edge swaps from ``topology``
+      itself. Trained networks have skewed degrees, which Erdős–Rényi graphs
+      lack; this is the chance level for "as far apart as random" claims
+      about them.
+
+    With ``other``, the second topology of every pair is drawn like
+    ``other`` instead: the chance level for comparing ``topology`` with
+    ``other`` when they differ in density, width or degrees.
 
     Parameters
     ----------
@@ -493,6 +504,8 @@ def random_baseline(
     n_pairs : int
         Monte Carlo sample size (>= 2).
     seed : int
+    null : {"er", "degree"}
+        The null model (see above).
     confidence : float in (0, 1)
         Level of the Student-t confidence intervals.
     method, fixed_output, tie_break, n_jobs, progress, cache_dir, use_cache
@@ -503,6 +516,8 @@ def random_baseline(
     Calibration
     """
     options = _options(method, fixed_output, tie_break)
+    if null not in NULLS:
+        raise ValueError(f"null={null!r} is not one of {', '.join(map(repr, NULLS))}")
     if n_pairs < 2:
         raise ValueError(f"n_pairs must be at least 2 for a confidence interval, got {n_pairs}")
     if not 0 < confidence < 1:
@@ -514,11 +529,8 @@ def random_baseline(
     randoms = []
     for pair in range(n_pairs):
         for side, like in enumerate((topology, second_like)):
-            rng = np.random.default_rng([int(seed), pair, side])
-            if is_mlp(like):
-                randoms.append(random_topology(widths_of(like), layer_edges=edge_counts(like), seed=rng))
-            else:
-                randoms.append(random_like(like, rng))
+            # for "er" the same draws as random_topology / random_like: earlier numbers and cache entries hold
+            randoms.append(draw_null(like, null, np.random.default_rng([int(seed), pair, side])))
     pairs = [(2 * p, 2 * p + 1) for p in range(n_pairs)]
     results = _compute_pairs(
         randoms, pairs, options, n_jobs=n_jobs, progress=progress,
@@ -537,6 +549,7 @@ def random_baseline(
         ci=(float(network_ci[0, 0]), float(network_ci[0, 1])),
         confidence=float(confidence),
         permuted_copy=copy.layer_distances,
+        null=null,
     )
 
 
@@ -580,38 +593,6 @@ def mds_embedding(matrix: np.ndarray, *, seed: int = 0) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # permutation-blind baselines
 # ---------------------------------------------------------------------------
-
-
-def mask_jaccard(first: Sequence[Any], second: Sequence[Any]) -> np.ndarray:
-    """Per-layer ``1 - |E1 ∩ E2| / |E1 ∪ E2|`` over edge positions.
-
-    Blind to neuron permutation: the same graph with renumbered hidden
-    neurons is far away. Two empty layers are at distance 0.
-
-    Returns
-    -------
-    np.ndarray
-        ``(n_layers,)`` float64 in [0, 1].
-    """
-    first, second = validate_pair(first, second)
-    out = np.zeros(len(first))
-    for k, (a, b) in enumerate(zip(first, second)):
-        union = np.count_nonzero(a | b)
-        # differing edges over the union: the same float64 order as NNSTD's costs
-        out[k] = 0.0 if union == 0 else np.count_nonzero(a ^ b) / union
-    return out
-
-
-def mask_hamming(first: Sequence[Any], second: Sequence[Any]) -> np.ndarray:
-    """Per-layer fraction of the ``n_out * n_in`` positions whose edge differs.
-
-    Returns
-    -------
-    np.ndarray
-        ``(n_layers,)`` float64 in [0, 1].
-    """
-    first, second = validate_pair(first, second)
-    return np.array([np.count_nonzero(a ^ b) / a.size for a, b in zip(first, second)])
 
 
 def pairwise_mask_distances(
