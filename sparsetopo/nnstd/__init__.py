@@ -3,8 +3,9 @@
 :mod:`.distance`  the distance of two networks: cost matrices, exact and sparse assignment, tie handling,
                   layers of different widths and convolutional layers
 :mod:`.pairwise`  pairwise matrices (parallel, cached on disk), trajectories, the random baseline, MDS
+:mod:`.probes`    controlled probes: a worked example, renumbered and rewired copies, perturbation chains, tie noise
 
-The main names of both are available from this package directly.
+The main names of the first two are available from this package directly.
 """
 
 from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, tie_spread

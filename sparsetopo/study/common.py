@@ -10,8 +10,9 @@ import pandas as pd
 
 from ..stats import mean_ci
 from ..topology.masks import as_topology, densities
+from .verdicts import network_bootstrap_ci
 
-__all__ = ["sparse_layers", "sparse_mean", "baseline_frame"]
+__all__ = ["sparse_layers", "sparse_mean", "baseline_frame", "pair_summary"]
 
 
 def sparse_layers(topology: Sequence[Any]) -> list[int]:
@@ -61,3 +62,19 @@ def baseline_frame(calibration, layers: Sequence[int] | None = None) -> pd.DataF
     m, lo, hi = mean_ci(network, confidence=calibration.confidence)
     rows.append({"layer": "mean", "baseline": m, "ci_low": lo, "ci_high": hi, "sd": float(network.std(ddof=1))})
     return pd.DataFrame(rows)
+
+
+def pair_summary(matrix: np.ndarray, *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95) -> dict:
+    """Mean, range and network-bootstrap interval of the pairwise distances of one group of networks.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``ci_low``, ``ci_high`` (:func:`~sparsetopo.study.verdicts.network_bootstrap_ci`),
+        ``min``, ``max`` (closest and farthest pair), ``networks``, ``pairs``.
+    """
+    m = np.asarray(matrix, dtype=float)
+    iu = np.triu_indices(m.shape[0], k=1)
+    ci = network_bootstrap_ci(m, n_boot=n_boot, seed=seed, confidence=confidence)
+    return {"mean": ci.estimate, "ci_low": ci.low, "ci_high": ci.high, "min": float(m[iu].min()),
+            "max": float(m[iu].max()), "networks": int(m.shape[0]), "pairs": int(iu[0].size)}

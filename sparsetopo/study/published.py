@@ -10,6 +10,7 @@ published code's printed numbers (:data:`PUBLISHED_REFERENCE`).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from ..nnstd.distance import nnstd
-from ..nnstd.pairwise import DistanceMatrix, pairwise_nnstd
+from ..nnstd.pairwise import DistanceMatrix, pairwise_nnstd, random_baseline
 from ..parallel import show_progress
-from ..topology.masks import load_published
+from ..topology.masks import edge_counts, load_published, widths_of
+from .common import baseline_frame, pair_summary, sparse_layers
+from .verdicts import network_bootstrap_ci
 
 __all__ = [
     "PUBLISHED_REFERENCE",
@@ -31,6 +34,9 @@ __all__ = [
     "published_frame",
     "published_gap_correlation",
     "published_agreement",
+    "published_edges",
+    "PublishedComparison",
+    "compare_published",
 ]
 
 #: Numbers printed by the paper's published NNSTD code
@@ -186,3 +192,106 @@ def published_agreement(root: str | os.PathLike) -> pd.DataFrame:
             rows.append({"epoch": epoch, "layer": layer, "published": float(p), "measured": float(m),
                          "abs_deviation": abs(float(m) - float(p))})
     return pd.DataFrame(rows)
+
+
+def published_edges(root: Any, widths: Sequence[int], epoch: int) -> list[int] | None:
+    """Edges per layer for a network of ``widths`` at the published density, read from the published files.
+
+    Mean edge count per layer over the ten published runs at ``epoch`` (rounded); when ``widths``
+    differ from the published ones (same number of layers), the published per-layer *densities*
+    applied to ``widths``. ``None`` when the layer counts differ.
+    """
+    runs = load_published_runs(root, [epoch])[epoch]
+    counts = np.array([edge_counts(t) for t in runs], dtype=float).mean(axis=0)
+    shapes = [m.shape for m in runs[0]]
+    if len(shapes) != len(widths) - 1:
+        return None
+    out = []
+    for k, (n_out, n_in) in enumerate(shapes):
+        size = widths[k + 1] * widths[k]
+        if (n_out, n_in) == (widths[k + 1], widths[k]):
+            out.append(int(round(counts[k])))
+        else:
+            out.append(max(1, min(size, int(round(counts[k] / (n_out * n_in) * size)))))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class PublishedComparison:
+    """The published runs compared pairwise over their saved epochs (:func:`compare_published`).
+
+    Attributes
+    ----------
+    root : folder of the published topologies.
+    widths : their layer widths.
+    matrices : epoch -> pairwise NNSTD of the runs compared (per layer; the ``mean`` attribute runs over all layers).
+    layers : their sparse layers.
+    table : tidy pairwise distances over epochs (sparse layers, and ``"mean"`` over the sparse layers).
+    summary : per epoch and layer (``"mean"`` included): mean pairwise NNSTD, its network-bootstrap
+        interval, and the smallest and largest pair (:func:`~sparsetopo.study.common.pair_summary`).
+    baseline : random baseline of networks of their shape (:func:`~sparsetopo.study.common.baseline_frame`).
+    gap : per epoch, Spearman correlation of distance with the gap between run indices.
+    agreement : our NNSTD against the numbers the published code printed (:func:`published_agreement`).
+    moved_apart : network-bootstrap interval of mean NNSTD at the last epoch minus at the first.
+    """
+
+    root: Any
+    widths: list
+    matrices: dict
+    layers: list
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    baseline: pd.DataFrame
+    gap: pd.DataFrame
+    agreement: pd.DataFrame
+    moved_apart: Any
+
+    @property
+    def epochs(self) -> list[int]:
+        return sorted(self.matrices)
+
+    @property
+    def ends(self) -> list[int]:
+        """The first saved snapshot and the last epoch compared."""
+        return [self.epochs[0], self.epochs[-1]] if len(self.epochs) > 1 else self.epochs
+
+    def network(self, epoch: int) -> np.ndarray:
+        """Network-level (sparse-layer mean) pairwise matrix at ``epoch``."""
+        return self.matrices[epoch].layers[list(self.layers)].mean(axis=0)
+
+    def network_summary(self) -> pd.DataFrame:
+        """The ``"mean"`` rows of :attr:`summary`: one row per epoch."""
+        return self.summary[self.summary["layer"] == "mean"].reset_index(drop=True)
+
+
+def compare_published(root: str | os.PathLike, epochs: Sequence[int], *, runs: Sequence[str] = PUBLISHED_RUNS,
+                      n_boot: int = 2000, baseline_pairs: int = 16, seed: int = 0, n_jobs: int = 1,
+                      cache_dir: str | os.PathLike | None = None) -> PublishedComparison:
+    """Compare the published ``runs`` pairwise at ``epochs`` (structural tie-break), with network-bootstrap
+    intervals, the random baseline of their shape (``baseline_pairs`` pairs), the correlation with the run
+    index gap and the agreement with the published code's printed numbers."""
+    matrices = published_pairwise(root, list(epochs), runs=runs, n_jobs=n_jobs, cache_dir=cache_dir)
+    epochs = sorted(matrices)
+    nets = load_published_runs(root, [epochs[0], epochs[-1]], runs=runs[:1])
+    layers = sparse_layers(nets[epochs[0]][0])
+    table = published_frame(matrices)
+    table = table[table["layer"].isin([str(k) for k in layers])]
+    network_rows = (table.groupby(["epoch", "first", "second"], sort=False)["nnstd"].mean().reset_index()
+                    .assign(layer="mean"))
+    table = pd.concat([table, network_rows[table.columns]], ignore_index=True)
+
+    def network(e: int) -> np.ndarray:
+        return matrices[e].layers[list(layers)].mean(axis=0)
+
+    summary = [{"epoch": e, "layer": layer,
+                **pair_summary(network(e) if layer == "mean" else matrices[e].layers[int(layer)], n_boot=n_boot,
+                               seed=seed)}
+               for e in epochs for layer in [str(k) for k in layers] + ["mean"]]
+    last_net = nets[epochs[-1]][0]
+    baseline = baseline_frame(random_baseline(last_net, n_pairs=baseline_pairs, seed=seed, n_jobs=n_jobs,
+                                              progress=show_progress(), cache_dir=cache_dir), layers)
+    moved = network_bootstrap_ci(network(epochs[-1]) - network(epochs[0]), n_boot=n_boot, seed=seed)
+    return PublishedComparison(root=root, widths=widths_of(last_net),
+                               matrices=matrices, layers=layers, table=table, summary=pd.DataFrame(summary),
+                               baseline=baseline, gap=published_gap_correlation(table),
+                               agreement=published_agreement(root), moved_apart=moved)

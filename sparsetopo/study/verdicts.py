@@ -53,6 +53,7 @@ __all__ = [
     "equivalence",
     "non_inferiority",
     "superiority",
+    "weakest",
     "unless_converged",
     "spread_margin",
     "difference_ci",
@@ -487,3 +488,20 @@ def convergence_table(frame, *, run: str = "run_id", x: str = "epoch", y: str = 
                        note="")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def weakest(verdicts: Sequence[Verdict]) -> Verdict:
+    """The verdict of "every one of these holds" (an intersection-union test): the weakest member.
+
+    Any "does not hold" decides (the one with the lowest upper bound); else any "inconclusive"
+    (the one with the lowest lower bound); else all hold and the one with the lowest lower bound
+    is returned. The intersection-union test needs no multiplicity correction.
+    """
+    verdicts = list(verdicts)
+    if not verdicts:
+        raise ValueError("weakest() needs at least one verdict")
+    failed = [v for v in verdicts if v.verdict == DOES_NOT_HOLD]
+    if failed:
+        return min(failed, key=lambda v: v.high)
+    open_ = [v for v in verdicts if v.verdict == INCONCLUSIVE]
+    return min(open_ or verdicts, key=lambda v: (np.nan_to_num(v.low, nan=-np.inf)))

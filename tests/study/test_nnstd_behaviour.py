@@ -1,148 +1,27 @@
-"""Tests of sparsetopo.study.nnstd_behaviour: the controlled NNSTD experiments and verdicts of notebook 01."""
+"""Tests of sparsetopo.study.nnstd_behaviour: the experiment of notebook 01 (run, claims, verdicts, templates),
+and the shared study pieces it uses (common, published). The probes themselves are tested in
+tests/library/test_nnstd_probes.py."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import require_published
 
-from sparsetopo.nnstd.distance import nnstd
-from sparsetopo.nnstd.pairwise import pairwise_nnstd, random_baseline
+from sparsetopo.nnstd.pairwise import random_baseline
+from sparsetopo.study import common as C
 from sparsetopo.study import nnstd_behaviour as P
 from sparsetopo.study import published as PUB
 from sparsetopo.study import verdicts as V
-from sparsetopo.topology.masks import edge_counts, perturbation_chain, random_topology
+from sparsetopo.study.prose import render, template_names
+from sparsetopo.topology.masks import edge_counts, random_topology
 
 
 def small(seed: int = 0):
     return random_topology((30, 20, 20, 5), density=0.15, seed=seed)
-
-
-def test_worked_example_costs_and_matching_reproduce_nnstd():
-    ex = P.worked_example(seed=3)
-    direct = nnstd(ex.first, ex.second, method="exact")
-    np.testing.assert_allclose(ex.layer_distances, direct.layer_distances)
-    for c, m, d in zip(ex.costs, ex.matchings, ex.layer_distances):
-        n = len(m)
-        assert c.shape == (n, n)
-        assert sorted(m.tolist()) == list(range(n))
-        # the matching is the optimum of the cost matrix shown
-        assert c[np.arange(n), m].sum() / n == pytest.approx(d)
-        from scipy.optimize import linear_sum_assignment
-
-        rows, cols = linear_sum_assignment(c)
-        assert c[rows, cols].sum() == pytest.approx(c[np.arange(n), m].sum())
-    assert ex.mean == pytest.approx(np.mean(ex.layer_distances))
-
-
-def test_worked_example_sees_through_renumbering_and_detects_the_moved_edge():
-    unchanged = P.worked_example(seed=3, moved_edges=0)
-    assert unchanged.mean == 0.0
-    moved = P.worked_example(seed=3, moved_edges=1, moved_layer=0)
-    assert moved.layer_distances[0] > 0
-    # every layer sparse, the same edge counts in both networks
-    assert edge_counts(moved.first) == edge_counts(moved.second)
-    assert all(m.mean() < 1 for m in moved.first)
-
-
-def test_worked_example_rejects_bad_layer():
-    with pytest.raises(ValueError, match="moved_layer"):
-        P.worked_example(moved_layer=7)
-
-
-def test_identity_checks_are_zero_with_structure_tie_break_and_report_both_tie_breaks():
-    table = P.identity_checks({"a": small(0), "b": small(1)}, n_permutations=2, seed=0)
-    assert set(table["network"]) == {"a", "b"}
-    assert set(table["tie_break"]) == {"structure", "solver"}
-    structure = table[table["tie_break"] == "structure"]
-    assert len(structure) == 2 * (1 + 2)
-    assert (structure["nnstd"] == 0.0).all()
-    assert (table["check"] == "identical").sum() == 2 * 2
-    # the network value is the mean over the sparse layers (the dense output layer is left out)
-    assert P.sparse_layers(small(0)) == [0, 1]
-    solver = table[(table["tie_break"] == "solver")].iloc[-1]
-    assert solver["nnstd"] == pytest.approx(np.mean([solver["layer_0"], solver["layer_1"]]))
-
-
-def test_published_tie_break_is_not_invariant_on_tied_neurons():
-    # a layer with many neurons without inputs: the solver's choice among them moves the next layer
-    base = random_topology((40, 30, 30, 4), density=0.02, seed=0)
-    table = P.identity_checks({"tied": base}, n_permutations=4, seed=0)
-    permuted = table[table["check"] != "identical"]
-    assert (permuted[permuted["tie_break"] == "structure"]["nnstd"] == 0).all()
-    assert permuted[permuted["tie_break"] == "solver"]["nnstd"].max() > 0
-
-
-def test_sparse_mean_leaves_dense_layers_out():
-    assert P.sparse_mean((0.3, 0.6, 0.0), [0, 1]) == pytest.approx(0.45)
-    np.testing.assert_allclose(P.sparse_mean(np.array([[0.3, 0.6, 0.0], [0.1, 0.1, 0.0]]), [0, 1]), [0.45, 0.1])
-    with pytest.raises(ValueError, match="sparse layer"):
-        P.sparse_mean((0.1, 0.2), [])
-
-
-def test_perturbation_chain_moves_the_fraction_per_step_and_keeps_edge_counts():
-    base = random_topology((40, 50, 50, 4), epsilon=5, seed=0)
-    chain = perturbation_chain(base, 4, fraction=0.1, seed=0)
-    assert len(chain) == 5
-    assert chain[0][0] is not base[0] and np.array_equal(chain[0][0], base[0])
-    for prev, nxt in zip(chain, chain[1:]):
-        assert edge_counts(prev) == edge_counts(nxt)
-        moved = np.count_nonzero(prev[0] & ~nxt[0])
-        assert moved == round(0.1 * prev[0].sum())
-        np.testing.assert_array_equal(prev[-1], nxt[-1])  # dense output layer untouched
-    with pytest.raises(ValueError):
-        perturbation_chain(base, 0)
-
-
-def test_chain_frame_reads_distances_to_start_and_previous():
-    chain = perturbation_chain(small(), 3, fraction=0.2, seed=1)
-    dm = pairwise_nnstd(chain, progress=False, use_cache=False)
-    frame = P.chain_frame(dm, fraction=0.2, layers=[0, 1])
-    mean = frame[frame["layer"] == "mean"].set_index("position")
-    assert list(mean.index) == [0, 1, 2, 3]
-    assert mean.loc[0, "nnstd_to_start"] == 0.0
-    assert mean.loc[3, "nnstd_to_start"] == pytest.approx(dm.layers[:2, 3, 0].mean())  # sparse layers only
-    assert mean.loc[3, "nnstd_to_start"] > dm.mean[3, 0]  # the all-layer mean is diluted by the dense layer
-    assert mean.loc[2, "nnstd_to_previous"] == pytest.approx(dm.layers[:2, 2, 1].mean())
-    assert mean.loc[3, "steps_rewired_percent"] == pytest.approx(60.0)
-    layer0 = frame[frame["layer"] == "0"].set_index("position")
-    assert layer0.loc[3, "nnstd_to_start"] == pytest.approx(dm.layers[0, 3, 0])
-    # default: the layers that are not all 0
-    pd.testing.assert_frame_equal(frame, P.chain_frame(dm, fraction=0.2))
-
-
-def test_chains_frame_and_growth_read_every_chain():
-    from sparsetopo.nnstd.pairwise import trajectory_nnstd
-
-    trajectories = [trajectory_nnstd(perturbation_chain(small(c), 3, fraction=0.1, seed=c), progress=False,
-                                     use_cache=False) for c in range(2)]
-    chains = P.chains_frame(trajectories, [0, 1], fraction=0.1)
-    assert set(chains["chain"]) == {0, 1} and chains["position"].max() == 3
-    growth = P.chain_growth(chains).set_index("chain")
-    t = trajectories[1]
-    last = np.mean([t[f"to_first_layer{k}"].iloc[-1] for k in range(2)])
-    first = np.mean([t[f"to_first_layer{k}"].iloc[1] for k in range(2)])
-    assert growth.loc[1, "to_last"] == pytest.approx(last)
-    assert growth.loc[1, "growth"] == pytest.approx(last - first)
-    assert growth.loc[1, "steps"] == 3 and (growth["growth"] > 0).all()
-
-
-def test_fraction_sweep_grows_with_fraction_and_uses_the_cache(tmp_path):
-    base = small()
-    fractions = [0.0, 0.1, 0.5, 1.0]
-    sweep = P.fraction_sweep(base, fractions, n_repeats=2, seed=0, cache_dir=tmp_path)
-    assert len(sweep) == len(fractions) * 2 * (len(base) + 1)
-    means = sweep[sweep["layer"] == "mean"].groupby("fraction")["nnstd"].mean()
-    assert means.loc[0.0] == 0.0
-    assert means.is_monotonic_increasing and means.loc[1.0] > means.loc[0.1] > 0
-    layers = sweep[sweep["layer"].isin(["0", "1"])].groupby("fraction")["nnstd"].mean()
-    np.testing.assert_allclose(means, layers)  # network value: mean over the sparse layers
-    assert any(tmp_path.iterdir())
-    again = P.fraction_sweep(base, fractions, n_repeats=2, seed=0, cache_dir=tmp_path)
-    pd.testing.assert_frame_equal(sweep, again)
-    with pytest.raises(ValueError, match="fractions"):
-        P.fraction_sweep(base, [1.5])
 
 
 def _sweep(values: dict) -> pd.DataFrame:
@@ -168,16 +47,16 @@ def test_weakest_is_the_intersection_union_verdict():
     weaker = V.superiority(0.2, (0.1, 0.3), MARGIN)
     spanning = V.superiority(0.02, (-0.01, 0.05), MARGIN)
     fails = V.superiority(0.0, (-0.005, 0.005), MARGIN)
-    assert P.weakest([holds, weaker]) is weaker
-    assert P.weakest([holds, spanning, weaker]) is spanning
-    assert P.weakest([spanning, fails, holds]) is fails
+    assert V.weakest([holds, weaker]) is weaker
+    assert V.weakest([holds, spanning, weaker]) is spanning
+    assert V.weakest([spanning, fails, holds]) is fails
     with pytest.raises(ValueError):
-        P.weakest([])
+        V.weakest([])
 
 
 def test_baseline_frame_has_a_row_per_layer_and_the_sparse_mean():
     cal = random_baseline(small(), n_pairs=3, seed=0, use_cache=False)
-    frame = P.baseline_frame(cal)
+    frame = C.baseline_frame(cal)
     assert list(frame["layer"]) == ["0", "1", "2", "mean"]
     assert (frame["ci_low"] <= frame["baseline"]).all() and (frame["baseline"] <= frame["ci_high"]).all()
     network = frame.set_index("layer").loc["mean", "baseline"]
@@ -185,39 +64,23 @@ def test_baseline_frame_has_a_row_per_layer_and_the_sparse_mean():
     assert network > cal.mean
 
 
-def test_tie_noise_is_zero_for_a_structural_copy_and_tabulated_per_comparison():
-    from sparsetopo.topology.masks import permute_hidden_neurons
-
-    base = random_topology((40, 30, 30, 4), density=0.02, seed=0)
-    copy = permute_hidden_neurons(base, seed=1)
-    other = random_topology((40, 30, 30, 4), density=0.02, seed=2)
-    pairs = [("copy", copy, base), ("other", other, base), ("other", base, other)]
-    structure = P.tie_noise(pairs, layers=[0, 1, 2], n_shuffles=3, seed=0)
-    assert list(structure["comparison"]) == ["copy", "other", "other"] and list(structure["pair"]) == [0, 0, 1]
-    assert structure.loc[0, "spread"] == 0.0 and structure.loc[0, "nnstd"] == 0.0
-    assert (structure["variants"] == 3 + 3).all()
-    solver = P.tie_noise(pairs[:1], layers=[0, 1, 2], n_shuffles=3, seed=0, tie_break="solver")
-    table = P.resolution_table(pd.concat([structure, solver], ignore_index=True))
-    assert list(zip(table["comparison"], table["tie_break"])) == [("copy", "structure"), ("other", "structure"),
-                                                                ("copy", "solver")]
-    other_row = table.iloc[1]
-    assert other_row["pairs"] == 2 and other_row["tie_noise"] == pytest.approx(structure["spread"].iloc[1:].max())
-
-
 def test_pair_summary_resamples_networks():
     rng = np.random.default_rng(0)
     m = rng.uniform(0.2, 0.4, (6, 6))
     m = (m + m.T) / 2
     np.fill_diagonal(m, 0)
-    s = P.pair_summary(m, n_boot=200, seed=1)
+    s = C.pair_summary(m, n_boot=200, seed=1)
     ci = V.network_bootstrap_ci(m, n_boot=200, seed=1)
     assert (s["mean"], s["ci_low"], s["ci_high"]) == pytest.approx((ci.estimate, ci.low, ci.high))
     assert s["pairs"] == 15 and s["networks"] == 6 and s["min"] <= s["mean"] <= s["max"]
 
 
-def test_sparse_layers_skips_dense_ones():
-    assert P.sparse_layers(random_topology((10, 8, 3), density=0.3, seed=0)) == [0]
-    assert P.sparse_layers(random_topology((10, 8, 3), density=0.3, seed=0, sparse_output=True)) == [0, 1]
+def test_sparse_layers_and_sparse_mean_leave_dense_layers_out():
+    assert C.sparse_layers(random_topology((10, 8, 3), density=0.3, seed=0)) == [0]
+    assert C.sparse_layers(random_topology((10, 8, 3), density=0.3, seed=0, sparse_output=True)) == [0, 1]
+    assert C.sparse_mean((0.3, 0.6, 0.0), [0, 1]) == pytest.approx(0.45)
+    with pytest.raises(ValueError, match="sparse layer"):
+        C.sparse_mean((0.1, 0.2), [])
 
 
 def test_published_root_is_none_without_the_files(tmp_path):
@@ -272,19 +135,44 @@ def test_published_gap_correlation_sees_a_chain_ordering():
     assert gap.loc[5, "spearman_layer_mean"] == pytest.approx(-1.0)
 
 
+def test_published_edges_reads_counts_or_scales_densities(tmp_path):
+    from sparsetopo.topology.masks import load_published
+
+    _fake_published(tmp_path, PUB.PUBLISHED_RUNS, (0,))
+    counts = np.mean([edge_counts(load_published(tmp_path / r, 0)) for r in PUB.PUBLISHED_RUNS], axis=0)
+    assert PUB.published_edges(tmp_path, [12, 8, 8, 3], 0) == [int(round(c)) for c in counts]
+    double = PUB.published_edges(tmp_path, [12, 16, 16, 3], 0)  # same densities on wider layers
+    assert double[0] == int(round(counts[0] * 2)) and double[1] == int(round(counts[1] * 4))
+    assert PUB.published_edges(tmp_path, [12, 8, 3], 0) is None  # another number of layers
+
+
 # ---------------------------------------------------------------------------
-# the notebook's API
+# the experiment: run, claims, context, figures
 # ---------------------------------------------------------------------------
+
+
+def _params(out, **overrides):
+    values = dict(dataset="digits", hidden=[16, 16], epsilon=2.0, chain_length=4, chain_seeds=3,
+                  sweep_fractions=[0.0, 0.2, 0.5, 1.0], sweep_repeats=2, baseline_pairs=3, n_permutations=2,
+                  tie_shuffles=1, tie_pairs=1, n_boot=100, use_published=False, n_jobs=1, verbosity="warning",
+                  figures_dir=str(out / "figures"), runs_root=str(out / "runs"))
+    return P.Parameters.resolve(**{**values, **overrides})
 
 
 @pytest.fixture(scope="module")
 def small_study(tmp_path_factory):
-    out = tmp_path_factory.mktemp("study01")
-    params = P.Parameters.resolve(dataset="digits", hidden=[16, 16], epsilon=2.0, chain_length=4, chain_seeds=3,
-                          sweep_fractions=[0.0, 0.2, 0.5, 1.0], sweep_repeats=2, baseline_pairs=3, n_permutations=2,
-                          tie_shuffles=1, tie_pairs=1, n_boot=100, use_published=False, n_jobs=1,
-                          verbosity="warning", figures_dir=str(out / "figures"), runs_root=str(out / "runs"))
-    return P.run(params)
+    return P.run(_params(tmp_path_factory.mktemp("study01")))
+
+
+@pytest.fixture(scope="module")
+def published_study(tmp_path_factory):
+    """A tiny run against a fake published layout (ten 12-8-8-3 runs at epochs 0 and 190)."""
+    out = tmp_path_factory.mktemp("study01_published")
+    root = out / "data" / "official_nnstd_topo" / "topo"
+    _fake_published(root, PUB.PUBLISHED_RUNS, (0, 190))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARSETOPO_DATA", str(out / "data"))
+        return P.run(_params(out, use_published=True, published_epochs=[0, 190], published_runs=4))
 
 
 CLAIMS = ["NNSTD of identical topologies is 0",
@@ -293,6 +181,8 @@ CLAIMS = ["NNSTD of identical topologies is 0",
           "NNSTD between networks 1% apart", "NNSTD grows along the 1% chain",
           "NNSTD increases at every step of the rewired-fraction sweep", "Random-topology baseline",
           "A copy with every edge moved is as far as random topologies", "Agreement with the published values"]
+DESCRIPTIONS = ("NNSTD of identical topologies is 0", "NNSTD between networks 1% apart", "Random-topology baseline",
+                "Agreement with the published values")
 
 
 def test_study_api_claims_record_parameters_and_every_claim(small_study):
@@ -305,11 +195,9 @@ def test_study_api_claims_record_parameters_and_every_claim(small_study):
     assert structural.measured == 0.0 and structural.verdict == V.HOLDS  # exact zeros: interval [0, 0]
     assert "tie noise 0.0000" in structural.spread
     # descriptions cannot fail: no verdict; every other claim carries a rule, a margin and its justification
-    for name in ("NNSTD of identical topologies is 0", "NNSTD between networks 1% apart", "Random-topology baseline",
-                 "Agreement with the published values"):
+    for name in DESCRIPTIONS:
         assert by[name].verdict is None and by[name].holds is None
-    for name in set(CLAIMS[1:]) - {"NNSTD between networks 1% apart", "Random-topology baseline",
-                                   "Agreement with the published values"}:
+    for name in set(CLAIMS) - set(DESCRIPTIONS):
         assert by[name].verdict in (V.HOLDS, V.DOES_NOT_HOLD, V.INCONCLUSIVE)
         assert by[name].rule["justification"].split(":")[0].endswith("margin")
     assert list(findings.data) == ["worked_example_networks", "worked_example_costs", "network", "identity_checks",
@@ -317,9 +205,34 @@ def test_study_api_claims_record_parameters_and_every_claim(small_study):
                                    "rewired_fraction_sweep"]
 
 
-def test_chain_verdict_follows_the_margin_and_the_interval_over_chains(small_study):
-    import dataclasses
+def test_headlines_name_the_paper_claims_and_their_decided_rows(small_study, published_study):
+    alone = P.claims(small_study)
+    assert [h["paper_claim"] for h in alone.headlines] == [P.DISTANCE]
+    assert alone.headlines[0]["claims"] == [c for c in CLAIMS[1:3]] + CLAIMS[4:6] + [CLAIMS[7]]
+    assert "64-16-16-10" in alone.headlines[0]["setting"] and "ε = 2" in alone.headlines[0]["setting"]
+    findings = P.claims(published_study)
+    heads = {h["paper_claim"]: h for h in findings.headlines}
+    assert list(heads) == [P.DISTANCE, P.PUBLISHED_RUNS_CLAIM, P.AGREEMENT]
+    assert heads[P.PUBLISHED_RUNS_CLAIM]["claims"] == [
+        "The published runs move apart during training (epoch 190 vs the first saved snapshot)",
+        "The published runs at epoch 190 stay closer than random topologies"]
+    assert "12-8-8-3" in heads[P.PUBLISHED_RUNS_CLAIM]["setting"]
+    assert heads[P.AGREEMENT]["claims"] == ["Agreement with the published values"]
+    # the trained published network is checked under both tie-breaks
+    assert sum("published w0, epoch 190" in name for name in heads[P.DISTANCE]["claims"]) == 2
 
+
+def test_published_comparison_on_a_fake_layout(published_study):
+    pub = published_study.published
+    assert pub.epochs == [0, 190] and pub.ends == [0, 190] and pub.layers == [0, 1] and pub.widths == [12, 8, 8, 3]
+    summary = pub.network_summary().set_index("epoch")
+    assert summary.loc[190, "mean"] == pytest.approx(pub.network(190)[np.triu_indices(4, 1)].mean())
+    assert pub.moved_apart.estimate == pytest.approx(summary.loc[190, "mean"] - summary.loc[0, "mean"])
+    assert list(pub.baseline["layer"]) == ["0", "1", "2", "mean"]
+    assert published_study.published_density  # edges from the published densities, scaled to the digits widths
+
+
+def test_chain_verdict_follows_the_margin_and_the_interval_over_chains(small_study):
     def verdict(growth, margin):
         params = dataclasses.replace(small_study.params, growth_margin=margin)
         result = dataclasses.replace(small_study, params=params,
@@ -334,8 +247,6 @@ def test_chain_verdict_follows_the_margin_and_the_interval_over_chains(small_stu
 
 
 def test_permutation_verdict_is_decided_per_tie_break(small_study):
-    import dataclasses
-
     ident = small_study.identity.copy()
     solver = (ident["tie_break"] == "solver") & (ident["check"] != "identical")
     ident.loc[solver, "nnstd"] = [0.050, 0.051]
@@ -347,49 +258,9 @@ def test_permutation_verdict_is_decided_per_tie_break(small_study):
     assert claims[CLAIMS[2]].verdict == V.INCONCLUSIVE
 
 
-def test_rules_state_every_margin_before_the_numbers(small_study):
-    text = P.rules(small_study.params)
-    for name in ("invariance_margin", "growth_margin", "step_margin", "baseline_margin", "training_margin",
-                 "agreement_tolerance"):
-        assert f"{getattr(small_study.params, name):g}" in text
-        assert P.MARGIN_JUSTIFICATIONS[name] in text
-        assert small_study.params.margin(name).value == getattr(small_study.params, name)
-
-
 def test_run_refuses_a_chain_that_moves_no_edge(tmp_path):
-    params = P.Parameters.resolve(dataset="digits", hidden=[16, 16], epsilon=0.05, use_published=False,
-                          verbosity="warning", figures_dir=str(tmp_path / "f"), runs_root=str(tmp_path / "r"))
     with pytest.raises(ValueError, match="moves no edge"):
-        P.run(params)
-
-
-def test_published_edges_reads_counts_or_scales_densities(tmp_path):
-    from sparsetopo.topology.masks import load_published
-
-    _fake_published(tmp_path, PUB.PUBLISHED_RUNS, (0,))
-    counts = np.mean([edge_counts(load_published(tmp_path / r, 0)) for r in PUB.PUBLISHED_RUNS], axis=0)
-    assert P.published_edges(tmp_path, [12, 8, 8, 3], 0) == [int(round(c)) for c in counts]
-    double = P.published_edges(tmp_path, [12, 16, 16, 3], 0)  # same densities on wider layers
-    assert double[0] == int(round(counts[0] * 2)) and double[1] == int(round(counts[1] * 4))
-    assert P.published_edges(tmp_path, [12, 8, 3], 0) is None  # another number of layers
-
-
-def test_study_api_figures_notes_and_discussion(small_study):
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
-
-    figs = P.figures(small_study)
-    assert list(figs) == ["worked_example_networks", "worked_example_costs", "perturbation_chain",
-                          "perturbation_chain_layers", "rewired_fraction_sweep"]
-    assert all(isinstance(f, Figure) for f in figs.values())
-    assert not set(plt.get_fignums()) & {f.number for f in figs.values()}
-    notes = P.notes(small_study)
-    assert "not used" in notes["published"] and "tie noise" in notes["chain"]
-    findings = P.claims(small_study)
-    text = P.discussion(small_study, findings)
-    growth = {c.claim: c for c in findings.claims}["NNSTD grows along the 1% chain"]
-    assert f"**{growth.verdict}** ({growth.measured:.4f}" in text
-    assert "Limitations" in text and "not tested in this run" in text
+        P.run(_params(tmp_path, epsilon=0.05, chain_length=20, chain_seeds=5))
 
 
 def test_equivalent_rewiring_interpolates_the_sweep(small_study):
@@ -399,3 +270,49 @@ def test_equivalent_rewiring_interpolates_the_sweep(small_study):
     halfway = (means.loc[0.2] + means.loc[0.5]) / 2
     assert P.equivalent_rewiring(small_study, float(halfway)) == pytest.approx(35.0)
     assert np.isnan(P.equivalent_rewiring(small_study, 2.0))
+
+
+def test_figures_are_closed_matplotlib_figures(small_study, published_study):
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    figs = P.figures(small_study)
+    assert list(figs) == ["worked_example_networks", "worked_example_costs", "perturbation_chain",
+                          "perturbation_chain_layers", "rewired_fraction_sweep"]
+    assert all(isinstance(f, Figure) for f in figs.values())
+    assert not set(plt.get_fignums()) & {f.number for f in figs.values()}
+    with_published = P.figures(published_study)
+    assert list(with_published)[5:] == ["published_heatmaps", "published_layers", "published_over_epochs"]
+
+
+@pytest.mark.parametrize("study", ["small_study", "published_study"])
+def test_every_template_renders_with_the_context_of_a_tiny_run(study, request):
+    result = request.getfixturevalue(study)
+    findings = P.claims(result)
+    context = P.context(result, findings)
+    sections = template_names("01_nnstd")
+    assert {"rules", "network", "example", "identity", "chain", "sweep", "resolution", "published", "agreement",
+            "discussion"} <= set(sections)
+    text = {s: render("01_nnstd", s, **context) for s in sections}  # StrictUndefined: a missing name raises
+    growth = {c.claim: c for c in findings.claims}["NNSTD grows along the 1% chain"]
+    assert f"**{growth.verdict}** ({growth.measured:.4g}" in text["discussion"]
+    assert "Limitations" in text["discussion"]
+    steps = {c.claim: c for c in findings.claims}["NNSTD increases at every step of the rewired-fraction sweep"]
+    decider = steps.detail.split("(", 1)[1].split(" moved)")[0].replace("->", "→")  # the step the rule picked
+    assert f"the weakest step ({decider}) decides" in text["discussion"]
+    if result.published is None:
+        assert "not tested in this run" in text["discussion"] and "Skipped" in text["published"]
+        assert "not used" in text["network"]
+    else:
+        assert "Published SET runs move apart" in text["discussion"] and "epoch_000" in text["published"]
+        assert "Largest deviation" in text["agreement"]
+
+
+def test_rules_state_every_margin_before_the_numbers(small_study):
+    params = small_study.params
+    text = render("01_nnstd", "rules", **P.context(small_study, P.claims(small_study)))
+    for name in ("invariance_margin", "growth_margin", "step_margin", "baseline_margin", "training_margin",
+                 "agreement_tolerance"):
+        assert f"| {getattr(params, name):g} |" in text
+        assert P.MARGIN_JUSTIFICATIONS[name] in text
+        assert params.margin(name).value == getattr(params, name)

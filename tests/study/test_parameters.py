@@ -226,17 +226,16 @@ def test_every_study_module_exposes_the_same_api(name):
     module = MODULES[name]
     assert issubclass(module.Parameters, StudyParameters)
     assert module.Parameters.__dataclass_params__.frozen
-    if hasattr(module, "context"):  # an experiment definition: run, claims, context; figures in study.figures
-        import importlib
+    import importlib
 
-        figures = importlib.import_module(f"sparsetopo.study.figures.{module.__name__.rsplit('.', 1)[1]}")
-        api = {"run": ["params"], "claims": ["result"], "context": ["result", "findings"]}
-        assert list(inspect.signature(figures.figures).parameters) == ["result"], f"{figures.__name__}.figures"
-    else:
-        api = {fn: ["params" if fn == "run" else "result"] for fn in ("run", "claims", "figures", "notes")}
+    figures = importlib.import_module(f"sparsetopo.study.figures.{module.__name__.rsplit('.', 1)[1]}")
+    assert list(inspect.signature(figures.figures).parameters) == ["result"], f"{figures.__name__}.figures"
+    api = {"run": ["params"], "claims": ["result"], "context": ["result", "findings"]}
     for fn, arguments in api.items():
         assert fn in module.__all__, f"{module.__name__}.__all__ lacks {fn}"
         assert list(inspect.signature(getattr(module, fn)).parameters) == arguments, f"{module.__name__}.{fn}"
+    source = inspect.getsource(module)
+    assert "def notes(" not in source and "def discussion(" not in source, f"{module.__name__} still writes prose"
     assert module.Parameters.resolve().figures_dir == f"../figures/{name}"
 
 
