@@ -78,11 +78,17 @@ def _finite(obj: Any) -> Any:
 
 
 def torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` atomically."""
+    """``torch.save`` atomically.
+
+    Writes through a Python file object, so a full disk raises ``OSError``
+    (errno ``ENOSPC``) rather than torch's opaque ``RuntimeError`` about its
+    zip writer.
+    """
     import torch
 
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
 
 
 def _json_default(o: Any) -> Any:
