@@ -1097,14 +1097,16 @@ def _assemble(
     x_train = x_train_raw.astype(np.float32)
     x_test = x_test_raw.astype(np.float32)
     x_val = None if x_val_raw is None else x_val_raw.astype(np.float32)
-    offset, scale, constant = _fit_preprocessing(x_train, preprocessing, value_range)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as an error naming the feature
+        offset, scale, constant = _fit_preprocessing(x_train, preprocessing, value_range)
     _check_preprocessing_finite(name, preprocessing, offset, scale)
-    for x in (x_train, x_test, x_val):
-        if x is not None:
-            x -= offset
-            x /= scale
-            if constant.any():
-                x[:, constant] = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for x in (x_train, x_test, x_val):
+            if x is not None:
+                x -= offset
+                x /= scale
+                if constant.any():
+                    x[:, constant] = 0.0
     for split, x in (("training", x_train), ("test", x_test), ("validation", x_val)):
         if x is not None and not np.isfinite(x).all():
             bad = np.argwhere(~np.isfinite(x))[0]

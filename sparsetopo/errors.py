@@ -157,10 +157,11 @@ def refused_pickle(err: BaseException, path: object, what: str = "file") -> Unsa
     if not found:
         return None
     name = found.group(1)
+    module_parts = any(g.startswith(("torch.nn.modules.", "torch.nn.parameter.")) for g in _pickled_globals(path))
     if name.split(".")[0] == "numpy":
         advice = (f"it holds numpy arrays ({name}), which a weights-only load does not read; save torch tensors "
                   "instead: torch.save({k: torch.from_numpy(v) for k, v in arrays.items()}, path)")
-    elif (name.startswith("torch.nn.") or name.startswith("__main__.") or "Module" in name.split(".")[-1]):
+    elif module_parts or (name.startswith("torch.nn.") or name.startswith("__main__.") or "Module" in name.split(".")[-1]):
         advice = (f"it holds a whole pickled model ({name}), as torch.save(model) writes; save its weights "
                   "instead: torch.save(model.state_dict(), path)")
     else:
@@ -168,6 +169,35 @@ def refused_pickle(err: BaseException, path: object, what: str = "file") -> Unsa
                   "containers only (if you wrote it from a model, save model.state_dict(); if you did not write it, "
                   "delete it)")
     return UnsafeFileError(f"{path}: refused to load this {what}: {advice}")
+
+
+def _pickled_globals(path: object) -> set[str]:
+    """The ``module.name`` globals a ``torch.save`` file's pickle refers to, read without unpickling anything.
+
+    ``pickletools.genops`` only parses the opcodes; nothing is imported or called.
+    An empty set when the file is not a readable torch zip archive.
+    """
+    import pickletools
+    import zipfile
+
+    found: set[str] = set()
+    try:
+        with zipfile.ZipFile(str(path)) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+            if name is None:
+                return found
+            data = archive.read(name)
+        strings: list[str] = []
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name == "GLOBAL" and isinstance(arg, str):
+                found.add(arg.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.add(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return found
+    return found
 
 
 def run_reporting_errors(

@@ -157,23 +157,22 @@ def _refuse_unrepresentable_conv(names: Sequence[str], masks: Sequence[np.ndarra
         channels = previous[0]
         if len(shape) != 4 or len(previous) != 4 or shape[1] == channels:
             continue
-        if shape[0] == channels:
-            raise ValueError(
-                f"{where}: layer '{names[k]}' {tuple(shape)} does not read the {channels} channels of '{names[k - 1]}' "
-                f"but its first axis has {channels}: it looks like a ConvTranspose2d weight (in_channels, out_channels, "
-                "kh, kw); transposed convolutions spread each input over an output window, which NNSTD's input sets "
-                "do not represent; only Conv2d can be read"
-            )
+        looks = []
         if shape[1] and channels % shape[1] == 0 and shape[0] % (channels // shape[1]) == 0:
+            looks.append(f"a grouped convolution (groups={channels // shape[1]}), whose output channels read "
+                         "different input channels")
+        if shape[0] == channels:
+            looks.append("a ConvTranspose2d weight (in_channels first), which spreads each input over an output window")
+        if looks:
             raise ValueError(
-                f"{where}: layer '{names[k]}' {tuple(shape)} reads {shape[1]} of the {channels} channels of "
-                f"'{names[k - 1]}': it looks like a grouped convolution (groups={channels // shape[1]}), whose output "
-                "channels read different input channels, which NNSTD's input sets do not represent; only groups=1 "
-                "can be read"
+                f"{where}: layer '{names[k]}' {tuple(shape)} does not read the {channels} channels of "
+                f"'{names[k - 1]}' as a convolution: it looks like {' or like '.join(looks)}; NNSTD's input sets "
+                "represent neither, so only Conv2d with groups=1 can be read"
             )
 
 
-def _require_proven_chain(names: Sequence[str], masks: Sequence[np.ndarray], where: str, why: str) -> None:
+def _require_proven_chain(names: Sequence[str], masks: Sequence[np.ndarray], where: str, why: str,
+                          *, module_hint: bool = True) -> None:
     """Refuse a layer order that only the shapes support when two points of the chain have the same width.
 
     An identity skip connection, or two branches joined by a sum, connects
@@ -186,12 +185,13 @@ def _require_proven_chain(names: Sequence[str], masks: Sequence[np.ndarray], whe
         if (kind, width) in seen:
             first = seen[(kind, width)]
             unit = "channels" if kind == "conv" else "features"
+            read_module = ("Read the model itself (sparsetopo.topology.modules.topology_from_module(model) traces "
+                           "its forward pass), or, if" if module_hint else "If")
             raise ValueError(
                 f"{where}: the layer shapes do not prove a chain ({why}): {first} and the output of {label} both "
                 f"have {width} {unit}, so an identity skip connection or parallel branches could join them, "
-                "and NNSTD of such a network would be wrong. Read the model itself "
-                "(sparsetopo.topology.modules.topology_from_module(model) traces its forward pass), or, if the "
-                f"layers do form a chain in this order, say so by giving it: layers=[...] (--layers {','.join(names)})"
+                f"and NNSTD of such a network would be wrong. {read_module} the layers do form a chain in this "
+                f"order, say so by giving it: layers=[...] (--layers {','.join(names)})"
             )
         seen[(kind, width)] = "the input" if label == "the input" else f"the output of {label}"
 
@@ -364,7 +364,8 @@ def topology_from_module(model, *, layers: Sequence[str] | None = None) -> Model
         sources.append(source)
     masks = _check_chain(names, masks, where, "")
     if order.startswith("registration"):
-        _require_proven_chain(names, masks, where, order.partition("(")[2].rstrip(")") or "no trace")
+        _require_proven_chain(names, masks, where, order.partition("(")[2].rstrip(")") or "no trace",
+                              module_hint=False)
     return ModelTopology(masks=tuple(masks), names=tuple(names), sources=tuple(sources), order=order)
 
 
