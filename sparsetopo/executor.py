@@ -269,6 +269,9 @@ def cluster_map(
                 continue
             watch.reset()
             future, result = next(done)  # a task that raised raises here
+            if future.status != "finished":  # cancelled by the client when its scheduler went away: no result
+                raise watch.lost(finished, f"the Dask scheduler at {address} dropped the task ({future.status}): "
+                                           "its connection was lost")
             results[index[future.key]] = result
             finished += 1
             bar.update(1)
@@ -301,11 +304,14 @@ class _ClusterWatch:
             logger.warning("%s; waiting up to %g s for it to come back", trouble, self.lost_after)
         self.trouble = trouble
         if now - self.since >= self.lost_after:
-            raise ClusterLostError(
-                f"{trouble} (waited {now - self.since:.0f} s); {finished} of {self.total} tasks had finished and what "
-                "they wrote is kept (runs, NNSTD cache entries): start the scheduler and workers again "
-                f"(`dask scheduler`, `dask worker {self.address}`) and rerun to continue, or use scheduler='local'"
-            )
+            raise self.lost(finished, f"{trouble} (waited {now - self.since:.0f} s)")
+
+    def lost(self, finished: int, what: str) -> ClusterLostError:
+        return ClusterLostError(
+            f"{what}; {finished} of {self.total} tasks had finished and what they wrote is kept (runs, NNSTD cache "
+            f"entries): start the scheduler and workers again (`dask scheduler`, `dask worker {self.address}`) and "
+            "rerun to continue, or use scheduler='local'"
+        )
 
     def _trouble(self) -> str:
         if self.client.status != "running":
