@@ -176,7 +176,7 @@ def close_clients() -> None:
         _clients.clear()
     for client in clients:
         try:
-            client.close()
+            client.close(timeout=5)  # bounded: a scheduler that is gone never answers
         except Exception:  # pragma: no cover - closing at exit is best effort
             pass
 
