@@ -206,6 +206,7 @@ def run_reporting_errors(
     *,
     debug: bool = False,
     stream: TextIO | None = None,
+    also: tuple[type[BaseException], ...] = (),
 ) -> int:
     """Call ``work()`` and return its exit code; report a user's error on one line instead of raising it.
 
@@ -223,6 +224,20 @@ def run_reporting_errors(
     work : callable returning an exit code (None counts as 0)
     debug : bool
         Print tracebacks too (``--verbosity debug``).
+    stream : text file, optional
+        Where the line goes (default: stderr).
+    also : tuple of exception classes
+        More errors to report on one line (a caller's own, e.g. a notebook
+        runner's execution error), with exit code 1.
+
+    Examples
+    --------
+    A command's ``main``::
+
+        def main(argv=None) -> int:
+            args = parser.parse_args(argv)
+            return run_reporting_errors("python -m sparsetopo.study", lambda: run(args),
+                                        debug=args.verbosity == "debug")
     """
     stream = stream if stream is not None else sys.stderr
     try:
@@ -230,8 +245,8 @@ def run_reporting_errors(
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=stream)
         return 130
-    except USER_ERRORS as err:
+    except USER_ERRORS + tuple(also) as err:
         if debug:
             traceback.print_exc(file=stream)
         print(f"{prog}: error: {error_message(err)}", file=stream)
-        return exit_code(err)
+        return exit_code(err) if isinstance(err, USER_ERRORS) else 1

@@ -70,7 +70,10 @@ def is_stale(lock_path: str | os.PathLike, *, stale_after: float = STALE_AFTER) 
 
 
 def _describe(lock_path: Path) -> str:
-    """Whose the lock is and since when: ``process 123 on host (since 14:02:07, 5 min ago; stopped)``."""
+    """Whose the lock is and since when: ``process 123 on host (since 2025-01-31 14:02:07, 5 min ago)``.
+
+    A holder on this host that is stopped (suspended) is named as such, with how to resume it.
+    """
     info = lock_holder(lock_path)
     if not info:
         return "another process"

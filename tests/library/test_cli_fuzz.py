@@ -358,3 +358,35 @@ def test_a_validation_fraction_leaving_too_little_to_train_is_one_line_and_no_fo
     _assert_clean_failure(rc, err, argv)
     assert "validation_fraction=0.999 leaves 1 of the" in err
     assert not any(Path(os.environ["SPARSETOPO_RUNS"]).glob("*"))
+
+
+def test_the_shared_error_report_is_one_line_with_a_traceback_only_on_debug():
+    import io
+
+    from sparsetopo.errors import ClusterLostError, run_reporting_errors
+
+    def fail(err):
+        def work():
+            raise err
+        return work
+
+    for err, code in [(ValueError("bad\n\x1b[1mvalue\x1b[0m"), 2), (OSError(28, "No space left on device", "/x/y"), 1),
+                      (ClusterLostError("scheduler gone"), 1), (KeyboardInterrupt(), 130)]:
+        quiet, loud = io.StringIO(), io.StringIO()
+        assert run_reporting_errors("prog", fail(err), stream=quiet) == code
+        assert run_reporting_errors("prog", fail(err), stream=loud, debug=True) == code
+        assert len(quiet.getvalue().splitlines()) == 1 and "\x1b" not in quiet.getvalue()
+        assert quiet.getvalue().splitlines()[0] == loud.getvalue().splitlines()[-1]
+        assert ("Traceback" in loud.getvalue()) == (code != 130)
+    out = io.StringIO()
+    run_reporting_errors("prog", fail(OSError(28, "No space left on device", "/x/y")), stream=out)
+    assert out.getvalue() == "prog: error: /x/y: No space left on device\n"
+
+    class NotebookFailed(Exception):
+        pass
+
+    out = io.StringIO()
+    assert run_reporting_errors("prog", fail(NotebookFailed("cell 3 failed")), stream=out, also=(NotebookFailed,)) == 1
+    assert out.getvalue() == "prog: error: cell 3 failed\n"
+    with pytest.raises(ZeroDivisionError):  # a bug is not a user's mistake: it keeps its traceback
+        run_reporting_errors("prog", lambda: 1 / 0, stream=io.StringIO())

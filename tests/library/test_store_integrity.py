@@ -18,6 +18,7 @@ import torch
 from sparsetopo import atomic, store
 from sparsetopo.data import register_arrays
 from sparsetopo.errors import DamagedRunError, NonFiniteLossError, RunLockTimeout, StoreWriteError, UnsafeFileError
+from sparsetopo.store import locking as _locking
 from sparsetopo.store.config import RunConfig, run_id
 from sparsetopo.store.locking import _existence_lock, run_lock
 from sparsetopo.topology.masks import random_topology, save_topology
@@ -453,6 +454,9 @@ def test_lock_waiter_says_whose_lock_and_since_when_without_progress(tmp_path, c
     holder = _hold_lock(store.run_directory(cfg))
     try:
         os.kill(holder.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while _locking._pid_stopped(holder.pid) is False and time.monotonic() < deadline:
+            time.sleep(0.01)  # the signal is delivered asynchronously
         with pytest.raises(RunLockTimeout):
             store.train(cfg, progress=False, lock_timeout=0.3)
     finally:
