@@ -23,7 +23,11 @@ _FILE_MODE = 0o666 & ~_UMASK
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
-    """Yield a temporary path; on success it is renamed to ``path``."""
+    """Yield a temporary path; on success it is renamed to ``path``.
+
+    An ``OSError`` that names no file (a full disk seen by ``write``) leaves
+    with ``filename`` set to ``path``, so messages can say which file failed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{suffix}")
@@ -32,6 +36,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
         yield tmp
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is None or err.filename == tmp:
+            err.filename = str(path)
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -78,11 +86,17 @@ def _finite(obj: Any) -> Any:
 
 
 def torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` atomically."""
+    """``torch.save`` atomically.
+
+    Writes through a Python file object, so a full disk raises ``OSError``
+    (errno ``ENOSPC``) rather than torch's opaque ``RuntimeError`` about its
+    zip writer.
+    """
     import torch
 
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
 
 
 def _json_default(o: Any) -> Any:

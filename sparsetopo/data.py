@@ -90,6 +90,7 @@ process must register them again (e.g. at import of the module defining them)::
 from __future__ import annotations
 
 import difflib
+import errno
 import functools
 import gzip
 import math
@@ -107,6 +108,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_path
+from .errors import write_error
 from .fingerprint import arrays_digest, combine, file_digest
 
 __all__ = [
@@ -330,6 +332,11 @@ def _find_custom_file(name: str, root: Path) -> Path | None:
     if exact.is_file():
         return exact
     matches = [n for n in _custom_names(root) if n.lower() == name.lower()]
+    if len(matches) > 1:  # written before case-only-different names were refused
+        raise ValueError(
+            f"dataset name {name!r} matches {', '.join(map(repr, matches))} under {_custom_dir(root)}, which differ "
+            "only in case; give the exact name, or remove one with unregister_dataset(exact name)"
+        )
     return _custom_dir(root) / f"{matches[0]}.npz" if matches else None
 
 
@@ -350,6 +357,20 @@ def _resolve(name: str, root: Path) -> _Source:
         "Add your own with register_arrays(name, X, y) or "
         "register_dataset(name, loader)."
     )
+
+
+def _check_case_clash(name: str, root: Path | None) -> None:
+    """Refuse ``name`` when a user dataset differs from it only in case (names are looked up case-insensitively)."""
+    existing = [s.name for s in _FUNCTION_LOADERS.values()]
+    if root is not None:
+        existing += _custom_names(root)
+    clash = sorted({n for n in existing if n.lower() == name.lower() and n != name})
+    if clash:
+        raise ValueError(
+            f"name {name!r} differs only in case from the registered dataset {clash[0]!r}; dataset names are "
+            f"looked up ignoring case, so register under {clash[0]!r} to replace it, remove it first "
+            f"(unregister_dataset({clash[0]!r})), or choose another name"
+        )
 
 
 def _check_new_name(name: Any) -> str:
@@ -379,7 +400,9 @@ def register_dataset(
     ----------
     name : str
         New dataset name (letters, digits, ``_-.``; not a built-in name).
-        Registering a name again replaces the earlier loader.
+        Registering a name again replaces the earlier loader; a name that
+        differs from a user dataset's only in case is refused (names are
+        looked up ignoring case).
     loader : callable ``(root: pathlib.Path, seed: int) -> tuple``
         Returns ``(X, y)``, which is split stratified from the seed, or
         ``(X_train, y_train, X_test, y_test)``, kept as given. ``X`` is
@@ -398,6 +421,7 @@ def register_dataset(
     arrays to the data root, which workers do see.
     """
     _check_new_name(name)
+    _check_case_clash(name, None)
     if not callable(loader):
         raise TypeError(
             f"loader must be a function (root, seed) -> (X, y) or "
@@ -427,14 +451,17 @@ def register_arrays(
 
     The arrays are written atomically to ``<data_root(root)>/custom/<name>.npz``,
     so other processes using the same data root (joblib / loky workers) load
-    the same data. Registering a name again replaces the file.
+    the same data. Registering a name again replaces the file; a name that
+    differs from a user dataset's only in case (``MyData`` after ``mydata``)
+    is refused, naming the existing one, since names are looked up ignoring case.
 
     Parameters
     ----------
     name : str
         New dataset name (letters, digits, ``_-.``; not a built-in name).
     X : array-like or torch.Tensor, (n_samples, n_features)
-        Finite numeric features; higher-dimensional samples are flattened.
+        Finite numeric features within float32's range (|x| < 3.4e38);
+        higher-dimensional samples are flattened.
     y : array-like or torch.Tensor, (n_samples,)
         Labels of at least two classes; numbers or strings.
     test_fraction : float
@@ -448,8 +475,18 @@ def register_arrays(
     -------
     pathlib.Path
         The written file.
+
+    Raises
+    ------
+    ValueError
+        A bad name (also one differing from an existing one only in case), or
+        arrays that are not a classification set.
+    FileWriteError
+        The file cannot be written (a full disk, a read-only data root); the
+        message names the file and the cause.
     """
     _check_new_name(name)
+    _check_case_clash(name, data_root(root))
     _check_test_fraction(test_fraction)
     _check_preprocessing(preprocessing)
     X, y = _check_arrays(X, y, what=f"register_arrays({name!r})")
@@ -463,19 +500,20 @@ def register_arrays(
     folder = _custom_dir(data_root(root))
     target = folder / f"{name}.npz"
     # Temporary file then rename: a worker never reads a half-written file.
-    with atomic_path(target, suffix=".npz") as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                X=X,
-                y=y,
-                test_fraction=np.float64(test_fraction),
-                preprocessing=np.str_(preprocessing),
-            )
-    # Names match case-insensitively: drop an older spelling of the same name.
-    for other in _custom_names(folder.parent):
-        if other.lower() == name.lower() and other != name:
-            (folder / f"{other}.npz").unlink(missing_ok=True)
+    try:
+        with atomic_path(target, suffix=".npz") as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(
+                    handle,
+                    X=X,
+                    y=y,
+                    test_fraction=np.float64(test_fraction),
+                    preprocessing=np.str_(preprocessing),
+                )
+    except OSError as err:
+        raise write_error(err, target, "register the dataset as",
+                          hint=None if err.errno not in (errno.ENOSPC, errno.EDQUOT) else
+                          "free some space, or point SPARSETOPO_DATA (or root=) at another data root") from None
     # A function loader of the same name would shadow the new arrays.
     _FUNCTION_LOADERS.pop(_lookup_key(name), None)
     return target
@@ -1048,6 +1086,7 @@ def _assemble(
 
     x_val_raw = y_val = None
     if validation_fraction > 0:
+        _check_training_left(name, len(y_train), validation_fraction, int(y.max()) + 1)
         fit_idx, val_idx = _split_indices(
             y_train, validation_fraction, _child_seed(seed, 1), what=f"{name} validation split"
         )
@@ -1058,13 +1097,23 @@ def _assemble(
     x_train = x_train_raw.astype(np.float32)
     x_test = x_test_raw.astype(np.float32)
     x_val = None if x_val_raw is None else x_val_raw.astype(np.float32)
-    offset, scale, constant = _fit_preprocessing(x_train, preprocessing, value_range)
-    for x in (x_train, x_test, x_val):
-        if x is not None:
-            x -= offset
-            x /= scale
-            if constant.any():
-                x[:, constant] = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as an error naming the feature
+        offset, scale, constant = _fit_preprocessing(x_train, preprocessing, value_range)
+    _check_preprocessing_finite(name, preprocessing, offset, scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for x in (x_train, x_test, x_val):
+            if x is not None:
+                x -= offset
+                x /= scale
+                if constant.any():
+                    x[:, constant] = 0.0
+    for split, x in (("training", x_train), ("test", x_test), ("validation", x_val)):
+        if x is not None and not np.isfinite(x).all():
+            bad = np.argwhere(~np.isfinite(x))[0]
+            raise ValueError(
+                f"{name}: {preprocessing} preprocessing overflows float32 at {split} sample {bad[0]}, feature "
+                f"{bad[1]} (features too large or too spread out); rescale the features before loading"
+            )
 
     def tensor(a: np.ndarray | None) -> torch.Tensor | None:
         return None if a is None else torch.from_numpy(np.ascontiguousarray(a))
@@ -1079,6 +1128,15 @@ def _assemble(
         y_val=tensor(None if y_val is None else y_val.astype(np.int64)),
         preprocessing=preprocessing,
     )
+
+
+def _check_preprocessing_finite(name: str, preprocessing: str, offset: np.ndarray, scale: np.ndarray) -> None:
+    bad = np.flatnonzero(~(np.isfinite(offset) & np.isfinite(scale)))
+    if bad.size:
+        raise ValueError(
+            f"{name}: the {preprocessing} statistics of feature {bad[0]} overflow float32 (its values are too "
+            "large); rescale the features (e.g. divide by their largest value, or take logarithms) before loading"
+        )
 
 
 def _fit_preprocessing(
@@ -1173,7 +1231,17 @@ def _check_arrays(X: Any, y: Any, *, what: str) -> tuple[np.ndarray, np.ndarray]
             f"{what}: X has non-finite values (NaN or inf), first at sample "
             f"{bad[0]}, feature {bad[1]}; impute or drop them before loading"
         )
+    if np.issubdtype(X.dtype, np.floating) and X.dtype.itemsize > 4 and np.abs(X).max() > _FLOAT32_MAX:
+        bad = np.argwhere(np.abs(X) > _FLOAT32_MAX)[0]
+        raise ValueError(
+            f"{what}: X holds values too large for float32, which training uses (|x| up to {_FLOAT32_MAX:.3g}): "
+            f"{X[bad[0], bad[1]]:.3g} at sample {bad[0]}, feature {bad[1]}; rescale the features "
+            "(e.g. divide by their largest value, or take logarithms) before loading"
+        )
     return X, y
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _encode_labels(labels: np.ndarray, *, what: str) -> np.ndarray:
@@ -1355,6 +1423,18 @@ def _held_out(n: int, fraction: float) -> int:
     return int(math.ceil(fraction * n))
 
 
+def _check_training_left(name: str, n_train: int, fraction: float, n_classes: int) -> None:
+    """Refuse a validation split that leaves fewer training samples than classes."""
+    n_fit = n_train - _held_out(n_train, fraction)
+    if n_fit < n_classes:
+        largest = math.floor((n_train - n_classes) / n_train * 1000) / 1000
+        raise ValueError(
+            f"validation_fraction={fraction:g} leaves {n_fit} of the {n_train} training samples of {name} to train "
+            f"on, fewer than its {n_classes} classes; use at most {largest:g} (typically 0.1-0.2), or 0 for no "
+            "validation split"
+        )
+
+
 def dataset_info(
     name: str,
     *,
@@ -1410,4 +1490,6 @@ def dataset_info(
         n_features = int(X.shape[1])
         n_classes = int(_encode_labels(labels, what=source.name).max()) + 1
     n_val = _held_out(n_train, validation_fraction) if validation_fraction > 0 else 0
+    if validation_fraction > 0:
+        _check_training_left(source.name, n_train, validation_fraction, n_classes)
     return DatasetInfo(source.name, n_features, n_classes, n_train - n_val, n_val, n_test, fingerprint)

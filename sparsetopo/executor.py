@@ -28,28 +28,45 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import logging
 import os
 import re
 import threading
+import time
 import uuid
 from typing import Any, Callable, Sequence
 
-__all__ = ["ENV_VAR", "LOCAL", "resolve_scheduler", "use_scheduler", "get_client", "close_clients", "cluster_map"]
+from .errors import ClusterLostError
+
+__all__ = ["ENV_VAR", "LOCAL", "resolve_scheduler", "use_scheduler", "get_client", "close_clients", "cluster_map",
+           "LOST_AFTER"]
 
 ENV_VAR = "SPARSETOPO_SCHEDULER"
 LOCAL = "local"
 #: environment variables naming folders; forwarded (absolute) to every cluster task
 PATH_VARS = ("SPARSETOPO_DATA", "SPARSETOPO_RUNS", "SPARSETOPO_CACHE")
 
-_ADDRESS = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$|^[^\s/:]+:\d+$", re.IGNORECASE)  # scheme://... or host:port
+# scheme://host:port, with the schemes dask.distributed speaks; a bare host:port means tcp
+_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9a-f:.]+\]|[^\s/:\[\]]+)(?::(?P<port>[^\s/]*))?/?$",
+                      re.IGNORECASE)
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+#: seconds a cluster map waits with no worker, or with its scheduler unreachable, before it gives up
+LOST_AFTER = 60.0
+#: seconds between checks of the cluster while waiting for results
+POLL = 1.0
 _setting: str | None = None  # set by use_scheduler
 _inside_task: contextvars.ContextVar[bool] = contextvars.ContextVar("sparsetopo_inside_task", default=False)
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
+logger = logging.getLogger("sparsetopo")
 
 
 def _normalise(value: Any, source: str) -> str | None:
-    """``None`` for the local executor, else the scheduler address; bad values raise."""
+    """``None`` for the local executor, else the scheduler address; a malformed value raises at once.
+
+    ``source`` names where the value came from in the message: a flag
+    (``"--scheduler"``) is shown as ``--scheduler 'x'``, anything else as ``source='x'``.
+    """
     if value is None:
         return None
     if not isinstance(value, str):
@@ -58,14 +75,37 @@ def _normalise(value: Any, source: str) -> str | None:
     text = value.strip()
     if text == "" or text.lower() == LOCAL:
         return None
-    if not _ADDRESS.match(text):
-        raise ValueError(f"{source}={value!r} is neither 'local' nor a Dask scheduler address "
-                         "such as 'tcp://127.0.0.1:8786'")
+    problem = _address_problem(text)
+    if problem:
+        shown = f"{source} {value!r}" if source.startswith("--") else f"{source}={value!r}"
+        raise ValueError(f"{shown} is neither 'local' nor a Dask scheduler address ({problem}); "
+                         "give one such as 'tcp://127.0.0.1:8786'")
     return text
 
 
-def resolve_scheduler(scheduler: str | None = None) -> str | None:
+def _address_problem(text: str) -> str | None:
+    """Why ``text`` is not a scheduler address, or None when it is one."""
+    if text.lower().startswith("inproc://"):
+        return None
+    match = _ADDRESS.match(text)
+    if not match:
+        return "expected scheme://host:port or host:port"
+    scheme, port = match.group("scheme"), match.group("port")
+    if scheme is not None and scheme.lower() not in _SCHEMES:
+        return f"unknown protocol {scheme!r}; dask.distributed speaks {', '.join(_SCHEMES)}"
+    if port is None:
+        return "no port; the scheduler's default is 8786" if scheme else "expected scheme://host:port or host:port"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return f"port {port!r} is not a number from 1 to 65535"
+    return None
+
+
+def resolve_scheduler(scheduler: str | None = None, *, source: str = "scheduler") -> str | None:
     """The scheduler address to use, or ``None`` for the local executor.
+
+    A malformed address raises ``ValueError`` at once, naming ``source`` (the
+    argument's name, or the flag it came from such as ``"--scheduler"``) and
+    the address.
 
     ``scheduler`` (when not ``None``) wins over :func:`use_scheduler`, which
     wins over ``$SPARSETOPO_SCHEDULER``; ``"local"`` at any level means this
@@ -74,7 +114,7 @@ def resolve_scheduler(scheduler: str | None = None) -> str | None:
     if _inside_task.get():
         return None
     if scheduler is not None:
-        return _normalise(scheduler, "scheduler")
+        return _normalise(scheduler, source)
     if _setting is not None:
         return _normalise(_setting, "use_scheduler(...)")
     return _normalise(os.environ.get(ENV_VAR), f"${ENV_VAR}")
@@ -136,7 +176,7 @@ def close_clients() -> None:
         _clients.clear()
     for client in clients:
         try:
-            client.close()
+            client.close(timeout=5)  # bounded: a scheduler that is gone never answers
         except Exception:  # pragma: no cover - closing at exit is best effort
             pass
 
@@ -186,17 +226,26 @@ def cluster_map(
     desc: str = "",
     progress: bool | None = None,
     threads: int = 1,
+    lost_after: float | None = None,
 ) -> list[Any]:
     """``[fn(item) for item in items]`` as tasks on the scheduler at ``address``, in input order.
 
     The progress bar advances as tasks finish (in any order). A task whose
     worker dies is rerun elsewhere by Dask; a task that raises cancels the
     others and the error is raised here.
+
+    The wait is bounded: the cluster is checked every :data:`POLL` seconds,
+    and when the scheduler cannot be reached, or has had no worker, for
+    ``lost_after`` seconds (default :data:`LOST_AFTER`) the map stops with
+    :class:`~sparsetopo.errors.ClusterLostError`. What finished before is kept
+    by the tasks themselves (runs and cache entries are written to disk as they
+    complete), so calling again continues from there.
     """
     from distributed import as_completed
 
     from .parallel import progress_bar
 
+    lost_after = LOST_AFTER if lost_after is None else float(lost_after)
     client = get_client(address)
     name = re.sub(r"[^A-Za-z0-9_]+", "_", desc or getattr(fn, "__name__", "task")).strip("_") or "task"
     batch = uuid.uuid4().hex[:8]
@@ -205,11 +254,72 @@ def cluster_map(
                          fn=fn, threads=int(threads), context=_task_context())
     index = {future.key: i for i, future in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
+    watch = _ClusterWatch(client, address, lost_after, len(futures))
+    bar = progress_bar(None, total=len(futures), desc=desc, progress=progress)
+    finished = 0
     try:
         # results are fetched as tasks finish, so none waits in a worker's memory (a worker lost later costs nothing)
         done = as_completed(futures, loop=client.loop, with_results=True, raise_errors=True)
-        for future, result in progress_bar(done, total=len(futures), desc=desc, progress=progress):
+        while finished < len(futures):
+            start = time.monotonic()
+            while not done.has_ready() and time.monotonic() - start < POLL:
+                time.sleep(0.02)
+            if not done.has_ready():
+                watch.check(finished=finished)  # raises once the cluster has been gone for lost_after seconds
+                continue
+            watch.reset()
+            future, result = next(done)  # a task that raised raises here
+            if future.status != "finished":  # cancelled by the client when its scheduler went away: no result
+                raise watch.lost(finished, f"the Dask scheduler at {address} dropped the task ({future.status}): "
+                                           "its connection was lost")
             results[index[future.key]] = result
+            finished += 1
+            bar.update(1)
         return results
     finally:
-        client.cancel([f for f in futures if not f.done()])
+        bar.close()
+        if client.status == "running":
+            client.cancel([f for f in futures if not f.done()])
+
+
+class _ClusterWatch:
+    """Decides when a cluster map has waited long enough on a scheduler that is gone or has no worker."""
+
+    def __init__(self, client, address: str, lost_after: float, total: int) -> None:
+        self.client, self.address, self.lost_after, self.total = client, address, lost_after, total
+        self.since: float | None = None  # when the current trouble began
+        self.trouble = ""
+
+    def reset(self) -> None:
+        self.since, self.trouble = None, ""
+
+    def check(self, *, finished: int) -> None:
+        trouble = self._trouble()
+        if not trouble:
+            self.reset()
+            return
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            logger.warning("%s; waiting up to %g s for it to come back", trouble, self.lost_after)
+        self.trouble = trouble
+        if now - self.since >= self.lost_after:
+            raise self.lost(finished, f"{trouble} (waited {now - self.since:.0f} s)")
+
+    def lost(self, finished: int, what: str) -> ClusterLostError:
+        return ClusterLostError(
+            f"{what}; {finished} of {self.total} tasks had finished and what they wrote is kept (runs, NNSTD cache "
+            f"entries): start the scheduler and workers again (`dask scheduler`, `dask worker {self.address}`) and "
+            "rerun to continue, or use scheduler='local'"
+        )
+
+    def _trouble(self) -> str:
+        if self.client.status != "running":
+            return f"lost the connection to the Dask scheduler at {self.address}"
+        try:
+            workers = self.client.sync(self.client.scheduler.ncores, callback_timeout=max(POLL, 5.0))
+        except Exception:  # the scheduler did not answer in time: as good as gone
+            return f"the Dask scheduler at {self.address} does not answer"
+        if not workers:
+            return f"the Dask scheduler at {self.address} has no workers left"
+        return ""

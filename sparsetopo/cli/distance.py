@@ -20,7 +20,10 @@ Each of A, B, ... is one of
 The two networks may differ in layer widths (see :mod:`sparsetopo.nnstd.distance`).
 Errors (missing files, unknown formats, layers that cannot be ordered or do
 not chain, networks that cannot be compared, ``--epoch`` for inputs without
-epochs) print one line on stderr and exit with code 2.
+epochs) print one line on stderr and exit with code 2; a file that cannot be
+written (full disk, read-only folder) exits with code 1, naming the file.
+``--matrix`` never overwrites files already in ``--out`` unless ``--force``
+is given.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import atomic_path
-from ..errors import InputError
+from ..errors import InputError, run_reporting_errors, write_error
 from ..nnstd.distance import METHODS, TIE_BREAKS
 from ..nnstd.pairwise import DistanceMatrix, cached_nnstd, pairwise_nnstd
 from ..topology.layered import describe_layer
@@ -68,6 +71,8 @@ def add_distance_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("--matrix", action="store_true",
                         help="pairwise matrix of all networks, written to --out as CSV and a heatmap PNG")
     parser.add_argument("--out", type=Path, default=None, help="output folder for --matrix")
+    parser.add_argument("--force", action="store_true",
+                        help="let --matrix overwrite the CSV and PNG files already in --out (default: refuse)")
     parser.add_argument("--fixed-output", action="store_true",
                         help="keep output (class) neurons in place instead of matching them")
     parser.add_argument("--method", choices=METHODS, default="auto",
@@ -127,7 +132,8 @@ def _load(path: Path, epoch: int | None, layers: Sequence[str] | None) -> tuple[
         if layers is not None:
             raise InputError(f"--layers orders the layers of .pt/.pth state_dicts, but {path} is a folder")
         masks = _load_folder(path, epoch)
-        return masks, f"{len(masks)} layers, published layout"
+        return masks, (f"{len(masks)} layers, published layout (weight_l0..weight_l{len(masks) - 1}.npz; the last is "
+                       f"taken as the output layer, of {masks[-1].shape[0]} neurons)")
     suffix = path.suffix.lower()
     if epoch is not None:
         raise InputError(
@@ -163,6 +169,7 @@ def _load_folder(path: Path, epoch: int | None) -> list[np.ndarray]:
         return load_published(path.parent, int(match.group(1)))
     epochs = sorted(int(m.group(1)) for p in path.iterdir() if (m := _EPOCH_DIR.match(p.name)) and p.is_dir())
     if not epochs:
+        _point_to_snapshots(path, epoch)
         raise InputError(
             f"{path}: a folder, but not a run in the published layout (no epoch_EEE "
             "folders with weight_l<k>.npz files)"
@@ -175,6 +182,20 @@ def _load_folder(path: Path, epoch: int | None) -> list[np.ndarray]:
         return load_published(path, epoch)
     except (FileNotFoundError, ValueError) as err:
         raise InputError(str(err)) from None
+
+
+def _point_to_snapshots(path: Path, epoch: int | None) -> None:
+    """Raise an error pointing to the snapshot files when ``path`` is a sparsetopo run folder (or its topology/)."""
+    folder = path / "topology" if (path / "topology").is_dir() else path
+    snapshots = sorted(folder.glob("epoch_*.npz"))
+    if not snapshots:
+        return
+    numbers = [int(m.group(1)) for p in snapshots if (m := _EPOCH_DIR.match(p.stem))]
+    wanted = next((p for p in snapshots if epoch is not None and p.stem == f"epoch_{epoch:03d}"), snapshots[-1])
+    raise InputError(
+        f"{path} is a sparsetopo run folder, not the published layout; give one of its topology snapshots, e.g. "
+        f"{wanted} (epochs saved: {', '.join(map(str, numbers))}), without --epoch"
+    )
 
 
 def _labels_for(paths: Sequence[Path]) -> list[str]:
@@ -192,15 +213,9 @@ def _labels_for(paths: Sequence[Path]) -> list[str]:
 
 
 def run_distance(args: argparse.Namespace) -> int:
-    """Handler of ``sparsetopo distance``; returns the exit code."""
-    try:
-        return _run(args)
-    except InputError as err:
-        print(f"sparsetopo distance: error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # mismatched shapes, NaN weights
-        print(f"sparsetopo distance: error: {err}", file=sys.stderr)
-        return 2
+    """Handler of ``sparsetopo distance``; returns the exit code (errors: one line on stderr)."""
+    debug = getattr(args, "verbosity", None) == "debug"
+    return run_reporting_errors("sparsetopo distance", lambda: _run(args), debug=debug, stream=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -214,6 +229,10 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"give exactly two networks (got {len(paths)}), or use --matrix for more")
     if args.n_jobs == 0:
         raise InputError("--n-jobs must be a positive number of processes (or -1 for all cores)")
+    if args.scheduler is not None:
+        from ..parallel import resolve_scheduler
+
+        resolve_scheduler(args.scheduler, source="--scheduler")  # a malformed address fails before any work
     if args.epoch is not None and not any(p.is_dir() for p in paths):
         raise InputError(
             f"--epoch {args.epoch} was given, but no input is a run folder: each file holds one network "
@@ -233,6 +252,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{label}: {description}")
         _print_pair(labels, networks, result, args)
         return 0
+    _refuse_overwrite(args.out, _matrix_files(args.out, networks), args.force)
     from ..parallel import use_scheduler
 
     with use_scheduler(args.scheduler) if args.scheduler is not None else contextlib.nullcontext():
@@ -261,12 +281,32 @@ def _print_pair(labels: Sequence[str], networks: Sequence[list], result, args: a
     print(f"{'mean':>5}  {'':>6}  {'':>6}  {result.mean:>9.6f}")
 
 
+def _matrix_files(out: Path, networks: Sequence[list]) -> list[Path]:
+    """The files ``--matrix`` writes into ``out``."""
+    n_layers = min(len(n) for n in networks)
+    return [out / "nnstd_mean.csv", *(out / f"nnstd_layer{k}.csv" for k in range(n_layers)), out / "nnstd_mean.png"]
+
+
+def _refuse_overwrite(out: Path, files: Sequence[Path], force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the CSV and heatmap files")
+    existing = [p.name for p in files if p.exists()]
+    if existing and not force:
+        raise InputError(
+            f"--out {out} already holds {', '.join(existing)}; pass --force to overwrite them, or choose another "
+            "--out folder"
+        )
+
+
 def _write_matrix(matrix: DistanceMatrix, out: Path, args: argparse.Namespace) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from ..nnstd.heatmap import distance_heatmap
 
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(err, out, "create the --out folder") from None
     written = [_atomic(out / "nnstd_mean.csv", lambda tmp: matrix.frame().to_csv(tmp))]
     for k in range(matrix.layers.shape[0]):
         written.append(_atomic(out / f"nnstd_layer{k}.csv", lambda tmp, k=k: matrix.frame(layer=k).to_csv(tmp)))
@@ -285,7 +325,10 @@ def _write_matrix(matrix: DistanceMatrix, out: Path, args: argparse.Namespace) -
 
 
 def _atomic(path: Path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it."""
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        write(tmp)
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it; errors name ``path``."""
+    try:
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            write(tmp)
+    except OSError as err:
+        raise write_error(err, path) from None
     return path

@@ -18,7 +18,7 @@ import types
 import typing
 from typing import Sequence
 
-from ..errors import SparsetopoError
+from ..errors import one_line, run_reporting_errors
 from ..store.config import RunConfig
 
 __all__ = ["main", "build_parser", "config_from_args"]
@@ -76,10 +76,11 @@ def _none_or(kind):
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig of parsed ``train`` arguments: defaults, then ``--recipe``, then the flags given."""
-    from ..training.recipes import RECIPES
+    from ..training.recipes import recipe_values
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
-    base = dict(RECIPES[args.recipe]) if args.recipe else {}
+    # --density (or --layer-edges) replaces the recipe's epsilon rather than clashing with it
+    base = recipe_values(args.recipe, values) if args.recipe else {}
     if base and values.get("method", base.get("method")) != base.get("method"):
         # a different method drops the recipe fields it does not use, as RunConfig.replace does
         return RunConfig(**base).replace(**values)
@@ -90,19 +91,15 @@ def _train_command(args: argparse.Namespace) -> int:
     from ..parallel import parallel_map, resolve_scheduler
     from ..store.runs import _train_quietly, is_complete, load_run, run_directory, runs_root, train
 
-    try:
-        config = config_from_args(args)
-        cached = is_complete(run_directory(config, args.runs_root))
-        address = resolve_scheduler(args.scheduler)
-        if address is None:
-            run = train(config, root=args.runs_root, progress=not args.no_progress)
-        else:  # one task on a cluster worker, into the same run store
-            root = str(runs_root(args.runs_root).resolve())
-            parallel_map(_train_quietly, [(config, root)], scheduler=address, desc="train", progress=not args.no_progress)
-            run = load_run(run_directory(config, root))
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"sparsetopo train: error: {_error_message(err)}", file=sys.stderr)
-        return 2
+    address = resolve_scheduler(args.scheduler, source="--scheduler")  # a malformed address fails before anything starts
+    config = config_from_args(args)
+    cached = is_complete(run_directory(config, args.runs_root))
+    if address is None:
+        run = train(config, root=args.runs_root, progress=not args.no_progress)
+    else:  # one task on a cluster worker, into the same run store
+        root = str(runs_root(args.runs_root).resolve())
+        parallel_map(_train_quietly, [(config, root)], scheduler=address, desc="train", progress=not args.no_progress)
+        run = load_run(run_directory(config, root))
     s = run.summary
     print(f"final test accuracy: {s['final_test_acc']:.4f} (best {s['best_test_acc']:.4f}) after {s['epochs']} epochs")
     print(f"parameters: {s['n_parameters']}  edges per layer: {s['edges']}")
@@ -132,16 +129,7 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _one_line(message: object) -> str:
-    return " ".join(str(message).split())
-
-
-def _error_message(err: BaseException) -> str:
-    if isinstance(err, OSError) and not isinstance(err, SparsetopoError) and err.strerror:
-        where = f"{err.filename}: " if err.filename else ""
-        return _one_line(f"{where}{err.strerror}")
-    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-    return _one_line(text or type(err).__name__)
+_one_line = one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,28 +146,31 @@ def build_parser() -> argparse.ArgumentParser:
     from .metrics import add_metrics_parser
 
     add_metrics_parser(subparsers)
+    for sub in subparsers.choices.values():
+        sub.add_argument("--verbosity", choices=_VERBOSITY, default=argparse.SUPPRESS,
+                         help="how much to report; 'debug' adds tracebacks to error messages (default: info)")
+    parser.add_argument("--verbosity", choices=_VERBOSITY, default="info",
+                        help="how much to report; 'debug' adds tracebacks to error messages (default: info)")
     return parser
 
 
-# problems a user can fix: reported on one line, never as a traceback
-_EXPECTED = (SparsetopoError, ValueError, OSError, KeyError, TypeError, FloatingPointError, ImportError)
+_VERBOSITY = ("debug", "info", "warning", "error")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input, 1 failure, 130 interrupted).
 
-    Errors a user can fix print one line ``sparsetopo: error: ...`` on stderr.
+    Errors a user can fix (:data:`sparsetopo.errors.USER_ERRORS`: bad values,
+    files, a full disk, a lost cluster) print one line ``sparsetopo <command>:
+    error: ...`` on stderr; ``--verbosity debug`` prints their traceback too.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("sparsetopo: interrupted", file=sys.stderr)
-        return 130
-    except _EXPECTED as err:
-        print(f"sparsetopo: error: {_error_message(err)}", file=sys.stderr)
-        return 1 if isinstance(err, (OSError, FloatingPointError)) and not isinstance(err, FileNotFoundError) else 2
+    if args.verbosity != "info":
+        from .. import set_verbosity
+
+        set_verbosity(args.verbosity)
+    return run_reporting_errors(f"sparsetopo {args.command}", lambda: args.func(args), debug=args.verbosity == "debug")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,13 @@ snapshot or a corrupt weights file marks the run *damaged*, with the file
 named, instead of complete. Damaged runs are never served: the store and the
 training loop clear them (:func:`discard_run_files`) and train them again.
 
+What a run writes is a fixed set of names (:func:`written_by_run`):
+``config.json``, ``metrics.json``, ``result.json``, ``checkpoint.pt``,
+``topology/epoch_EEE.npz`` and ``weights/{init,final,epoch_EEE}.pt``. Only
+those are recorded in the file list and only those are ever deleted; any other
+file in a run folder (notes, plots) belongs to the user: clearing a damaged
+run moves it aside into ``orphaned-<time>/`` instead.
+
 :func:`check_finite_record` stops a diverging run: a NaN or infinite loss
 raises :class:`~sparsetopo.errors.NonFiniteLossError` naming the epoch,
 before that epoch is written anywhere.
@@ -18,7 +25,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +40,8 @@ __all__ = [
     "verify_run",
     "file_manifest",
     "discard_run_files",
+    "written_by_run",
+    "set_aside",
     "remove_debris",
     "check_finite_record",
     "RESULT_KEYS",
@@ -45,6 +55,22 @@ LOCK = ".lock"
 RESULT_KEYS = ("run_id", "epochs", "final_test_acc", "final_test_loss", "best_test_acc", "widths", "edges",
                "n_parameters", "files")
 _KEEP = {CONFIG, LOCK}
+# the names the trainer writes (relative POSIX paths); nothing else in a run folder is the run's
+_WRITTEN = re.compile(r"^(config\.json|metrics\.json|result\.json|checkpoint\.pt"
+                      r"|topology/epoch_\d{3,}\.npz|weights/(init|final|epoch_\d{3,})\.pt)$")
+_SUBFOLDERS = ("topology", "weights")
+ORPHANED = "orphaned-"
+
+
+def written_by_run(rel: str) -> bool:
+    """True when ``rel`` (a path relative to a run folder, ``/``-separated) is a name the trainer writes.
+
+    Temporary files of its atomic writes (``.<name>.<random>.tmp*``) count too.
+    """
+    folder, _, name = rel.rpartition("/")
+    if name.startswith(".") and ".tmp" in name and folder in ("", *_SUBFOLDERS):
+        return True
+    return bool(_WRITTEN.match(rel))
 
 
 @dataclass(frozen=True)
@@ -62,8 +88,10 @@ class RunState:
 def file_manifest(run_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """``{relative path: {"bytes": size, "sha256": digest}}`` of a run's files.
 
-    Leaves out ``result.json`` itself, ``checkpoint.pt`` (deleted once the
-    run completes), the lock file and temporary files.
+    Lists only what the run wrote (:func:`written_by_run`): leaves out
+    ``result.json`` itself, ``checkpoint.pt`` (deleted once the run
+    completes), the lock file, temporary files, and files a user put in the
+    folder, so editing those never makes the run look damaged.
     """
     run_dir = Path(run_dir)
     files = {}
@@ -71,7 +99,7 @@ def file_manifest(run_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
         if not path.is_file() or path.name.startswith("."):
             continue
         rel = path.relative_to(run_dir).as_posix()
-        if rel in (RESULT, CHECKPOINT):
+        if rel in (RESULT, CHECKPOINT) or not written_by_run(rel):
             continue
         files[rel] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
     return files
@@ -132,27 +160,83 @@ def check_run(run_dir: str | os.PathLike) -> RunState:
     return RunState(True)
 
 
-def discard_run_files(run_dir: str | os.PathLike) -> None:
-    """Delete everything a run wrote except its ``config.json`` (and lock), to train it again."""
+def discard_run_files(run_dir: str | os.PathLike) -> list[Path]:
+    """Clear a run folder to train it again: delete what the run wrote, move everything else aside.
+
+    Deleted: the names of :func:`written_by_run`, except ``config.json`` (and
+    the lock). Every other file or folder (a user's notes, plots, a copied
+    checkpoint) is moved into ``<run_dir>/orphaned-<time>/`` with its relative
+    path; earlier ``orphaned-*`` folders stay where they are.
+
+    Returns
+    -------
+    list of Path
+        Where the moved files now are (empty when nothing was moved).
+    """
     run_dir = Path(run_dir)
     # result.json first: an interruption part-way never leaves a folder that looks complete
     (run_dir / RESULT).unlink(missing_ok=True)
-    for path in run_dir.iterdir():
-        if path.name in _KEEP:
+    foreign: list[Path] = []
+    for path in sorted(run_dir.iterdir()):
+        rel = path.name
+        if rel in _KEEP or rel.startswith(ORPHANED):
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
+        if rel in _SUBFOLDERS and path.is_dir() and not path.is_symlink():
+            for inner in sorted(path.iterdir()):
+                inner_rel = f"{rel}/{inner.name}"
+                if written_by_run(inner_rel) and (inner.is_file() or inner.is_symlink()):
+                    inner.unlink(missing_ok=True)
+                else:
+                    foreign.append(inner)
+        elif written_by_run(rel) and (path.is_file() or path.is_symlink()):
             path.unlink(missing_ok=True)
+        else:
+            foreign.append(path)
+    moved = set_aside(run_dir, foreign)
+    for folder in _SUBFOLDERS:
+        try:
+            (run_dir / folder).rmdir()  # only when empty: the trainer creates it again
+        except OSError:
+            pass
+    return moved
+
+
+def set_aside(run_dir: str | os.PathLike, paths: list[Path]) -> list[Path]:
+    """Move ``paths`` (inside ``run_dir``) into ``<run_dir>/orphaned-<time>/``, keeping their relative paths.
+
+    Returns the new paths. Used for files a run did not write, which it must
+    never delete.
+    """
+    run_dir = Path(run_dir)
+    if not paths:
+        return []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir / f"{ORPHANED}{stamp}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = run_dir / f"{ORPHANED}{stamp}-{n}"
+    moved = []
+    for path in paths:
+        destination = target / path.relative_to(run_dir)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, destination)
+        moved.append(destination)
+    return moved
 
 
 def remove_debris(run_dir: str | os.PathLike) -> list[Path]:
-    """Remove temporary files left by interrupted atomic writes (``.<name>.<random>.tmp*``)."""
+    """Remove temporary files left by the run's interrupted atomic writes (``.<name>.<random>.tmp*``).
+
+    Looks only where the run writes (the folder, ``topology/``, ``weights/``).
+    """
+    run_dir = Path(run_dir)
     removed = []
-    for path in Path(run_dir).rglob(".*.tmp*"):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    for folder in (run_dir, *(run_dir / f for f in _SUBFOLDERS)):
+        for path in folder.glob(".*.tmp*"):
+            if path.is_file() and written_by_run(path.relative_to(run_dir).as_posix()):
+                path.unlink(missing_ok=True)
+                removed.append(path)
     return removed
 
 

@@ -70,10 +70,42 @@ def is_stale(lock_path: str | os.PathLike, *, stale_after: float = STALE_AFTER) 
 
 
 def _describe(lock_path: Path) -> str:
+    """Whose the lock is and since when: ``process 123 on host (since 2025-01-31 14:02:07, 5 min ago)``.
+
+    A holder on this host that is stopped (suspended) is named as such, with how to resume it.
+    """
     info = lock_holder(lock_path)
     if not info:
         return "another process"
-    return f"process {info.get('pid')} on {info.get('host')}"
+    text = f"process {info.get('pid')} on {info.get('host')}"
+    since = info.get("since")
+    if isinstance(since, (int, float)):
+        age = max(0.0, time.time() - since)
+        ago = f"{age:.0f} s" if age < 120 else f"{age / 60:.0f} min" if age < 7200 else f"{age / 3600:.1f} h"
+        text += f" (since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))}, {ago} ago"
+        if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int) and _pid_stopped(info["pid"]):
+            text += f"; that process is stopped: resume it with `kill -CONT {info['pid']}` or end it"
+        text += ")"
+    return text
+
+
+def _pid_stopped(pid: int) -> bool:
+    """True when ``pid`` is a stopped (suspended) process on this host (Linux; False where unknown)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] in (["T"], ["t"])
+
+
+def _announce(lock_path: Path, waited: float) -> None:
+    what = "still waiting" if waited else "waiting"
+    print(f"{lock_path.parent}: being trained by {_describe(lock_path)}; {what} for its lock {lock_path}"
+          + (f" ({waited / 60:.0f} min so far)" if waited else ""), file=sys.stderr)
+
+
+#: seconds between reminders while a caller waits for a lock
+REMIND_EVERY = 600.0
 
 
 @contextmanager
@@ -91,7 +123,9 @@ def run_lock(
     timeout : float, optional
         Seconds to wait for another holder; None waits as long as it takes.
     announce : bool
-        Print one line on stderr when the lock is busy, naming its holder.
+        Print one line on stderr when the lock is busy, naming its holder and
+        since when it holds the lock (and again every :data:`REMIND_EVERY`
+        seconds of waiting).
 
     Raises
     ------
@@ -126,8 +160,19 @@ def _flock(lock_path: Path, timeout: float | None, announce: bool) -> Iterator[N
             lock.acquire(timeout=0)
         except filelock.Timeout:
             if announce:
-                print(f"{lock_path.parent.name}: being trained by {_describe(lock_path)}; waiting for it", file=sys.stderr)
-            lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=0.2)
+                _announce(lock_path, 0.0)
+            start = time.monotonic()
+            while True:  # bounded by ``timeout``; without one, by the holder's life (the system frees its lock)
+                left = None if timeout is None else timeout - (time.monotonic() - start)
+                try:
+                    lock.acquire(timeout=REMIND_EVERY if left is None else max(0.0, min(left, REMIND_EVERY)),
+                                 poll_interval=0.2)
+                    break
+                except filelock.Timeout:
+                    if left is not None and left <= REMIND_EVERY:
+                        raise
+                    if announce:
+                        _announce(lock_path, time.monotonic() - start)
     except filelock.Timeout:
         raise RunLockTimeout(
             f"{lock_path}: still held by {_describe(lock_path)} after {timeout:g} s; wait for it to finish "
@@ -151,7 +196,7 @@ def _flock(lock_path: Path, timeout: float | None, announce: bool) -> Iterator[N
 @contextmanager
 def _existence_lock(lock_path: Path, timeout: float | None, announce: bool, stale_after: float) -> Iterator[None]:
     start = time.monotonic()
-    announced = False
+    announced: float | None = None
     while True:
         try:
             fd = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -164,9 +209,10 @@ def _existence_lock(lock_path: Path, timeout: float | None, announce: bool, stal
                     f"{lock_path}: still held by {_describe(lock_path)} after {timeout:g} s; if that process is "
                     f"gone, delete {lock_path}"
                 ) from None
-            if announce and not announced:
-                print(f"{lock_path.parent.name}: being trained by {_describe(lock_path)}; waiting for it", file=sys.stderr)
-                announced = True
+            waited = time.monotonic() - start
+            if announce and (announced is None or waited - announced >= REMIND_EVERY):
+                _announce(lock_path, 0.0 if announced is None else waited)
+                announced = waited
             time.sleep(0.2)
             continue
         with os.fdopen(fd, "w") as f:

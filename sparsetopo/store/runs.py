@@ -264,7 +264,7 @@ def train_into(
     check_config_for_data(config)
     created = not run_dir.exists()
     try:
-        with run_lock(run_dir, timeout=lock_timeout, announce=progress):
+        with run_lock(run_dir, timeout=lock_timeout, announce=True):  # a wait is always explained
             # another process may have finished it while this one waited; a damaged run
             # is reported and cleared by train_run
             if not check_run(run_dir).complete:
@@ -295,8 +295,13 @@ def _write_config(run_dir: Path, config: RunConfig) -> None:
         else:
             # the folder name already pins an initial topology by content; its path may differ
             if stored.replace(initial_topology=None) != config.replace(initial_topology=None):
-                raise RuntimeError(
-                    f"{config_path} holds a different config than the one asked for; move {run_dir} away and train again"
+                asked, held = config.to_dict(), stored.to_dict()
+                differ = [f"{k}={held.get(k)!r} there, {asked[k]!r} asked" for k in asked
+                          if k != "initial_topology" and held.get(k) != asked[k]][:3]
+                raise DamagedRunError(
+                    config_path,
+                    f"holds another config than the one this folder is named for ({'; '.join(differ) or 'differs'}); "
+                    f"the folder was changed by hand or copied: move {run_dir} away and train again",
                 )
             return
     atomic.write_json(config_path, config.to_dict())

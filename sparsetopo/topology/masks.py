@@ -57,7 +57,7 @@ def layer_mask(m: Any, name: str = "masks", k: int = 0, ndims: Sequence[int] = (
     ------
     ValueError
         Naming ``name[k]``: a dtype that is not bool or numeric, a number of
-        dimensions not in ``ndims``, or NaN weights.
+        dimensions not in ``ndims``, a dimension of size 0, or NaN weights.
     """
     if sp.issparse(m):
         m = m.toarray()
@@ -72,6 +72,11 @@ def layer_mask(m: Any, name: str = "masks", k: int = 0, ndims: Sequence[int] = (
     if m.ndim not in ndims:
         raise ValueError(
             f"{name}[{k}] has shape {m.shape}; every layer must be " + " or ".join(_LAYER_SHAPES[d] for d in ndims)
+        )
+    if 0 in m.shape:
+        raise ValueError(
+            f"{name}[{k}] has shape {m.shape}, a layer of zero width (no neurons, inputs or kernel positions); "
+            "every dimension of a layer must be at least 1"
         )
     if m.dtype != bool:
         if np.issubdtype(m.dtype, np.floating) and np.isnan(m).any():
@@ -352,6 +357,28 @@ def _published_epoch_dir(run_dir: Path, epoch: int) -> Path:
     return Path(run_dir) / f"epoch_{int(epoch):03d}"
 
 
+def _layer_numbers(epoch_dir: Path) -> list[int]:
+    return sorted(int(p.stem[len("weight_l"):]) for p in epoch_dir.glob("weight_l*.npz") if p.stem[len("weight_l"):].isdigit())
+
+
+def _check_published_layers(run_dir: Path, epoch_dir: Path, numbers: list[int]) -> None:
+    """Refuse an epoch folder that lacks layer files the run's other epoch folders have (its last layers, say)."""
+    others = {}
+    for sibling in run_dir.glob("epoch_*"):
+        if sibling != epoch_dir and sibling.is_dir() and sibling.name[len("epoch_"):].isdigit():
+            others[sibling.name] = _layer_numbers(sibling)
+    most = max(others.values(), key=len, default=[])
+    missing = sorted(set(most) - set(numbers))
+    if missing:
+        holders = sorted(name for name, found in others.items() if set(missing) <= set(found))
+        raise FileNotFoundError(
+            f"{epoch_dir}: layer file(s) {', '.join(f'weight_l{k}.npz' for k in missing)} missing, although "
+            f"{', '.join(holders[:3])}{' and others' if len(holders) > 3 else ''} of the same run have them; "
+            "a network cannot be compared without its last layers: copy the missing files, or choose an epoch that "
+            "has every layer"
+        )
+
+
 def export_published(
     run_dir: str | os.PathLike,
     epoch: int,
@@ -423,6 +450,7 @@ def load_published(run_dir: str | os.PathLike, epoch: int) -> list[np.ndarray]:
             f"no weight_l<k>.npz files in {epoch_dir}; "
             + (f"epochs available: {', '.join(available)}" if available else f"{run_dir} holds no epoch_EEE folders")
         )
+    _check_published_layers(Path(run_dir), epoch_dir, numbers)
     masks = []
     for f in files:
         try:

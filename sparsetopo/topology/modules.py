@@ -22,6 +22,23 @@ output of more than one layer (residual connections, branches) is refused,
 because NNSTD renumbers each layer's inputs by the previous layer's matching
 alone, and a skip connection would require one permutation to agree across
 every layer it joins.
+
+What proves a chain
+-------------------
+A module's forward pass is traced with ``torch.fx``: a layer that reads
+anything but the previous layer's output is refused. A ``state_dict`` records
+no data flow, so its layers are accepted in key order only when their shapes
+rule out a skip connection or parallel branches: an identity skip, or two
+branches joined by a sum, needs two points of the chain with the same width
+(channels, or features), so a chain whose widths are all different is proven;
+otherwise the reader asks for the module (traced) or for the order given
+explicitly (``layers=[...]``, ``--layers``), which states that the layers form
+that chain. The same rule applies to a module ``torch.fx`` cannot trace.
+
+Refused, with the reason: layers other than ``Linear`` and ``Conv2d`` (an
+``Embedding`` table, ``Conv1d``, an LSTM's or attention's weights, any other
+2-D or larger tensor), grouped and transposed convolutions, masks whose shape
+differs from their weight, and entries that should be tensors but are not.
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import one_line, refused_pickle
 from .layered import as_layers, describe_layer, input_blocks
 
 __all__ = [
@@ -111,17 +129,71 @@ class ModelTopology:
 # ---------------------------------------------------------------------------
 
 
-def _check_chain(names: Sequence[str], masks: Sequence[np.ndarray], where: str, hint: str) -> list[np.ndarray]:
-    """Validate that the layers chain; errors name the layers, not their indices."""
+def _check_chain(names: Sequence[str], masks: Sequence[np.ndarray], where: str, hint: str,
+                 *, shapes_only: bool = False) -> list[np.ndarray]:
+    """Validate that the layers chain; errors name the layers, not their indices.
+
+    ``shapes_only``: the layer kinds are known from shapes alone (a state_dict),
+    so a 4-D weight that fits as a grouped or transposed convolution is
+    refused as such, rather than with advice to reorder the layers.
+    """
     if not masks:
         raise ValueError(f"{where} has no Linear or Conv2d layer (2-D or 4-D weight), so there is no topology to read")
     try:
         masks = as_layers(masks, name=where)
         input_blocks(masks, name=where)
     except ValueError as err:
+        if shapes_only:
+            _refuse_unrepresentable_conv(names, masks, where)
         numbered = ", ".join(f"{k}={n}" for k, n in enumerate(names))
         raise ValueError(f"{err} (layers: {numbered}){hint}") from None
     return masks
+
+
+def _refuse_unrepresentable_conv(names: Sequence[str], masks: Sequence[np.ndarray], where: str) -> None:
+    """Where a 4-D weight does not chain, say if it fits as a grouped or a transposed convolution."""
+    for k in range(1, len(masks)):
+        shape, previous = np.shape(masks[k]), np.shape(masks[k - 1])
+        channels = previous[0]
+        if len(shape) != 4 or len(previous) != 4 or shape[1] == channels:
+            continue
+        looks = []
+        if shape[1] and channels % shape[1] == 0 and shape[0] % (channels // shape[1]) == 0:
+            looks.append(f"a grouped convolution (groups={channels // shape[1]}), whose output channels read "
+                         "different input channels")
+        if shape[0] == channels:
+            looks.append("a ConvTranspose2d weight (in_channels first), which spreads each input over an output window")
+        if looks:
+            raise ValueError(
+                f"{where}: layer '{names[k]}' {tuple(shape)} does not read the {channels} channels of "
+                f"'{names[k - 1]}' as a convolution: it looks like {' or like '.join(looks)}; NNSTD's input sets "
+                "represent neither, so only Conv2d with groups=1 can be read"
+            )
+
+
+def _require_proven_chain(names: Sequence[str], masks: Sequence[np.ndarray], where: str, why: str,
+                          *, module_hint: bool = True) -> None:
+    """Refuse a layer order that only the shapes support when two points of the chain have the same width.
+
+    An identity skip connection, or two branches joined by a sum, connects
+    two points of equal width; a chain whose widths all differ has neither.
+    """
+    points = [(("conv" if np.ndim(masks[0]) == 4 else "linear"), int(np.shape(masks[0])[1]), "the input")]
+    points += [(("conv" if np.ndim(m) == 4 else "linear"), int(np.shape(m)[0]), f"'{n}'") for n, m in zip(names, masks)]
+    seen: dict[tuple, str] = {}
+    for kind, width, label in points:
+        if (kind, width) in seen:
+            first = seen[(kind, width)]
+            unit = "channels" if kind == "conv" else "features"
+            read_module = ("Read the model itself (sparsetopo.topology.modules.topology_from_module(model) traces "
+                           "its forward pass), or, if" if module_hint else "If")
+            raise ValueError(
+                f"{where}: the layer shapes do not prove a chain ({why}): {first} and the output of {label} both "
+                f"have {width} {unit}, so an identity skip connection or parallel branches could join them, "
+                f"and NNSTD of such a network would be wrong. {read_module} the layers do form a chain in this "
+                f"order, say so by giving it: layers=[...] (--layers {','.join(names)})"
+            )
+        seen[(kind, width)] = "the input" if label == "the input" else f"the output of {label}"
 
 
 def _refuse_residual(names: Sequence[str], where: str) -> None:
@@ -145,12 +217,14 @@ def _module_mask(module) -> tuple[np.ndarray, str]:
     import torch
 
     weight = module.weight
-    mask = getattr(module, "weight_mask", None)
-    if torch.is_tensor(mask) and mask.shape == weight.shape:
-        return mask.detach().cpu().numpy() != 0, "weight_mask"
-    mask = getattr(module, "mask", None)
-    if torch.is_tensor(mask) and mask.shape == weight.shape:
-        return mask.detach().cpu().numpy() != 0, "mask"
+    for source in ("weight_mask", "mask"):
+        mask = getattr(module, source, None)
+        if not torch.is_tensor(mask):
+            continue
+        if mask.shape != weight.shape:
+            raise ValueError(f"its {source} has shape {tuple(mask.shape)} but its weight has {tuple(weight.shape)}; "
+                             "a mask must have its weight's shape")
+        return mask.detach().cpu().numpy() != 0, source
     values = weight.detach().cpu().numpy()
     if np.issubdtype(values.dtype, np.floating) and np.isnan(values).any():
         raise ValueError(f"layer weight of shape {tuple(values.shape)} contains NaN; a topology needs finite weights")
@@ -170,6 +244,11 @@ def _layer_modules(model) -> list[tuple[str, Any]]:
                 )
             layers.append((name, module))
             continue
+        if isinstance(module, nn.ConvTranspose2d):
+            raise ValueError(
+                f"layer '{name}' is a transposed convolution (ConvTranspose2d); it spreads each input over an output "
+                "window, which NNSTD's input sets do not represent; only Linear and Conv2d layers can be read"
+            )
         own = [p for p in module.parameters(recurse=False) if p.ndim >= 2]
         if own and not _inside_layer(name, layers):
             raise ValueError(
@@ -193,7 +272,7 @@ def _forward_order(model, layers: list[tuple[str, Any]]) -> tuple[list[str], str
 
     try:
         graph = _LayerTracer().trace(model)
-    except Exception as err:  # any tracing failure: fall back to registration order
+    except Exception as err:  # any tracing failure: registration order, if the shapes prove it a chain
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return [name for name, _ in layers], f"registration (torch.fx could not trace the model: {reason[:120]})"
     layer_names = {name for name, _ in layers}
@@ -248,7 +327,8 @@ def topology_from_module(model, *, layers: Sequence[str] | None = None) -> Model
         weights.
     layers : sequence of str, optional
         Module names in forward order; default: traced with ``torch.fx``
-        (falling back to registration order when the model cannot be traced).
+        (falling back to registration order when the model cannot be traced
+        and the layer shapes prove a chain; see the module docstring).
 
     Returns
     -------
@@ -257,10 +337,11 @@ def topology_from_module(model, *, layers: Sequence[str] | None = None) -> Model
     Raises
     ------
     ValueError
-        For residual connections or branches, layers used twice, grouped
-        convolutions, other modules with 2-D+ weights (``Conv1d``,
-        ``Embedding``, ...), unknown names in ``layers``, or layers whose
-        shapes do not chain.
+        For residual connections or branches, layers used twice, grouped or
+        transposed convolutions, other modules with 2-D+ weights (``Conv1d``,
+        ``Embedding``, ...), masks of another shape than their weight, unknown
+        names in ``layers``, layers whose shapes do not chain, or an
+        untraceable model whose shapes do not prove a chain (give ``layers``).
     """
     found = _layer_modules(model)
     by_name = dict(found)
@@ -278,10 +359,13 @@ def topology_from_module(model, *, layers: Sequence[str] | None = None) -> Model
         try:
             mask, source = _module_mask(by_name[name])
         except ValueError as err:
-            raise ValueError(f"layer '{name}': {err}") from None
+            raise ValueError(f"{where}: layer '{name}': {err}") from None
         masks.append(mask)
         sources.append(source)
     masks = _check_chain(names, masks, where, "")
+    if order.startswith("registration"):
+        _require_proven_chain(names, masks, where, order.partition("(")[2].rstrip(")") or "no trace",
+                              module_hint=False)
     return ModelTopology(masks=tuple(masks), names=tuple(names), sources=tuple(sources), order=order)
 
 
@@ -307,11 +391,11 @@ def topology_from_state_dict(
     ``<prefix>.weight_mask``, else ``<prefix>.mask``, else the non-zero
     pattern of the weight.
 
-    A state_dict holds no data flow: skip connections are recognised only by
-    the names of their projection layers (``downsample``, ``shortcut``,
-    ``skip``, ``residual``); an identity skip connection is invisible here.
-    Read the model itself with :func:`topology_from_module` to have the chain
-    checked on the traced forward pass.
+    A state_dict holds no data flow: the key order is accepted only when the
+    layer shapes prove a chain (all widths different; see the module
+    docstring), or when ``layers`` gives the order. Otherwise read the model
+    itself with :func:`topology_from_module`, which checks the chain on the
+    traced forward pass.
 
     Parameters
     ----------
@@ -330,24 +414,16 @@ def topology_from_state_dict(
     Raises
     ------
     ValueError
-        When no layer is found, names look like residual projections
-        (``downsample``, ``shortcut``), a weight is 3-D or 5-D (Conv1d,
-        Conv3d), ``layers`` names an unknown prefix, or the layers do not
-        chain in the order used (the message says how to give the order).
+        When no layer is found; names look like residual projections
+        (``downsample``, ``shortcut``) or embeddings; a tensor of two or more
+        dimensions is not the weight of a Linear or Conv2d layer (3-D or 5-D
+        weights, LSTM or attention weights); a ``.weight`` entry is not a
+        tensor; a mask's shape differs from its weight; a convolution looks
+        grouped or transposed; ``layers`` names an unknown prefix; the layers
+        do not chain in the order used; or, in key order, the shapes do not
+        prove a chain (the message says what would: the module, or ``layers``).
     """
-    prefixes: dict[str, str] = {}
-    for key, value in state_dict.items():
-        prefix, _, leaf = key.rpartition(".")
-        if leaf not in ("weight", "weight_orig") or not hasattr(value, "shape"):
-            continue
-        ndim = len(value.shape)
-        if ndim in (3, 5):
-            raise ValueError(
-                f"{where}: '{key}' is a {ndim}-D weight (Conv1d or Conv3d); only Linear (2-D) and Conv2d "
-                "(4-D) layers can be read"
-            )
-        if ndim in (2, 4):
-            prefixes.setdefault(prefix, key)
+    prefixes = _state_dict_layers(state_dict, where)
     if layers is not None:
         unknown = [n for n in layers if n not in prefixes]
         if unknown:
@@ -358,26 +434,85 @@ def topology_from_state_dict(
     _refuse_residual(names, where)
     masks, sources = [], []
     for name in names:
-        if f"{name}.weight_mask" in state_dict:
-            masks.append(_to_numpy(state_dict[f"{name}.weight_mask"]) != 0)
-            sources.append("weight_mask")
-        elif f"{name}.mask" in state_dict and tuple(state_dict[f"{name}.mask"].shape) == tuple(state_dict[prefixes[name]].shape):
-            masks.append(_to_numpy(state_dict[f"{name}.mask"]) != 0)
-            sources.append("mask")
+        weight_key = prefixes[name]
+        weight_shape = tuple(state_dict[weight_key].shape)
+        for leaf, source in (("weight_mask", "weight_mask"), ("mask", "mask")):
+            mask = state_dict.get(f"{name}.{leaf}")
+            if mask is None:
+                continue
+            if not hasattr(mask, "shape"):
+                raise ValueError(f"{where}: '{name}.{leaf}' is a {type(mask).__name__}, not a tensor; a mask must be "
+                                 "a tensor of the weight's shape")
+            if tuple(mask.shape) != weight_shape:
+                raise ValueError(
+                    f"{where}: '{name}.{leaf}' has shape {tuple(mask.shape)} but '{weight_key}' has {weight_shape}; "
+                    "a mask must have its weight's shape (was it transposed, or saved from another model?)"
+                )
+            masks.append(_to_numpy(mask) != 0)
+            sources.append(source)
+            break
         else:
-            weight = _to_numpy(state_dict[prefixes[name]])
+            weight = _to_numpy(state_dict[weight_key])
             if np.issubdtype(weight.dtype, np.floating) and np.isnan(weight).any():
-                raise ValueError(f"{where}: '{prefixes[name]}' contains NaN; a topology needs finite weights")
+                raise ValueError(f"{where}: '{weight_key}' contains NaN; a topology needs finite weights")
             masks.append(weight != 0)
             sources.append("nonzero")
-    hint = (
-        "; the layers cannot be ordered from the state_dict's keys: give their order explicitly "
-        "(layers=[...], or --layers NAME,NAME,... on the command line)"
-        if order == "keys"
-        else ""
-    )
-    masks = _check_chain(names, masks, where, hint)
+    if order == "keys":
+        masks = _check_chain(names, masks, where, _KEY_ORDER_HINT, shapes_only=True)
+        _require_proven_chain(names, masks, where, "the state_dict records no data flow")
+    else:
+        masks = _check_chain(names, masks, where, "", shapes_only=True)
     return ModelTopology(masks=tuple(masks), names=tuple(names), sources=tuple(sources), order=order)
+
+
+_KEY_ORDER_HINT = (
+    "; the layers cannot be ordered from the state_dict's keys: if the model is a chain, give the order explicitly "
+    "(layers=[...], or --layers NAME,NAME,... on the command line); if it has branches or skip connections, "
+    "its topology cannot be compared with NNSTD"
+)
+# key leaves that belong to a Linear/Conv2d layer read here (or to pruning), and those of harmless 1-D state
+_LAYER_LEAVES = ("weight", "weight_orig", "weight_mask", "mask")
+_EMBEDDING_NAMES = ("embed", "embedding", "embeddings", "wte", "wpe", "tok_embeddings")
+
+
+def _state_dict_layers(state_dict: Mapping[str, Any], where: str) -> dict[str, str]:
+    """``{prefix: weight key}`` of the Linear/Conv2d layers of a state_dict, in key order; refuses the rest."""
+    prefixes: dict[str, str] = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{where}: key {key!r} is a {type(key).__name__}; a state_dict maps names (str) to tensors")
+        prefix, _, leaf = key.rpartition(".")
+        if not hasattr(value, "shape"):
+            if leaf in _LAYER_LEAVES:
+                raise ValueError(
+                    f"{where}: '{key}' is a {type(value).__name__}, not a tensor; a layer's weight must be a tensor "
+                    "(is this a state_dict? save model.state_dict())"
+                )
+            continue  # metadata (an epoch number, a config) beside the tensors
+        ndim = len(value.shape)
+        if ndim < 2:
+            continue
+        if leaf not in _LAYER_LEAVES:
+            raise ValueError(
+                f"{where}: '{key}' is a {ndim}-D tensor {tuple(value.shape)} that is not the weight of a Linear or "
+                "Conv2d layer (an LSTM, attention or a parameter used directly?); only chains of Linear and Conv2d "
+                "layers can be read"
+            )
+        if leaf not in ("weight", "weight_orig"):
+            continue  # masks are read with their weight
+        if ndim not in (2, 4):
+            kind = {3: "Conv1d", 5: "Conv3d"}.get(ndim, "unknown layer")
+            raise ValueError(
+                f"{where}: '{key}' is a {ndim}-D weight ({kind}); only Linear (2-D) and Conv2d (4-D) layers can be read"
+            )
+        last = prefix.rpartition(".")[2].lower()
+        if ndim == 2 and any(last == n or last.startswith(n) or last.endswith(n) for n in _EMBEDDING_NAMES):
+            raise ValueError(
+                f"{where}: '{key}' {tuple(value.shape)} looks like an embedding table (nn.Embedding), a lookup "
+                "rather than a layer of neurons with input sets; only Linear and Conv2d layers can be read"
+            )
+        prefixes.setdefault(prefix, key)
+    return prefixes
 
 
 def load_state_dict_topology(path: str | os.PathLike, *, layers: Sequence[str] | None = None) -> ModelTopology:
@@ -401,14 +536,21 @@ def load_state_dict_topology(path: str | os.PathLike, *, layers: Sequence[str] |
     path = Path(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path}: cannot be read as a PyTorch state_dict ({first_line})") from None
+    except pickle.UnpicklingError as err:
+        refused = refused_pickle(err, path, "state_dict")
+        if refused is not None:
+            raise refused from None
+        raise ValueError(f"{path}: cannot be read as a PyTorch state_dict (not a file torch.save wrote, or "
+                         "truncated)") from None
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        first_line = one_line(str(err).strip().splitlines()[0]) if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: cannot be read as a PyTorch state_dict ({first_line[:160]})") from None
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model"):
             if isinstance(obj.get(key), Mapping):
                 obj = obj[key]
                 break
     if not isinstance(obj, Mapping):
-        raise ValueError(f"{path} holds a {type(obj).__name__}, not a state_dict; save model.state_dict()")
+        raise ValueError(f"{path} holds a {type(obj).__name__}, not a state_dict; save model.state_dict() "
+                         "(a dict of tensors) with torch.save")
     return topology_from_state_dict(obj, layers=layers, where=str(path))

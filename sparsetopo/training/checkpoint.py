@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import atomic
-from ..errors import DamagedRunError, UnsafeFileError
+from ..errors import DamagedRunError, one_line, refused_pickle
 
 __all__ = ["save_checkpoint", "load_checkpoint", "safe_torch_load"]
 
@@ -45,16 +45,14 @@ def safe_torch_load(path: str | os.PathLike, *, what: str = "file") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UnsafeFileError(
-            f"{path}: refused to load this {what}: it holds objects other than tensors and plain "
-            f"containers, which could run code when unpickled ({first[:160]}); if you did not "
-            "write it yourself, delete it"
-        ) from None
+        refused = refused_pickle(err, path, what)
+        if refused is not None:
+            raise refused from None
+        raise DamagedRunError(path, f"cannot be read as a PyTorch {what} (not a PyTorch file, or truncated)") from None
     except FileNotFoundError:
         raise DamagedRunError(path, f"the {what} is missing") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = one_line(str(err).strip().splitlines()[0]) if str(err).strip() else type(err).__name__
         raise DamagedRunError(path, f"cannot be read as a PyTorch {what} ({first[:160]}); the file is truncated or corrupt") from None
 
 

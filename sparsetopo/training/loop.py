@@ -58,7 +58,7 @@ from ..model import (
 )
 from ..parallel import progress_bar
 from ..store.config import RunConfig
-from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris
+from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris, set_aside
 from ..topology.masks import load_topology, random_topology, save_topology
 from .checkpoint import load_checkpoint, save_checkpoint
 from .set_rewiring import prune_and_regrow
@@ -303,13 +303,46 @@ def _explored(ever_active: list[np.ndarray]) -> tuple[float, list[float]]:
 
 
 def _finished_summary(run_dir: Path) -> dict[str, Any] | None:
-    """The summary of a verified complete run; a damaged one is cleared (and reported) for retraining."""
+    """The summary of a verified complete run; a damaged one is cleared (and reported) for retraining.
+
+    Clearing deletes only what the run wrote; the warning names every other
+    file, moved into ``orphaned-<time>/`` (:func:`sparsetopo.store.integrity.discard_run_files`).
+    """
     state = check_run(run_dir)
     if state.complete:
         return atomic.read_json(run_dir / RESULT)
     if state.damaged:
-        warnings.warn(f"damaged run, training it again: {state.problem}", UserWarning, stacklevel=3)
-        discard_run_files(run_dir)
+        moved = discard_run_files(run_dir)
+        warnings.warn(f"damaged run, training it again: {state.problem}{_moved_note(run_dir, moved)}",
+                      UserWarning, stacklevel=3)
+    return None
+
+
+def _moved_note(run_dir: Path, moved: Sequence[Path]) -> str:
+    if not moved:
+        return ""
+    names = ", ".join(p.relative_to(run_dir).as_posix() for p in moved)
+    return f"; files the run did not write were moved, not deleted: {names} (in {run_dir})"
+
+
+def _checkpoint_problem(ckpt: dict[str, Any], model: torch.nn.Module, optimizer, config: RunConfig) -> str | None:
+    """Why a readable checkpoint cannot be this run's (another architecture or config), or None when it fits."""
+    own = model.state_dict()
+    theirs = ckpt["model"]
+    if not isinstance(theirs, dict) or set(theirs) != set(own):
+        missing = sorted(set(own) - set(theirs or {}))[:3]
+        extra = sorted(set(theirs or {}) - set(own))[:3]
+        return f"its model has other layers (missing {missing}, unexpected {extra})"
+    for key, value in own.items():
+        if not torch.is_tensor(theirs[key]) or tuple(theirs[key].shape) != tuple(value.shape):
+            shape = tuple(theirs[key].shape) if torch.is_tensor(theirs[key]) else type(theirs[key]).__name__
+            return f"its {key} has shape {shape}, this run's {tuple(value.shape)} (another architecture)"
+    groups = ckpt["optimizer"].get("param_groups") if isinstance(ckpt["optimizer"], dict) else None
+    if not groups or [len(g.get("params", ())) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
+        return "its optimizer state is for other parameters"
+    epoch, records = ckpt["epoch"], ckpt["records"]
+    if not 1 <= epoch <= config.epochs or len(records) != epoch:
+        return f"it is at epoch {epoch} with {len(records)} records, but this run has {config.epochs} epochs"
     return None
 
 
@@ -386,8 +419,15 @@ def train_run(
     save_weights_at = set(int(e) for e in save_weights_at)
 
     checkpoint_path = run_dir / CHECKPOINT
-    if checkpoint_path.exists():
-        ckpt = load_checkpoint(checkpoint_path)
+    ckpt = load_checkpoint(checkpoint_path) if checkpoint_path.exists() else None
+    problem = None if ckpt is None else _checkpoint_problem(ckpt, model, optimizer, config)
+    if problem is not None:
+        # not this run's checkpoint (copied from another run?): it was not written here, so it is kept, aside
+        moved = set_aside(run_dir, [checkpoint_path])
+        warnings.warn(f"{checkpoint_path} does not belong to this run ({problem}); training from epoch 0"
+                      f"{_moved_note(run_dir, moved)}", UserWarning, stacklevel=2)
+        ckpt = None
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])

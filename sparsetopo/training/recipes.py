@@ -11,7 +11,7 @@ from typing import Any
 
 from ..store.config import RunConfig
 
-__all__ = ["RECIPES", "recipe_config"]
+__all__ = ["RECIPES", "SPARSITY_FIELDS", "recipe_values", "recipe_config"]
 
 RECIPES: dict[str, dict[str, Any]] = {
     # The Fashion-MNIST example of the SET authors' reference implementation
@@ -48,8 +48,15 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def recipe_config(name: str, **changes: Any) -> RunConfig:
-    """The config of recipe ``name`` with ``changes`` applied on top.
+#: Fields of which a sparse config takes exactly one: naming one in the changes replaces the recipe's.
+SPARSITY_FIELDS = ("epsilon", "density", "layer_edges")
+
+
+def recipe_values(name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's field values that ``changes`` keep: all but the sparsity fields the changes replace.
+
+    A recipe with ``epsilon`` and changes with ``density`` give a config with
+    that density and no epsilon (the changes choose how sparsity is given).
 
     Raises
     ------
@@ -58,4 +65,20 @@ def recipe_config(name: str, **changes: Any) -> RunConfig:
     """
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
-    return RunConfig(**{**RECIPES[name], **changes})
+    base = dict(RECIPES[name])
+    if any(changes.get(k) is not None for k in SPARSITY_FIELDS):
+        for k in SPARSITY_FIELDS:
+            if k not in changes:
+                base.pop(k, None)
+    return base
+
+
+def recipe_config(name: str, **changes: Any) -> RunConfig:
+    """The config of recipe ``name`` with ``changes`` applied on top (see :func:`recipe_values`).
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not a recipe (the message lists them).
+    """
+    return RunConfig(**{**recipe_values(name, changes), **changes})

@@ -10,6 +10,7 @@ directly from the networks).
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -273,3 +274,119 @@ def test_console_errors_are_one_line_without_traceback(tmp_path, argv):
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "error:" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_verbosity_debug_adds_the_traceback_to_the_one_line(tmp_path):
+    noise = tmp_path / "noise.npz"
+    noise.write_bytes(os.urandom(200))
+    argv = [sys.executable, "-m", "sparsetopo", "distance", str(noise), str(noise), "--verbosity", "debug"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("sparsetopo distance: error:")
+
+
+# ------------------------------------------------------------------ user mistakes and faults: one line each
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("command", ["train", "distance"])
+@pytest.mark.parametrize("address", ["tcp://localhost", "tcp://127.0.0.1:99999", "tpc://127.0.0.1:8786", "127.0.0.1"])
+def test_malformed_scheduler_address_is_refused_at_once_naming_the_flag(tmp_path, capsys, command, address):
+    topology = save_topology(tmp_path / "a.npz", random_topology([6, 4, 2], density=0.5))
+    argv = (["train", *_TRAIN_BASE] if command == "train" else ["distance", "--matrix", topology, topology,
+                                                                 "--out", tmp_path / "out"])
+    rc, out, err = _run([*argv, "--scheduler", address], capsys)
+    _assert_clean_failure(rc, err, argv)
+    assert f"--scheduler {address!r} is neither 'local' nor a Dask scheduler address" in err
+    assert not (tmp_path / "out").exists() and not any(Path(os.environ["SPARSETOPO_RUNS"]).glob("*"))
+
+
+def test_matrix_never_overwrites_files_it_did_not_write_without_force(tmp_path, capsys):
+    paths = [save_topology(tmp_path / f"n{s}.npz", random_topology([6, 4, 2], density=0.5, seed=s)) for s in range(2)]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "nnstd_mean.csv").write_text("mine")
+    argv = ["distance", "--matrix", *paths, "--out", out, "--no-progress", "--no-cache"]
+    rc, _, err = _run(argv, capsys)
+    _assert_clean_failure(rc, err, argv)
+    assert "already holds nnstd_mean.csv; pass --force" in err
+    assert (out / "nnstd_mean.csv").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == ["nnstd_mean.csv"]
+    assert _run([*argv, "--force"], capsys)[0] == 0
+    assert (out / "nnstd_mean.csv").read_text() != "mine" and (out / "nnstd_mean.png").exists()
+
+
+def test_matrix_output_on_a_full_disk_names_the_file(tmp_path, capsys, monkeypatch):
+    from sparsetopo.cli import distance
+
+    real = distance.atomic_path
+
+    def full(path, suffix=""):
+        if str(path).endswith(".png"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, suffix)
+
+    monkeypatch.setattr(distance, "atomic_path", full)
+    paths = [save_topology(tmp_path / f"n{s}.npz", random_topology([6, 4, 2], density=0.5, seed=s)) for s in range(2)]
+    argv = ["distance", "--matrix", *paths, "--out", tmp_path / "out", "--no-progress", "--no-cache"]
+    rc, _, err = _run(argv, capsys)
+    _assert_clean_failure(rc, err, argv)
+    assert rc == 1 and f"cannot write {tmp_path / 'out' / 'nnstd_mean.png'}: No space left on device" in err
+
+
+def test_a_run_folder_of_the_package_given_to_distance_points_to_its_snapshots(tmp_path, capsys):
+    run = store.train(store.RunConfig(dataset="digits", hidden=(8,), method="static", epsilon=2, epochs=1,
+                                      batch_size=256), progress=False)
+    other = save_topology(tmp_path / "o.npz", run.topology())
+    for given in (run.directory, run.directory / "topology"):
+        argv = ["distance", given, other]
+        rc, _, err = _run(argv, capsys)
+        _assert_clean_failure(rc, err, argv)
+        assert f"is a sparsetopo run folder, not the published layout; give one of its topology snapshots, e.g. " \
+               f"{run.directory / 'topology' / 'epoch_001.npz'}" in err
+
+
+def test_recipe_with_density_drops_the_recipes_epsilon():
+    from sparsetopo.cli.main import build_parser, config_from_args
+
+    config = config_from_args(build_parser().parse_args(["train", "--recipe", "set_reference", "--density", "0.1"]))
+    assert (config.epsilon, config.density, config.hidden) == (None, 0.1, (1000, 1000, 1000))
+
+
+def test_a_validation_fraction_leaving_too_little_to_train_is_one_line_and_no_folder(capsys):
+    argv = ["train", *_TRAIN_BASE, "--validation-fraction", "0.999"]
+    rc, _, err = _run(argv, capsys)
+    _assert_clean_failure(rc, err, argv)
+    assert "validation_fraction=0.999 leaves 1 of the" in err
+    assert not any(Path(os.environ["SPARSETOPO_RUNS"]).glob("*"))
+
+
+def test_the_shared_error_report_is_one_line_with_a_traceback_only_on_debug():
+    import io
+
+    from sparsetopo.errors import ClusterLostError, run_reporting_errors
+
+    def fail(err):
+        def work():
+            raise err
+        return work
+
+    for err, code in [(ValueError("bad\n\x1b[1mvalue\x1b[0m"), 2), (OSError(28, "No space left on device", "/x/y"), 1),
+                      (ClusterLostError("scheduler gone"), 1), (KeyboardInterrupt(), 130)]:
+        quiet, loud = io.StringIO(), io.StringIO()
+        assert run_reporting_errors("prog", fail(err), stream=quiet) == code
+        assert run_reporting_errors("prog", fail(err), stream=loud, debug=True) == code
+        assert len(quiet.getvalue().splitlines()) == 1 and "\x1b" not in quiet.getvalue()
+        assert quiet.getvalue().splitlines()[0] == loud.getvalue().splitlines()[-1]
+        assert ("Traceback" in loud.getvalue()) == (code != 130)
+    out = io.StringIO()
+    run_reporting_errors("prog", fail(OSError(28, "No space left on device", "/x/y")), stream=out)
+    assert out.getvalue() == "prog: error: /x/y: No space left on device\n"
+
+    class NotebookFailed(Exception):
+        pass
+
+    out = io.StringIO()
+    assert run_reporting_errors("prog", fail(NotebookFailed("cell 3 failed")), stream=out, also=(NotebookFailed,)) == 1
+    assert out.getvalue() == "prog: error: cell 3 failed\n"
+    with pytest.raises(ZeroDivisionError):  # a bug is not a user's mistake: it keeps its traceback
+        run_reporting_errors("prog", lambda: 1 / 0, stream=io.StringIO())

@@ -7,11 +7,14 @@ stopped by a module fixture. The resolution tests need no cluster.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,9 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _cluster_tasks import finish_or_wait
 
 from sparsetopo import executor, store
 from sparsetopo.cli.main import main as cli_main
+from sparsetopo.errors import ClusterLostError
 from sparsetopo.nnstd.pairwise import pairwise_nnstd
 from sparsetopo.parallel import parallel_map, resolve_scheduler, use_scheduler
 from sparsetopo.store.config import RunConfig
@@ -236,3 +241,97 @@ def test_a_worker_killed_mid_run_leaves_a_sweep_with_the_numbers_of_an_uninterru
     # the rerun resumed from the checkpoint: a fresh start would have rewritten the initial weights
     assert (killed["run_dir"] / "weights" / "init.pt").stat().st_mtime_ns == killed["init"]
     pd.testing.assert_frame_equal(comparable(remote), comparable(reference), check_exact=True)
+
+
+# --------------------------------------------------------------------------- #
+# a cluster that goes away: the wait ends with one error, finished work is kept
+# --------------------------------------------------------------------------- #
+
+
+def _spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+@pytest.fixture
+def fragile_cluster(tmp_path, monkeypatch):
+    """A scheduler and one worker without a nanny, as separate processes on loopback, each killable by a test."""
+    pytest.importorskip("distributed", reason="the cluster tests need dask.distributed (extra 'cluster')")
+    monkeypatch.setattr(executor, "LOST_AFTER", 2.0)
+    info = tmp_path / "scheduler.json"
+    # scheduler and worker import _cluster_tasks to read and run the task functions
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    scheduler = _spawn("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                       "--scheduler-file", str(info), env=env)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        worker = _spawn("distributed.cli.dask_worker", address, "--no-nanny", "--nthreads", "1", "--no-dashboard", env=env)
+        executor.get_client(address).wait_for_workers(1, timeout=60)
+        yield address, scheduler, worker
+    finally:
+        for proc in (worker, scheduler):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        executor.close_clients()
+
+
+def _count_results(monkeypatch) -> list:
+    """A list that grows by one as each result reaches the client (through the map's progress bar)."""
+    import sparsetopo.parallel
+
+    received: list = []
+
+    class Bar:
+        def update(self, n: int) -> None:
+            received.append(n)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(sparsetopo.parallel, "progress_bar", lambda *args, **kwargs: Bar())
+    return received
+
+
+def _kill_when(condition, proc: subprocess.Popen) -> threading.Thread:
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not condition():
+            time.sleep(0.05)
+        proc.kill()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(90)
+def test_a_lost_scheduler_ends_the_map_with_one_error_and_keeps_finished_work(fragile_cluster, tmp_path, monkeypatch):
+    address, scheduler, _ = fragile_cluster
+    items = [(str(tmp_path / "quick"), 0.0), (str(tmp_path / "slow"), 300.0)]
+    finished = _count_results(monkeypatch)
+    _kill_when(lambda: bool(finished), scheduler)
+    start = time.monotonic()
+    with pytest.raises(ClusterLostError) as lost:
+        parallel_map(finish_or_wait, items, scheduler=address)
+    assert re.search(r"Dask scheduler at .*; 1 of 2 tasks had finished.* rerun to continue", str(lost.value))
+    assert "\n" not in str(lost.value) and time.monotonic() - start < 60
+    assert (tmp_path / "quick").read_text() == "done" and not (tmp_path / "slow").exists()
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(90)
+def test_a_map_whose_last_worker_dies_ends_with_one_error_and_keeps_finished_work(fragile_cluster, tmp_path, monkeypatch):
+    address, _, worker = fragile_cluster
+    items = [(str(tmp_path / "quick"), 0.0), (str(tmp_path / "slow"), 300.0)]
+    finished = _count_results(monkeypatch)
+    _kill_when(lambda: bool(finished), worker)
+    start = time.monotonic()
+    with pytest.raises(ClusterLostError, match=r"has no workers left \(waited \d+ s\); 1 of 2 tasks had finished"):
+        parallel_map(finish_or_wait, items, scheduler=address)
+    assert time.monotonic() - start < 60
+    assert (tmp_path / "quick").read_text() == "done" and not (tmp_path / "slow").exists()

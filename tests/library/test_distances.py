@@ -272,7 +272,11 @@ def test_cli_reads_state_dicts_and_checkpoints_with_zero_weights_as_absent(tmp_p
         masked[f"layers.{k}.weight"] = torch.ones(m.shape)  # dense weights, the mask decides
         masked[f"layers.{k}.mask"] = torch.from_numpy(m)
     torch.save({"state_dict": masked, "epoch": 3}, tmp_path / "b.pth")
-    assert run_cli(str(tmp_path / "a.pt"), str(tmp_path / "b.pth"), "--no-cache", "--fixed-output") == 0
+    # equal hidden widths: the shapes alone do not prove a chain, so the order must be given
+    assert run_cli(str(tmp_path / "a.pt"), str(tmp_path / "b.pth"), "--no-cache", "--fixed-output") == 2
+    assert "do not prove a chain" in capsys.readouterr().err
+    order = ",".join(f"layers.{k}" for k in range(len(a)))
+    assert run_cli(str(tmp_path / "a.pt"), str(tmp_path / "b.pth"), "--no-cache", "--fixed-output", "--layers", order) == 0
     np.testing.assert_allclose(
         printed_layers(capsys.readouterr().out), nnstd(a, b, fixed_output=True).layer_distances, atol=5e-7
     )

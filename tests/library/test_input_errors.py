@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 
 import numpy as np
 import pytest
 
-from sparsetopo.data import dataset_fingerprint, dataset_info, load_dataset, register_arrays
+from sparsetopo.data import (
+    dataset_fingerprint,
+    dataset_from_arrays,
+    dataset_info,
+    load_dataset,
+    register_arrays,
+    register_dataset,
+    unregister_dataset,
+)
+from sparsetopo.errors import FileWriteError
 from sparsetopo.store.config import RunConfig
 from sparsetopo.topology.masks import as_topology, export_published, load_published, load_topology, random_topology
 
@@ -105,7 +115,71 @@ def test_fingerprint_follows_the_registered_arrays(tmp_path):
     assert dataset_fingerprint("fp", root=tmp_path) != first
 
 
+def test_a_name_differing_only_in_case_is_refused_and_the_first_dataset_is_kept(tmp_path):
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    register_arrays("mydata", X, np.arange(40) % 2, root=tmp_path)
+    with pytest.raises(ValueError, match=r"'MyData' differs only in case from the registered dataset 'mydata'"):
+        register_arrays("MyData", X * 2, np.arange(40) % 4, root=tmp_path)
+    assert sorted(p.name for p in (tmp_path / "custom").iterdir()) == ["mydata.npz"]
+    assert load_dataset("mydata", root=tmp_path).n_classes == 2
+    register_dataset("loaderdata", lambda root, seed: (X, np.arange(40) % 2))
+    try:
+        with pytest.raises(ValueError, match="'loaderdata'"):
+            register_dataset("LoaderData", lambda root, seed: (X, np.arange(40) % 3))
+    finally:
+        unregister_dataset("loaderdata")
+
+
+def test_register_arrays_on_a_full_disk_names_the_file_and_the_cause(tmp_path, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(np, "savez", no_space)
+    with pytest.raises(FileWriteError, match=r"custom/full\.npz: No space left on device; free some space"):
+        register_arrays("full", np.zeros((10, 2)), np.arange(10) % 2, root=tmp_path)
+    assert not list((tmp_path / "custom").iterdir())
+
+
+def test_features_beyond_float32_are_refused_at_registration_and_load(tmp_path):
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    X[5, 2] = 1e308
+    with pytest.raises(ValueError, match=r"too large for float32.*1e\+308 at sample 5, feature 2.*rescale"):
+        register_arrays("huge", X, np.arange(40) % 2, root=tmp_path)
+    with pytest.raises(ValueError, match="too large for float32"):
+        dataset_from_arrays("huge", X, np.arange(40) % 2)
+    spread = np.random.default_rng(0).normal(size=(40, 3)) * 1e30  # fits float32, but its variance does not
+    with pytest.raises(ValueError, match=r"standardize statistics of feature 0 overflow float32"):
+        dataset_from_arrays("spread", spread, np.arange(40) % 2)
+
+
+def test_a_validation_fraction_that_leaves_almost_nothing_to_train_on_is_refused():
+    with pytest.raises(ValueError, match=r"validation_fraction=0.999 leaves 1 of the 1347 .* 10 classes; use at most"):
+        dataset_info("digits", validation_fraction=0.999)
+    with pytest.raises(ValueError, match="validation_fraction=0.999"):
+        load_dataset("digits", validation_fraction=0.999)
+    assert dataset_info("digits", validation_fraction=0.99).n_train >= 10
+
+
 # ------------------------------------------------------------------ topologies
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (3, 0), (2, 3, 0, 0)], ids=["no-neurons", "no-inputs", "no-kernel"])
+def test_zero_width_layers_are_refused_with_their_shape(shape):
+    from sparsetopo.nnstd.distance import nnstd
+
+    layer = np.ones(shape, bool)
+    with pytest.raises(ValueError, match=r"zero width"):
+        nnstd([layer], [layer])
+
+
+def test_published_folder_missing_its_last_layer_is_checked_against_its_other_epochs(tmp_path):
+    topology = random_topology([6, 5, 4, 3], density=0.5)
+    for epoch in (0, 5):
+        export_published(tmp_path / "run", epoch, topology)
+    (tmp_path / "run" / "epoch_005" / "weight_l2.npz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"weight_l2.npz missing, although epoch_000 of the same run"):
+        load_published(tmp_path / "run", 5)
+    assert len(load_published(tmp_path / "run", 0)) == 3
 
 
 def test_random_bytes_are_not_a_topology_and_numpy_pickle_advice_is_not_shown(tmp_path):

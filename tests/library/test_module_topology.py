@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import numpy as np
 import pytest
@@ -278,3 +279,156 @@ def test_untraceable_model_falls_back_to_registration_order_and_says_so():
 def test_nnstd_takes_model_topologies_directly():
     first, second = topology_from_module(pruned_cnn(0.5, seed=0)), topology_from_module(pruned_cnn(0.5, seed=1))
     assert nnstd(first, second).layer_distances == nnstd(list(first.masks), list(second.masks)).layer_distances
+
+
+# ---------------------------------------------------------------------------
+# what the readers cannot represent: one hostile input each, refused with the reason
+# ---------------------------------------------------------------------------
+
+
+class IdentitySkip(nn.Module):
+    """A residual block whose skip is the identity: its state_dict chains by shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 16)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.fc1(x))
+        h = h + torch.relu(self.fc2(h))
+        return self.out(h)
+
+
+class ChainingBranches(nn.Module):
+    """Two parallel branches whose shapes happen to chain in key order."""
+
+    def __init__(self):
+        super().__init__()
+        self.left = nn.Linear(8, 8)
+        self.right = nn.Linear(8, 8)
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.left(x)) + torch.relu(self.right(x)))
+
+
+class SplitBranches(nn.Module):
+    """Two parallel branches that do not chain: no order of the keys can help."""
+
+    def __init__(self):
+        super().__init__()
+        self.left = nn.Linear(8, 4)
+        self.right = nn.Linear(8, 4)
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(torch.cat([self.left(x), self.right(x)], dim=1))
+
+
+class WithEmbedding(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(20, 8)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc(self.embedding(x).mean(1))
+
+
+class UntraceableSquare(nn.Module):
+    """Untraceable (data-dependent control flow) and with equal widths: registration order proves nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 6)
+        self.fc2 = nn.Linear(6, 2)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        if h.sum() > 0:
+            h = h + x
+        return self.fc2(h)
+
+
+@pytest.mark.parametrize("model, message", [
+    (IdentitySkip(), r"'out' reads the outputs of 'fc1' and 'fc2': a residual \(skip\) connection"),
+    (ChainingBranches(), r"'right' reads the model input instead of 'left'"),
+    (SplitBranches(), r"'right' reads the model input instead of 'left'"),
+    (WithEmbedding(), r"'embedding' \(Embedding\) has 2-D weights; only Linear and Conv2d"),
+    (nn.Sequential(nn.ConvTranspose2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 36, 2)), "transposed convolution"),
+    (UntraceableSquare(), r"do not prove a chain \(torch.fx could not trace.*'fc1' both have 6 features.*layers="),
+], ids=["identity-skip", "chaining-branches", "split-branches", "embedding", "conv-transpose", "untraceable-square"])
+def test_module_reader_refuses_what_it_cannot_represent(model, message):
+    with pytest.raises(ValueError, match=message):
+        topology_from_module(model)
+
+
+def test_an_untraceable_chain_is_read_when_its_order_is_given():
+    assert topology_from_module(UntraceableSquare(), layers=["fc1", "fc2"]).order == "given"
+
+
+def _state(model: nn.Module) -> dict:
+    return model.state_dict()
+
+
+def _lstm_state() -> dict:
+    return {**nn.LSTM(4, 6).state_dict(), "fc.weight": torch.ones(3, 6)}
+
+
+def _grouped_state() -> dict:
+    return {"conv1.weight": torch.ones(8, 3, 3, 3), "conv2.weight": torch.ones(8, 2, 3, 3), "fc.weight": torch.ones(5, 8)}
+
+
+def _transposed_state() -> dict:
+    return {"conv1.weight": torch.ones(8, 3, 3, 3), "up.weight": torch.ones(8, 4, 3, 3), "fc.weight": torch.ones(5, 4)}
+
+
+def _misshaped_mask_state() -> dict:
+    return {"fc1.weight": torch.ones(6, 8), "fc1.weight_mask": torch.ones(8, 6), "fc2.weight": torch.ones(3, 6)}
+
+
+def _misshaped_buffer_state() -> dict:
+    return {"fc1.weight": torch.ones(6, 8), "fc1.mask": torch.ones(6, 4), "fc2.weight": torch.ones(3, 6)}
+
+
+def _non_tensor_state() -> dict:
+    return {"fc1.weight": torch.ones(6, 8), "fc2.weight": [[1.0] * 6] * 6, "fc3.weight": torch.ones(3, 6)}
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: _state(IdentitySkip()), r"do not prove a chain .*'fc1' and the output of 'fc2' both have 16 features.*"
+                                     r"topology_from_module.*--layers fc1,fc2,out"),
+    (lambda: _state(ChainingBranches()), r"do not prove a chain .*the input and the output of 'left' both have 8"),
+    (lambda: _state(SplitBranches()), r"layer 1 has 8 inputs but layer 0 has 4 outputs.*branches or skip connections"),
+    (lambda: _state(WithEmbedding()), r"'embedding.weight' \(20, 8\) looks like an embedding table"),
+    (_lstm_state, r"'weight_ih_l0' is a 2-D tensor \(24, 4\) that is not the weight of a Linear or Conv2d"),
+    (_grouped_state, r"'conv2' \(8, 2, 3, 3\) does not read the 8 channels.*grouped convolution \(groups=4\)"),
+    (_transposed_state, r"'up' \(8, 4, 3, 3\) does not read the 8 channels .*ConvTranspose2d weight"),
+    (_misshaped_mask_state, r"'fc1.weight_mask' has shape \(8, 6\) but 'fc1.weight' has \(6, 8\)"),
+    (_misshaped_buffer_state, r"'fc1.mask' has shape \(6, 4\)"),
+    (_non_tensor_state, r"'fc2.weight' is a list, not a tensor"),
+], ids=["identity-skip", "chaining-branches", "split-branches", "embedding", "lstm", "grouped-conv", "conv-transpose",
+        "weight-mask-shape", "mask-buffer-shape", "non-tensor-weight"])
+def test_state_dict_reader_refuses_what_it_cannot_represent(make, message):
+    with pytest.raises(ValueError, match=message):
+        topology_from_state_dict(make())
+
+
+def test_a_state_dict_whose_chain_the_user_states_is_read_in_that_order():
+    topology = topology_from_state_dict(_state(IdentitySkip()), layers=["fc1", "fc2", "out"])
+    assert topology.order == "given" and [m.shape for m in topology.masks] == [(16, 8), (16, 16), (3, 16)]
+
+
+@pytest.mark.parametrize("save, message", [
+    (lambda path: torch.save(IdentitySkip(), path), r"whole pickled model .*IdentitySkip.*torch.save\(model.state_dict"),
+    (lambda path: torch.save({"fc.weight": np.ones((3, 4))}, path), r"numpy arrays .*torch.from_numpy"),
+], ids=["whole-model", "numpy-arrays"])
+def test_refused_pickles_get_one_clean_line_with_what_to_save(tmp_path, capsys, save, message):
+    save(tmp_path / "bad.pt")
+    torch.save(cnn().state_dict(), tmp_path / "good.pt")
+    assert run_cli(str(tmp_path / "bad.pt"), str(tmp_path / "good.pt"), "--no-cache") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "\x1b" not in err and "add_safe_globals" not in err
+    assert re.search(message, err), err

@@ -18,6 +18,7 @@ import torch
 from sparsetopo import atomic, store
 from sparsetopo.data import register_arrays
 from sparsetopo.errors import DamagedRunError, NonFiniteLossError, RunLockTimeout, StoreWriteError, UnsafeFileError
+from sparsetopo.store import locking as _locking
 from sparsetopo.store.config import RunConfig, run_id
 from sparsetopo.store.locking import _existence_lock, run_lock
 from sparsetopo.topology.masks import random_topology, save_topology
@@ -346,3 +347,121 @@ def test_two_processes_training_one_config_give_one_consistent_run(tmp_path):
     run = store.load_run(run_dir)
     assert [r["epoch"] for r in run.records] == list(range(1, 5))
     assert run.records == results[0]
+
+
+# ------------------------------------------------------------------ nothing a user owns is deleted
+
+
+def test_damaged_run_keeps_user_files_moved_aside_and_names_them():
+    cfg = RunConfig(**TINY)
+    run = store.train(cfg, progress=False)
+    reference = [r["test_loss"] for r in run.records]
+    (run.directory / "notes.txt").write_text("my notes")
+    (run.directory / "plots").mkdir()
+    (run.directory / "plots" / "curve.png").write_bytes(b"png")
+    (run.directory / "topology" / "mine.npz").write_bytes(b"mine")
+    (run.directory / "metrics.json").write_text("[")  # damaged
+    with pytest.warns(UserWarning, match=r"moved, not deleted: .*notes\.txt.*plots.*topology/mine\.npz"):
+        repaired = store.train(cfg, progress=False)
+    (orphaned,) = run.directory.glob("orphaned-*")
+    assert (orphaned / "notes.txt").read_text() == "my notes"
+    assert (orphaned / "plots" / "curve.png").read_bytes() == b"png"
+    assert (orphaned / "topology" / "mine.npz").read_bytes() == b"mine"
+    assert [r["test_loss"] for r in repaired.records] == reference
+    assert not any(name.startswith("orphaned") or name == "notes.txt" for name in repaired.summary["files"])
+
+
+def test_files_a_user_adds_during_training_are_not_the_runs_and_editing_them_keeps_it_complete():
+    cfg = RunConfig(**TINY)
+    run_dir = store.run_directory(cfg)
+
+    def write_notes(epoch, record):
+        (run_dir / "notes.txt").write_text(f"epoch {epoch}")
+
+    run = store.train(cfg, progress=False, on_epoch_end=write_notes)
+    assert "notes.txt" not in run.summary["files"]
+    (run_dir / "notes.txt").write_text("edited")
+    assert store.is_complete(run_dir)
+
+
+def test_checkpoint_of_another_architecture_is_set_aside_and_the_run_starts_over():
+    other = RunConfig(**{**TINY, "hidden": (8,), "epochs": 3})
+
+    def stop(epoch, record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.train(other, progress=False, on_epoch_end=stop)
+    cfg = RunConfig(**TINY)
+    run_dir = store.run_directory(cfg)
+    run_dir.mkdir(parents=True)
+    atomic.write_json(run_dir / "config.json", cfg.to_dict())
+    os.replace(store.run_directory(other) / "checkpoint.pt", run_dir / "checkpoint.pt")
+    with pytest.warns(UserWarning, match=r"checkpoint\.pt does not belong to this run \(its .* has shape"):
+        run = store.train(cfg, progress=False)
+    reference = store.train(cfg, root=run_dir.parent.parent / "reference", progress=False)
+    assert [r["test_loss"] for r in run.records] == [r["test_loss"] for r in reference.records]
+    assert len(list(run_dir.glob("orphaned-*/checkpoint.pt"))) == 1
+
+
+def test_interrupted_run_whose_config_json_holds_another_config_is_one_clear_error():
+    cfg = RunConfig(**TINY)
+    run_dir = store.run_directory(cfg)
+    run_dir.mkdir(parents=True)
+    atomic.write_json(run_dir / "config.json", cfg.replace(lr=0.5).to_dict())
+    with pytest.raises(DamagedRunError, match=r"config\.json: holds another config .*lr=0\.5 there, 0\.05 asked.*move"):
+        store.train(cfg, progress=False)
+    assert (run_dir / "config.json").exists()  # nothing of the folder was touched
+
+
+class _FullDisk:
+    """A file whose writes fail as on a full disk (no file name in the error, as the system reports it)."""
+
+    def __init__(self, path, mode):
+        self._file = open(path, mode)
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+
+def test_full_disk_while_saving_weights_is_one_line_naming_the_file(monkeypatch, capsys):
+    from sparsetopo.cli.main import main
+
+    def full_for_weights(path, mode="r", *args, **kwargs):
+        return _FullDisk(path, mode) if "final.pt" in str(path) and "w" in mode else open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "open", full_for_weights, raising=False)
+    with pytest.raises(StoreWriteError, match=r"weights/final\.pt: No space left on device"):
+        store.train(RunConfig(**TINY), progress=False)
+    argv = ["train", "--dataset", "digits", "--hidden", "16", "--method", "static", "--epsilon", "2", "--epochs", "2",
+            "--batch-size", "128", "--lr", "0.05", "--no-progress"]
+    assert main(argv) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "final.pt: No space left on device" in lines[0] and "free some space" in lines[0]
+
+
+def test_lock_waiter_says_whose_lock_and_since_when_without_progress(tmp_path, capfd):
+    cfg = RunConfig(**TINY)
+    holder = _hold_lock(store.run_directory(cfg))
+    try:
+        os.kill(holder.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while _locking._pid_stopped(holder.pid) is False and time.monotonic() < deadline:
+            time.sleep(0.01)  # the signal is delivered asynchronously
+        with pytest.raises(RunLockTimeout):
+            store.train(cfg, progress=False, lock_timeout=0.3)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    err = capfd.readouterr().err
+    assert f"process {holder.pid} on" in err and "(since 20" in err and "s ago" in err
+    assert f"kill -CONT {holder.pid}" in err  # a stopped holder is named as such
