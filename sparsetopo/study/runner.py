@@ -33,9 +33,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from ..errors import SparsetopoError
 from .params import notebooks_dir as _notebooks_dir
 
-__all__ = ["NOTEBOOKS", "StudyError", "profile_parameters", "notebook_overrides", "execute_notebook", "main"]
+__all__ = ["NOTEBOOKS", "StudyError", "NotebookFailedError", "profile_parameters", "notebook_overrides", "execute_notebook", "main"]
 
 #: Notebook name -> its study module (``sparsetopo.study.<module>``).
 NOTEBOOKS = {
@@ -49,8 +50,12 @@ ROOT = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)
 
 
-class StudyError(Exception):
-    """A user's mistake or a failed execution, reported as one line (no traceback unless debugging)."""
+class StudyError(SparsetopoError, ValueError):
+    """A user's mistake (a parameter, a profile, a notebook name, a missing extra): one line, exit status 2."""
+
+
+class NotebookFailedError(SparsetopoError, RuntimeError):
+    """An execution failed in a cell: one line naming the cell's error and where the failed copy is, exit status 1."""
 
 
 def _yaml():
@@ -209,8 +214,9 @@ def execute_notebook(
     Raises
     ------
     StudyError
-        For a parameter the notebook does not accept, and for a failed execution (naming the cell's error
-        and where the failed copy is).
+        For a parameter the notebook does not accept.
+    NotebookFailedError
+        For a failed execution (naming the cell's error and where the failed copy is).
     """
     import papermill as pm
 
@@ -250,7 +256,7 @@ def execute_notebook(
     except pm.PapermillExecutionError as error:
         kept = f"; the failed execution is kept at {failed_copy}" if guarded else f"; see {output}"
         unchanged = "the notebook and its figures are unchanged" if guarded else "no result written"
-        raise StudyError(f"{notebook} failed in cell {error.exec_count}: {error.ename}: {error.evalue} "
+        raise NotebookFailedError(f"{notebook} failed in cell {error.exec_count}: {error.ename}: {error.evalue} "
                          f"({unchanged}{kept})") from error
     finally:
         os.chdir(old)
@@ -358,18 +364,15 @@ def _run(argv: Sequence[str] | None, state: dict) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line; returns the exit status (2 for a user's mistake or a failed execution)."""
-    state = {"debug": False}
-    try:
-        return _run(argv, state)
-    except (StudyError, OSError) as error:
-        if state["debug"]:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: notebooks executed in place were restored", file=sys.stderr)
-        return 130
+    """The command line; returns the exit status (2 for a user's mistake, 1 for a failed execution, 130 when
+    interrupted: notebooks executed in place are restored first)."""
+    from ..errors import run_reporting_errors
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--verbosity=debug" in argv or any(a == "--verbosity" and b == "debug" for a, b in zip(argv, argv[1:]))
+    state = {"debug": debug}
+    return run_reporting_errors("python -m sparsetopo.study", lambda: _run(argv, state), debug=debug,
+                                also=(NotebookFailedError,))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sparsetopo.study import runner
-from sparsetopo.study.runner import StudyError, _split_params, execute_notebook, main, notebook_overrides
+from sparsetopo.study.runner import NotebookFailedError, StudyError, _split_params, execute_notebook, main, notebook_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,7 +68,7 @@ def test_failed_execution_leaves_the_notebook_and_its_figures_untouched(tmp_path
     figures.mkdir(parents=True)
     (figures / "mine.png").write_bytes(b"a figure of mine")
     before = (notebooks / "05_any_model.ipynb").read_bytes()
-    with pytest.raises(StudyError, match=r"05_any_model failed in cell .*unchanged; the failed execution is kept at"):
+    with pytest.raises(NotebookFailedError, match=r"05_any_model failed in cell .*unchanged; the failed execution is kept at"):
         execute_notebook("05_any_model", "default", overrides={"dataset": "no_such_dataset", "verbosity": "warning"},
                          notebooks_dir=notebooks, runs_root="../runs", progress=False)
     assert (notebooks / "05_any_model.ipynb").read_bytes() == before
