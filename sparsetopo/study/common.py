@@ -11,7 +11,7 @@ import pandas as pd
 from ..stats import mean_ci
 from ..topology.masks import as_topology, densities
 
-__all__ = ["sparse_layers", "sparse_mean", "baseline_frame"]
+__all__ = ["sparse_layers", "sparse_mean", "baseline_frame", "layer_matrix", "baseline_value"]
 
 
 def sparse_layers(topology: Sequence[Any]) -> list[int]:
@@ -61,3 +61,18 @@ def baseline_frame(calibration, layers: Sequence[int] | None = None) -> pd.DataF
     m, lo, hi = mean_ci(network, confidence=calibration.confidence)
     rows.append({"layer": "mean", "baseline": m, "ci_low": lo, "ci_high": hi, "sd": float(network.std(ddof=1))})
     return pd.DataFrame(rows)
+
+
+def layer_matrix(matrix, layer: str | int, sparse: Sequence[int]) -> np.ndarray:
+    """One layer's distances of a :class:`~sparsetopo.nnstd.pairwise.DistanceMatrix`, or with
+    ``layer="mean"`` the mean over the ``sparse`` layers (a dense layer is always 0 and would only dilute it)."""
+    if str(layer) == "mean":
+        return matrix.layers[list(sparse)].mean(axis=0)
+    return matrix.layers[int(layer)]
+
+
+def baseline_value(baseline: pd.DataFrame, layer: str | int, sparse: Sequence[int]) -> float:
+    """One layer's random baseline from a :func:`baseline_frame`, or with ``layer="mean"`` the mean of the
+    ``sparse`` layers' baselines."""
+    b = baseline.set_index("layer")["baseline"]
+    return float(np.mean([b[str(k)] for k in sparse])) if str(layer) == "mean" else float(b[str(layer)])

@@ -186,3 +186,40 @@ def published_agreement(root: str | os.PathLike) -> pd.DataFrame:
             rows.append({"epoch": epoch, "layer": layer, "published": float(p), "measured": float(m),
                          "abs_deviation": abs(float(m) - float(p))})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# edge counts and logged accuracy of the published runs (notebook 03)
+# ---------------------------------------------------------------------------
+
+__all__ += ["published_layer_edges", "published_accuracy"]
+
+
+def published_layer_edges(root: str | os.PathLike, epoch: int = 0) -> tuple[int, ...]:
+    """Edges per layer of the published networks at ``epoch``: the mean over the ten runs, rounded.
+
+    The dense output layer's count (784 x 10) is included, as ``RunConfig.layer_edges`` wants.
+    """
+    topologies = load_published_runs(root, [epoch])[epoch]
+    counts = np.array([[int(m.sum()) for m in t] for t in topologies])
+    return tuple(int(round(c)) for c in counts.mean(axis=0))
+
+
+def published_accuracy(root: str | os.PathLike) -> pd.DataFrame:
+    """The test accuracy logged by the published runs (``<run>/testacc.txt``, one line per epoch).
+
+    Line ``i`` is taken as epoch ``i + 1``. Runs without a log are skipped.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``run``, ``epoch``, ``test_acc``.
+    """
+    rows = []
+    for name in PUBLISHED_RUNS:
+        path = Path(root) / name / "testacc.txt"
+        if not path.exists():
+            continue
+        values = np.loadtxt(path, ndmin=1)
+        rows += [{"run": name.rsplit("_", 1)[-1], "epoch": i + 1, "test_acc": float(v)} for i, v in enumerate(values)]
+    return pd.DataFrame(rows, columns=["run", "epoch", "test_acc"])

@@ -226,7 +226,7 @@ def test_every_study_module_exposes_the_same_api(name):
     module = MODULES[name]
     assert issubclass(module.Parameters, StudyParameters)
     assert module.Parameters.__dataclass_params__.frozen
-    for fn in ("run", "claims", "figures", "notes"):
+    for fn in ("run", "claims", "figures"):
         assert fn in module.__all__, f"{module.__name__}.__all__ lacks {fn}"
         assert list(inspect.signature(getattr(module, fn)).parameters) == [
             "params" if fn == "run" else "result"], f"{module.__name__}.{fn}"
