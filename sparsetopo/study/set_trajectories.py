@@ -202,6 +202,10 @@ def _mean_pair(m: np.ndarray) -> float:
     return float(m[np.triu_indices(len(m), 1)].mean())
 
 
+def _by_layer(matrix, sparse: Sequence[int]) -> dict[str, np.ndarray]:
+    return {str(k): layer_matrix(matrix, k, sparse) for k in [*sparse, "mean"]}
+
+
 def distance_verdicts(ours: dict[str, np.ndarray], published: dict[str, np.ndarray] | None,
                       same_start: np.ndarray, chain: np.ndarray, *, epoch: int, same_epoch: int, margin: V.Margin,
                       n_boot: int = 2000, seed: int = 0) -> list[Decided]:
@@ -418,7 +422,12 @@ class Published:
 
 @dataclass(frozen=True, eq=False)
 class Result:
-    """Everything notebook ``03_evolution`` computed (see :func:`run`)."""
+    """Everything notebook ``03_evolution`` computed (see :func:`run`): the runs and their learning curves
+    (``frame``), each setting's shared snapshot epochs, the sparse layers, between-run matrices
+    ``(setting, epoch) -> DistanceMatrix`` and their intervals (published ones included), each run's distance to
+    its start, the random baseline, accuracy at the compared budget (the chain's also at its own), the published
+    networks, the epochs the verdicts compare at, the verdicts (``decided``), the descriptions, timings, and the
+    sampler ablation (:func:`sampler_ablation`) when run."""
 
     K_LAST: ClassVar[int] = K_LAST
     PUBLISHED: ClassVar[str] = PUBLISHED
@@ -449,13 +458,7 @@ class Result:
 
     def ours(self, epoch: int, key: str = "b") -> dict[str, np.ndarray]:
         """Layer -> matrix of setting ``key`` at ``epoch`` (sparse layers and ``"mean"``)."""
-        return {str(k): layer_matrix(self.matrices[(key, epoch)], k, self.sparse) for k in [*self.sparse, "mean"]}
-
-    def theirs(self, epoch: int) -> dict[str, np.ndarray] | None:
-        if self.published is None or epoch not in self.published.epochs:
-            return None
-        m = self.published.matrices[(PUBLISHED, epoch)]
-        return {str(k): layer_matrix(m, k, self.sparse) for k in [*self.sparse, "mean"]}
+        return _by_layer(self.matrices[(key, epoch)], self.sparse)
 
     @staticmethod
     def series_name(series: str) -> str:
@@ -577,9 +580,8 @@ def run(params: Parameters) -> Result:
              accuracy=run_accuracy(frame, experiment, p.accuracy_budget),
              chain_accuracy=run_accuracy(frame, experiment, labels=experiment.settings["b"]), published=published,
              last_common=last_common, same_epoch=same_epoch)
-    ours = {str(k): layer_matrix(matrices[("b", last_common)], k, sparse) for k in [*sparse, "mean"]}
-    theirs = None if published is None else {str(k): layer_matrix(published.matrices[(PUBLISHED, last_common)], k,
-                                                                  sparse) for k in [*sparse, "mean"]}
+    ours = _by_layer(matrices[("b", last_common)], sparse)
+    theirs = None if published is None else _by_layer(published.matrices[(PUBLISHED, last_common)], sparse)
     distance_margin, accuracy_margin = p.margins()
     decided = distance_verdicts(ours, theirs, layer_matrix(matrices[("a", same_epoch)], "mean", sparse),
                                 layer_matrix(matrices[("b", same_epoch)], "mean", sparse), epoch=last_common,
@@ -633,11 +635,12 @@ def _headlines(r: Result, findings: Findings) -> None:
     data = "the full training split" if p.train_samples is None else f"{p.train_samples:,} samples"
     budget = f"{p.epochs}" + ("" if p.accuracy_budget == p.epochs else f"/{p.accuracy_budget}")
     setting = (f"{'-'.join(map(str, r.experiment.widths))} SET, ζ={p.zeta:g}, {DATASET_NAMES.get(p.dataset, p.dataset)}, "
-               f"{budget} epochs on {data}, a chain of {p.chain_runs} networks {p.chain_fraction:.0%} apart")
+               f"{budget} epochs on {data}, a chain of {p.chain_runs} networks {100 * p.chain_fraction:g}% apart")
+    far = [d.claim for d in r.decided if d.claim.startswith("The chain's SET runs end")]  # against the published
     ratio = f"NNSTD between runs / random baseline ({setting_name('b')}, layer mean, epoch {r.last_common})"
-    far = [d.claim for d in r.decided if d.claim.startswith("The chain's SET runs end")]
-    findings.headline("SET runs from nearly the same start end far apart in topology (C3, Fig. 4)",
-                      [ratio, *far], setting + (", against the published networks" if far else ""))
+    findings.headline("SET runs from nearly the same start end far apart in topology (C3, Fig. 4)", far or [ratio],
+                      setting + (f", against the published networks (200 epochs, full data) at epoch {r.last_common}"
+                                 if far else ""))
     alike = [d.claim for d in r.decided if d.kind == "accuracy"]
     if alike:
         findings.headline("…yet SET runs perform alike (C3)", alike, setting)
