@@ -60,6 +60,9 @@ def test_experiment_seeds_starts_and_budgets(tmp_path):
     assert all(x.epochs == 12 for x in chain)
     table = exp.table()
     assert table["run_id"].is_unique and "/" not in "".join(table["initial_topology"])
+    assert exp.setting_of("a2") == "a" and G.labels_of(exp.settings) == exp.labels()
+    with pytest.raises(KeyError):
+        exp.setting_of("z0")
 
 
 def test_experiment_independent_chain_seeds_and_refusals(tmp_path):
