@@ -12,7 +12,7 @@ from ..stats import mean_ci
 from ..topology.masks import as_topology, densities
 from .verdicts import network_bootstrap_ci
 
-__all__ = ["sparse_layers", "sparse_mean", "baseline_frame", "pair_summary"]
+__all__ = ["sparse_layers", "sparse_mean", "baseline_frame", "pair_summary", "layer_matrix", "baseline_value"]
 
 
 def sparse_layers(topology: Sequence[Any]) -> list[int]:
@@ -78,3 +78,18 @@ def pair_summary(matrix: np.ndarray, *, n_boot: int = 2000, seed: int = 0, confi
     ci = network_bootstrap_ci(m, n_boot=n_boot, seed=seed, confidence=confidence)
     return {"mean": ci.estimate, "ci_low": ci.low, "ci_high": ci.high, "min": float(m[iu].min()),
             "max": float(m[iu].max()), "networks": int(m.shape[0]), "pairs": int(iu[0].size)}
+
+
+def layer_matrix(matrix, layer: str | int, sparse: Sequence[int]) -> np.ndarray:
+    """One layer's distances of a :class:`~sparsetopo.nnstd.pairwise.DistanceMatrix`, or with
+    ``layer="mean"`` the mean over the ``sparse`` layers (a dense layer is always 0 and would only dilute it)."""
+    if str(layer) == "mean":
+        return matrix.layers[list(sparse)].mean(axis=0)
+    return matrix.layers[int(layer)]
+
+
+def baseline_value(baseline: pd.DataFrame, layer: str | int, sparse: Sequence[int]) -> float:
+    """One layer's random baseline from a :func:`baseline_frame`, or with ``layer="mean"`` the mean of the
+    ``sparse`` layers' baselines."""
+    b = baseline.set_index("layer")["baseline"]
+    return float(np.mean([b[str(k)] for k in sparse])) if str(layer) == "mean" else float(b[str(layer)])

@@ -37,6 +37,8 @@ __all__ = [
     "published_edges",
     "PublishedComparison",
     "compare_published",
+    "published_layer_edges",
+    "published_accuracy",
 ]
 
 #: Numbers printed by the paper's published NNSTD code
@@ -295,3 +297,38 @@ def compare_published(root: str | os.PathLike, epochs: Sequence[int], *, runs: S
                                matrices=matrices, layers=layers, table=table, summary=pd.DataFrame(summary),
                                baseline=baseline, gap=published_gap_correlation(table),
                                agreement=published_agreement(root), moved_apart=moved)
+
+
+# ---------------------------------------------------------------------------
+# edge counts and logged accuracy of the published runs (notebook 03)
+# ---------------------------------------------------------------------------
+
+
+def published_layer_edges(root: str | os.PathLike, epoch: int = 0) -> tuple[int, ...]:
+    """Edges per layer of the published networks at ``epoch``: the mean over the ten runs, rounded.
+
+    The dense output layer's count (784 x 10) is included, as ``RunConfig.layer_edges`` wants.
+    """
+    topologies = load_published_runs(root, [epoch])[epoch]
+    counts = np.array([[int(m.sum()) for m in t] for t in topologies])
+    return tuple(int(round(c)) for c in counts.mean(axis=0))
+
+
+def published_accuracy(root: str | os.PathLike) -> pd.DataFrame:
+    """The test accuracy logged by the published runs (``<run>/testacc.txt``, one line per epoch).
+
+    Line ``i`` is taken as epoch ``i + 1``. Runs without a log are skipped.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``run``, ``epoch``, ``test_acc``.
+    """
+    rows = []
+    for name in PUBLISHED_RUNS:
+        path = Path(root) / name / "testacc.txt"
+        if not path.exists():
+            continue
+        values = np.loadtxt(path, ndmin=1)
+        rows += [{"run": name.rsplit("_", 1)[-1], "epoch": i + 1, "test_acc": float(v)} for i, v in enumerate(values)]
+    return pd.DataFrame(rows, columns=["run", "epoch", "test_acc"])

@@ -62,6 +62,8 @@ __all__ = [
     "convergence",
     "convergence_table",
     "last_k_mean",
+    "pair_difference_ci",
+    "ratio_ci",
 ]
 
 HOLDS = "holds"
@@ -505,3 +507,56 @@ def weakest(verdicts: Sequence[Verdict]) -> Verdict:
         return min(failed, key=lambda v: v.high)
     open_ = [v for v in verdicts if v.verdict == INCONCLUSIVE]
     return min(open_ or verdicts, key=lambda v: (np.nan_to_num(v.low, nan=-np.inf)))
+
+
+# ---------------------------------------------------------------------------
+# two groups of networks, and a ratio to a baseline
+# ---------------------------------------------------------------------------
+
+
+def pair_difference_ci(first: np.ndarray, second: np.ndarray, *, n_boot: int = 2000, confidence: float = 0.95,
+                       seed: int = 0) -> Interval:
+    """Bootstrap interval of ``mean pairwise distance in first - mean pairwise distance in second``.
+
+    Each matrix holds the distances within one group of networks (square, symmetric, >= 3
+    networks). Every replicate draws each group's networks with replacement, independently,
+    and keeps the pairs of distinct drawn networks (as :func:`network_bootstrap_ci` does for
+    one group): the pairs of ``n`` networks share networks and are not independent.
+
+    Returns
+    -------
+    Interval
+        ``estimate`` on all pairs, percentile interval, ``n`` = networks in both groups.
+    """
+    x = np.asarray(first, dtype=float)
+    y = np.asarray(second, dtype=float)
+    for name, m in (("first", x), ("second", y)):
+        if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 3:
+            raise ValueError(f"{name} must be a square matrix of at least 3 networks, got shape {m.shape}")
+        if not np.allclose(m, m.T):
+            raise ValueError(f"{name} must be symmetric (distances within one group)")
+    if int(n_boot) < 100:
+        raise ValueError(f"n_boot must be >= 100, got {n_boot!r}")
+    confidence = _check_confidence(confidence)
+    rng = np.random.default_rng(seed)
+
+    def draw_mean(m: np.ndarray) -> float:
+        while True:
+            values = _pair_values(m, rng.integers(0, m.shape[0], m.shape[0]), None)
+            if values.size:
+                return float(values.mean())
+
+    estimate = float(x[np.triu_indices(len(x), 1)].mean() - y[np.triu_indices(len(y), 1)].mean())
+    reps = np.array([draw_mean(x) - draw_mean(y) for _ in range(int(n_boot))])
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(reps, [alpha, 1 - alpha])
+    return Interval(estimate, float(low), float(high), float(confidence), "bootstrap over networks, two groups",
+                    int(len(x) + len(y)))
+
+
+def ratio_ci(matrix: np.ndarray, baseline: float, *, n_boot: int = 2000, seed: int = 0) -> Interval:
+    """Mean pairwise distance over a random baseline, with a network-bootstrap interval (the
+    baseline's own uncertainty, a Monte Carlo mean over many random pairs, is not propagated)."""
+    if not baseline > 0:
+        raise ValueError(f"baseline must be > 0, got {baseline!r}")
+    return network_bootstrap_ci(matrix, statistic=lambda v: float(np.mean(v)) / baseline, n_boot=n_boot, seed=seed)

@@ -1,4 +1,5 @@
-"""Tests of sparsetopo.study.set_trajectories: the Fig. 4 experiment of notebook 03 and its verdict rules."""
+"""Tests of sparsetopo.study.set_trajectories (the Fig. 4 experiment of notebook 03, its verdict rules, context and
+templates), of sparsetopo.study.run_groups and of the figures of notebook 03."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from helpers import require_published
 
 from sparsetopo.nnstd.pairwise import DistanceMatrix
 from sparsetopo.store.config import RunConfig
+from sparsetopo.study import published as P
+from sparsetopo.study import run_groups as G
 from sparsetopo.study import set_trajectories as E
 from sparsetopo.study import verdicts as V
+from sparsetopo.study.common import layer_matrix
+from sparsetopo.study.prose import render, template_names
 from sparsetopo.topology.masks import load_topology, random_topology
 
 MARGIN = V.Margin(0.05, "test margin")
@@ -55,6 +60,9 @@ def test_experiment_seeds_starts_and_budgets(tmp_path):
     assert all(x.epochs == 12 for x in chain)
     table = exp.table()
     assert table["run_id"].is_unique and "/" not in "".join(table["initial_topology"])
+    assert exp.setting_of("a2") == "a" and G.labels_of(exp.settings) == exp.labels()
+    with pytest.raises(KeyError):
+        exp.setting_of("z0")
 
 
 def test_experiment_independent_chain_seeds_and_refusals(tmp_path):
@@ -89,8 +97,12 @@ def test_parameters_check_budgets_and_margins():
         E.Parameters.resolve(epochs=20, other_epochs=None, snapshot_epochs=(0, 30))
     distance, accuracy = E.Parameters.resolve(distance_margin_why="why d", accuracy_margin_why="why a").margins()
     assert (distance.value, distance.justification, accuracy.value) == (0.05, "why d", 0.005)
-    text = E.rules(E.Parameters.resolve(distance_margin=0.07))
-    assert "±0.07" in text and "Equivalence" in text and "inconclusive" in text
+    text = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(distance_margin=0.07)))
+    assert "±0.07" in text and "Equivalence" in text and "inconclusive" in text and "epoch 50" in text
+    assert "regrowth sampler" in text  # the default profile runs the sampler ablation
+    text = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(sampler_ablation=False,
+                                                                                 use_published=False)))
+    assert "regrowth sampler" not in text and "no common epoch" in text
 
 
 # ---------------------------------------------------------------------------
@@ -107,33 +119,33 @@ def group(n: int, value: float, noise: float = 0.0, seed: int = 0) -> np.ndarray
 
 
 def test_pair_difference_ci_resamples_networks():
-    ci = E.pair_difference_ci(group(10, 0.5), group(10, 0.3), n_boot=200)
+    ci = V.pair_difference_ci(group(10, 0.5), group(10, 0.3), n_boot=200)
     assert ci.estimate == pytest.approx(0.2) and ci.low == pytest.approx(0.2) and ci.high == pytest.approx(0.2)
     x, y = group(10, 0.5, 0.1, seed=1), group(8, 0.45, 0.1, seed=2)
-    a = E.pair_difference_ci(x, y, n_boot=500, seed=7)
-    assert a == E.pair_difference_ci(x, y, n_boot=500, seed=7)  # deterministic
+    a = V.pair_difference_ci(x, y, n_boot=500, seed=7)
+    assert a == V.pair_difference_ci(x, y, n_boot=500, seed=7)  # deterministic
     iu10, iu8 = np.triu_indices(10, 1), np.triu_indices(8, 1)
     assert a.estimate == pytest.approx(x[iu10].mean() - y[iu8].mean())
     assert a.low < a.estimate < a.high and a.n == 18
     # one network far from all others: resampling networks sees it, the interval widens
     outlier = group(10, 0.5)
     outlier[0, 1:] = outlier[1:, 0] = 0.9
-    b = E.pair_difference_ci(outlier, group(10, 0.5), n_boot=500)
+    b = V.pair_difference_ci(outlier, group(10, 0.5), n_boot=500)
     assert b.high - b.low > 0.05
     with pytest.raises(ValueError, match="at least 3"):
-        E.pair_difference_ci(group(2, 0.5), group(5, 0.5))
+        V.pair_difference_ci(group(2, 0.5), group(5, 0.5))
     with pytest.raises(ValueError, match="symmetric"):
-        E.pair_difference_ci(np.triu(group(4, 0.5)), group(5, 0.5))
+        V.pair_difference_ci(np.triu(group(4, 0.5)), group(5, 0.5))
 
 
 def test_ratio_ci_and_layer_matrix():
-    r = E.ratio_ci(group(6, 0.4), 0.8, n_boot=200)
+    r = V.ratio_ci(group(6, 0.4), 0.8, n_boot=200)
     assert r.estimate == pytest.approx(0.5) and r.low == pytest.approx(0.5)
     layers = np.stack([group(4, 0.2), group(4, 0.4), np.zeros((4, 4))])  # layer 2 dense: always 0
     matrix = DistanceMatrix(labels=tuple("wxyz"), layers=layers, mean=layers.mean(axis=0))
-    assert E.layer_matrix(matrix, "mean", [0, 1])[0, 1] == pytest.approx(0.3)  # the dense layer does not dilute
-    assert E.layer_matrix(matrix, 1, [0, 1])[0, 1] == pytest.approx(0.4)
-    frame = E.interval_frame({("b", 5): matrix}, [0, 1])
+    assert layer_matrix(matrix, "mean", [0, 1])[0, 1] == pytest.approx(0.3)  # the dense layer does not dilute
+    assert layer_matrix(matrix, 1, [0, 1])[0, 1] == pytest.approx(0.4)
+    frame = G.interval_frame({("b", 5): matrix}, [0, 1])
     assert list(frame["layer"]) == ["0", "1", "mean"] and frame["nnstd"].tolist() == pytest.approx([0.2, 0.4, 0.3])
     assert (frame["n_networks"] == 4).all()
 
@@ -202,11 +214,11 @@ def fake_experiment(labels: dict[str, list[str]]) -> E.Experiment:
 def test_accuracy_table_budget_and_convergence():
     exp = fake_experiment({"b": ["b0"], "a": ["a0"], "c": ["c0"]})
     frame = curves({"b0": 0.8, "a0": 0.8, "c0": 0.8}, epochs=30, late_slope={"b0": 0.001})
-    table = E.accuracy_table(frame, exp).set_index("label")
+    table = E.run_accuracy(frame, exp).set_index("label")
     assert table.loc["a0", "converged"] and not table.loc["b0", "converged"]  # b0 still climbs 0.005 per 5 epochs
     assert table.loc["b0", "moved"] == pytest.approx(0.005, abs=1e-4)
     assert table.loc["a0", "last5"] == pytest.approx(0.8, abs=1e-3) and table.loc["a0", "epochs"] == 30
-    at20 = E.accuracy_table(frame, exp, budget=20, labels=["b0"]).set_index("label")
+    at20 = E.run_accuracy(frame, exp, budget=20, labels=["b0"]).set_index("label")
     assert at20.loc["b0", "epochs"] == 20 and list(at20.index) == ["b0"]
     assert at20.loc["b0", "final"] == pytest.approx(frame.query("label == 'b0' and epoch == 20")["test_acc"].item())
 
@@ -216,13 +228,13 @@ def test_accuracy_verdicts_equivalence_and_convergence_cap():
     exp = fake_experiment(labels)
     jitter = dict(zip(range(5), (-0.001, 0.0005, 0.0, 0.001, -0.0005)))
     final = {x: 0.85 + jitter[int(x[1])] + (0.03 if x[0] == "a" else 0.0) for x in sum(labels.values(), [])}
-    table = E.accuracy_table(curves(final), exp)
+    table = E.run_accuracy(curves(final), exp)
     out = {d.short: d.verdict for d in E.accuracy_verdicts(table, margin=V.Margin(0.005, "test"))}
     assert out["setting b - setting c"].verdict == V.HOLDS  # the same accuracy
     assert out["setting a - setting c"].verdict == V.DOES_NOT_HOLD  # 3 points better is not "the same"
     assert out["setting a - setting c"].estimate == pytest.approx(0.03, abs=1e-6)
     # a run still climbing caps the verdicts it takes part in
-    table = E.accuracy_table(curves(final, late_slope={"c2": 0.001}), exp)
+    table = E.run_accuracy(curves(final, late_slope={"c2": 0.001}), exp)
     out = {d.short: d.verdict for d in E.accuracy_verdicts(table, margin=V.Margin(0.005, "test"))}
     assert all(v.verdict == V.INCONCLUSIVE and "c2" in v.note for v in out.values())
 
@@ -234,9 +246,9 @@ def test_accuracy_verdicts_equivalence_and_convergence_cap():
 
 def test_published_edges_and_logged_accuracy():
     root = require_published()
-    edges = E.published_layer_edges(root, 0)
+    edges = P.published_layer_edges(root, 0)
     assert len(edges) == 4 and edges[3] == 7840 and all(3400 < e < 3900 for e in edges[:3])
-    acc = E.published_accuracy(root)
+    acc = P.published_accuracy(root)
     assert acc["run"].nunique() >= 5 and acc["epoch"].max() == 200
     assert acc[acc.epoch > 195]["test_acc"].between(0.85, 0.9).all()  # Fashion-MNIST-like, not MNIST-like
 
@@ -247,46 +259,115 @@ def test_train_experiment_on_digits_end_to_end(tmp_path):
                                other_epochs=1)
     frame, runs = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1)
     assert set(runs) == set(exp.configs) and set(frame["setting"]) == {"a", "b", "c"}
-    epochs = E.setting_epochs(runs, exp)
+    epochs = G.shared_snapshots(runs, exp.settings)
     assert epochs == {"b": [0, 1, 2], "a": [0, 1], "c": [0, 1]}
-    matrices = E.between_matrices(runs, exp, epochs, cache_dir=tmp_path / "cache")
+    matrices = G.group_matrices(runs, exp.settings, epochs, cache_dir=tmp_path / "cache")
     assert set(matrices) == {("b", 0), ("b", 1), ("b", 2), ("a", 0), ("a", 1), ("c", 0), ("c", 1)}
     assert np.allclose(matrices[("a", 0)].mean, 0)  # one start
-    start = E.to_start_frame(runs, exp, [0, 1], cache_dir=tmp_path / "cache")
+    start = G.distance_to_start(runs, exp.settings, [0, 1], cache_dir=tmp_path / "cache")
     assert (start[start.epoch == 0]["nnstd"] == 0).all()
     # SET rewires after every epoch but the last: the chain has moved at epoch 1, the 1-epoch runs have not
     assert (start[(start.epoch == 1) & (start.setting == "b")]["nnstd"] > 0).all()
     assert (start[(start.epoch == 1) & (start.setting != "b")]["nnstd"] == 0).all()
-    assert E.comparable_epoch(epochs["a"], epochs["b"]) == 0
+    assert G.comparable_epoch(epochs["a"], epochs["b"]) == 0
 
 
 def test_comparable_epoch_counts_rewirings():
-    assert E.comparable_epoch([0, 1, 10, 20], [0, 1, 10, 20, 30, 50]) == 10  # a's epoch 20 is its unrewired end
-    assert E.comparable_epoch([0, 10, 50], [0, 10, 50]) == 50
+    assert G.comparable_epoch([0, 1, 10, 20], [0, 1, 10, 20, 30, 50]) == 10  # a's epoch 20 is its unrewired end
+    assert G.comparable_epoch([0, 10, 50], [0, 10, 50]) == 50
     with pytest.raises(ValueError, match="comparable"):
-        E.comparable_epoch([0], [0, 5])
+        G.comparable_epoch([0], [0, 5])
 
 
-def test_sampler_ablation_retrains_the_chain_with_rejection_regrowth(tmp_path):
-    base = tiny_base(epochs=10, snapshot_epochs=(0, 1, 5, 10))
-    exp = E.experiment_configs(base, chain_runs=4, same_start_runs=3, independent_runs=3, runs_root=tmp_path,
-                               other_epochs=10)
-    frame, runs = E.train_experiment(exp, runs_root=tmp_path, n_jobs=1)
-    params = E.Parameters.resolve(dataset="digits", hidden=(12, 12), runs_root=str(tmp_path), figures_dir=str(tmp_path / "f"),
-                          n_jobs=1, n_boot=200, epochs=10, other_epochs=10, snapshot_epochs=(0, 1, 5, 10),
-                          verbosity="warning")
-    epochs = E.setting_epochs(runs, exp)["b"]
-    out = E.sampler_ablation(exp, runs, epochs, [0, 1], None, last_common=10, params=params)
+# ---------------------------------------------------------------------------
+# the study API on a tiny run: run, claims, context, templates, figures
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """``run`` -> ``claims`` -> ``context`` on digits, 4 chain runs, sampler ablation on, no published networks."""
+    root = tmp_path_factory.mktemp("study03")
+    params = E.Parameters.resolve(dataset="digits", hidden=(12, 12), layer_edges=(100, 60, 120), epochs=10,
+                                  other_epochs=10, lr=0.05, batch_size=64, train_samples=None, seed=3,
+                                  snapshot_epochs=(0, 1, 5, 10), chain_runs=4, same_start_runs=3, independent_runs=3,
+                                  baseline_pairs=2, use_published=False, n_boot=100, sampler_ablation=True,
+                                  runs_root=str(root / "runs"), figures_dir=str(root / "figures"), n_jobs=1,
+                                  verbosity="warning")
+    result = E.run(params)
+    findings = E.claims(result)
+    return result, findings, E.context(result, findings)
+
+
+def test_sampler_ablation_retrains_the_chain_with_rejection_regrowth(tiny_study):
+    result, _, _ = tiny_study
+    out, runs = result.ablation, result.runs
     assert out["labels"] == ["r0", "r1", "r2", "r3"]
     assert all(run.config.regrow_sampler == "rejection" for run in out["runs"].values())
     assert all(run.config.initial_topology == runs[f"b{i}"].config.initial_topology
                for i, run in enumerate(out["runs"].values()))
-    assert set(out["matrices"]) == {(E.REJECTION, e) for e in epochs}
-    # same starts, same seed: the two samplers agree before the first rewiring, not after
-    assert np.allclose(out["matrices"][(E.REJECTION, 0)].layers, E.between_matrices(
-        runs, exp, {"b": [0], "a": [], "c": []}, cache_dir=tmp_path / "c")[("b", 0)].layers)
+    assert set(out["matrices"]) == {(E.REJECTION, e) for e in result.epochs}
+    # same starts, same seed: the two samplers agree before the first rewiring
+    assert np.allclose(out["matrices"][(E.REJECTION, 0)].layers, result.matrices[("b", 0)].layers)
     [decided] = out["decided"]  # no published networks: only the sampler effect is decided
     assert decided.verdict.rule == "superiority"
     assert decided.verdict.verdict in (V.HOLDS, V.DOES_NOT_HOLD, V.INCONCLUSIVE)
     acc = out["accuracy"]
     assert len(acc) == 8 and set(acc["sampler"]) == {"choice", "rejection"} and acc["last5"].between(0, 1).all()
+
+
+def test_claims_name_the_headlines_of_the_paper_claim(tiny_study):
+    result, findings, _ = tiny_study
+    heads = {h["paper_claim"]: h for h in findings.headlines}
+    assert len(heads) == 3
+    far, alike, sampler = findings.headlines
+    # without the published networks, "far apart" is the chain's distance on the random baseline's scale
+    assert far["claims"] == ["NNSTD between runs / random baseline (b: 1% chain (Fig. 4), layer mean, epoch 10)"]
+    assert alike["claims"] == [d.claim for d in result.decided if d.kind == "accuracy"] and len(alike["claims"]) == 2
+    assert sampler["claims"] == [result.ablation["decided"][0].claim]
+    assert far["setting"].startswith("64-12-12-10 SET, ζ=0.3, digits, 10 epochs on the full training split")
+    recorded = {c.claim for c in findings.claims}
+    assert all(name in recorded for h in findings.headlines for name in h["claims"])
+
+
+def test_templates_render_with_the_context_of_a_tiny_run(tiny_study):
+    _, findings, ctx = tiny_study
+    assert {"rules", "runs", "distances", "accuracy", "sampler", "discussion"} <= set(template_names("03_evolution"))
+    text = {section: render("03_evolution", section, **ctx) for section in template_names("03_evolution")}
+    assert all(t.strip() for t in text.values())
+    assert "| r0 |" not in text["runs"] and "| b3 |" in text["runs"] and "| c2 |" in text["runs"]
+    assert "| rejection |" in text["sampler"] and "not compared in this profile" in text["distances"]
+    assert "regrowth sampler, tested" in text["discussion"] and "Reproduction of Fig. 4" not in text["discussion"]
+    assert "{{" not in "".join(text.values()) and "{%" not in "".join(text.values())
+    # the published networks' branches, filled with rows of the tiny run (StrictUndefined checks every name)
+    rows, ratio = ctx["same_start"], ctx["ratio"]["chain"]
+    published = {"edges_first": [100, 60, 120], "edges_last": [98, 59, 120], "last": 190, "end": 190,
+                 "baseline": {0: 0.8, 1: 0.7}, "first": 0.3}
+    extra = {**ctx, "reproduction": rows, "at_least": rows, "rejection": rows, "published": published,
+             "ratio": {"chain": ratio, "published": ratio, "published_end": ratio},
+             "published_accuracy": findings.claims[0]}
+    discussion = render("03_evolution", "discussion", **extra)
+    assert "Reproduction of Fig. 4" in discussion and "Against the published runs, per layer" in discussion
+    assert "Published edge counts per layer: [100, 60, 120]" in render("03_evolution", "distances", **extra)
+    # no ablation, ours clearly further apart than the published: the explanation is named as untested
+    extra.update(effect=[], sampler=None, reproduction=[{**rows[0], "ci": [0.1, 0.2]}])
+    assert "not tested in this profile" in render("03_evolution", "discussion", **extra)
+    assert "ablation is off" in render("03_evolution", "sampler", **extra)
+
+
+def test_figures_draw_each_interval_once(tiny_study):
+    import dataclasses
+
+    result, _, _ = tiny_study
+    figs = E.figures(result)
+    assert list(figs) == ["between_runs", "heatmaps", "verdicts", "accuracy", "distance_to_start", "regrowth_sampler"]
+    # equivalence and non-inferiority of one difference decide on one interval: one point, both verdicts named
+    ours, theirs = published_like(0.2)
+    decided = E.distance_verdicts(ours, theirs, group(5, 0.45, 0.01), ours["mean"][:5, :5], epoch=50, same_epoch=20,
+                                  margin=MARGIN, n_boot=300)
+    [ax] = E.figures(dataclasses.replace(result, decided=decided))["verdicts"].axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    points = [line for line in ax.lines if line.get_marker() == "o"]
+    assert len(decided) == 7 and len(labels) == len(points) == 4
+    assert labels[0] == "layer 0, epoch 50: chain - published — equivalence: does not hold, non-inferiority: holds"
+    assert points[0].get_color() == "black" and points[3].get_color() == "tab:red"  # mixed verdicts; one rule

@@ -1,0 +1,227 @@
+"""Figures of notebook ``03_evolution`` (:mod:`sparsetopo.study.set_trajectories`), drawn from its ``Result``.
+
+:func:`figures` returns every figure by name: ``between_runs``, ``heatmaps``, ``verdicts``, ``accuracy``,
+``distance_to_start`` and, with the sampler ablation, ``regrowth_sampler``. Figure code only reads numbers
+the study computed; the series names and the last-k window come with the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from .. import verdicts as V
+from ..common import baseline_value, layer_matrix
+from . import grouped_points, heatmap_grid, style
+
+__all__ = ["figures"]
+
+_STYLE = {
+    "published": dict(color="black", marker="s", linestyle="-"),
+    "b": dict(color="tab:blue", marker="o", linestyle="-"),
+    "a": dict(color="tab:orange", marker="^", linestyle="--"),
+    "c": dict(color="tab:green", marker="D", linestyle=":"),
+    "b, rejection regrowth": dict(color="tab:purple", marker="v", linestyle="-."),
+}
+_VERDICT_COLOURS = {V.HOLDS: "tab:green", V.DOES_NOT_HOLD: "tab:red", V.INCONCLUSIVE: "tab:grey"}
+#: Colour of an interval that two rules decided differently (drawn once, both verdicts in its label).
+_MIXED = "black"
+
+
+def _budget(p) -> str:
+    data = "the whole training split" if p.train_samples is None else f"{p.train_samples:,} training samples"
+    if p.accuracy_budget == p.epochs:
+        return f"{p.epochs} epochs on {data}"
+    return f"chain {p.epochs} epochs, settings a and c {p.accuracy_budget} epochs, on {data}"
+
+
+def _series_label(r, series: str) -> str:
+    return "published (200 epochs, full data)" if series == r.PUBLISHED else f"ours, {r.series_name(series)}"
+
+
+def _titles(r) -> dict[str, str]:
+    return {**{str(k): f"layer {k}" for k in r.sparse}, "mean": "mean over sparse layers"}
+
+
+def _dodged(ax, r, frame: pd.DataFrame, series: Sequence[str], width: float) -> None:
+    """Mean and interval per series against epoch, each series shifted by a fraction of ``width``."""
+    offsets = np.linspace(-1, 1, len(series)) * width if len(series) > 1 else [0.0]
+    for s, dx in zip(series, offsets):
+        part = frame[frame["series"] == s].sort_values("epoch")
+        if part.empty:
+            continue
+        st = _STYLE[s]
+        y = part["nnstd"].to_numpy()
+        ax.errorbar(part["epoch"].to_numpy() + dx, y, yerr=[y - part["low"].to_numpy(), part["high"].to_numpy() - y],
+                    color=st["color"], marker=st["marker"], linestyle=st["linestyle"], markersize=5, capsize=2,
+                    linewidth=1.4, label=_series_label(r, s))
+
+
+def _layer_panels(r, frame: pd.DataFrame, series: Sequence[str], *, width: float, height: float, ylabel: str,
+                  baseline_label: str, published_extras: bool = False):
+    """One panel per sparse layer and one for their mean: ``frame`` (series, epoch, layer, nnstd, low, high)
+    dodged, the random baseline, and with ``published_extras`` the published edge counts' baseline and the
+    last common epoch."""
+    layers = [str(k) for k in r.sparse] + ["mean"]
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), height), sharey=True, squeeze=False)
+    for ax, layer in zip(axes[0], layers):
+        _dodged(ax, r, frame[frame["layer"] == layer], series, width=width)
+        ax.axhline(baseline_value(r.baseline, layer, r.sparse), color="grey", linestyle="--", linewidth=1.2,
+                   label=baseline_label)
+        if published_extras and r.published is not None:
+            ax.axhline(baseline_value(r.published.baseline, layer, r.sparse), color="black", linestyle=":",
+                       linewidth=1.2, label="random baseline (published edge counts)")
+        if published_extras:
+            ax.axvline(r.last_common, color="crimson", linewidth=0.8, alpha=0.6)
+        ax.set_title(_titles(r)[layer])
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel(ylabel)
+    return fig, axes
+
+
+def _between_runs(r, frame: pd.DataFrame, series: Sequence[str], title: str, *, height: float, ncol: int,
+                  legend_y: float, published_extras: bool):
+    xmax = max(r.intervals["epoch"].max(), 1)
+    fig, axes = _layer_panels(r, frame, series, width=0.012 * xmax, height=height,
+                              ylabel="NNSTD between runs (mean over pairs)",
+                              baseline_label="random baseline (our edge counts)", published_extras=published_extras)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, bbox_to_anchor=(0.5, legend_y))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _heatmaps(r):
+    p = r.params
+    shown = list(p.heatmap_epochs) if p.heatmap_epochs else sorted({min(r.epochs), r.epochs[len(r.epochs) // 2],
+                                                                      r.last_common})
+    shown = [e for e in shown if ("b", e) in r.matrices]
+    mats = [layer_matrix(r.matrices[("b", e)], "mean", r.sparse) for e in shown]
+    names = [f"ours (chain), epoch {e}" for e in shown]
+    if r.published is not None:
+        for e in shown:
+            if (r.PUBLISHED, e) in r.published.matrices:
+                mats.append(layer_matrix(r.published.matrices[(r.PUBLISHED, e)], "mean", r.sparse))
+                names.append(f"published, epoch {e}" + (" (first saved snapshot)" if e == 0 else ""))
+    n = len(r.experiment.settings["b"])
+    return heatmap_grid(mats, names, [str(i) for i in range(n)], ncols=len(shown),
+                        vmax=float(np.mean([baseline_value(r.baseline, str(k), r.sparse) for k in r.sparse])),
+                        suptitle="NNSTD (mean over sparse layers) between the chain's networks, by chain position; "
+                                 "colour scale ends at the random baseline")
+
+
+def _verdicts(r):
+    """Each decided interval once: rows that two rules decide on the same interval (equivalence and
+    non-inferiority of one difference) share one point, coloured by the verdict when both agree and black
+    when they differ, with every rule's verdict in the row's label."""
+    p = r.params
+    kinds = [k for k in ("distance", "accuracy") if any(d.kind == k for d in r.decided)]
+    rows = {}
+    for kind in kinds:
+        groups: dict[tuple, list] = {}
+        for d in r.decided:
+            if d.kind == kind:
+                v = d.verdict
+                groups.setdefault((d.short or d.claim, v.estimate, v.low, v.high), []).append(d)
+        rows[kind] = list(groups.items())
+    heights = [len(rows[k]) + 1.2 for k in kinds]
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(9, 0.45 * sum(heights) + 1.4), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, kind in zip(axes[:, 0], kinds):
+        m = rows[kind][0][1][0].verdict.margin
+        ax.axvspan(-m, m, color="tab:green", alpha=0.1)
+        ax.axvline(0, color="black", linewidth=0.8)
+        labels = []
+        for y, ((short, estimate, low, high), decided) in enumerate(rows[kind]):
+            words = {d.verdict.verdict for d in decided}
+            colour = _VERDICT_COLOURS[words.pop()] if len(words) == 1 else _MIXED
+            ax.errorbar([estimate], [y], xerr=[[estimate - low], [high - estimate]], fmt="o", color=colour, capsize=3)
+            labels.append(f"{short} — " + ", ".join(f"{d.verdict.rule}: {d.verdict.verdict}" for d in decided))
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.set_ylim(len(labels) - 0.4, -0.6)
+        ax.xaxis.set_major_locator(MaxNLocator(6))
+        unit = "NNSTD" if kind == "distance" else f"test accuracy (last-{r.K_LAST} mean)"
+        ax.set_xlabel(f"difference in {unit}; shaded: ±margin {m:g}", fontsize=9)
+        data = "the whole training split" if p.train_samples is None else f"{p.train_samples:,} training samples"
+        ax.set_title(f"{kind} claims" + (f" (ours: {_budget(p)})" if kind == "distance" else
+                                         f" (every setting at epoch {p.accuracy_budget}, on {data})"), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _accuracy(r):
+    p, order = r.params, list(r.experiment.settings)
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2), gridspec_kw={"width_ratios": [1, 1, 1, 0.9]})
+    last = int(r.frame["epoch"].max())
+    pub_acc = None
+    if r.published is not None and len(r.published.accuracy):
+        pub_acc = r.published.accuracy[r.published.accuracy["epoch"] <= last]
+    for ax, key in zip(axes[:3], order):
+        for _, part in r.frame[r.frame["setting"] == key].groupby("label"):
+            ax.plot(part["epoch"], part["test_acc"], color=_STYLE[key]["color"], linewidth=0.8, alpha=0.7)
+        if p.accuracy_budget < last:
+            ax.axvline(p.accuracy_budget, color="crimson", linewidth=0.8, alpha=0.6)
+        if pub_acc is not None:
+            upto = int(r.frame.loc[r.frame["setting"] == key, "epoch"].max())
+            mean = pub_acc[pub_acc["epoch"] <= upto].groupby("epoch")["test_acc"].mean()
+            ax.plot(mean.index, mean.to_numpy(), color="black", linestyle="--", linewidth=1.2,
+                    label="published runs, mean (full data)")
+            ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(f"{r.series_name(key)}: {len(r.experiment.settings[key])} runs", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(max(0.0, float(r.frame["test_acc"].quantile(0.02)) - 0.02), 1.0)
+    axes[0].set_ylabel("test accuracy")
+    acc = r.accuracy.assign(name=r.accuracy["setting"].map(r.series_name))
+    grouped_points(acc, x="name", y="last5", order=[r.series_name(k) for k in order], ax=axes[3], xlabel="",
+                   ylabel=f"last-{r.K_LAST}-epoch mean test accuracy",
+                   title=f"every run at epoch {p.accuracy_budget} (mean, 95% CI)")
+    axes[3].tick_params(axis="x", rotation=20)
+    for lab in axes[3].get_xticklabels():
+        lab.set_horizontalalignment("right")
+    fig.suptitle(f"Test accuracy: ours {_budget(p)} (red line: epoch {p.accuracy_budget}, where the settings are "
+                 f"compared); published logs drawn over the same epochs", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _distance_to_start(r):
+    start = (r.start.groupby(["setting", "epoch", "layer"])["nnstd"].agg(["mean", "min", "max"]).reset_index()
+             .rename(columns={"setting": "series", "mean": "nnstd", "min": "low", "max": "high"}))
+    fig, axes = _layer_panels(r, start, list(r.experiment.settings), width=0.02 * max(r.epochs), height=4.2,
+                              ylabel="NNSTD to the run's own initial topology", baseline_label="random baseline")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.08))
+    fig.suptitle(f"How far each run moves from its start (mean, bars: min-max over runs; settings shifted sideways, "
+                 f"where they coincide); {_budget(r.params)}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def figures(result) -> dict[str, Any]:
+    """Every figure of notebook ``03_evolution`` by name (closed in pyplot: show them with
+    :func:`sparsetopo.study.notebook.show`, save them with ``Findings.save_figures``)."""
+    style()
+    r, p = result, result.params
+    series = [s for s in (r.PUBLISHED, "b", "a", "c") if s in set(r.intervals["series"])]
+    out = {"between_runs": _between_runs(
+        r, r.intervals, series, f"Between-run NNSTD (95% jackknife interval over networks); red line: last common "
+        f"epoch {r.last_common}. Ours: {_budget(p)}", height=4.4, ncol=3, legend_y=-0.12, published_extras=True),
+        "heatmaps": _heatmaps(r), "verdicts": _verdicts(r), "accuracy": _accuracy(r),
+        "distance_to_start": _distance_to_start(r)}
+    if r.ablation is not None:
+        frame = pd.concat([r.intervals[r.intervals["series"].isin([r.PUBLISHED, "b"])], r.ablation["intervals"]])
+        shown = [s for s in (r.PUBLISHED, "b", r.REJECTION) if s in set(frame["series"])]
+        out["regrowth_sampler"] = _between_runs(
+            r, frame, shown, f"The 1% chain with choice regrowth (this study's default) and with rejection regrowth, "
+            f"same starts, seed and budget ({_budget(p)}); 95% jackknife intervals over networks", height=4.2, ncol=4,
+            legend_y=-0.1, published_extras=False)
+    for f in out.values():
+        plt.close(f)
+    return out
