@@ -626,6 +626,10 @@ def _torchvision_datasets() -> tuple[Any, str]:
     """``(torchvision.datasets, "")``, or ``(None, why it failed to import)``."""
     try:
         import torchvision.datasets as tv_datasets
+    except ModuleNotFoundError as err:
+        if err.name != "torchvision":
+            return None, f"{type(err).__name__}: {err}"
+        return None, "torchvision is not installed; install the vision extra: pip install \"sparsetopo[vision]\""
     except (ImportError, RuntimeError, OSError) as err:
         # Seen here: a CUDA torchvision wheel next to a CPU torch raises
         # RuntimeError("operator torchvision::nms does not exist").
@@ -661,7 +665,7 @@ def _missing_image_files_error(
     else:
         download_note = (
             "or call load_dataset(..., download=True) on a machine with a network "
-            "and a working torchvision."
+            "and a working torchvision (pip install \"sparsetopo[vision]\")."
         )
     return FileNotFoundError(
         f"{layout.name}: files not found in {folder}; expected "

@@ -366,6 +366,13 @@ class Ticket:
     rounds: tuple[Run, ...]
     complete: bool
 
+    def __repr__(self) -> str:
+        if not self.rounds:
+            return f"Ticket({self.directory.name!r}, no completed round)"
+        density = sum(self.layer_edges) / sum(w * v for w, v in zip(self.widths[:-1], self.widths[1:]))
+        return (f"Ticket({self.directory.name!r}, {len(self.rounds)} rounds, complete={self.complete}, "
+                f"density {density:.4f}, final_test_acc={self.run.final_test_acc:.4f})")
+
     @property
     def run(self) -> Run:
         """The last completed round (the ticket's own training run when complete)."""
@@ -383,6 +390,7 @@ class Ticket:
 
     @property
     def widths(self) -> list[int]:
+        """Layer widths of the network, input to output."""
         return list(self.run.summary["widths"])
 
     @property

@@ -205,6 +205,11 @@ class NNSTDResult:
     matchings: tuple
     methods: tuple = ()
 
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{d:.4f}" for d in self.layer_distances)
+        widths = "x".join(str(len(m)) for m in self.matchings)
+        return f"NNSTDResult(mean={self.mean:.4f}, layers=[{layers}], widths {widths}, methods={tuple(self.methods)})"
+
 
 @dataclass(frozen=True, eq=False)
 class TieSpread:
@@ -229,6 +234,10 @@ class TieSpread:
     layer_distances: np.ndarray
     spread: np.ndarray
     mean_spread: float
+
+    def __repr__(self) -> str:
+        spread = ", ".join(f"{v:.4f}" for v in np.asarray(self.spread).ravel())
+        return f"TieSpread({len(self.labels)} variants, mean_spread={self.mean_spread:.4f}, spread per layer=[{spread}])"
 
 
 # ---------------------------------------------------------------------------

@@ -77,18 +77,37 @@ def is_complete(run_dir: str | os.PathLike) -> bool:
 
 @dataclass(frozen=True)
 class Run:
-    """A finished run read back from its folder."""
+    """A finished run read back from its folder.
+
+    Attributes
+    ----------
+    config : RunConfig
+        The configuration the run trained.
+    directory : Path
+        Its folder in the run store (named by :func:`~sparsetopo.store.config.run_id`).
+    summary : dict
+        The content of its ``result.json``: accuracies, widths, edges per layer,
+        timing, and the verified list of files.
+    """
 
     config: RunConfig
     directory: Path
     summary: dict[str, Any]
 
+    def __repr__(self) -> str:
+        s = self.summary
+        edges = "+".join(str(e) for e in s.get("edges", []))
+        return (f"Run({self.directory.name!r}, final_test_acc={s.get('final_test_acc', float('nan')):.4f}, "
+                f"epochs={s.get('epochs')}, edges {edges})")
+
     @cached_property
     def records(self) -> list[dict[str, Any]]:
+        """Per-epoch records (``metrics.json``): one dict per epoch, with accuracies, losses, edges, lr, time."""
         return atomic.read_json(self.directory / "metrics.json")
 
     @property
     def final_test_acc(self) -> float:
+        """Test accuracy after the last epoch."""
         return float(self.summary["final_test_acc"])
 
     def metrics(self) -> pd.DataFrame:
@@ -96,6 +115,7 @@ class Run:
         return pd.DataFrame(self.records)
 
     def snapshot_epochs(self) -> list[int]:
+        """Epochs with a saved topology snapshot, ascending (0 is the initial topology)."""
         return sorted(int(p.stem.split("_")[1]) for p in (self.directory / "topology").glob("epoch_*.npz"))
 
     def topology(self, epoch: int | None = None) -> list[np.ndarray]:
@@ -109,6 +129,7 @@ class Run:
         return masks
 
     def topology_path(self, epoch: int | None = None) -> Path:
+        """Path of the topology file of ``epoch`` (default: the last snapshot)."""
         epochs = self.snapshot_epochs()
         epoch = epochs[-1] if epoch is None else epoch
         return self.directory / "topology" / f"epoch_{epoch:03d}.npz"

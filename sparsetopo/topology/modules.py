@@ -34,7 +34,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .layered import as_layers, describe_layer, input_blocks
+from .layered import as_layers, describe_layer, input_blocks, summarize_layer
 
 __all__ = [
     "SOURCES",
@@ -83,6 +83,10 @@ class ModelTopology:
 
     def __len__(self) -> int:
         return len(self.masks)
+
+    def __repr__(self) -> str:
+        layers = "; ".join(f"{n}: {summarize_layer(m)}" for n, m in zip(self.names, self.masks))
+        return f"ModelTopology({len(self.masks)} layers [{layers}], order={self.order!r})"
 
     def describe(self) -> str:
         """One line: layers with their kind and shape, the mask sources, the order."""
