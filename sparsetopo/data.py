@@ -129,6 +129,7 @@ __all__ = [
 ]
 
 PREPROCESSINGS = ("minmax", "standardize")
+"""Preprocessing names (``RunConfig.preprocessing``); see the module docstring."""
 
 SCIKIT_FEATURE_DATASETS = (
     "COIL20", "Isolet", "madelon", "Prostate_GE", "ALLAML", "GLIOMA", "TOX_171",
@@ -136,8 +137,10 @@ SCIKIT_FEATURE_DATASETS = (
     "orlraws10P", "pixraw10P", "warpAR10P", "warpPIE10P", "BASEHOCK", "PCMAC",
     "RELATHE", "lung_discrete", "Lung", "CLL_SUB_111",
 )
+"""The scikit-feature datasets the registry knows (files ``<root>/scikit_feature/<NAME>.mat``)."""
 
 ENV_VAR = "SPARSETOPO_DATA"
+"""Environment variable of the data root (see :func:`data_root`)."""
 DEFAULT_TEST_FRACTION = 0.25
 SCIKIT_FEATURE_TEST_FRACTION = 0.3
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

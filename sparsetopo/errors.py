@@ -8,6 +8,8 @@ message on one line instead of a traceback.
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "SparsetopoError",
     "InputError",
@@ -30,7 +32,7 @@ class InputError(SparsetopoError, ValueError):
 class DamagedRunError(SparsetopoError, ValueError):
     """A run folder's files do not match what the run recorded; ``path`` is the bad file."""
 
-    def __init__(self, path, problem: str):
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: {problem}")

@@ -32,12 +32,17 @@ import os
 import re
 import threading
 import uuid
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:  # annotations only: dask is the optional cluster extra
+    import distributed
 
 __all__ = ["ENV_VAR", "LOCAL", "resolve_scheduler", "use_scheduler", "get_client", "close_clients", "cluster_map"]
 
 ENV_VAR = "SPARSETOPO_SCHEDULER"
+"""Environment variable naming the default executor: ``local`` or a Dask scheduler address."""
 LOCAL = "local"
+"""The executor name of this machine (a local process pool)."""
 #: environment variables naming folders; forwarded (absolute) to every cluster task
 PATH_VARS = ("SPARSETOPO_DATA", "SPARSETOPO_RUNS", "SPARSETOPO_CACHE")
 
@@ -103,7 +108,7 @@ class use_scheduler:  # noqa: N801 - used like a function
         _setting = self.previous
 
 
-def get_client(address: str, *, timeout: float = 20.0):
+def get_client(address: str, *, timeout: float = 20.0) -> distributed.Client:
     """A connected ``distributed.Client`` for ``address`` (one per address, reused)."""
     try:
         from distributed import Client

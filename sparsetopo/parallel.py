@@ -11,9 +11,12 @@ default) or a Dask scheduler (``"tcp://host:8786"``), chosen by the
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .executor import resolve_scheduler, use_scheduler
+
+if TYPE_CHECKING:  # annotations only
+    from tqdm import tqdm
 
 __all__ = ["parallel_map", "progress_bar", "show_progress", "with_threads", "use_scheduler", "resolve_scheduler"]
 
@@ -32,7 +35,7 @@ def show_progress(progress: bool | None = None) -> bool:
 
 
 def progress_bar(iterable: Iterable[Any], *, total: int | None = None, desc: str = "",
-                 progress: bool | None = None, leave: bool = True, **tqdm_kwargs: Any):
+                 progress: bool | None = None, leave: bool = True, **tqdm_kwargs: Any) -> tqdm:
     """``tqdm`` over ``iterable``, drawn only when :func:`show_progress` says so (extra keywords go to tqdm)."""
     from tqdm.auto import tqdm
 

@@ -28,12 +28,14 @@ from ..store.config import ENGINE_REVISION, RunConfig
 __all__ = ["main", "build_parser", "config_from_args", "load_config_file", "config_yaml", "starting_values_used",
            "TRAIN_STARTING_VALUES"]
 
-#: What ``sparsetopo train`` uses where no flag, ``--config`` file or ``--recipe`` sets these fields,
-#: instead of RunConfig's library defaults (lr 0.01, batch size 128): with those, the small built-in
-#: datasets (digits, the scikit-feature sets) get a few dozen SGD steps in ten epochs and stay near
-#: chance; with these every built-in dataset learns within the default 10 epochs. The command says
-#: when it uses them; an explicit configuration keeps its run id.
 TRAIN_STARTING_VALUES: dict[str, Any] = {"lr": 0.05, "batch_size": 32}
+"""What ``sparsetopo train`` uses where no flag, ``--config`` file or ``--recipe`` sets these fields.
+
+RunConfig's library defaults (lr 0.01, batch size 128) give the small built-in datasets (digits, the
+scikit-feature sets) a few dozen SGD steps in ten epochs, which leaves them near chance; with these every
+built-in dataset learns within the default 10 epochs. The command says when it uses them; an explicit
+configuration keeps its run id.
+"""
 
 
 def _field_parser(field: dataclasses.Field):

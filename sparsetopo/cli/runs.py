@@ -18,7 +18,7 @@ from ..store.inventory import StoredRun, format_size, inventory, prune_outdated
 __all__ = ["add_runs_parser"]
 
 
-def add_runs_parser(subparsers) -> None:
+def add_runs_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``runs`` subcommand on an argparse ``subparsers`` object."""
     p = subparsers.add_parser(
         "runs",

@@ -167,12 +167,14 @@ __all__ = [
 ]
 
 METHODS = ("auto", "exact", "sparse")
+"""Assignment solvers: ``auto``, ``exact`` (dense), ``sparse`` (overlapping pairs only)."""
 TIE_BREAKS = ("structure", "solver")
+"""Tie-break rules: ``structure`` (this project's: permuted copies at exactly 0), ``solver`` (the published code's)."""
 
-#: ``method="auto"`` always uses the dense exact path up to this many neurons.
 EXACT_MAX_WIDTH = 2000
-#: ... and above it when pairs share on average at least this many inputs.
+"""``method="auto"`` always uses the dense exact path up to this many neurons."""
 DENSE_MEAN_OVERLAP = 0.5
+"""Above :data:`EXACT_MAX_WIDTH`, ``method="auto"`` still takes the dense path when pairs share on average at least this many inputs."""
 
 # Cells of the dense cost matrix filled per block: bounds the integer
 # temporaries to a few hundred MB whatever the width.

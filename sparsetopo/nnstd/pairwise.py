@@ -71,6 +71,7 @@ __all__ = [
 ]
 
 CACHE_ENV = "SPARSETOPO_CACHE"
+"""Environment variable of the NNSTD cache folder (see :func:`resolve_cache_dir`)."""
 # Bump when the numbers an entry holds would change for the same inputs.
 _CACHE_VERSION = 1
 

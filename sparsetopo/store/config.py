@@ -23,13 +23,21 @@ __all__ = [
 ]
 
 METHODS = ("dense", "static", "set")
+"""Training methods: ``dense``, ``static`` (fixed random mask), ``set`` (SET rewiring)."""
 LR_SCHEDULES = ("constant", "cosine", "step")
+"""Learning-rate schedules: ``constant``, ``cosine``, ``step`` (x0.1 at 50% and 75% of the epochs)."""
 WEIGHT_INITS = ("sparse", "dense", "he_uniform")
+"""Weight initialisations (see ``RunConfig.weight_init``)."""
 WEIGHT_DECAY_MODES = ("coupled", "decoupled")
+"""Weight decay modes (see ``RunConfig.weight_decay_mode``)."""
 BACKENDS = ("masked", "sparse", "auto")
+"""Layer backends (see ``RunConfig.backend``)."""
 DEVICES = ("auto", "cpu", "cuda")
+"""Devices (see ``RunConfig.device``)."""
 DEFAULT_EPSILON = 20.0
+"""Erdős–Rényi ε of a sparse run given no sparsity at all."""
 DEFAULT_ZETA = 0.3
+"""SET's rewired fraction ζ when unset."""
 
 # Fields added after runs were stored: omitted from the hashed dict while they
 # hold these defaults, so every earlier run keeps its id.
@@ -145,10 +153,12 @@ class RunConfig:
         return self.seed if self.topology_seed is None else self.topology_seed
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict (what ``config.json`` holds)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """The config of a dict of fields (lists where tuples are expected are accepted); unknown fields raise ``ValueError``."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -40,7 +40,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,11 @@ from ..topology.masks import load_topology
 from .config import RunConfig, run_id
 from .integrity import check_run, verify_run
 from .locking import run_lock
+
+if TYPE_CHECKING:  # annotations only: the store does not load torch or the model at import
+    import torch
+
+    from ..model import SparseMLP
 
 __all__ = ["runs_root", "run_directory", "train", "train_into", "load_run", "is_complete", "sweep", "runs_frame", "Run",
            "check_config_for_data"]
@@ -64,6 +69,7 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def run_directory(config: RunConfig, root: str | os.PathLike | None = None) -> Path:
+    """Folder of ``config``'s run: ``<runs root>/<run_id(config)>`` (it may not exist yet)."""
     return runs_root(root) / run_id(config)
 
 
@@ -134,7 +140,7 @@ class Run:
         epoch = epochs[-1] if epoch is None else epoch
         return self.directory / "topology" / f"epoch_{epoch:03d}.npz"
 
-    def state_dict(self, which: str = "final"):
+    def state_dict(self, which: str = "final") -> dict[str, torch.Tensor]:
         """Saved weights: ``'final'``, ``'init'`` or ``'epoch_EEE'`` (loaded with ``weights_only=True``)."""
         from ..training.checkpoint import safe_torch_load
 
@@ -144,7 +150,7 @@ class Run:
             raise FileNotFoundError(f"{path}: run {self.directory.name} saved no weights {which!r}; saved: {saved}")
         return safe_torch_load(path, what="state_dict")
 
-    def model(self, which: str = "final"):
+    def model(self, which: str = "final") -> SparseMLP:
         """The trained model (a :class:`~sparsetopo.model.SparseMLP`)."""
         from ..model import SparseMLP
 

@@ -46,6 +46,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         backend="auto",
     ),
 }
+"""Recipe name -> RunConfig field values (see the comments in the source for what each reproduces)."""
 
 
 def recipe_config(name: str, **changes: Any) -> RunConfig:
