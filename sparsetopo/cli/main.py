@@ -26,16 +26,19 @@ from ..errors import InputError, SparsetopoError
 from ..store.config import ENGINE_REVISION, RunConfig
 
 __all__ = ["main", "build_parser", "config_from_args", "load_config_file", "config_yaml", "starting_values_used",
-           "TRAIN_STARTING_VALUES"]
+           "train_starting_values", "STARTING_LR", "SMALL_SPLIT", "SMALL_SPLIT_BATCH_SIZE"]
 
-TRAIN_STARTING_VALUES: dict[str, Any] = {"lr": 0.05, "batch_size": 32}
-"""What ``sparsetopo train`` uses where no flag, ``--config`` file or ``--recipe`` sets these fields.
+STARTING_LR = 0.05
+"""The learning rate of ``sparsetopo train`` where no flag, ``--config`` file or ``--recipe`` sets one.
 
-RunConfig's library defaults (lr 0.01, batch size 128) give the small built-in datasets (digits, the
-scikit-feature sets) a few dozen SGD steps in ten epochs, which leaves them near chance; with these every
-built-in dataset learns within the default 10 epochs. The command says when it uses them; an explicit
-configuration keeps its run id.
+RunConfig's library default (0.01, with batch size 128) gives the small built-in datasets (digits, the
+scikit-feature sets) a few dozen SGD steps in ten epochs, which leaves them near chance. The command says
+when it uses a starting value; a configuration given explicitly keeps its run id.
 """
+SMALL_SPLIT = 10_000
+"""A training split with fewer samples than this gets :data:`SMALL_SPLIT_BATCH_SIZE` unless a batch size is given."""
+SMALL_SPLIT_BATCH_SIZE = 32
+"""The batch size of ``sparsetopo train`` on a small training split (larger ones keep RunConfig's 128)."""
 
 
 def _field_parser(field: dataclasses.Field):
@@ -65,7 +68,9 @@ def _add_train_parser(subparsers) -> None:
     for field in dataclasses.fields(RunConfig):
         flag = "--" + field.name.replace("_", "-")
         kind, nargs = _field_parser(field)
-        default = TRAIN_STARTING_VALUES.get(field.name, field.default)
+        default = {"lr": f"{STARTING_LR} here, RunConfig's {field.default}",
+                   "batch_size": f"{SMALL_SPLIT_BATCH_SIZE} for a training split under {SMALL_SPLIT} samples, "
+                                 f"else {field.default}"}.get(field.name, field.default)
         help_text = (field.metadata.get("help", "") + f" (default: {default})").replace("%", "%%")
         if kind is None:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
@@ -139,17 +144,42 @@ def _config_layers(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     return base, flags
 
 
+def train_starting_values(dataset: str, train_samples: int | None = None) -> dict[str, Any]:
+    """The values ``sparsetopo train`` starts from for ``dataset``, where nothing else sets them.
+
+    ``lr`` is :data:`STARTING_LR`; ``batch_size`` is :data:`SMALL_SPLIT_BATCH_SIZE` when the training
+    split (or ``train_samples`` of it) has fewer than :data:`SMALL_SPLIT` samples, so that ten epochs are
+    enough SGD steps; a larger split keeps RunConfig's batch size (and its speed per epoch). A dataset
+    whose size cannot be read here gets only the learning rate (training then reports the problem).
+    """
+    from ..data import dataset_info
+
+    values: dict[str, Any] = {"lr": STARTING_LR}
+    try:
+        n_train = dataset_info(dataset).n_train
+    except (ValueError, KeyError, TypeError, OSError):
+        return values
+    if train_samples is not None:
+        n_train = min(n_train, int(train_samples))
+    if n_train < SMALL_SPLIT:
+        values["batch_size"] = SMALL_SPLIT_BATCH_SIZE
+    return values
+
+
 def starting_values_used(args: argparse.Namespace) -> dict[str, Any]:
-    """The :data:`TRAIN_STARTING_VALUES` that parsed ``train`` arguments leave in effect (none set them)."""
+    """The :func:`train_starting_values` that parsed ``train`` arguments leave in effect (nothing else sets them)."""
     base, flags = _config_layers(args)
-    return {k: v for k, v in TRAIN_STARTING_VALUES.items() if k not in base and k not in flags}
+    given = {**base, **flags}
+    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    start = train_starting_values(given.get("dataset", defaults["dataset"]), given.get("train_samples"))
+    return {k: v for k, v in start.items() if k not in given}
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig of parsed ``train`` arguments.
 
-    Later layers override earlier ones: RunConfig's defaults, the command's
-    :data:`TRAIN_STARTING_VALUES`, ``--recipe``, the ``--config`` file, the flags given.
+    Later layers override earlier ones: RunConfig's defaults, the command's starting values
+    (:func:`train_starting_values`), ``--recipe``, the ``--config`` file, the flags given.
     """
     base, flags = _config_layers(args)
     start = starting_values_used(args)
@@ -173,7 +203,10 @@ def config_yaml(config: RunConfig, note: str = "") -> str:
 def _starting_note(start: dict[str, Any]) -> str:
     given = ", ".join(f"{k}={v}" for k, v in start.items())
     flags = " / ".join("--" + k.replace("_", "-") for k in start)
-    return f"{given}: the command line's starting values (RunConfig's defaults learn slowly on small datasets); {flags} to choose"
+    why = "RunConfig's lr 0.01 learns slowly"
+    if "batch_size" in start:
+        why += f"; batch size {start['batch_size']} for a training split under {SMALL_SPLIT:,} samples"
+    return f"{given}: the command line's starting values ({why}); {flags} to choose"
 
 
 def _train_command(args: argparse.Namespace) -> int:

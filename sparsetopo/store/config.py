@@ -237,17 +237,20 @@ their old ids. Revision 2: feature-major CSR products, fused SGD; revision 3:
 """
 
 
-def config_hash(config: RunConfig, length: int = 8, *, engine_revision: int = ENGINE_REVISION) -> str:
+def config_hash(config: RunConfig, length: int = 8, *, engine_revision: int | None = None) -> str:
     """Short sha256 of the config, its data and :data:`ENGINE_REVISION`; an initial topology counts by its content.
 
     The dataset enters by :func:`sparsetopo.data.dataset_fingerprint` (a hash of
     its files or arrays), so a run is never found again for data that changed
-    under the same name. ``engine_revision`` gives the hash an earlier engine
-    gave the same config (revision 1 hashed no revision at all); the run store's
-    inventory (:mod:`sparsetopo.store.inventory`) uses it to recognise old runs.
+    under the same name. ``engine_revision`` (default: the current
+    :data:`ENGINE_REVISION`) gives the hash an earlier engine gave the same
+    config (revision 1 hashed no revision at all); the run store's inventory
+    (:mod:`sparsetopo.store.inventory`) uses it to recognise old runs.
     """
     from ..data import dataset_fingerprint
 
+    if engine_revision is None:
+        engine_revision = ENGINE_REVISION
     if not isinstance(engine_revision, int) or isinstance(engine_revision, bool) or not 1 <= engine_revision <= ENGINE_REVISION:
         raise ValueError(f"engine_revision must be an int in 1..{ENGINE_REVISION}, got {engine_revision!r}")
     d = config.hashed_dict()
@@ -263,10 +266,11 @@ def config_hash(config: RunConfig, length: int = 8, *, engine_revision: int = EN
     return short_hash(d, length)
 
 
-def run_id(config: RunConfig, *, engine_revision: int = ENGINE_REVISION) -> str:
+def run_id(config: RunConfig, *, engine_revision: int | None = None) -> str:
     """Readable slug plus hash, e.g. ``fashion_mnist-set-eps20-h1000x1000x1000-s0-1a2b3c4d``.
 
-    ``engine_revision`` gives the id an earlier engine gave the same config (see :func:`config_hash`).
+    ``engine_revision`` (default: the current one) gives the id an earlier engine gave the same config
+    (see :func:`config_hash`).
     """
     if config.method == "dense":
         sparsity = ""

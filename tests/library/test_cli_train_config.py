@@ -7,7 +7,14 @@ import re
 import pytest
 
 from sparsetopo import __version__
-from sparsetopo.cli.main import TRAIN_STARTING_VALUES, build_parser, config_from_args, main
+from sparsetopo.cli.main import (
+    SMALL_SPLIT_BATCH_SIZE,
+    STARTING_LR,
+    build_parser,
+    config_from_args,
+    main,
+    train_starting_values,
+)
 from sparsetopo.store import ENGINE_REVISION, RunConfig, run_id
 from sparsetopo.training.recipes import RECIPES
 
@@ -24,15 +31,31 @@ def test_version_flag_prints_the_package_version_and_engine_revision(capsys):
 
 
 def test_starting_values_apply_only_where_no_flag_file_or_recipe_sets_them(tmp_path):
-    assert (_config().lr, _config().batch_size) == (TRAIN_STARTING_VALUES["lr"], TRAIN_STARTING_VALUES["batch_size"])
-    assert (_config("--lr", "0.01").lr, _config("--lr", "0.01").batch_size) == (0.01, TRAIN_STARTING_VALUES["batch_size"])
+    assert (_config().lr, _config().batch_size) == (STARTING_LR, SMALL_SPLIT_BATCH_SIZE)
+    assert (_config("--lr", "0.01").lr, _config("--lr", "0.01").batch_size) == (0.01, SMALL_SPLIT_BATCH_SIZE)
     recipe = _config("--recipe", "set_reference")
     assert (recipe.lr, recipe.batch_size) == (RECIPES["set_reference"]["lr"], RECIPES["set_reference"]["batch_size"])
     file = tmp_path / "run.yaml"
     file.write_text("lr: 0.2\nhidden: [32, 16]\n")
     from_file = _config("--config", str(file))
-    assert (from_file.lr, from_file.batch_size, from_file.hidden) == (0.2, TRAIN_STARTING_VALUES["batch_size"], (32, 16))
+    assert (from_file.lr, from_file.batch_size, from_file.hidden) == (0.2, SMALL_SPLIT_BATCH_SIZE, (32, 16))
     assert _config("--config", str(file), "--lr", "0.3").lr == 0.3  # a flag overrides the file
+
+
+def test_only_a_small_training_split_gets_the_small_batch(monkeypatch):
+    import sparsetopo.data as data
+
+    assert train_starting_values("digits") == {"lr": STARTING_LR, "batch_size": SMALL_SPLIT_BATCH_SIZE}
+    real_info = data.dataset_info
+
+    def large(name, **kwargs):  # MNIST's split size, without needing its files here
+        info = real_info("digits")
+        return type(info)(**{**info.__dict__, "n_train": 60_000}) if name == "big" else real_info(name, **kwargs)
+
+    monkeypatch.setattr(data, "dataset_info", large)
+    assert train_starting_values("big") == {"lr": STARTING_LR}
+    assert train_starting_values("big", train_samples=3000)["batch_size"] == SMALL_SPLIT_BATCH_SIZE
+    assert train_starting_values("no_such_dataset") == {"lr": STARTING_LR}  # training reports the unknown name
 
 
 def test_an_explicit_configuration_keeps_its_run_id():
@@ -81,6 +104,6 @@ def test_a_bad_config_file_is_one_line_naming_the_file(tmp_path, capsys, content
 def test_train_with_the_defaults_learns_digits_and_says_which_values_it_chose(tmp_path, capsys):
     assert main(["train", "--dataset", "digits", "--runs-root", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "lr=0.05, batch_size=32: the command line's starting values" in out
+    assert "lr=0.05, batch_size=32: the command line's starting values" in out and "under 10,000 samples" in out
     accuracy = float(re.search(r"final test accuracy: ([0-9.]+)", out).group(1))
     assert accuracy > 0.9, out
