@@ -1,13 +1,22 @@
 """sparsetopo: sparse neural networks seen through graph theory.
 
-The package holds all logic of the study: topologies (:mod:`sparsetopo.topology.masks`),
-masked models (:mod:`sparsetopo.model`), training with SET rewiring
-(:mod:`sparsetopo.training.loop`, :mod:`sparsetopo.training.set_rewiring`), the run store
-(:mod:`sparsetopo.store.runs`), datasets (:mod:`sparsetopo.data`), NNSTD
-(:mod:`sparsetopo.nnstd.distance`) and lottery tickets (:mod:`sparsetopo.lottery`).
+The library: topologies (:mod:`sparsetopo.topology`), masked and sparse models
+(:mod:`sparsetopo.model`, :mod:`sparsetopo.sparse_linear`), training with SET rewiring
+(:mod:`sparsetopo.training`), the run store (:mod:`sparsetopo.store`), datasets
+(:mod:`sparsetopo.data`), NNSTD (:mod:`sparsetopo.nnstd`), lottery tickets
+(:mod:`sparsetopo.lottery`), training cost (:mod:`sparsetopo.cost`), intervals
+(:mod:`sparsetopo.stats`), the parallel map (:mod:`sparsetopo.parallel`,
+:mod:`sparsetopo.executor`) and the command line (:mod:`sparsetopo.cli`). The public
+API of each is its ``__all__``. The paper study (``sparsetopo.study``) builds on it and
+needs the ``study`` extra.
+
+Versions: the minor version is the training engine's revision
+(:data:`sparsetopo.store.config.ENGINE_REVISION`) while the major version is 0: a
+release that changes any run id or training number raises it; see ``CHANGELOG.md``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
+__all__ = ["__version__", "set_verbosity"]
 
 
 def set_verbosity(level: int | str = "info") -> int:

@@ -67,6 +67,7 @@ class TrainingCost:
         return TrainingCost(**{k: v + getattr(other, k) for k, v in asdict(self).items()})
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict."""
         return asdict(self)
 
 

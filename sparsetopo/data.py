@@ -131,6 +131,7 @@ __all__ = [
 ]
 
 PREPROCESSINGS = ("minmax", "standardize")
+"""Preprocessing names (``RunConfig.preprocessing``); see the module docstring."""
 
 SCIKIT_FEATURE_DATASETS = (
     "COIL20", "Isolet", "madelon", "Prostate_GE", "ALLAML", "GLIOMA", "TOX_171",
@@ -138,8 +139,10 @@ SCIKIT_FEATURE_DATASETS = (
     "orlraws10P", "pixraw10P", "warpAR10P", "warpPIE10P", "BASEHOCK", "PCMAC",
     "RELATHE", "lung_discrete", "Lung", "CLL_SUB_111",
 )
+"""The scikit-feature datasets the registry knows (files ``<root>/scikit_feature/<NAME>.mat``)."""
 
 ENV_VAR = "SPARSETOPO_DATA"
+"""Environment variable of the data root (see :func:`data_root`)."""
 DEFAULT_TEST_FRACTION = 0.25
 SCIKIT_FEATURE_TEST_FRACTION = 0.3
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -664,6 +667,10 @@ def _torchvision_datasets() -> tuple[Any, str]:
     """``(torchvision.datasets, "")``, or ``(None, why it failed to import)``."""
     try:
         import torchvision.datasets as tv_datasets
+    except ModuleNotFoundError as err:
+        if err.name != "torchvision":
+            return None, f"{type(err).__name__}: {err}"
+        return None, "torchvision is not installed; install the vision extra: pip install \"sparsetopo[vision]\""
     except (ImportError, RuntimeError, OSError) as err:
         # Seen here: a CUDA torchvision wheel next to a CPU torch raises
         # RuntimeError("operator torchvision::nms does not exist").
@@ -699,7 +706,7 @@ def _missing_image_files_error(
     else:
         download_note = (
             "or call load_dataset(..., download=True) on a machine with a network "
-            "and a working torchvision."
+            "and a working torchvision (pip install \"sparsetopo[vision]\")."
         )
     return FileNotFoundError(
         f"{layout.name}: files not found in {folder}; expected "

@@ -10,6 +10,7 @@ asked for (``--verbosity debug``) -- and turns it into an exit code.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import traceback
@@ -47,7 +48,7 @@ class InputError(SparsetopoError, ValueError):
 class DamagedRunError(SparsetopoError, ValueError):
     """A run folder's files do not match what the run recorded; ``path`` is the bad file."""
 
-    def __init__(self, path, problem: str):
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: {problem}")

@@ -34,7 +34,10 @@ import re
 import threading
 import time
 import uuid
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:  # annotations only: dask is the optional cluster extra
+    import distributed
 
 from .errors import ClusterLostError
 
@@ -42,7 +45,9 @@ __all__ = ["ENV_VAR", "LOCAL", "resolve_scheduler", "use_scheduler", "get_client
            "LOST_AFTER"]
 
 ENV_VAR = "SPARSETOPO_SCHEDULER"
+"""Environment variable naming the default executor: ``local`` or a Dask scheduler address."""
 LOCAL = "local"
+"""The executor name of this machine (a local process pool)."""
 #: environment variables naming folders; forwarded (absolute) to every cluster task
 PATH_VARS = ("SPARSETOPO_DATA", "SPARSETOPO_RUNS", "SPARSETOPO_CACHE")
 
@@ -143,7 +148,7 @@ class use_scheduler:  # noqa: N801 - used like a function
         _setting = self.previous
 
 
-def get_client(address: str, *, timeout: float = 20.0):
+def get_client(address: str, *, timeout: float = 20.0) -> distributed.Client:
     """A connected ``distributed.Client`` for ``address`` (one per address, reused)."""
     try:
         from distributed import Client

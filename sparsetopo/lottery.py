@@ -97,6 +97,7 @@ __all__ = [
 LOTTERY_JSON = "lottery.json"
 TICKET_MASK = "ticket.npz"
 CONTROLS = ("reinit", "random_static", "set")
+"""The controls a ticket is compared with: re-initialised ticket, random static mask of its density, SET at its density."""
 
 # (1 - p)^n is compared with the target up to this relative slack, so that
 # 0.8**2 = 0.6400000000000001 counts as reaching a target of 0.64.
@@ -169,12 +170,14 @@ class LotteryConfig:
         return self.base.replace(method="static", layer_edges=tuple(int(e) for e in layer_edges), epochs=self.round_epochs)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict, the base run's config included (what ``lottery.json`` holds)."""
         d = dataclasses.asdict(self)
         d["base"] = self.base.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LotteryConfig":
+        """The config of a dict written by :meth:`to_dict`; unknown fields raise ``ValueError``."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -185,6 +188,7 @@ class LotteryConfig:
         return cls(**d)
 
     def replace(self, **changes: Any) -> "LotteryConfig":
+        """A copy with ``changes`` (checked like a new config)."""
         return dataclasses.replace(self, **changes)
 
 
@@ -366,6 +370,13 @@ class Ticket:
     rounds: tuple[Run, ...]
     complete: bool
 
+    def __repr__(self) -> str:
+        if not self.rounds:
+            return f"Ticket({self.directory.name!r}, no completed round)"
+        density = sum(self.layer_edges) / sum(w * v for w, v in zip(self.widths[:-1], self.widths[1:]))
+        return (f"Ticket({self.directory.name!r}, {len(self.rounds)} rounds, complete={self.complete}, "
+                f"density {density:.4f}, final_test_acc={self.run.final_test_acc:.4f})")
+
     @property
     def run(self) -> Run:
         """The last completed round (the ticket's own training run when complete)."""
@@ -383,6 +394,7 @@ class Ticket:
 
     @property
     def widths(self) -> list[int]:
+        """Layer widths of the network, input to output."""
         return list(self.run.summary["widths"])
 
     @property

@@ -36,6 +36,7 @@ ACTIVATIONS = {
     "leaky_relu": nn.LeakyReLU,
     "gelu": nn.GELU,
 }
+"""Hidden activations by name (``RunConfig.activation``)."""
 
 
 class MaskedLinear(nn.Linear):
@@ -48,7 +49,8 @@ class MaskedLinear(nn.Linear):
         Present edges; default all ones (dense).
     """
 
-    def __init__(self, in_features: int, out_features: int, mask=None, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, mask: np.ndarray | torch.Tensor | None = None,
+                 bias: bool = True) -> None:
         super().__init__(in_features, out_features, bias=bias)
         if mask is None:
             mask_t = torch.ones(out_features, in_features, dtype=torch.bool)
@@ -76,7 +78,7 @@ class MaskedLinear(nn.Linear):
             self._dense_key, self._dense = key, bool(self.mask.all())
         return self._dense
 
-    def set_mask(self, mask) -> None:
+    def set_mask(self, mask: np.ndarray | torch.Tensor) -> None:
         """Replace the topology (weights outside it are zeroed at once)."""
         mask_t = torch.as_tensor(np.asarray(mask) if not torch.is_tensor(mask) else mask, dtype=torch.bool)
         if mask_t.shape != self.mask.shape:
@@ -117,7 +119,8 @@ class SparseMLP(nn.Module):
         ``torch.Generator`` the training loop seeds), never the global RNG.
     """
 
-    def __init__(self, widths: Sequence[int], masks=None, activation: str = "relu", dropout: float = 0.0):
+    def __init__(self, widths: Sequence[int], masks: Sequence[np.ndarray | torch.Tensor] | None = None,
+                 activation: str = "relu", dropout: float = 0.0) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         if len(widths) < 2:
@@ -176,9 +179,11 @@ class SparseMLP(nn.Module):
         return [layer.mask.detach().cpu().numpy().copy() for layer in self.layers]
 
     def weights(self) -> list[np.ndarray]:
+        """Copies of the layers' weights, dense ``(n_out, n_in)`` float arrays with zeros outside the masks."""
         return [_dense_weight(layer).cpu().numpy().copy() for layer in self.layers]
 
     def biases(self) -> list[np.ndarray]:
+        """Copies of the layers' biases, ``(n_out,)`` float arrays."""
         return [layer.bias.detach().cpu().numpy().copy() for layer in self.layers]
 
 

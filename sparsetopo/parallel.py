@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import IO, Any, Callable, Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .executor import resolve_scheduler, use_scheduler
+
+if TYPE_CHECKING:  # annotations only
+    from tqdm import tqdm
 
 __all__ = ["parallel_map", "progress_bar", "progress_stream", "show_progress", "with_threads", "use_scheduler",
            "resolve_scheduler", "PROGRESS_FILE_ENV"]
@@ -52,7 +55,7 @@ def show_progress(progress: bool | None = None) -> bool:
 
 
 def progress_bar(iterable: Iterable[Any], *, total: int | None = None, desc: str = "",
-                 progress: bool | None = None, leave: bool = True, **tqdm_kwargs: Any):
+                 progress: bool | None = None, leave: bool = True, **tqdm_kwargs: Any) -> tqdm:
     """``tqdm`` over ``iterable``, drawn only when :func:`show_progress` says so (extra keywords go to tqdm).
 
     The bar goes to :func:`progress_stream` when one is set (a text bar), else to stderr, or to a

@@ -19,6 +19,7 @@ with the values and their optimizer state.
 from __future__ import annotations
 
 import warnings
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -110,7 +111,7 @@ class _SparseStack(torch.autograd.Function):
         return (g.t() if ctx.needs_input_grad[0] else None, None, None, *grads)
 
 
-def sparse_relu_stack(x: torch.Tensor, layers) -> torch.Tensor:
+def sparse_relu_stack(x: torch.Tensor, layers: Sequence[SparseLinear]) -> torch.Tensor:
     """``relu(... relu(relu(x @ W0.T + b0) @ W1.T + b1) ...)`` through consecutive :class:`SparseLinear` layers.
 
     The same numbers as calling each layer with ``relu=True`` in turn, in one
@@ -229,7 +230,7 @@ class SparseLinear(nn.Module):
         return w
 
     @torch.no_grad()
-    def set_structure(self, mask, values: torch.Tensor, state: list[torch.Tensor] = (), new_state: list[torch.Tensor] = ()) -> None:
+    def set_structure(self, mask: np.ndarray | torch.Tensor, values: torch.Tensor, state: list[torch.Tensor] = (), new_state: list[torch.Tensor] = ()) -> None:
         """Replace the topology; ``values`` (row-major order of ``mask``) become the weights.
 
         ``state``/``new_state`` pair the optimizer state tensors of ``values``

@@ -85,7 +85,7 @@ def add_distance_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
                         "ignored and the cache folder must be shared with the workers) or 'local' "
                         "(default: $SPARSETOPO_SCHEDULER, else local)")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="NNSTD cache folder (default: $SPARSETOPO_CACHE or ./runs/.cache/nnstd)")
+                        help="NNSTD cache folder (default: $SPARSETOPO_CACHE, else the user cache directory, ~/.cache/sparsetopo/nnstd on Linux)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run_distance)

@@ -1,9 +1,12 @@
-"""Command line: ``sparsetopo train ...`` and ``sparsetopo distance ...``.
+"""Command line: ``sparsetopo train | runs | distance | datasets``.
 
 Examples
 --------
+sparsetopo train --dataset digits
 sparsetopo train --dataset fashion_mnist --method set --epsilon 20 --epochs 5
 sparsetopo train --recipe set_reference --epochs 20
+sparsetopo train --dataset mnist --print-config > run.yaml; sparsetopo train --config run.yaml
+sparsetopo runs --prune-old
 sparsetopo distance runs/a/topology/epoch_010.npz runs/b/topology/epoch_010.npz
 sparsetopo distance --matrix A B C --out figures/matrix
 sparsetopo metrics runs/a --null degree --out metrics.csv
@@ -16,12 +19,27 @@ import dataclasses
 import sys
 import types
 import typing
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
-from ..errors import one_line, run_reporting_errors
-from ..store.config import RunConfig
+from .. import __version__
+from ..errors import InputError, one_line, run_reporting_errors
+from ..store.config import ENGINE_REVISION, RunConfig
 
-__all__ = ["main", "build_parser", "config_from_args"]
+__all__ = ["main", "build_parser", "config_from_args", "load_config_file", "config_yaml", "starting_values_used",
+           "train_starting_values", "STARTING_LR", "SMALL_SPLIT", "SMALL_SPLIT_BATCH_SIZE"]
+
+STARTING_LR = 0.05
+"""The learning rate of ``sparsetopo train`` where no flag, ``--config`` file or ``--recipe`` sets one.
+
+RunConfig's library default (0.01, with batch size 128) gives the small built-in datasets (digits, the
+scikit-feature sets) a few dozen SGD steps in ten epochs, which leaves them near chance. The command says
+when it uses a starting value; a configuration given explicitly keeps its run id.
+"""
+SMALL_SPLIT = 10_000
+"""A training split with fewer samples than this gets :data:`SMALL_SPLIT_BATCH_SIZE` unless a batch size is given."""
+SMALL_SPLIT_BATCH_SIZE = 32
+"""The batch size of ``sparsetopo train`` on a small training split (larger ones keep RunConfig's 128)."""
 
 
 def _field_parser(field: dataclasses.Field):
@@ -51,13 +69,21 @@ def _add_train_parser(subparsers) -> None:
     for field in dataclasses.fields(RunConfig):
         flag = "--" + field.name.replace("_", "-")
         kind, nargs = _field_parser(field)
-        help_text = (field.metadata.get("help", "") + f" (default: {field.default})").replace("%", "%%")
+        default = {"lr": f"{STARTING_LR} here, RunConfig's {field.default}",
+                   "batch_size": f"{SMALL_SPLIT_BATCH_SIZE} for a training split under {SMALL_SPLIT} samples, "
+                                 f"else {field.default}"}.get(field.name, field.default)
+        help_text = (field.metadata.get("help", "") + f" (default: {default})").replace("%", "%%")
         if kind is None:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         elif field.name in ("epsilon", "density", "preprocessing", "topology_seed", "initial_topology", "zeta", "regrow_init"):
             p.add_argument(flag, type=_none_or(kind), default=argparse.SUPPRESS, help=help_text + "; 'none' to unset")
         else:
             p.add_argument(flag, type=kind, nargs=nargs, default=argparse.SUPPRESS, help=help_text)
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a YAML (or JSON) file of config fields, e.g. one written by --print-config; flags given "
+                   "next to it override it, and it overrides --recipe")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the complete config as YAML (for --config) and exit without training")
     p.add_argument("--runs-root", default=None, help="folder of the run store (default: $SPARSETOPO_RUNS or ./runs)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -74,31 +100,136 @@ def _none_or(kind):
     return convert
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig of parsed ``train`` arguments: defaults, then ``--recipe``, then the flags given."""
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """The RunConfig fields in a YAML or JSON file: a mapping of field names (``_`` or ``-``) to values.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or parsed, is not a mapping, or names a field
+        RunConfig does not have (the message names the file and the fields).
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputError(f"--config {path}: {err.strerror or err}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(f"--config {path} is not valid YAML or JSON ({_one_line(err)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"--config {path} must hold a mapping of config fields (field: value per line), "
+                         f"got a {type(data).__name__}")
+    values = {str(key).replace("-", "_"): value for key, value in data.items()}
+    names = [f.name for f in dataclasses.fields(RunConfig)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise InputError(f"--config {path}: unknown config fields {unknown}; the fields are {names}")
+    for key in ("hidden", "layer_edges", "snapshot_epochs"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    return values
+
+
+def _config_layers(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(base, flags)``: the recipe overlaid by the --config file, and the flags given."""
     from ..training.recipes import recipe_values
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
     # --density (or --layer-edges) replaces the recipe's epsilon rather than clashing with it
-    base = recipe_values(args.recipe, values) if args.recipe else {}
-    if base and values.get("method", base.get("method")) != base.get("method"):
-        # a different method drops the recipe fields it does not use, as RunConfig.replace does
-        return RunConfig(**base).replace(**values)
-    return RunConfig(**{**base, **values})
+    base = recipe_values(args.recipe, flags) if getattr(args, "recipe", None) else {}
+    if getattr(args, "config", None):
+        base.update(load_config_file(args.config))
+    return base, flags
+
+
+def train_starting_values(dataset: str, train_samples: int | None = None) -> dict[str, Any]:
+    """The values ``sparsetopo train`` starts from for ``dataset``, where nothing else sets them.
+
+    ``lr`` is :data:`STARTING_LR`; ``batch_size`` is :data:`SMALL_SPLIT_BATCH_SIZE` when the training
+    split (or ``train_samples`` of it) has fewer than :data:`SMALL_SPLIT` samples, so that ten epochs are
+    enough SGD steps; a larger split keeps RunConfig's batch size (and its speed per epoch). A dataset
+    whose size cannot be read here gets only the learning rate (training then reports the problem).
+    """
+    from ..data import dataset_info
+
+    values: dict[str, Any] = {"lr": STARTING_LR}
+    try:
+        n_train = dataset_info(dataset).n_train
+    except (ValueError, KeyError, TypeError, OSError):
+        return values
+    if train_samples is not None:
+        n_train = min(n_train, int(train_samples))
+    if n_train < SMALL_SPLIT:
+        values["batch_size"] = SMALL_SPLIT_BATCH_SIZE
+    return values
+
+
+def starting_values_used(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`train_starting_values` that parsed ``train`` arguments leave in effect (nothing else sets them)."""
+    base, flags = _config_layers(args)
+    given = {**base, **flags}
+    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    start = train_starting_values(given.get("dataset", defaults["dataset"]), given.get("train_samples"))
+    return {k: v for k, v in start.items() if k not in given}
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of parsed ``train`` arguments.
+
+    Later layers override earlier ones: RunConfig's defaults, the command's starting values
+    (:func:`train_starting_values`), ``--recipe``, the ``--config`` file, the flags given.
+    """
+    base, flags = _config_layers(args)
+    start = starting_values_used(args)
+    if "method" in base and flags.get("method", base["method"]) != base["method"]:
+        # a different method drops the recipe / file fields it does not use, as RunConfig.replace does
+        return RunConfig(**{**start, **base}).replace(**flags)
+    return RunConfig(**{**start, **base, **flags})
+
+
+def config_yaml(config: RunConfig, note: str = "") -> str:
+    """``config`` as YAML, every field, in declaration order: a file ``--config`` reads back to the same run id."""
+    import yaml
+
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in config.to_dict().items()}
+    header = f"# sparsetopo {__version__} (engine revision {ENGINE_REVISION}): sparsetopo train --config FILE\n"
+    if note:
+        header += f"# {note}\n"
+    return header + yaml.safe_dump(values, sort_keys=False, allow_unicode=True, default_flow_style=None)
+
+
+def _starting_note(start: dict[str, Any]) -> str:
+    given = ", ".join(f"{k}={v}" for k, v in start.items())
+    flags = " / ".join("--" + k.replace("_", "-") for k in start)
+    why = "RunConfig's lr 0.01 learns slowly"
+    if "batch_size" in start:
+        why += f"; batch size {start['batch_size']} for a training split under {SMALL_SPLIT:,} samples"
+    return f"{given}: the command line's starting values ({why}); {flags} to choose"
 
 
 def _train_command(args: argparse.Namespace) -> int:
-    from ..parallel import parallel_map, resolve_scheduler
-    from ..store.runs import _train_quietly, is_complete, load_run, run_directory, runs_root, train
+    from ..parallel import resolve_scheduler, use_scheduler
+    from ..store.runs import is_complete, load_run, run_directory, runs_root, sweep, train
 
     address = resolve_scheduler(args.scheduler, source="--scheduler")  # a malformed address fails before anything starts
     config = config_from_args(args)
+    start = starting_values_used(args)
+    if args.print_config:
+        print(config_yaml(config, _starting_note(start) if start else ""), end="")
+        return 0
+    if start:
+        print(_starting_note(start))
     cached = is_complete(run_directory(config, args.runs_root))
     if address is None:
         run = train(config, root=args.runs_root, progress=not args.no_progress)
     else:  # one task on a cluster worker, into the same run store
         root = str(runs_root(args.runs_root).resolve())
-        parallel_map(_train_quietly, [(config, root)], scheduler=address, desc="train", progress=not args.no_progress)
+        with use_scheduler(address):
+            sweep([config], root=root, progress=not args.no_progress)
         run = load_run(run_directory(config, root))
     s = run.summary
     print(f"final test accuracy: {s['final_test_acc']:.4f} (best {s['best_test_acc']:.4f}) after {s['epochs']} epochs")
@@ -133,9 +264,14 @@ _one_line = one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``sparsetopo`` argument parser with its subcommands (``train``, ``runs``, ``datasets``, ``distance``)."""
     parser = _Parser(prog="sparsetopo", description="Topological insights into sparse neural networks")
+    parser.add_argument("--version", action="version", version=f"sparsetopo {__version__} (engine revision {ENGINE_REVISION})")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(subparsers)
+    from .runs import add_runs_parser
+
+    add_runs_parser(subparsers)
     _add_datasets_parser(subparsers)
     try:
         from .distance import add_distance_parser

@@ -167,12 +167,14 @@ __all__ = [
 ]
 
 METHODS = ("auto", "exact", "sparse")
+"""Assignment solvers: ``auto``, ``exact`` (dense), ``sparse`` (overlapping pairs only)."""
 TIE_BREAKS = ("structure", "solver")
+"""Tie-break rules: ``structure`` (this project's: permuted copies at exactly 0), ``solver`` (the published code's)."""
 
-#: ``method="auto"`` always uses the dense exact path up to this many neurons.
 EXACT_MAX_WIDTH = 2000
-#: ... and above it when pairs share on average at least this many inputs.
+"""``method="auto"`` always uses the dense exact path up to this many neurons."""
 DENSE_MEAN_OVERLAP = 0.5
+"""Above :data:`EXACT_MAX_WIDTH`, ``method="auto"`` still takes the dense path when pairs share on average at least this many inputs."""
 
 # Cells of the dense cost matrix filled per block: bounds the integer
 # temporaries to a few hundred MB whatever the width.
@@ -205,6 +207,11 @@ class NNSTDResult:
     matchings: tuple
     methods: tuple = ()
 
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{d:.4f}" for d in self.layer_distances)
+        widths = "x".join(str(len(m)) for m in self.matchings)
+        return f"NNSTDResult(mean={self.mean:.4f}, layers=[{layers}], widths {widths}, methods={tuple(self.methods)})"
+
 
 @dataclass(frozen=True, eq=False)
 class TieSpread:
@@ -229,6 +236,10 @@ class TieSpread:
     layer_distances: np.ndarray
     spread: np.ndarray
     mean_spread: float
+
+    def __repr__(self) -> str:
+        spread = ", ".join(f"{v:.4f}" for v in np.asarray(self.spread).ravel())
+        return f"TieSpread({len(self.labels)} variants, mean_spread={self.mean_spread:.4f}, spread per layer=[{spread}])"
 
 
 # ---------------------------------------------------------------------------

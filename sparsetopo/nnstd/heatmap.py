@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    from matplotlib.axes import Axes
 
 __all__ = ["distance_heatmap"]
 
 
-def distance_heatmap(matrix: np.ndarray, labels: Sequence[str] | None = None, *, ax=None, title: str = "",
+def distance_heatmap(matrix: np.ndarray, labels: Sequence[str] | None = None, *, ax: Axes | None = None, title: str = "",
                      vmin: float = 0.0, vmax: float | None = 1.0, cbar_label: str = "NNSTD",
                      annotate: bool | None = None, cmap: str = "viridis", colorbar: bool = True,
-                     ticklabels: bool = True):
+                     ticklabels: bool = True) -> Axes:
     """Draw ``matrix`` ``(n, m)`` (usually square) as a heatmap; returns the Axes.
 
     Parameters

@@ -4,8 +4,10 @@ Everything here is built on :func:`sparsetopo.nnstd.distance.nnstd` and caches e
 computed pair on disk, keyed by the content hashes of the two topologies
 (:func:`sparsetopo.topology.masks.topology_hash`) and the options, so re-running a
 notebook recomputes nothing. The cache directory is the ``cache_dir``
-argument, else the environment variable ``SPARSETOPO_CACHE``, else
-``./runs/.cache/nnstd``; entries are written atomically.
+argument, else the environment variable ``SPARSETOPO_CACHE``, else ``nnstd/``
+in the user's cache directory (``platformdirs.user_cache_dir("sparsetopo")``,
+e.g. ``~/.cache/sparsetopo/nnstd`` on Linux), never the caller's working
+directory; entries are written atomically.
 
 Orientation convention
 ----------------------
@@ -51,7 +53,6 @@ from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
 
 __all__ = [
     "CACHE_ENV",
-    "DEFAULT_CACHE_DIR",
     "DistanceMatrix",
     "Calibration",
     "resolve_cache_dir",
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 CACHE_ENV = "SPARSETOPO_CACHE"
-DEFAULT_CACHE_DIR = Path("runs") / ".cache" / "nnstd"
+"""Environment variable of the NNSTD cache folder (see :func:`resolve_cache_dir`)."""
 # Bump when the numbers an entry holds would change for the same inputs.
 _CACHE_VERSION = 1
 
@@ -88,6 +89,13 @@ class DistanceMatrix:
     labels: tuple
     layers: np.ndarray
     mean: np.ndarray
+
+    def __repr__(self) -> str:
+        n = len(self.labels)
+        shown = ", ".join(repr(str(label)) for label in self.labels[:4]) + (", ..." if n > 4 else "")
+        off = self.mean[~np.eye(n, dtype=bool)] if n > 1 else np.zeros(0)
+        spread = f", mean off-diagonal {off.mean():.4f} (range {off.min():.4f}-{off.max():.4f})" if off.size else ""
+        return f"DistanceMatrix({n} networks [{shown}], {self.layers.shape[0]} layers{spread})"
 
     def frame(self, layer: int | None = None) -> pd.DataFrame:
         """The mean matrix (or one layer's) as a labelled DataFrame."""
@@ -133,6 +141,11 @@ class Calibration:
     permuted_copy: tuple
     null: str = "er"
 
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{v:.4f}" for v in self.layer_mean)
+        return (f"Calibration({self.samples.shape[0]} random pairs, mean={self.mean:.4f} "
+                f"[{self.ci[0]:.4f}, {self.ci[1]:.4f}] at {self.confidence:.0%}, layers=[{layers}])")
+
     def frame(self) -> pd.DataFrame:
         """One row per layer plus ``"mean"``: mean, CI bounds, permuted copy."""
         n_layers = self.samples.shape[1]
@@ -154,11 +167,20 @@ class Calibration:
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir`` if given, else ``$SPARSETOPO_CACHE``, else ``./runs/.cache/nnstd``."""
+    """Folder of the NNSTD cache: ``cache_dir`` if given, else ``$SPARSETOPO_CACHE``, else the user cache.
+
+    The user cache is ``nnstd/`` under ``platformdirs.user_cache_dir("sparsetopo")``
+    (``~/.cache/sparsetopo/nnstd`` on Linux, ``~/Library/Caches/sparsetopo/nnstd``
+    on macOS). The folder is created when the first entry is written, not here.
+    """
     if cache_dir is not None:
         return Path(cache_dir)
     env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else DEFAULT_CACHE_DIR
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("sparsetopo", appauthor=False)) / "nnstd"
 
 
 def _options(method: str, fixed_output: bool, tie_break: str) -> dict:
@@ -245,7 +267,7 @@ def cached_nnstd(
     method, fixed_output, tie_break
         As in :func:`sparsetopo.nnstd.distance.nnstd`; part of the cache key.
     cache_dir : path, optional
-        Cache folder (default: ``$SPARSETOPO_CACHE`` or ``./runs/.cache/nnstd``).
+        Cache folder (default: :func:`resolve_cache_dir`: ``$SPARSETOPO_CACHE``, else the user cache directory).
     use_cache : bool
         False computes without reading or writing the cache.
     """
@@ -359,7 +381,7 @@ def pairwise_nnstd(
     progress : bool, optional
         Draw a progress bar; ``None`` follows the package's verbosity (:func:`sparsetopo.set_verbosity`).
     cache_dir : path, optional
-        Cache folder (default ``$SPARSETOPO_CACHE`` or ``./runs/.cache/nnstd``).
+        Cache folder (default: :func:`resolve_cache_dir`: ``$SPARSETOPO_CACHE``, else the user cache directory).
     use_cache : bool
         False neither reads nor writes the cache.
 

@@ -23,13 +23,21 @@ __all__ = [
 ]
 
 METHODS = ("dense", "static", "set")
+"""Training methods: ``dense``, ``static`` (fixed random mask), ``set`` (SET rewiring)."""
 LR_SCHEDULES = ("constant", "cosine", "step")
+"""Learning-rate schedules: ``constant``, ``cosine``, ``step`` (x0.1 at 50% and 75% of the epochs)."""
 WEIGHT_INITS = ("sparse", "dense", "he_uniform")
+"""Weight initialisations (see ``RunConfig.weight_init``)."""
 WEIGHT_DECAY_MODES = ("coupled", "decoupled")
+"""Weight decay modes (see ``RunConfig.weight_decay_mode``)."""
 BACKENDS = ("masked", "sparse", "auto")
+"""Layer backends (see ``RunConfig.backend``)."""
 DEVICES = ("auto", "cpu", "cuda")
+"""Devices (see ``RunConfig.device``)."""
 DEFAULT_EPSILON = 20.0
+"""Erdős–Rényi ε of a sparse run given no sparsity at all."""
 DEFAULT_ZETA = 0.3
+"""SET's rewired fraction ζ when unset."""
 
 # Fields added after runs were stored: omitted from the hashed dict while they
 # hold these defaults, so every earlier run keeps its id.
@@ -145,10 +153,12 @@ class RunConfig:
         return self.seed if self.topology_seed is None else self.topology_seed
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict (what ``config.json`` holds)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """The config of a dict of fields (lists where tuples are expected are accepted); unknown fields raise ``ValueError``."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -227,18 +237,26 @@ their old ids. Revision 2: feature-major CSR products, fused SGD; revision 3:
 """
 
 
-def config_hash(config: RunConfig, length: int = 8) -> str:
+def config_hash(config: RunConfig, length: int = 8, *, engine_revision: int | None = None) -> str:
     """Short sha256 of the config, its data and :data:`ENGINE_REVISION`; an initial topology counts by its content.
 
     The dataset enters by :func:`sparsetopo.data.dataset_fingerprint` (a hash of
     its files or arrays), so a run is never found again for data that changed
-    under the same name.
+    under the same name. ``engine_revision`` (default: the current
+    :data:`ENGINE_REVISION`) gives the hash an earlier engine gave the same
+    config (revision 1 hashed no revision at all); the run store's inventory
+    (:mod:`sparsetopo.store.inventory`) uses it to recognise old runs.
     """
     from ..data import dataset_fingerprint
 
+    if engine_revision is None:
+        engine_revision = ENGINE_REVISION
+    if not isinstance(engine_revision, int) or isinstance(engine_revision, bool) or not 1 <= engine_revision <= ENGINE_REVISION:
+        raise ValueError(f"engine_revision must be an int in 1..{ENGINE_REVISION}, got {engine_revision!r}")
     d = config.hashed_dict()
     d["data_fingerprint"] = dataset_fingerprint(config.dataset)
-    d["engine_revision"] = ENGINE_REVISION
+    if engine_revision > 1:
+        d["engine_revision"] = engine_revision
     if config.initial_topology is not None:
         path = Path(config.initial_topology)
         if not path.exists():
@@ -248,8 +266,12 @@ def config_hash(config: RunConfig, length: int = 8) -> str:
     return short_hash(d, length)
 
 
-def run_id(config: RunConfig) -> str:
-    """Readable slug plus hash, e.g. ``fashion_mnist-set-eps20-h1000x1000x1000-s0-1a2b3c4d``."""
+def run_id(config: RunConfig, *, engine_revision: int | None = None) -> str:
+    """Readable slug plus hash, e.g. ``fashion_mnist-set-eps20-h1000x1000x1000-s0-1a2b3c4d``.
+
+    ``engine_revision`` (default: the current one) gives the id an earlier engine gave the same config
+    (see :func:`config_hash`).
+    """
     if config.method == "dense":
         sparsity = ""
     elif config.initial_topology is not None:
@@ -262,4 +284,4 @@ def run_id(config: RunConfig) -> str:
         sparsity = f"-d{slug_number(config.density)}"
     hidden = "x".join(str(h) for h in config.hidden)
     name = config.dataset.lower().replace("/", "_")
-    return f"{name}-{config.method}{sparsity}-h{hidden}-s{config.seed}-{config_hash(config)}"
+    return f"{name}-{config.method}{sparsity}-h{hidden}-s{config.seed}-{config_hash(config, engine_revision=engine_revision)}"

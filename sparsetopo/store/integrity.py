@@ -54,6 +54,7 @@ LOCK = ".lock"
 # result.json entries every reader relies on
 RESULT_KEYS = ("run_id", "epochs", "final_test_acc", "final_test_loss", "best_test_acc", "widths", "edges",
                "n_parameters", "files")
+"""The ``result.json`` entries every reader relies on; a result without one of them is damaged."""
 _KEEP = {CONFIG, LOCK}
 # the names the trainer writes (relative POSIX paths); nothing else in a run folder is the run's
 _WRITTEN = re.compile(r"^(config\.json|metrics\.json|result\.json|checkpoint\.pt"

@@ -30,6 +30,7 @@ from ..errors import RunLockTimeout
 __all__ = ["run_lock", "lock_holder", "is_stale", "LOCK_NAME"]
 
 LOCK_NAME = ".lock"
+"""Name of the lock file inside a run folder."""
 STALE_AFTER = 24 * 3600.0
 
 

@@ -40,7 +40,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,11 @@ from ..topology.masks import load_topology
 from .config import RunConfig, run_id
 from .integrity import check_run, verify_run
 from .locking import run_lock
+
+if TYPE_CHECKING:  # annotations only: the store does not load torch or the model at import
+    import torch
+
+    from ..model import SparseMLP
 
 __all__ = ["runs_root", "run_directory", "train", "train_into", "load_run", "is_complete", "sweep", "runs_frame", "Run",
            "check_config_for_data"]
@@ -64,6 +69,7 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def run_directory(config: RunConfig, root: str | os.PathLike | None = None) -> Path:
+    """Folder of ``config``'s run: ``<runs root>/<run_id(config)>`` (it may not exist yet)."""
     return runs_root(root) / run_id(config)
 
 
@@ -77,18 +83,37 @@ def is_complete(run_dir: str | os.PathLike) -> bool:
 
 @dataclass(frozen=True)
 class Run:
-    """A finished run read back from its folder."""
+    """A finished run read back from its folder.
+
+    Attributes
+    ----------
+    config : RunConfig
+        The configuration the run trained.
+    directory : Path
+        Its folder in the run store (named by :func:`~sparsetopo.store.config.run_id`).
+    summary : dict
+        The content of its ``result.json``: accuracies, widths, edges per layer,
+        timing, and the verified list of files.
+    """
 
     config: RunConfig
     directory: Path
     summary: dict[str, Any]
 
+    def __repr__(self) -> str:
+        s = self.summary
+        edges = "+".join(str(e) for e in s.get("edges", []))
+        return (f"Run({self.directory.name!r}, final_test_acc={s.get('final_test_acc', float('nan')):.4f}, "
+                f"epochs={s.get('epochs')}, edges {edges})")
+
     @cached_property
     def records(self) -> list[dict[str, Any]]:
+        """Per-epoch records (``metrics.json``): one dict per epoch, with accuracies, losses, edges, lr, time."""
         return atomic.read_json(self.directory / "metrics.json")
 
     @property
     def final_test_acc(self) -> float:
+        """Test accuracy after the last epoch."""
         return float(self.summary["final_test_acc"])
 
     def metrics(self) -> pd.DataFrame:
@@ -96,6 +121,7 @@ class Run:
         return pd.DataFrame(self.records)
 
     def snapshot_epochs(self) -> list[int]:
+        """Epochs with a saved topology snapshot, ascending (0 is the initial topology)."""
         return sorted(int(p.stem.split("_")[1]) for p in (self.directory / "topology").glob("epoch_*.npz"))
 
     def topology(self, epoch: int | None = None) -> list[np.ndarray]:
@@ -109,11 +135,12 @@ class Run:
         return masks
 
     def topology_path(self, epoch: int | None = None) -> Path:
+        """Path of the topology file of ``epoch`` (default: the last snapshot)."""
         epochs = self.snapshot_epochs()
         epoch = epochs[-1] if epoch is None else epoch
         return self.directory / "topology" / f"epoch_{epoch:03d}.npz"
 
-    def state_dict(self, which: str = "final"):
+    def state_dict(self, which: str = "final") -> dict[str, torch.Tensor]:
         """Saved weights: ``'final'``, ``'init'`` or ``'epoch_EEE'`` (loaded with ``weights_only=True``)."""
         from ..training.checkpoint import safe_torch_load
 
@@ -123,7 +150,7 @@ class Run:
             raise FileNotFoundError(f"{path}: run {self.directory.name} saved no weights {which!r}; saved: {saved}")
         return safe_torch_load(path, what="state_dict")
 
-    def model(self, which: str = "final"):
+    def model(self, which: str = "final") -> SparseMLP:
         """The trained model (a :class:`~sparsetopo.model.SparseMLP`)."""
         from ..model import SparseMLP
 

@@ -56,6 +56,7 @@ __all__ = [
     "flat_layer",
     "layer_kind",
     "describe_layer",
+    "summarize_layer",
     "renumber_units",
     "random_like",
     "permute_hidden_units",
@@ -75,6 +76,18 @@ def layer_kind(mask: np.ndarray) -> str:
 def describe_layer(mask: np.ndarray) -> str:
     """Short text such as ``linear 32x256`` or ``conv2d 16x8x3x3``."""
     return f"{layer_kind(mask)} {'x'.join(str(s) for s in np.shape(mask))}"
+
+
+def summarize_layer(mask: np.ndarray) -> str:
+    """Kind, shape, edges and density in a few words, e.g. ``linear 32x256 819 edges (10.0%)``.
+
+    ``mask`` is a 2-D ``(n_out, n_in)`` or 4-D ``(out_channels, in_channels, kh, kw)``
+    array; any non-zero entry is an edge. Used by the reprs of topologies and results.
+    """
+    size = int(np.size(mask))
+    edges = int(np.count_nonzero(mask))
+    density = edges / size if size else 0.0
+    return f"{describe_layer(mask)} {edges} edges ({100 * density:.3g}%)"
 
 
 def _to_bool_array(m: Any, name: str, k: int) -> np.ndarray:

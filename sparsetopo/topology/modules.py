@@ -47,12 +47,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..errors import one_line, refused_pickle
-from .layered import as_layers, describe_layer, input_blocks
+from .layered import as_layers, describe_layer, input_blocks, summarize_layer
+
+if TYPE_CHECKING:  # annotations only
+    import pandas as pd
+    import torch
 
 __all__ = [
     "SOURCES",
@@ -62,12 +66,12 @@ __all__ = [
     "load_state_dict_topology",
 ]
 
-#: What each mask source means, for messages and reports.
 SOURCES = {
     "weight_mask": "torch.nn.utils.prune weight_mask",
     "mask": "stored mask buffer",
     "nonzero": "non-zero weights",
 }
+"""What each mask source means, for messages and reports."""
 
 # Parts of layer names that mark a skip connection in common residual networks.
 _RESIDUAL_NAMES = ("downsample", "shortcut", "skip", "residual")
@@ -102,13 +106,17 @@ class ModelTopology:
     def __len__(self) -> int:
         return len(self.masks)
 
+    def __repr__(self) -> str:
+        layers = "; ".join(f"{n}: {summarize_layer(m)}" for n, m in zip(self.names, self.masks))
+        return f"ModelTopology({len(self.masks)} layers [{layers}], order={self.order!r})"
+
     def describe(self) -> str:
         """One line: layers with their kind and shape, the mask sources, the order."""
         layers = ", ".join(f"{n} ({describe_layer(m)})" for n, m in zip(self.names, self.masks))
         used = sorted(set(self.sources), key=list(SOURCES).index)
         return f"{len(self.masks)} layers [{layers}]; masks from {' + '.join(SOURCES[s] for s in used)}; order: {self.order}"
 
-    def frame(self):
+    def frame(self) -> pd.DataFrame:
         """One row per layer: name, kind, shape, edges, density, mask source."""
         import pandas as pd
 
@@ -316,7 +324,7 @@ def _forward_order(model, layers: list[tuple[str, Any]]) -> tuple[list[str], str
     return order, "forward"
 
 
-def topology_from_module(model, *, layers: Sequence[str] | None = None) -> ModelTopology:
+def topology_from_module(model: torch.nn.Module, *, layers: Sequence[str] | None = None) -> ModelTopology:
     """Topology of the ``Linear`` and ``Conv2d`` layers of a model, in forward order.
 
     Parameters

@@ -40,7 +40,7 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -63,6 +63,9 @@ from ..topology.masks import load_topology, random_topology, save_topology
 from .checkpoint import load_checkpoint, save_checkpoint
 from .set_rewiring import prune_and_regrow
 
+if TYPE_CHECKING:  # annotations only
+    from ..data import Dataset
+
 __all__ = [
     "train_run", "build_model", "evaluate", "load_run_dataset", "initial_masks", "resolve_device",
     "sparse_layer_indices", "regrow_bounds", "AUTO_SPARSE_MAX_DENSITY",
@@ -74,13 +77,14 @@ __all__ = [
 # of a 1000x1000 layer, batch 128, 2 threads, on this project's quiet 2-core CPU
 # machine; the README lists the measured table).
 AUTO_SPARSE_MAX_DENSITY = 0.3
+"""``backend="auto"`` runs a layer on the sparse backend up to this density (the measured crossover, see the comment above)."""
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
 METRICS = "metrics.json"
 
 
-def load_run_dataset(config: RunConfig):
+def load_run_dataset(config: RunConfig) -> Dataset:
     """The dataset of a run, split and preprocessed as its config says."""
     from ..data import load_dataset, training_subset
 
@@ -119,7 +123,7 @@ def initial_masks(config: RunConfig, widths: Sequence[int]) -> list[np.ndarray] 
     )
 
 
-def build_model(config: RunConfig, widths: Sequence[int], masks=None) -> SparseMLP:
+def build_model(config: RunConfig, widths: Sequence[int], masks: Sequence[np.ndarray] | None = None) -> SparseMLP:
     """A masked model with weights drawn from ``config.seed`` (global RNG untouched).
 
     Initialisation schemes (``config.weight_init``):

@@ -46,6 +46,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         backend="auto",
     ),
 }
+"""Recipe name -> RunConfig field values (see the comments in the source for what each reproduces)."""
 
 
 #: Fields of which a sparse config takes exactly one: naming one in the changes replaces the recipe's.

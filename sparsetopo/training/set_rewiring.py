@@ -20,8 +20,9 @@ import numpy as np
 __all__ = ["prune_and_regrow", "REGROW_INITS", "REGROW_SAMPLERS"]
 
 REGROW_INITS = ("zero", "random")
-#: How regrown positions are drawn (see :func:`prune_and_regrow`).
+"""Initial values of regrown weights: ``zero`` or ``random`` (the run's initialisation scale)."""
 REGROW_SAMPLERS = ("choice", "rejection")
+"""How regrown positions are drawn (see :func:`prune_and_regrow`)."""
 
 
 def prune_and_regrow(

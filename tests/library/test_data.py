@@ -239,6 +239,28 @@ def test_download_without_torchvision_explains_why_it_cannot(tmp_path, no_torchv
         load_dataset("mnist", root=tmp_path, download=True)
 
 
+def test_download_without_torchvision_installed_names_the_extra(tmp_path, monkeypatch):
+    import builtins
+    import sys
+
+    real_import = builtins.__import__
+
+    def no_torchvision(name, *args, **kwargs):
+        if name == "torchvision" or name.startswith("torchvision."):
+            raise ModuleNotFoundError("No module named 'torchvision'", name="torchvision")
+        return real_import(name, *args, **kwargs)
+
+    for module in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setattr(builtins, "__import__", no_torchvision)
+    data._torchvision_datasets.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError, match=r'pip install "sparsetopo\[vision\]"'):
+            load_dataset("cifar10", root=tmp_path, download=True)
+    finally:
+        data._torchvision_datasets.cache_clear()
+
+
 def test_missing_scikit_feature_file_error_names_the_expected_path(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         load_dataset("Lung", root=tmp_path)

@@ -109,12 +109,24 @@ def test_cache_entries_are_complete_files_and_corrupt_ones_are_recomputed(tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == [entry.name]
 
 
-def test_cache_dir_is_argument_then_environment_then_runs_folder(tmp_path, monkeypatch):
+def test_cache_dir_is_argument_then_environment_then_user_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SPARSETOPO_CACHE", str(tmp_path / "env"))
     assert resolve_cache_dir(tmp_path / "arg") == tmp_path / "arg"
     assert resolve_cache_dir() == tmp_path / "env"
     monkeypatch.delenv("SPARSETOPO_CACHE")
-    assert resolve_cache_dir() == Path("runs") / ".cache" / "nnstd"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # platformdirs' user cache on Linux
+    assert resolve_cache_dir() == tmp_path / "xdg" / "sparsetopo" / "nnstd"
+
+
+def test_random_baseline_leaves_the_working_directory_untouched(tmp_path, monkeypatch):
+    monkeypatch.delenv("SPARSETOPO_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    random_baseline(random_topology(WIDTHS, epsilon=2, seed=0), n_pairs=2, progress=False)
+    assert list(work.iterdir()) == []
+    assert len(list((tmp_path / "xdg" / "sparsetopo" / "nnstd").iterdir())) == 2
 
 
 def test_parallel_workers_give_the_same_matrix_as_one_process(tmp_path):

@@ -312,3 +312,10 @@ def test_a_search_on_changed_data_is_a_new_search(tmp_path, monkeypatch):
     unregister_dataset("imp_data")
     register_arrays("imp_data", X, y[::-1].copy())
     assert lottery.lottery_id(config) != first
+
+
+def test_ticket_repr_is_one_line_with_rounds_density_and_accuracy(ticket):
+    text = repr(ticket)
+    density = sum(ticket.layer_edges) / sum(a * b for a, b in zip(ticket.widths[:-1], ticket.widths[1:]))
+    assert text == (f"Ticket({ticket.directory.name!r}, {len(ticket.rounds)} rounds, complete=True, "
+                    f"density {density:.4f}, final_test_acc={ticket.run.final_test_acc:.4f})")
