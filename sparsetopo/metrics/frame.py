@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path
+from ..caching import CACHE_ENV, resolve_cache_dir
 from ..fingerprint import arrays_digest, combine, file_digest
 from ..topology.masks import load_published, load_topology
 from ..topology.nulls import DEFAULT_SWAPS_PER_EDGE
@@ -43,11 +44,9 @@ from .compare import NullComparison, _check, layer_labels, null_panel, with_null
 from .graph import LayeredGraph, as_graph
 from .registry import METRICS, Metric, get_metric
 
-__all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "resolve_metrics_cache_dir", "metrics_frame", "topology_frame",
+__all__ = ["CACHE_ENV", "resolve_metrics_cache_dir", "metrics_frame", "topology_frame",
            "run_snapshots", "FRAME_COLUMNS"]
 
-CACHE_ENV = "SPARSETOPO_CACHE"
-DEFAULT_CACHE_DIR = Path("runs") / ".cache" / "metrics"
 # Bump when the layout or meaning of a cache entry changes.
 _CACHE_VERSION = 1
 _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
@@ -58,15 +57,10 @@ FRAME_COLUMNS = ("run", "epoch", "metric", "layer", "value", "null", "null_mean"
 
 
 def resolve_metrics_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The metrics cache folder: ``cache_dir`` if given, else ``$SPARSETOPO_CACHE``, else ``./runs/.cache/metrics``.
-
-    The one place that decides where metric values are cached (entries are
-    named ``metrics-*.npz``, so they can share a folder with NNSTD's).
-    """
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else DEFAULT_CACHE_DIR
+    """The metrics cache folder: ``cache_dir`` if given, else ``$SPARSETOPO_CACHE``, else ``metrics/`` in the
+    user cache directory (see :func:`sparsetopo.caching.resolve_cache_dir`; entries are named
+    ``metrics-*.npz``, so they can share a folder with NNSTD's)."""
+    return resolve_cache_dir("metrics", cache_dir)
 
 
 # ---------------------------------------------------------------------------

@@ -44,6 +44,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..atomic import atomic_path
+from ..caching import CACHE_ENV
+from ..caching import resolve_cache_dir as _resolve_cache_dir
 from ..metrics.overlap import mask_hamming, mask_jaccard
 from ..stats import column_mean_ci
 from ..topology.layered import as_layers, is_mlp, permute_hidden_units
@@ -66,7 +68,6 @@ __all__ = [
     "pairwise_mask_distances",
 ]
 
-CACHE_ENV = "SPARSETOPO_CACHE"
 """Environment variable of the NNSTD cache folder (see :func:`resolve_cache_dir`)."""
 # Bump when the numbers an entry holds would change for the same inputs.
 _CACHE_VERSION = 1
@@ -167,20 +168,9 @@ class Calibration:
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Folder of the NNSTD cache: ``cache_dir`` if given, else ``$SPARSETOPO_CACHE``, else the user cache.
-
-    The user cache is ``nnstd/`` under ``platformdirs.user_cache_dir("sparsetopo")``
-    (``~/.cache/sparsetopo/nnstd`` on Linux, ``~/Library/Caches/sparsetopo/nnstd``
-    on macOS). The folder is created when the first entry is written, not here.
-    """
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("sparsetopo", appauthor=False)) / "nnstd"
+    """Folder of the NNSTD cache: ``cache_dir`` if given, else ``$SPARSETOPO_CACHE``, else ``nnstd/`` in the
+    user cache directory (see :func:`sparsetopo.caching.resolve_cache_dir`)."""
+    return _resolve_cache_dir("nnstd", cache_dir)
 
 
 def _options(method: str, fixed_output: bool, tie_break: str) -> dict:

@@ -251,27 +251,17 @@ def _check_confidence(confidence: float) -> float:
 
 
 def difference_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Interval:
-    """Welch interval of ``mean(a) - mean(b)`` for two independent samples (e.g. seeds of two arms).
+    """Welch interval of ``mean(a) - mean(b)`` for two independent samples (e.g. seeds of two arms), from
+    :func:`sparsetopo.stats.welch_ci` (scipy's ``ttest_ind(..., equal_var=False).confidence_interval``).
 
     NaN bounds when either sample has fewer than 2 values; a zero-width interval
     when neither sample varies.
     """
-    from scipy import stats
+    from ..stats import welch_ci
 
     confidence = _check_confidence(confidence)
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if x.size == 0 or y.size == 0:
-        raise ValueError(f"both samples need values, got {x.size} and {y.size}")
-    d = float(x.mean() - y.mean())
-    if x.size < 2 or y.size < 2:
-        return Interval(d, math.nan, math.nan, confidence, "welch", int(x.size + y.size))
-    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    se = math.sqrt(vx + vy)
-    if se == 0:
-        return Interval(d, d, d, confidence, "welch", int(x.size + y.size))
-    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return Interval(d, d - half, d + half, confidence, "welch", int(x.size + y.size))
+    d, low, high = welch_ci(a, b, confidence)
+    return Interval(d, low, high, confidence, "welch", int(np.size(a) + np.size(b)))
 
 
 def _pair_values(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
