@@ -37,7 +37,7 @@ def test_notebook_has_question_and_parameters_cell(name):
     cells = _parameters_cells(nb)
     assert len(cells) == 1, f"{name} needs exactly one cell tagged 'parameters' (papermill only warns without it)"
     for param in ("dataset", "figures_dir", "runs_root", "profile"):
-        assert re.search(rf"^{param}\s*=", cells[0].source, re.M), f"parameters cell lacks {param}"
+        assert re.search(rf"^{param}\s*(:[^=]*)?=", cells[0].source, re.M), f"parameters cell lacks {param}"
 
 
 def _finite_numbers(obj, path="findings"):
