@@ -155,6 +155,24 @@ def _progress_to(stream, enabled: bool) -> Iterator[None]:
 
 
 @contextmanager
+def _data_root_for_kernel(cwd: str) -> Iterator[None]:
+    """Hand the kernel (which runs in ``notebooks/``) the data root of the caller, made absolute: datasets
+    registered with ``sparsetopo.data.register_arrays`` from ``cwd`` are found there too."""
+    from ..data import ENV_VAR
+
+    previous = os.environ.get(ENV_VAR)
+    root = (Path(cwd) / Path(previous or "data").expanduser()).resolve()
+    os.environ[ENV_VAR] = str(root)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = previous
+
+
+@contextmanager
 def _restored_on_failure(paths: Sequence[Path], keep_failed: Path | None) -> Iterator[None]:
     """Copy ``paths`` (files or folders) aside; if the block raises, put them back as they were.
 
@@ -244,7 +262,7 @@ def execute_notebook(
     old = os.getcwd()
     os.chdir(notebooks_dir)
     try:
-        with _restored_on_failure(guarded, failed_copy), _progress_to(sys.stderr, progress):
+        with _restored_on_failure(guarded, failed_copy), _progress_to(sys.stderr, progress), _data_root_for_kernel(old):
             pm.execute_notebook(
                 os.path.relpath(source, notebooks_dir),
                 os.path.relpath(output, notebooks_dir),

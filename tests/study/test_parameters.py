@@ -219,6 +219,8 @@ def test_notebook_silences_only_named_warnings_and_computes_no_claims(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_study_module_exposes_the_same_api(name):
+    import importlib
+    import importlib.util
     import inspect
 
     from sparsetopo.study.params import StudyParameters

@@ -1,69 +1,121 @@
-"""Sparse vs dense across datasets: settings, the run grid, per-run accuracy and convergence, and the verdict rule."""
+"""Sparse vs dense across datasets: settings from a dataset's size, the run grid, per-run accuracy and convergence,
+the verdict rule, the measured calibration, the templates, and the README's own-dataset example."""
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import re
+import shlex
+import shutil
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
 from sparsetopo import store
+from sparsetopo.study import accuracy
 from sparsetopo.study import sparse_vs_dense as S
 from sparsetopo.study import verdicts as V
+from sparsetopo.study.figures import sparse_vs_dense as F
 from sparsetopo.study.findings import Findings
+from sparsetopo.study.prose import render, template_names
 
-TINY = {"digits": {"hidden": [8, 8], "epochs": 10, "batch_size": 128, "lr": 0.05, "train_samples": None, "calibration_sd": 0.01}}
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"hidden": [8, 8], "epochs": 10, "batch_size": 128, "lr": 0.05}
 
 
 def _params(tmp_path, **changes):
-    values = dict(dataset="digits", datasets=TINY, densities=[0.5], seeds=[0, 1], calibration_seeds=[100, 101],
-                  runs_root=str(tmp_path / "runs"), figures_dir=str(tmp_path / "fig"), n_jobs=1, verbosity="warning")
+    values = dict(dataset="digits", datasets=["digits"], settings={"digits": TINY}, densities=[0.5], seeds=[0, 1],
+                  calibration_seeds=[100, 101], runs_root=str(tmp_path / "runs"), figures_dir=str(tmp_path / "fig"),
+                  n_jobs=1, verbosity="warning")
     values.update(changes)
     return S.Parameters.resolve(**values)
 
 
-# --------------------------------------------------------------------------- parameters and grid
+# --------------------------------------------------------------------------- settings and parameters
+
+#: The settings of the six datasets before they were derived from size (commit a71b70e): the default
+#: parameters must reproduce them exactly, so that run ids and numbers stay the same.
+SIX = {
+    "fashion_mnist": ((60000, 784), {"hidden": (200,) * 3, "epochs": 40, "batch_size": 32, "lr": 0.02,
+                                     "train_samples": 3000, "calibration_sd": 0.0017}),
+    "mnist": ((60000, 784), {"hidden": (200,) * 3, "epochs": 40, "batch_size": 32, "lr": 0.02, "train_samples": 3000,
+                             "calibration_sd": 0.0012}),
+    "COIL20": ((1008, 1024), {"hidden": (500,) * 3, "epochs": 40, "batch_size": 32, "lr": 0.01, "train_samples": None,
+                              "calibration_sd": 0.0}),
+    "Isolet": ((1092, 617), {"hidden": (500,) * 3, "epochs": 40, "batch_size": 32, "lr": 0.01, "train_samples": None,
+                             "calibration_sd": 0.0063}),
+    "madelon": ((1820, 500), {"hidden": (500,) * 3, "epochs": 40, "batch_size": 64, "lr": 0.01, "train_samples": None,
+                              "calibration_sd": 0.0099}),
+    "TOX_171": ((119, 5748), {"hidden": (500,) * 3, "epochs": 40, "batch_size": 16, "lr": 0.01, "train_samples": None,
+                              "calibration_sd": 0.0219}),
+}
 
 
-def test_dataset_settings_read_every_field_and_name_a_missing_or_unknown_one():
-    (s,) = S.dataset_settings({"digits": {"hidden": [4, 4], "epochs": 12, "batch_size": 8, "lr": 0.1, "train_samples": 100,
-                                          "calibration_sd": 0.02}})
-    assert (s.name, s.hidden, s.epochs, s.batch_size, s.lr, s.train_samples, s.calibration_sd) == (
-        "digits", (4, 4), 12, 8, 0.1, 100, 0.02)
-    with pytest.raises(ValueError, match="missing keys \\['calibration_sd'\\]"):
-        S.dataset_settings({"digits": {"hidden": [4], "epochs": 12, "batch_size": 8, "lr": 0.1, "train_samples": None}})
-    with pytest.raises(ValueError, match="unknown keys \\['momentum'\\]"):
-        S.dataset_settings({"digits": {**TINY["digits"], "momentum": 0.5}})
+def test_size_rule_and_default_overrides_reproduce_the_six_settings_exactly():
+    p = S.Parameters.resolve()
+    assert list(p.study_datasets) == list(SIX)
+    for name, ((n_train, n_features), expected) in SIX.items():
+        assert {**S.derived_setting(n_train, n_features), **p.override(name)} == expected, name
+
+
+def test_size_rule_on_small_and_large_datasets():
+    assert S.derived_setting(124, 13) == {"hidden": (32,) * 3, "epochs": 40, "batch_size": 16, "lr": 0.01,
+                                          "train_samples": None}
+    assert S.derived_setting(50000, 3072)["hidden"] == (200,) * 3
+    assert S.derived_setting(2000, 64)["hidden"] == (64,) * 3
+
+
+def test_settings_entries_are_checked_field_by_field(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown keys \['momentum'\]"):
+        _params(tmp_path, settings={"digits": {**TINY, "momentum": 0.5}})
     with pytest.raises(ValueError, match="epochs"):  # fewer than 2 k epochs cannot be checked for convergence
-        S.dataset_settings({"digits": {**TINY["digits"], "epochs": 9}})
+        _params(tmp_path, settings={"digits": {**TINY, "epochs": 9}})
     with pytest.raises(ValueError, match="calibration_sd"):
-        S.dataset_settings({"digits": {**TINY["digits"], "calibration_sd": -0.01}})
+        _params(tmp_path, settings={"digits": {"calibration_sd": -0.01}})
+    with pytest.raises(ValueError, match="parameter settings key 'digitz': no dataset 'digitz'"):
+        _params(tmp_path, settings={"digitz": TINY})
 
 
-def test_a_margin_is_a_multiple_of_the_calibration_sd_floored_at_one_test_sample():
-    (s,) = S.dataset_settings({"digits": TINY["digits"]})
-    m = S.dataset_margin(s, 2.0, [100, 101], n_test=1000)
-    assert m.value == pytest.approx(0.02) and "floored" not in m.justification
-    (zero,) = S.dataset_settings({"digits": {**TINY["digits"], "calibration_sd": 0.0}})
-    m = S.dataset_margin(zero, 2.0, [100, 101], n_test=400)
-    assert m.value == pytest.approx(2 / 400) and "floored" in m.justification
+def test_dataset_outside_datasets_runs_alone_and_an_unknown_one_is_refused(tmp_path):
+    p = _params(tmp_path)
+    assert (p.alone, p.study_datasets, p.detail_dataset) == (False, ("digits",), "digits")
+    alone = S.Parameters.resolve(dataset="Prostate_GE")
+    assert alone.alone and alone.study_datasets == ("Prostate_GE",) and alone.override("Prostate_GE") == {}
+    assert S.Parameters.resolve(datasets=["mnist"], dataset="COIL20").override("coil20")["calibration_sd"] == 0.0
+    assert S.Parameters.resolve(dataset="MNIST").detail_dataset == "mnist"  # names match case-insensitively
+    with pytest.raises(ValueError, match=r"parameter dataset: no dataset 'no_such_data'.*register_arrays"):
+        S.Parameters.resolve(dataset="no_such_data")
+    with pytest.raises(ValueError, match=r"parameter datasets\[1\]: no dataset"):
+        S.Parameters.resolve(datasets=["mnist", "no_such_data"])
 
 
-def test_parameters_refuse_a_detail_dataset_outside_the_list_and_calibration_seeds_among_the_seeds(tmp_path):
-    with pytest.raises(ValueError, match="one of datasets"):
-        _params(tmp_path, dataset="mnist")
+def test_calibration_seeds_must_differ_from_seeds(tmp_path):
     with pytest.raises(ValueError, match="calibration_seeds must differ"):
         _params(tmp_path, calibration_seeds=[1, 100])
     with pytest.raises(ValueError, match="at least 2"):
         _params(tmp_path, seeds=[0])
-    p = _params(tmp_path)
-    assert p.margins()["digits"].value == pytest.approx(2 * 0.01)
-    assert "0.0100" in p.margins()["digits"].justification and "100, 101" in p.margins()["digits"].justification
+
+
+def test_a_margin_is_a_multiple_of_the_calibration_sd_floored_at_one_test_sample():
+    s = S.DatasetSetting("digits", (8, 8), 10, 128, 0.05, None, 0.01)
+    m = S.dataset_margin(s, 2.0, [100, 101], n_test=1000)
+    assert m.value == pytest.approx(0.02) and "floored" not in m.justification
+    assert "not the seeds compared here" in m.justification
+    m = S.dataset_margin(S.DatasetSetting("digits", (8,), 10, 8, 0.1, None, 0.0), 2.0, [100, 101], n_test=400)
+    assert m.value == pytest.approx(2 / 400) and "floored" in m.justification
+    measured = S.DatasetSetting("digits", (8,), 10, 8, 0.1, None, 0.01, measured=True)
+    assert "measured in this execution" in S.dataset_margin(measured, 2.0, [100, 101], 1000).justification
+    with pytest.raises(ValueError, match="not been measured"):
+        S.dataset_margin(S.DatasetSetting("digits", (8,), 10, 8, 0.1, None, None), 2.0, [100, 101], 1000)
 
 
 def test_arm_configs_give_dense_dropout_then_static_by_density_with_one_recipe():
-    (setting,) = S.dataset_settings({"digits": {**TINY["digits"], "train_samples": 500}})
+    setting = S.DatasetSetting("digits", (8, 8), 10, 128, 0.05, 500, 0.01)
     configs = S.arm_configs(setting, [0.3, 0.1], [0, 1], lr_schedule="cosine", dropout=0.2, backend="sparse")
     assert [S.arm_of(c) for c in configs] == ["dense"] * 2 + ["dense + dropout"] * 2 + ["static 10%"] * 2 + [
         "static 30%"] * 2
@@ -76,6 +128,14 @@ def test_arm_configs_give_dense_dropout_then_static_by_density_with_one_recipe()
     assert len({store.run_directory(c) for c in configs}) == len(configs)
     with pytest.raises(ValueError, match="densities"):
         S.arm_configs(setting, [1.0], [0], lr_schedule="cosine", dropout=0.2, backend="sparse")
+
+
+def test_calibration_runs_only_where_no_sd_is_given(tmp_path):
+    p = _params(tmp_path)
+    given = S.DatasetSetting("digits", (8, 8), 10, 128, 0.05, None, 0.01)
+    assert S.calibration_configs(p, [given]) == []
+    configs = S.calibration_configs(p, [S.DatasetSetting("digits", (8, 8), 10, 128, 0.05, None, None)])
+    assert [(S.arm_of(c), c.seed) for c in configs] == [("dense", 100), ("dense", 101)]
 
 
 # --------------------------------------------------------------------------- the verdict rule on synthetic inputs
@@ -173,11 +233,12 @@ def test_comparisons_use_bonferroni_welch_intervals_per_density():
 
 @pytest.fixture(scope="module")
 def tiny_result(tmp_path_factory):
+    """A tiny study on digits without a calibration_sd: the run measures it first."""
     tmp = tmp_path_factory.mktemp("nb02")
     return S.run(_params(tmp))
 
 
-def test_results_table_takes_the_mean_of_the_last_five_epochs_and_checks_convergence(tiny_result):
+def test_run_table_takes_the_mean_of_the_last_five_epochs_and_checks_convergence(tiny_result):
     r = tiny_result
     assert len(r.runs) == len(r.configs) == 4 * 2 - 2  # dense, dropout, one density, two seeds each
     for config, row in zip(r.configs, r.runs.itertuples()):
@@ -188,27 +249,116 @@ def test_results_table_takes_the_mean_of_the_last_five_epochs_and_checks_converg
         assert row.converged == c.converged and row.moved == pytest.approx(c.moved)
     static = r.runs[r.runs["method"] == "static"]
     assert (static["weight_fraction"] < 1).all() and (r.runs.loc[r.runs["method"] == "dense", "weight_fraction"] == 1).all()
+    assert list(r.arms["arm"]) == ["dense", "dense + dropout", "static 50%"]
+    assert accuracy.curve_table(r.configs[:1], r.params.runs_root, arm=S.arm_of)["epoch"].tolist() == list(range(1, 11))
 
 
-def test_findings_record_verdicts_with_their_rule_and_descriptions_without(tiny_result, tmp_path):
+def test_a_calibration_sd_not_given_is_measured_from_the_calibration_seeds(tiny_result):
+    r = tiny_result
+    (setting,) = r.settings
+    assert setting.measured and list(r.calibration["seed"]) == [100, 101]
+    assert setting.calibration_sd == pytest.approx(float(r.calibration["acc"].std(ddof=1)))
+    assert "measured in this execution" in r.margins["digits"].justification
+    assert bool(r.data["calibration_measured"].item())
+
+
+def test_findings_record_verdicts_with_their_rule_descriptions_without_and_headlines(tiny_result):
     findings = S.claims(tiny_result)
     by_name = {c.claim: c for c in findings.claims}
     match = by_name["digits: some static density matches or beats dense"]
     assert match.verdict in (V.HOLDS, V.DOES_NOT_HOLD, V.INCONCLUSIVE)
-    assert match.rule["rule"] == "non-inferiority" and match.rule["margin"] == pytest.approx(0.02)
+    assert match.rule["rule"] == "non-inferiority" and match.rule["margin"] == pytest.approx(
+        tiny_result.margins["digits"].value)
     beat = by_name["digits: some static density beats dense"]
     assert beat.rule["rule"] == "superiority" and beat.rule["margin"] == 0
     descriptions = [c for c in findings.claims if c.verdict is None]
     assert descriptions and all(c.holds is None for c in descriptions)
     assert isinstance(findings, Findings)
-    text = S.discussion(tiny_result, notebook_seconds=1.0)
-    assert text.startswith("## Discussion and limitations") and "digits" in text
-    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    assert [h["paper_claim"] for h in findings.headlines] == ["Static sparse matches or beats dense",
+                                                              "Static sparse beats dense"]
+    assert findings.headlines[0]["claims"] == ["digits: some static density matches or beats dense"]
+    assert "2×8 hidden on digits" in findings.headlines[0]["setting"]
+
+
+def test_templates_render_with_the_context_of_a_tiny_run(tiny_result):
+    findings = S.claims(tiny_result)
+    context = S.context(tiny_result, findings)
+    assert template_names("02_sparse_vs_dense") == ["discussion", "rules", "runs"]
+    text = {name: render("02_sparse_vs_dense", name, **context) for name in template_names("02_sparse_vs_dense")}
+    assert text["rules"].startswith("## The rule, fixed before the numbers")
+    assert "**Calibration measured in this execution.** No `calibration_sd` was given for digits" in text["runs"]
+    assert text["discussion"].startswith("## Discussion and limitations") and "digits" in text["discussion"]
+    paragraphs = [p for p in text["discussion"].split("\n\n") if p.strip()]
     assert len(paragraphs) == len(set(paragraphs))  # no paragraph twice
     assert sum(p.startswith("**Budgets.**") for p in paragraphs) == 1
+    for name, body in text.items():
+        assert "{{" not in body and "{%" not in body and not any("  " in line.strip() for line in body.splitlines()), name
+
+
+def test_notebook_tables_have_one_row_per_dataset_or_arm(tiny_result):
+    assert list(S.verdict_summary(tiny_result).columns) == ["dataset", "static matches or beats dense",
+                                                            "static beats dense", "static matches or beats dense + dropout",
+                                                            "static beats dense + dropout"]
+    assert S.settings_table(tiny_result)["calibration"].tolist() == ["measured here"]
+    assert len(S.arm_report(tiny_result)) == len(S.convergence_report(tiny_result)) == 3
 
 
 def test_figures_draw_every_panel(tiny_result):
-    figs = S.figures(tiny_result)
+    figs = F.figures(tiny_result)
     assert list(figs) == ["gap_vs_density", "accuracy_per_seed", "learning_curves", "learning_curves_detail"]
     assert all(len(f.axes) >= 1 for f in figs.values())
+
+
+# --------------------------------------------------------------------------- the README's own-dataset example
+
+
+def _readme_example() -> tuple[str, list[list[str]]]:
+    """The Python block and the commands of README's "Run notebook 02 on your own data"."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("#### Run notebook 02 on your own data", 1)[1].split("\n#", 1)[0]
+    (python,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    (bash,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    commands = [shlex.split(line.split("#", 1)[0]) for line in bash.splitlines() if line.strip()]
+    return python, [c[c.index("sparsetopo.study") + 1:] for c in commands]
+
+
+@pytest.mark.notebook
+def test_readme_example_runs_notebook_02_on_a_dataset_registered_from_scikit_learn(tmp_path, monkeypatch):
+    """Exactly the README's example, in a copy of notebooks/ (so its outputs and runs stay in tmp_path)."""
+    from sparsetopo.study import runner
+
+    python, commands = _readme_example()
+    monkeypatch.setenv("SPARSETOPO_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python, "README.md", "exec"), {})
+    assert (tmp_path / "data" / "custom" / "wine.npz").is_file()
+
+    notebooks = tmp_path / "checkout" / "notebooks"
+    shutil.copytree(ROOT / "notebooks" / "params", notebooks / "params")
+    shutil.copy(ROOT / "notebooks" / "02_sparse_vs_dense.ipynb", notebooks)
+    monkeypatch.setattr(runner, "_notebooks_dir", lambda: notebooks)
+    smoke = [c for c in commands if "smoke" in c]
+    assert len(smoke) == 1 and ["--dataset", "wine"] == smoke[0][2:4]
+    logger = logging.getLogger("sparsetopo")
+    level, handlers = logger.level, list(logger.handlers)
+    try:
+        assert runner.main(smoke[0]) == 0
+    finally:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+    # the default-profile command (30 runs) is checked, not executed
+    assert [c for c in commands if "smoke" not in c] == [["--dataset", "wine", "02_sparse_vs_dense"]]
+    assert runner.notebook_overrides("02_sparse_vs_dense", "default", {"dataset": "wine"}) == {"dataset": "wine"}
+
+    findings = json.loads((tmp_path / "checkout" / "runs" / "figures" / "smoke" / "02_sparse_vs_dense" /
+                           "findings.json").read_text())
+    assert findings["parameters"]["dataset"] == "wine"
+    assert [c["claim"] for c in findings["claims"] if c.get("verdict")][0] == (
+        "wine: some static density matches or beats dense")
+    (row,) = findings["data"]["datasets"]["records"]
+    assert row["calibration_measured"] and row["widths"] == "13-32-32-32-3"
+    executed = nbformat.read(tmp_path / "checkout" / "runs" / "executed" / "smoke" / "02_sparse_vs_dense.ipynb", 4)
+    markdown = "".join(o["data"].get("text/markdown", "") for c in executed.cells if c.cell_type == "code"
+                       for o in c.get("outputs", []) if "data" in o)
+    assert "The study runs on **wine** alone" in markdown
+    assert "No `calibration_sd` was given for wine" in markdown
