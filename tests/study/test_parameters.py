@@ -220,7 +220,6 @@ def test_notebook_silences_only_named_warnings_and_computes_no_claims(name):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_study_module_exposes_the_same_api(name):
     import importlib
-    import importlib.util
     import inspect
 
     from sparsetopo.study.params import StudyParameters
@@ -228,7 +227,6 @@ def test_every_study_module_exposes_the_same_api(name):
     module = MODULES[name]
     assert issubclass(module.Parameters, StudyParameters)
     assert module.Parameters.__dataclass_params__.frozen
-    import importlib
 
     figures = importlib.import_module(f"sparsetopo.study.figures.{module.__name__.rsplit('.', 1)[1]}")
     assert list(inspect.signature(figures.figures).parameters) == ["result"], f"{figures.__name__}.figures"
