@@ -825,13 +825,14 @@ def _panel_context(r: Result, findings: Findings) -> dict[str, Any] | None:
         return None
     by_name, panel, stats = {c.claim: c for c in findings.claims}, r.panel, r.panel["statistics"]
 
-    def row(d: Decided) -> dict:
+    def row(key: str, d: Decided) -> dict:
         c = by_name[d.claim]
-        return {"claim": c.claim, "measured": c.measured, "ci": c.rule["ci"], "verdict": c.verdict,
-                "rule": c.rule["rule"], "margin": c.rule["margin"], "spread": c.spread, "short": d.short}
+        return {"claim": c.claim, "label": PANEL_VALUES[key], "measured": c.measured, "ci": c.rule["ci"],
+                "verdict": c.verdict, "rule": c.rule["rule"], "margin": c.rule["margin"], "spread": c.spread,
+                "short": d.short}
 
     n = len(PANEL_TESTS)
-    noise = {key: {"static_sd": float(_excess(stats, "c", 0, key).std(ddof=1)),
+    noise = {key: {"label": PANEL_VALUES[key], "static_sd": float(_excess(stats, "c", 0, key).std(ddof=1)),
                    "null_sd": float(_excess(stats, "c", 0, key, "null_sd").mean()),
                    "value": float(_excess(stats, "c", 0, key, "null_mean").mean())} for key in PANEL_TESTS}
     summary = panel["summary"].set_index(["group", "epoch", "metric", "null"])
@@ -841,12 +842,13 @@ def _panel_context(r: Result, findings: Findings) -> dict[str, Any] | None:
     table = [{"metric": m, "null": null, "cells": [
         {k: float(summary.loc[(g, e, m, null), k]) for k in ("value", "null_mean")} for g, e in columns]}
         for m in PANEL for null in TP.NULLS]
-    return {"tests": {key: row(d) for key, d in zip(PANEL_TESTS, panel["decided"][:n])},
-            "reproduce": {key: row(d) for key, d in zip(PANEL_TESTS, panel["decided"][n:])},
+    return {"tests": {key: row(key, d) for key, d in zip(PANEL_TESTS, panel["decided"][:n])},
+            "reproduce": {key: row(key, d) for key, d in zip(PANEL_TESTS, panel["decided"][n:])},
             "noise": noise, "epoch": panel["epoch"], "common": panel["common"],
             "static": [{"label": PANEL_VALUES[d["key"]], "measured": d["measured"], "spread": by_name[d["claim"]].spread}
                        for d in panel["descriptions"] if d["kind"] == "static"],
-            "checks": [{**c, "verdict": c["verdict"].verdict} for c in panel["published_checks"]],
+            "checks": [{**c, "label": PANEL_VALUES[c["key"]], "verdict": c["verdict"].verdict}
+                       for c in panel["published_checks"]],
             "columns": [f"{setting_name(g)}, epoch {e}" for g, e in columns], "table": table,
             "degree_determined": ["in_degree_gini", "out_degree_gini", "dead_neurons", "unconnected_inputs"],
             "seconds": r.seconds.get("panel", 0.0)}

@@ -444,11 +444,10 @@ def test_templates_render_with_the_context_of_a_tiny_run(tiny_study):
     assert "Reproduction of Fig. 4" in discussion and "Against the published runs, per layer" in discussion
     assert "Published edge counts per layer: [100, 60, 120]" in render("03_evolution", "distances", **extra)
     panel = {**ctx["panel"], "reproduce": ctx["panel"]["tests"], "common": 10,
-             "checks": [{"key": "gini", "epoch": 10, "verdict": "holds"}, {"key": "gini", "epoch": 190,
-                                                                          "verdict": "holds"}]}
+             "checks": [{"key": "gini", "label": "in-degree Gini", "epoch": e, "verdict": "holds"} for e in (10, 190)]}
     discussion = render("03_evolution", "discussion", **{**extra, "panel": panel})
     assert "The chain against the published runs at epoch 10" in discussion
-    assert "gini at epoch 10 holds; gini at epoch 190 holds" in discussion and "the skew is there in the published" in discussion
+    assert "in-degree Gini at epoch 10, holds; in-degree Gini at epoch 190, holds" in discussion and "the skew is there in the published" in discussion
     # no ablation, ours clearly further apart than the published: the explanation is named as untested
     extra.update(effect=[], sampler=None, reproduction=[{**rows[0], "ci": [0.1, 0.2]}])
     assert "not tested in this profile" in render("03_evolution", "discussion", **extra)

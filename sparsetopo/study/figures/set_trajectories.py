@@ -266,7 +266,7 @@ def _panel_verdicts(r):
     decided = r.panel["decided"]
     shorts = [d.short.split(": ")[-1] for d in decided]
     keys = list(dict.fromkeys(shorts))
-    fig, axes = plt.subplots(1, len(keys), figsize=(5.4 * len(keys), 1.2 + 0.7 * max(shorts.count(k) for k in keys)),
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.4 * len(keys), 1.6 + 0.8 * max(shorts.count(k) for k in keys)),
                              squeeze=False)
     for ax, key in zip(axes[0], keys):
         rows = [d for d, s in zip(decided, shorts) if s == key]
