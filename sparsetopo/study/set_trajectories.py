@@ -34,15 +34,16 @@ from ..parallel import show_progress
 from ..store.config import RunConfig, run_id
 from ..topology.masks import save_topology
 from . import run_groups as G
+from . import topology_panel as TP
 from . import verdicts as V
 from .common import baseline_frame, baseline_value, layer_matrix, sparse_layers
 from .figures.set_trajectories import figures
 from .findings import Findings
 from .params import StudyParameters, check_bool, check_int, check_optional, check_real, check_sequence, check_str
 
-__all__ = ["SETTINGS", "ORDER", "PUBLISHED", "REJECTION", "K_LAST", "Experiment", "setting_name",
-           "experiment_configs", "train_experiment", "run_accuracy", "Decided", "distance_verdicts", "accuracy_verdicts",
-           "sampler_ablation", "Parameters", "Result", "run", "claims", "context", "rule_context", "figures"]
+__all__ = ["SETTINGS", "ORDER", "PUBLISHED", "REJECTION", "K_LAST", "PANEL", "PANEL_TESTS", "Experiment",
+           "setting_name", "experiment_configs", "train_experiment", "run_accuracy", "Decided", "distance_verdicts",
+           "accuracy_verdicts", "sampler_ablation", "panel_verdicts", "topology_panel", "Parameters", "Result", "run", "claims", "context", "rule_context", "figures"]
 
 #: Setting key -> what its runs share and what they change (in the order they are shown).
 SETTINGS = {"b": "1% chain (Fig. 4)", "a": "one start, independent seeds", "c": "independent starts"}
@@ -56,6 +57,29 @@ SEED_BLOCKS = {"a": 1000, "c": 2000}
 K_LAST = 5
 CONVERGENCE_THRESHOLD = 0.001
 DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+#: The topology panel: metric -> the layers one run's value averages ("sparse": the sparse layers; "network").
+PANEL = {"in_degree_gini": "sparse", "out_degree_gini": "sparse", "dead_neurons": "network",
+         "unconnected_inputs": "network", "effective_nodes": "network", "effective_paths": "network",
+         "ramanujan_gap": "sparse"}
+#: The panel's tested metrics: key -> (metric, null model it is tested against, rule), and the claims' words.
+PANEL_TESTS = {"gini": ("in_degree_gini", "er", "superiority"),
+               "unconnected": ("unconnected_inputs", "er", "superiority"),
+               "spectral": ("ramanujan_gap", "degree", "equivalence")}
+PANEL_CLAIMS = {
+    "gini": ("SET training skews the fan-in beyond random graphs with the same edge counts",
+             "in-degree Gini minus its Erdős–Rényi null, mean over sparse layers"),
+    "unconnected": ("SET leaves input features unconnected that random graphs with the same edge counts connect",
+                    "fraction of input features without a weight minus its Erdős–Rényi null"),
+    "spectral": ("Beyond its degree sequences, a SET network's layers are as expander-like as random graphs with "
+                 "the same degrees", "Ramanujan gap minus its degree-preserving null, mean over sparse layers")}
+PANEL_VALUES = {"gini": "in-degree Gini (mean over sparse layers)",
+                "unconnected": "fraction of input features without a weight",
+                "spectral": "Ramanujan gap (mean over sparse layers)"}
+#: Family-wise error rate of the panel's claims, split over them by Bonferroni.
+PANEL_ALPHA = 0.05
+#: Edges per network (all layers) from which the panel is spread over ``n_jobs`` processes: starting a pool costs
+#: seconds, more than the whole panel of small networks.
+PANEL_POOL_EDGES = 10_000
 
 
 def setting_name(key: str) -> str:
@@ -319,6 +343,104 @@ def sampler_ablation(experiment: Experiment, runs: dict, epochs: Sequence[int], 
             "intervals": G.interval_frame(matrices, sparse), "accuracy": pd.DataFrame(rows), "decided": decided}
 
 
+def _excess(stats: pd.DataFrame, group: str, epoch: int, key: str, column: str = "excess") -> pd.Series:
+    metric, null, _ = PANEL_TESTS[key]
+    rows = stats[(stats["group"] == group) & (stats["epoch"] == epoch) & (stats["metric"] == metric)
+                 & (stats["null"] == null)]
+    return rows.set_index("run")[column]
+
+
+def _panel_test(stats: pd.DataFrame, group: str, epoch: int, key: str, margin: V.Margin,
+                confidence: float) -> tuple[V.Verdict, np.ndarray]:
+    """The rule of ``PANEL_TESTS[key]`` on one group's excess over the null at ``epoch``, t interval over runs."""
+    x = _excess(stats, group, epoch, key).to_numpy()
+    ci = TP.mean_interval(x, confidence)
+    return V.decide(PANEL_TESTS[key][2], ci.estimate, ci.ci, margin), x
+
+
+def panel_verdicts(stats: pd.DataFrame, margins: dict[str, V.Margin], *, epoch: int, common: int | None = None,
+                   alpha: float = PANEL_ALPHA) -> list[Decided]:
+    """The panel's claims from :func:`~sparsetopo.study.topology_panel.run_statistics` (groups ``"c"``, ``"b"`` and
+    :data:`PUBLISHED`), each on one number per run (the unit of replication), Bonferroni over the claims decided.
+
+    Per key of :data:`PANEL_TESTS`: setting c's excess over the null at ``epoch``, Student-t interval over runs,
+    superiority (Gini, unconnected inputs) or equivalence (spectral) within the key's margin; with ``common``, the
+    chain's excess minus the published runs' at ``common``, Welch interval, equivalence.
+    """
+    family = len(PANEL_TESTS) * (1 if common is None else 2)
+    confidence = 1 - alpha / family
+    level = f"{100 * confidence:.2f}% interval (Bonferroni: {alpha:g} over {family} claims)"
+    out = []
+    for key, (metric, null, _) in PANEL_TESTS.items():
+        claim, what = PANEL_CLAIMS[key]
+        verdict, x = _panel_test(stats, "c", epoch, key, margins[key], confidence)
+        out.append(Decided(f"{claim} ({what}; setting c, epoch {epoch})", verdict,
+                           f"per run of setting c (independent starts and seeds): {what}; Student-t {level} over runs",
+                           f"{len(x)} runs, SD {np.std(x, ddof=1) if len(x) > 1 else float('nan'):.4f}",
+                           kind="topology", short=f"setting c, epoch {epoch}: {metric} - {null} null"))
+    for key, (metric, null, _) in PANEL_TESTS.items() if common is not None else ():
+        ours, theirs = _excess(stats, "b", common, key).to_numpy(), _excess(stats, PUBLISHED, common, key).to_numpy()
+        ci = V.difference_ci(ours, theirs, confidence)
+        out.append(Decided(f"The chain's SET runs reproduce the published runs' {PANEL_CLAIMS[key][1]} (epoch {common})",
+                           V.equivalence(ci.estimate, ci.ci, margins[key]),
+                           f"mean over the chain's runs minus mean over the published runs of the {PANEL_CLAIMS[key][1]}"
+                           f"; Welch {level}", f"chain {ours.mean():.4f}, published {theirs.mean():.4f}",
+                           kind="topology", short=f"chain - published, epoch {common}: {metric} - {null} null"))
+    return out
+
+
+def _panel_descriptions(stats: pd.DataFrame, epoch: int, series: Sequence[tuple[str, int]]) -> list[dict]:
+    """Per tested metric: setting c at ``epoch`` minus its own static start (epoch 0), and each ``(group, epoch)``
+    of ``series`` against the null (95% intervals over runs; descriptions, not verdicts)."""
+    out = []
+    for key in PANEL_TESTS:
+        what, value = PANEL_CLAIMS[key][1], PANEL_VALUES[key]
+        moved = (_excess(stats, "c", epoch, key, "value") - _excess(stats, "c", 0, key, "value")).dropna()
+        ci = TP.mean_interval(moved.to_numpy())
+        out.append({"claim": f"{value[0].upper()}{value[1:]} of setting c's runs at epoch {epoch} minus their static start "
+                             "(epoch 0)", "measured": ci.estimate, "key": key, "kind": "static",
+                    "spread": f"95% interval [{ci.low:.4f}, {ci.high:.4f}] over {ci.n} runs",
+                    "detail": "a static network never changes its topology, so each run's epoch-0 topology is the "
+                              "static network of its edge counts; per run, the value after training minus at epoch 0"})
+        for group, e in series:
+            x = _excess(stats, group, e, key)
+            ci = TP.mean_interval(x.to_numpy())
+            sd = _excess(stats, group, e, key, "null_sd").mean()
+            out.append({"claim": f"{what[0].upper()}{what[1:]} ({setting_name(group)}, epoch {e})",
+                        "measured": ci.estimate, "key": key, "kind": "null", "group": group, "epoch": e,
+                        "spread": f"95% interval [{ci.low:.4f}, {ci.high:.4f}] over {ci.n} runs; the null's SD over "
+                                  f"draws {sd:.4f}", "detail": "mean over runs of the value minus the null's mean"})
+    return out
+
+
+def topology_panel(r: dict, p: Parameters) -> dict:
+    """The metric panel (:data:`PANEL`) of every SET run at its setting's snapshots and of the published runs at
+    theirs, against both null models (``p.panel_draws`` draws each, cached under the runs root), reduced to one
+    number per run, with the verdicts (:func:`panel_verdicts`) and descriptions."""
+    from .published import PUBLISHED_RUNS
+
+    runs, groups, epochs = dict(r["runs"]), dict(r["experiment"].settings), dict(r["setting_epochs"])
+    pub = r["published"]
+    if pub is not None:
+        runs.update({name: Path(pub.root) / name for name in PUBLISHED_RUNS})
+        groups[PUBLISHED], epochs[PUBLISHED] = PUBLISHED_RUNS, list(pub.epochs)
+    jobs = p.n_jobs if sum(r["experiment"].layer_edges) >= PANEL_POOL_EDGES else 1
+    frame = TP.panel_frame(runs, groups, epochs, list(PANEL), draws=p.panel_draws, seed=p.seed, n_jobs=jobs,
+                           cache_dir=Path(p.runs_root) / ".cache" / "metrics")
+    stats = TP.run_statistics(frame, {m: r["sparse"] if how == "sparse" else "network" for m, how in PANEL.items()})
+    epoch, common = int(r["setting_epochs"]["c"][-1]), (r["last_common"] if pub is not None else None)
+    series = [("b", int(r["setting_epochs"]["b"][-1]))]
+    decided = panel_verdicts(stats, p.panel_margins(), epoch=epoch, common=common)
+    checks = []  # setting c's rules applied to the published runs' own data (shown, not recorded as claims)
+    if pub is not None:
+        series += [(PUBLISHED, e) for e in sorted({common, pub.epochs[-1]})]
+        confidence = 1 - PANEL_ALPHA / (2 * len(PANEL_TESTS))
+        checks = [{"key": key, "epoch": e, "verdict": _panel_test(stats, PUBLISHED, e, key, margin, confidence)[0]}
+                  for e in sorted({common, pub.epochs[-1]}) for key, margin in p.panel_margins().items()]
+    return {"statistics": stats, "summary": TP.group_summary(stats), "epoch": epoch, "common": common,
+            "decided": decided, "published_checks": checks, "descriptions": _panel_descriptions(stats, epoch, series)}
+
+
 # ---------------------------------------------------------------------------
 # the notebook's API: Parameters -> run -> claims / context / figures
 # ---------------------------------------------------------------------------
@@ -355,6 +477,13 @@ class Parameters(StudyParameters):
     accuracy_margin_why: str
     heatmap_epochs: tuple | None
     sampler_ablation: bool
+    panel_draws: int
+    panel_gini_margin: float
+    panel_gini_margin_why: str
+    panel_unconnected_margin: float
+    panel_unconnected_margin_why: str
+    panel_spectral_margin: float
+    panel_spectral_margin_why: str
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -381,10 +510,11 @@ class Parameters(StudyParameters):
             self._set(name, check_bool(name, getattr(self, name)))
         self._set("baseline_pairs", check_int("baseline_pairs", self.baseline_pairs, minimum=2))
         self._set("n_boot", check_int("n_boot", self.n_boot, minimum=100))
-        for name in ("distance_margin", "accuracy_margin"):
+        for name in ("distance_margin", "accuracy_margin", *(f"panel_{k}_margin" for k in PANEL_TESTS)):
             self._set(name, check_real(name, getattr(self, name), minimum=0, exclusive_minimum=True))
-        for name in ("distance_margin_why", "accuracy_margin_why"):
+        for name in ("distance_margin_why", "accuracy_margin_why", *(f"panel_{k}_margin_why" for k in PANEL_TESTS)):
             self._set(name, check_str(name, getattr(self, name)))
+        self._set("panel_draws", check_int("panel_draws", self.panel_draws, minimum=2))
         self._set("heatmap_epochs", check_optional("heatmap_epochs", self.heatmap_epochs, lambda n, v: check_sequence(
             n, v, lambda m, e: check_int(m, e, minimum=0), unique=True)))
 
@@ -404,6 +534,11 @@ class Parameters(StudyParameters):
         """(distance margin, accuracy margin) with their justifications."""
         return (V.Margin(self.distance_margin, self.distance_margin_why),
                 V.Margin(self.accuracy_margin, self.accuracy_margin_why))
+
+    def panel_margins(self) -> dict[str, V.Margin]:
+        """Margin of each tested panel metric (:data:`PANEL_TESTS`) with its justification."""
+        return {k: V.Margin(getattr(self, f"panel_{k}_margin"), getattr(self, f"panel_{k}_margin_why"))
+                for k in PANEL_TESTS}
 
 
 @dataclass(frozen=True, eq=False)
@@ -426,8 +561,8 @@ class Result:
     (``frame``), each setting's shared snapshot epochs, the sparse layers, between-run matrices
     ``(setting, epoch) -> DistanceMatrix`` and their intervals (published ones included), each run's distance to
     its start, the random baseline, accuracy at the compared budget (the chain's also at its own), the published
-    networks, the epochs the verdicts compare at, the verdicts (``decided``), the descriptions, timings, and the
-    sampler ablation (:func:`sampler_ablation`) when run."""
+    networks, the epochs the verdicts compare at, the verdicts (``decided``), the descriptions, timings, the
+    sampler ablation (:func:`sampler_ablation`) when run, and the topology panel (:func:`topology_panel`)."""
 
     K_LAST: ClassVar[int] = K_LAST
     PUBLISHED: ClassVar[str] = PUBLISHED
@@ -455,6 +590,7 @@ class Result:
     descriptions: list
     seconds: dict
     ablation: dict | None = None
+    panel: dict | None = None
 
     def ours(self, epoch: int, key: str = "b") -> dict[str, np.ndarray]:
         """Layer -> matrix of setting ``key`` at ``epoch`` (sparse layers and ``"mean"``)."""
@@ -594,7 +730,10 @@ def run(params: Parameters) -> Result:
                                     choice=matrices[("b", last_common)])
         decided += ablation["decided"]
     seconds["distances"] = time.perf_counter() - clock
-    return Result(**r, decided=decided, descriptions=descriptions, seconds=seconds, ablation=ablation)
+    clock = time.perf_counter()
+    panel = topology_panel(r, p)
+    seconds["panel"] = time.perf_counter() - clock
+    return Result(**r, decided=decided, descriptions=descriptions, seconds=seconds, ablation=ablation, panel=panel)
 
 
 def claims(result: Result) -> Findings:
@@ -625,6 +764,12 @@ def claims(result: Result) -> Findings:
                               f"{mean['rejection']:.4f} (SD {sd['rejection']:.4f}); converged "
                               f"{int(acc['converged'].sum())} of {len(acc)}")
         findings.add_data("sampler_ablation", {"between_runs": r.ablation["intervals"], "accuracy": acc})
+    if r.panel is not None:
+        for d in r.panel["decided"]:
+            findings.claim_verdict(d.claim, d.verdict, detail=d.detail, spread=d.spread)
+        for d in r.panel["descriptions"]:
+            findings.claim(d["claim"], measured=d["measured"], holds=None, detail=d["detail"], spread=d["spread"])
+        findings.add_data("topology_panel", {"runs": r.panel["statistics"], "settings": r.panel["summary"]})
     findings.add_data("seconds", r.seconds)
     _headlines(r, findings)
     return findings
@@ -648,6 +793,13 @@ def _headlines(r: Result, findings: Findings) -> None:
     if sampler:
         findings.headline("The regrowth sampler (ours or the SET reference's) moves how far apart the runs end "
                           "(ablation)", sampler, setting + ", retrained with rejection regrowth")
+    if r.panel is not None:
+        findings.headline("What SET training does to a topology beyond its edge count (this project's extension, "
+                          "with null models)", [d.claim for d in r.panel["decided"]],
+                          setting + f"; setting c ({p.independent_runs} runs) at epoch {r.panel['epoch']}, each against "
+                          f"{p.panel_draws} draws of each null model" + (
+                              f"; the chain against the published networks at epoch {r.panel['common']}"
+                              if r.panel["common"] is not None else ""))
 
 
 def rule_context(params: Parameters) -> dict[str, Any]:
@@ -658,9 +810,48 @@ def rule_context(params: Parameters) -> dict[str, Any]:
     chain = sorted(set(p.snapshot_epochs) | {0, p.epochs})
     other = sorted({e for e in chain if e <= p.accuracy_budget} | {p.accuracy_budget})
     common = sorted(set(chain) & set(PUBLISHED_EPOCHS))
-    return {"p": p, "k_last": K_LAST, "threshold": CONVERGENCE_THRESHOLD,
-            "rule_epoch": common[-1] if p.use_published and common else None,
-            "rule_same_epoch": G.comparable_epoch(other, chain)}
+    rule_epoch = common[-1] if p.use_published and common else None
+    family = len(PANEL_TESTS) * (1 if rule_epoch is None else 2)
+    return {"p": p, "k_last": K_LAST, "threshold": CONVERGENCE_THRESHOLD, "rule_epoch": rule_epoch,
+            "rule_same_epoch": G.comparable_epoch(other, chain),
+            "panel_rules": {"epoch": p.accuracy_budget, "family": family, "alpha": PANEL_ALPHA,
+                            "confidence": 1 - PANEL_ALPHA / family, "margins": p.panel_margins()}}
+
+
+def _panel_context(r: Result, findings: Findings) -> dict[str, Any] | None:
+    """The panel's numbers for the templates: verdict rows, the spreads beside the margins, the static-network
+    rows, the rules applied to the published runs, and a table of every metric against both nulls."""
+    if r.panel is None:
+        return None
+    by_name, panel, stats = {c.claim: c for c in findings.claims}, r.panel, r.panel["statistics"]
+
+    def row(key: str, d: Decided) -> dict:
+        c = by_name[d.claim]
+        return {"claim": c.claim, "label": PANEL_VALUES[key], "measured": c.measured, "ci": c.rule["ci"],
+                "verdict": c.verdict, "rule": c.rule["rule"], "margin": c.rule["margin"], "spread": c.spread,
+                "short": d.short}
+
+    n = len(PANEL_TESTS)
+    noise = {key: {"label": PANEL_VALUES[key], "static_sd": float(_excess(stats, "c", 0, key).std(ddof=1)),
+                   "null_sd": float(_excess(stats, "c", 0, key, "null_sd").mean()),
+                   "value": float(_excess(stats, "c", 0, key, "null_mean").mean())} for key in PANEL_TESTS}
+    summary = panel["summary"].set_index(["group", "epoch", "metric", "null"])
+    columns = [("c", panel["epoch"]), ("b", int(r.setting_epochs["b"][-1]))]
+    if r.published is not None:
+        columns += [(PUBLISHED, e) for e in sorted({panel["common"], r.published.epochs[-1]})]
+    table = [{"metric": m, "null": null, "cells": [
+        {k: float(summary.loc[(g, e, m, null), k]) for k in ("value", "null_mean")} for g, e in columns]}
+        for m in PANEL for null in TP.NULLS]
+    return {"tests": {key: row(key, d) for key, d in zip(PANEL_TESTS, panel["decided"][:n])},
+            "reproduce": {key: row(key, d) for key, d in zip(PANEL_TESTS, panel["decided"][n:])},
+            "noise": noise, "epoch": panel["epoch"], "common": panel["common"],
+            "static": [{"label": PANEL_VALUES[d["key"]], "measured": d["measured"], "spread": by_name[d["claim"]].spread}
+                       for d in panel["descriptions"] if d["kind"] == "static"],
+            "checks": [{**c, "label": PANEL_VALUES[c["key"]], "verdict": c["verdict"].verdict}
+                       for c in panel["published_checks"]],
+            "columns": [f"{setting_name(g)}, epoch {e}" for g, e in columns], "table": table,
+            "degree_determined": ["in_degree_gini", "out_degree_gini", "dead_neurons", "unconnected_inputs"],
+            "seconds": r.seconds.get("panel", 0.0)}
 
 
 def context(result: Result, findings: Findings) -> dict[str, Any]:
@@ -722,5 +913,6 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
             "sampler": sampler, "one": claim("NNSTD between the chain's runs after one epoch"),
             "sampler_accuracy": claim("Accuracy of the chain's runs by regrowth sampler"),
             "range": claim("Range of accuracy"), "converged": claim("SET runs converged"),
+            "panel": _panel_context(r, findings),
             "chain_full": claim("Accuracy of the chain's runs at epoch"),
             "published_accuracy": claim("Published runs' logged accuracy")}

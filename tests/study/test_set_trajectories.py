@@ -3,6 +3,8 @@ templates), of sparsetopo.study.run_groups and of the figures of notebook 03."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ from sparsetopo.store.config import RunConfig
 from sparsetopo.study import published as P
 from sparsetopo.study import run_groups as G
 from sparsetopo.study import set_trajectories as E
+from sparsetopo.study import topology_panel as TP
 from sparsetopo.study import verdicts as V
 from sparsetopo.study.common import layer_matrix
 from sparsetopo.study.prose import render, template_names
@@ -95,14 +98,23 @@ def test_parameters_check_budgets_and_margins():
         E.Parameters.resolve(distance_margin=0.0)
     with pytest.raises(ValueError, match="snapshot_epochs"):
         E.Parameters.resolve(epochs=20, other_epochs=None, snapshot_epochs=(0, 30))
+    with pytest.raises(ValueError, match="panel_spectral_margin"):
+        E.Parameters.resolve(panel_spectral_margin=0.0)
+    with pytest.raises(ValueError, match="panel_draws"):
+        E.Parameters.resolve(panel_draws=1)
+    margins = E.Parameters.resolve(panel_gini_margin_why="why g").panel_margins()
+    assert list(margins) == list(E.PANEL_TESTS) and margins["gini"].justification == "why g"
+    assert margins["spectral"].value == 0.1
     distance, accuracy = E.Parameters.resolve(distance_margin_why="why d", accuracy_margin_why="why a").margins()
     assert (distance.value, distance.justification, accuracy.value) == (0.05, "why d", 0.005)
     text = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(distance_margin=0.07)))
     assert "±0.07" in text and "Equivalence" in text and "inconclusive" in text and "epoch 50" in text
     assert "regrowth sampler" in text  # the default profile runs the sampler ablation
+    assert "Bonferroni over the 6 claims" in text and "99.17%" in text and "(d) At epoch 50" in text
     text = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(sampler_ablation=False,
                                                                                  use_published=False)))
     assert "regrowth sampler" not in text and "no common epoch" in text
+    assert "Bonferroni over the 3 claims" in text and "(d)" not in text
 
 
 # ---------------------------------------------------------------------------
@@ -240,6 +252,82 @@ def test_accuracy_verdicts_equivalence_and_convergence_cap():
 
 
 # ---------------------------------------------------------------------------
+# the topology panel's rules
+# ---------------------------------------------------------------------------
+
+
+def panel_stats(excess: dict, sd: float = 0.002, runs: int = 5) -> pd.DataFrame:
+    """A table like :func:`~sparsetopo.study.topology_panel.run_statistics`: per (group, epoch, key) ``runs`` runs
+    whose excess over the key's null is ``excess[...]`` plus a fixed spread of standard deviation ``sd``."""
+    rows, jitter = [], np.zeros(1) if runs == 1 else np.linspace(-1, 1, runs) * sd / np.linspace(-1, 1, runs).std(ddof=1)
+    for (group, epoch, key), value in excess.items():
+        metric, null, _ = E.PANEL_TESTS[key]
+        for i, j in enumerate(jitter):
+            rows.append({"group": group, "run": f"{group}{i}", "epoch": epoch, "metric": metric, "null": null,
+                         "value": 0.3 + value + j, "null_mean": 0.3, "excess": value + j, "null_sd": 0.004})
+    return pd.DataFrame(rows)
+
+
+PANEL_MARGINS = {"gini": V.Margin(0.025, "test"), "unconnected": V.Margin(0.015, "test"),
+                 "spectral": V.Margin(0.1, "test")}
+
+
+def test_panel_verdicts_on_synthetic_runs():
+    # skewed fan-in far beyond the margin, no unconnected inputs, a spectrum within the margin of its null
+    stats = panel_stats({("c", 20, "gini"): 0.08, ("c", 20, "unconnected"): 0.0, ("c", 20, "spectral"): 0.01})
+    decided = E.panel_verdicts(stats, PANEL_MARGINS, epoch=20)
+    assert [d.verdict.rule for d in decided] == ["superiority", "superiority", "equivalence"]
+    assert [d.verdict.verdict for d in decided] == [V.HOLDS, V.DOES_NOT_HOLD, V.HOLDS]
+    assert all(d.kind == "topology" and "setting c, epoch 20" in d.claim for d in decided)
+    assert decided[0].verdict.estimate == pytest.approx(0.08)
+    assert "98.33% interval (Bonferroni: 0.05 over 3 claims)" in decided[0].detail
+    # the interval is a Student-t interval over the five runs at the Bonferroni level
+    from scipy import stats as st
+
+    low, high = decided[0].verdict.low, decided[0].verdict.high
+    assert low < 0.08 < high and high - low == pytest.approx(2 * 0.002 / np.sqrt(5) * st.t.ppf(1 - 0.05 / 6, 4))
+    # near the margins, with a wide spread: inconclusive
+    stats = panel_stats({("c", 20, "gini"): 0.025, ("c", 20, "unconnected"): 0.015, ("c", 20, "spectral"): 0.09},
+                        sd=0.02)
+    assert {d.verdict.verdict for d in E.panel_verdicts(stats, PANEL_MARGINS, epoch=20)} == {V.INCONCLUSIVE}
+    # a spectrum far from its null: equivalence does not hold; fewer than two runs: inconclusive
+    stats = panel_stats({("c", 20, "gini"): 0.0, ("c", 20, "unconnected"): 0.05, ("c", 20, "spectral"): -0.5})
+    out = E.panel_verdicts(stats, PANEL_MARGINS, epoch=20)
+    assert [d.verdict.verdict for d in out] == [V.DOES_NOT_HOLD, V.HOLDS, V.DOES_NOT_HOLD]
+    one = panel_stats({("c", 20, k): 0.5 for k in E.PANEL_TESTS}, runs=1)
+    assert {d.verdict.verdict for d in E.panel_verdicts(one, PANEL_MARGINS, epoch=20)} == {V.INCONCLUSIVE}
+
+
+def test_panel_verdicts_against_the_published_runs():
+    excess = {("c", 20, k): 0.0 for k in E.PANEL_TESTS}
+    excess.update({("b", 50, "gini"): -0.014, ("published", 50, "gini"): 0.071,  # not reproduced
+                   ("b", 50, "unconnected"): 0.001, ("published", 50, "unconnected"): 0.0,  # reproduced
+                   ("b", 50, "spectral"): 0.0, ("published", 50, "spectral"): 0.095})  # straddles the margin
+    decided = E.panel_verdicts(panel_stats(excess, sd=0.004), PANEL_MARGINS, epoch=20, common=50)
+    assert len(decided) == 6 and all("12 claims" not in d.detail and "6 claims" in d.detail for d in decided)
+    reproduce = decided[3:]
+    assert all(d.claim.startswith("The chain's SET runs reproduce the published runs'") and "(epoch 50)" in d.claim
+               for d in reproduce)
+    assert [d.verdict.verdict for d in reproduce] == [V.DOES_NOT_HOLD, V.HOLDS, V.INCONCLUSIVE]
+    assert reproduce[0].verdict.estimate == pytest.approx(-0.085)
+
+
+def test_run_statistics_average_layers_within_a_run():
+    rows = []
+    for run, shift in (("x0", 0.0), ("x1", 0.1)):
+        for layer, value, null_mean, null_std in (("layer_0", 0.2, 0.1, 0.03), ("layer_1", 0.4, 0.3, 0.04),
+                                                  ("layer_2", 9.0, 9.0, 0.0), ("network", 0.5, 0.5, 0.01)):
+            rows.append({"group": "c", "run": run, "epoch": 3, "metric": "in_degree_gini", "layer": layer,
+                         "value": value + shift, "null": "er", "null_mean": null_mean, "null_std": null_std})
+    stats = TP.run_statistics(pd.DataFrame(rows), {"in_degree_gini": [0, 1], "dead_neurons": "network"})
+    assert list(stats["run"]) == ["x0", "x1"] and set(stats["metric"]) == {"in_degree_gini"}
+    assert stats["value"].tolist() == pytest.approx([0.3, 0.4]) and stats["excess"].tolist() == pytest.approx([0.1, 0.2])
+    assert stats["null_sd"].tolist() == pytest.approx([0.025, 0.025])  # sqrt(0.03^2 + 0.04^2) / 2
+    summary = TP.group_summary(stats)
+    assert summary.loc[0, ["value", "low", "high", "runs"]].tolist() == pytest.approx([0.35, 0.3, 0.4, 2])
+
+
+# ---------------------------------------------------------------------------
 # the published networks and a real run
 # ---------------------------------------------------------------------------
 
@@ -319,8 +407,10 @@ def test_sampler_ablation_retrains_the_chain_with_rejection_regrowth(tiny_study)
 def test_claims_name_the_headlines_of_the_paper_claim(tiny_study):
     result, findings, _ = tiny_study
     heads = {h["paper_claim"]: h for h in findings.headlines}
-    assert len(heads) == 3
-    far, alike, sampler = findings.headlines
+    assert len(heads) == 4
+    far, alike, sampler, panel = findings.headlines
+    assert panel["claims"] == [d.claim for d in result.panel["decided"]] and len(panel["claims"]) == 3
+    assert "setting c (3 runs) at epoch 10, each against 8 draws of each null model" in panel["setting"]
     # without the published networks, "far apart" is the chain's distance on the random baseline's scale
     assert far["claims"] == ["NNSTD between runs / random baseline (b: 1% chain (Fig. 4), layer mean, epoch 10)"]
     assert alike["claims"] == [d.claim for d in result.decided if d.kind == "accuracy"] and len(alike["claims"]) == 2
@@ -332,12 +422,16 @@ def test_claims_name_the_headlines_of_the_paper_claim(tiny_study):
 
 def test_templates_render_with_the_context_of_a_tiny_run(tiny_study):
     _, findings, ctx = tiny_study
-    assert {"rules", "runs", "distances", "accuracy", "sampler", "discussion"} <= set(template_names("03_evolution"))
+    assert {"rules", "runs", "distances", "accuracy", "sampler", "panel", "discussion"} <= set(
+        template_names("03_evolution"))
     text = {section: render("03_evolution", section, **ctx) for section in template_names("03_evolution")}
     assert all(t.strip() for t in text.values())
     assert "| r0 |" not in text["runs"] and "| b3 |" in text["runs"] and "| c2 |" in text["runs"]
     assert "| rejection |" in text["sampler"] and "not compared in this profile" in text["distances"]
     assert "regrowth sampler, tested" in text["discussion"] and "Reproduction of Fig. 4" not in text["discussion"]
+    assert "**Static networks.**" in text["panel"] and "| Ramanujan gap | degree-preserving |" in text["panel"]
+    assert "| in-degree Gini | degree-preserving |" not in text["panel"]  # equal to its null by construction
+    assert "beyond its edge count" in text["discussion"] and "published runs' own data" not in text["discussion"]
     assert "{{" not in "".join(text.values()) and "{%" not in "".join(text.values())
     # the published networks' branches, filled with rows of the tiny run (StrictUndefined checks every name)
     rows, ratio = ctx["same_start"], ctx["ratio"]["chain"]
@@ -349,6 +443,11 @@ def test_templates_render_with_the_context_of_a_tiny_run(tiny_study):
     discussion = render("03_evolution", "discussion", **extra)
     assert "Reproduction of Fig. 4" in discussion and "Against the published runs, per layer" in discussion
     assert "Published edge counts per layer: [100, 60, 120]" in render("03_evolution", "distances", **extra)
+    panel = {**ctx["panel"], "reproduce": ctx["panel"]["tests"], "common": 10,
+             "checks": [{"key": "gini", "label": "in-degree Gini", "epoch": e, "verdict": "holds"} for e in (10, 190)]}
+    discussion = render("03_evolution", "discussion", **{**extra, "panel": panel})
+    assert "The chain against the published runs at epoch 10" in discussion
+    assert "in-degree Gini at epoch 10, holds; in-degree Gini at epoch 190, holds" in discussion and "the skew is there in the published" in discussion
     # no ablation, ours clearly further apart than the published: the explanation is named as untested
     extra.update(effect=[], sampler=None, reproduction=[{**rows[0], "ci": [0.1, 0.2]}])
     assert "not tested in this profile" in render("03_evolution", "discussion", **extra)
@@ -360,7 +459,9 @@ def test_figures_draw_each_interval_once(tiny_study):
 
     result, _, _ = tiny_study
     figs = E.figures(result)
-    assert list(figs) == ["between_runs", "heatmaps", "verdicts", "accuracy", "distance_to_start", "regrowth_sampler"]
+    assert list(figs) == ["between_runs", "heatmaps", "verdicts", "accuracy", "distance_to_start", "topology_panel",
+                          "panel_verdicts", "regrowth_sampler"]
+    assert len(figs["topology_panel"].axes) == 6 and len(figs["panel_verdicts"].axes) == 3
     # equivalence and non-inferiority of one difference decide on one interval: one point, both verdicts named
     ours, theirs = published_like(0.2)
     decided = E.distance_verdicts(ours, theirs, group(5, 0.45, 0.01), ours["mean"][:5, :5], epoch=50, same_epoch=20,
@@ -371,3 +472,29 @@ def test_figures_draw_each_interval_once(tiny_study):
     assert len(decided) == 7 and len(labels) == len(points) == 4
     assert labels[0] == "layer 0, epoch 50: chain - published — equivalence: does not hold, non-inferiority: holds"
     assert points[0].get_color() == "black" and points[3].get_color() == "tab:red"  # mixed verdicts; one rule
+
+
+def test_topology_panel_of_a_tiny_run(tiny_study):
+    result, findings, ctx = tiny_study
+    panel, stats = result.panel, result.panel["statistics"]
+    # every run of every setting at its setting's snapshots, every metric, both nulls
+    assert set(stats["group"]) == {"a", "b", "c"} and set(stats["metric"]) == set(E.PANEL)
+    assert set(stats["null"]) == {"er", "degree"} and len(stats) == (4 * 4 + 6 * 4) * len(E.PANEL) * 2
+    assert panel["epoch"] == 10 and panel["common"] is None and panel["published_checks"] == []
+    # the degrees fix the Gini coefficients and disconnected units: equal to their degree-preserving null
+    fixed = stats[(stats["null"] == "degree") & stats["metric"].isin(["in_degree_gini", "unconnected_inputs"])]
+    assert np.allclose(fixed["excess"], 0) and np.allclose(fixed["null_sd"], 0)
+    # an Erdős–Rényi null depends only on shapes and counts: the same for every run of the exact-count settings
+    er = stats[(stats["null"] == "er") & (stats["metric"] == "in_degree_gini")]
+    assert er["null_mean"].nunique() == 1
+    # epoch 0 of setting c is its static network, a random graph: the descriptions compare the last epoch with it
+    static = [d for d in panel["descriptions"] if d["kind"] == "static"]
+    assert len(static) == 3 and all("minus their static start (epoch 0)" in d["claim"] for d in static)
+    recorded = {c.claim: c for c in findings.claims}
+    for d in panel["decided"]:
+        assert recorded[d.claim].verdict == d.verdict.verdict and recorded[d.claim].rule["rule"] == d.verdict.rule
+    assert set(findings.data["topology_panel"]) == {"runs", "settings"}
+    assert ctx["panel"]["noise"]["gini"]["static_sd"] > 0 and ctx["panel"]["reproduce"] == {}
+    # cached by content under the runs root (snapshots with the same edges, such as the shared start, share entries)
+    cache = list((Path(result.params.runs_root) / ".cache" / "metrics").glob("metrics-*.npz"))
+    assert 0 < len(cache) <= (4 * 4 + 6 * 4) * len(E.PANEL) * 2

@@ -1,7 +1,7 @@
 """Figures of notebook ``03_evolution`` (:mod:`sparsetopo.study.set_trajectories`), drawn from its ``Result``.
 
 :func:`figures` returns every figure by name: ``between_runs``, ``heatmaps``, ``verdicts``, ``accuracy``,
-``distance_to_start`` and, with the sampler ablation, ``regrowth_sampler``. Figure code only reads numbers
+``distance_to_start``, ``topology_panel``, ``panel_verdicts`` and, with the sampler ablation, ``regrowth_sampler``. Figure code only reads numbers
 the study computed; the series names and the last-k window come with the result.
 """
 
@@ -204,6 +204,95 @@ def _distance_to_start(r):
     return fig
 
 
+#: The panel's metrics drawn, with their axis labels; the first four are functions of the degrees.
+_PANEL_SHOWN = {"in_degree_gini": "in-degree Gini (mean over sparse layers)",
+                "out_degree_gini": "out-degree Gini (mean over sparse layers)",
+                "dead_neurons": "dead neurons (fraction of all neurons)",
+                "unconnected_inputs": "input features without a weight (fraction)",
+                "effective_paths": "effective paths (log10)",
+                "ramanujan_gap": "Ramanujan gap: bound - σ2 (mean over sparse layers)"}
+_NULL_NAMES = {"er": "Erdős–Rényi", "degree": "degree-preserving"}
+_DEGREE_DETERMINED = ("in_degree_gini", "out_degree_gini", "dead_neurons", "unconnected_inputs")
+_NULL_BANDS = {("b", "er"): dict(color="grey", alpha=0.3, label="Erdős–Rényi null, ours (mean ± 2 SD over draws)"),
+               ("published", "er"): dict(facecolor="none", edgecolor="grey", hatch="///", linewidth=0.0,
+                                         label="Erdős–Rényi null, published edge counts"),
+               ("b", "degree"): dict(color="tab:blue", alpha=0.18, label="degree-preserving null, the chain"),
+               ("published", "degree"): dict(facecolor="none", edgecolor="tab:blue", hatch="\\\\", linewidth=0.0,
+                                             label="degree-preserving null, published runs")}
+
+
+def _topology_panel(r):
+    """Each panel metric against epoch: every setting and the published runs (mean over runs, bars min-max),
+    beside the bands (null mean ± 2 SD over draws) of the Erdős–Rényi null and, for the metrics the degrees do not
+    fix, the degree-preserving null."""
+    summary = r.panel["summary"]
+    groups = [g for g in (r.PUBLISHED, "b", "a", "c") if g in set(summary["group"])]
+    xmax = float(summary["epoch"].max())
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8.4), squeeze=False)
+    offsets = dict(zip(groups, np.linspace(-1, 1, len(groups)) * 0.008 * xmax))
+    for ax, (metric, label) in zip(axes.flat, _PANEL_SHOWN.items()):
+        for (group, null), band in _NULL_BANDS.items():
+            part = summary[(summary["group"] == group.replace("published", r.PUBLISHED)) & (summary["metric"] == metric)
+                           & (summary["null"] == null)].sort_values("epoch")
+            if part.empty or (null == "degree" and metric in _DEGREE_DETERMINED):
+                continue
+            ax.fill_between(part["epoch"], part["null_mean"] - 2 * part["null_sd"], part["null_mean"] + 2 * part["null_sd"],
+                            step=None, zorder=1, **band)
+        for group in groups:
+            part = summary[(summary["group"] == group) & (summary["metric"] == metric) & (summary["null"] == "er")]
+            part = part.sort_values("epoch")
+            st, y = _STYLE[group], part["value"].to_numpy()
+            ax.errorbar(part["epoch"].to_numpy() + offsets[group], y,
+                        yerr=[y - part["low"].to_numpy(), part["high"].to_numpy() - y], color=st["color"],
+                        marker=st["marker"], linestyle=st["linestyle"], markersize=4, capsize=2, linewidth=1.2,
+                        label=_series_label(r, group), zorder=3)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.yaxis.set_major_locator(MaxNLocator(6))
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    more, extra = axes[1][2].get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    seen.update({k: h for h, k in zip(more, extra) if k not in seen})
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle(f"The topology panel along SET trajectories, each value beside its null models "
+                 f"({r.params.panel_draws} draws each; bars: min-max over runs). Ours: {_budget(r.params)}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _panel_verdicts(r):
+    """One panel per tested metric: each decided excess (or difference of excesses) with its Bonferroni interval,
+    the margin shaded (equivalence: ±margin; superiority: the line at +margin)."""
+    decided = r.panel["decided"]
+    shorts = [d.short.split(": ")[-1] for d in decided]
+    keys = list(dict.fromkeys(shorts))
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.4 * len(keys), 1.6 + 0.8 * max(shorts.count(k) for k in keys)),
+                             squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        rows = [d for d, s in zip(decided, shorts) if s == key]
+        for y, d in enumerate(rows):
+            v = d.verdict
+            if v.rule == "equivalence":
+                ax.fill_between([-v.margin, v.margin], y - 0.4, y + 0.4, color="tab:green", alpha=0.12, linewidth=0)
+            else:
+                ax.plot([v.margin, v.margin], [y - 0.4, y + 0.4], color="tab:green", linewidth=2)
+            low, high = (v.estimate if np.isnan(v.low) else v.low), (v.estimate if np.isnan(v.high) else v.high)
+            ax.errorbar([v.estimate], [y], xerr=[[v.estimate - low], [high - v.estimate]], fmt="o",
+                        color=_VERDICT_COLOURS[v.verdict], capsize=3)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([f"{d.short.split(': ')[0]}\n{d.verdict.rule}: {d.verdict.verdict}" for d in rows], fontsize=8)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        metric, null = key.split(" - ")
+        ax.set_title(f"{_PANEL_SHOWN[metric]}\nminus its {_NULL_NAMES[null.split()[0]]} null", fontsize=9)
+        ax.set_xlabel("excess over the null (or its difference)", fontsize=8)
+    fig.suptitle("The panel's verdicts: Bonferroni intervals over runs against the margin (shaded ±margin: "
+                 "equivalence; green line: superiority's margin)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def figures(result) -> dict[str, Any]:
     """Every figure of notebook ``03_evolution`` by name (closed in pyplot: show them with
     :func:`sparsetopo.study.notebook.show`, save them with ``Findings.save_figures``)."""
@@ -215,6 +304,8 @@ def figures(result) -> dict[str, Any]:
         f"epoch {r.last_common}. Ours: {_budget(p)}", height=4.4, ncol=3, legend_y=-0.12, published_extras=True),
         "heatmaps": _heatmaps(r), "verdicts": _verdicts(r), "accuracy": _accuracy(r),
         "distance_to_start": _distance_to_start(r)}
+    if r.panel is not None:
+        out.update(topology_panel=_topology_panel(r), panel_verdicts=_panel_verdicts(r))
     if r.ablation is not None:
         frame = pd.concat([r.intervals[r.intervals["series"].isin([r.PUBLISHED, "b"])], r.ablation["intervals"]])
         shown = [s for s in (r.PUBLISHED, "b", r.REJECTION) if s in set(frame["series"])]
