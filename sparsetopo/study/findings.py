@@ -211,19 +211,31 @@ def _tally(verdicts: list[str]) -> str:
     return ", ".join(f"{v} in {k} of {len(verdicts)}" for v, k in counts)
 
 
-def headline_lines(findings: dict, *, link: str | None = None) -> list[str]:
-    """One Markdown line per headline of a ``findings.json`` dict: the paper's claim, the tally of its
-    verdicts, the setting, and each claim's number and verdict (``link``: a path the line points to)."""
+def _numbers(chosen: list[dict]) -> str:
+    values = [c["measured"] for c in chosen if c["measured"] is not None]
+    if not values:
+        return ""
+    if len(chosen) == 1:
+        return f" {values[0]:.4g}{_interval(chosen[0])}."
+    return f" Estimates {min(values):.4g} to {max(values):.4g}."
+
+
+def headline_lines(findings: dict, *, link: str | None = None, details: bool = True) -> list[str]:
+    """Markdown lines for the headlines of a ``findings.json`` dict: one line per headline (the paper's claim,
+    the tally of its verdicts, the number behind it, the setting; ``link``: a path the line points to), and with
+    ``details`` each claim's number, interval and verdict nested below it."""
     claims = {c["claim"]: c for c in findings["claims"]}
     lines = []
     for h in findings.get("headlines", []):
         chosen = [claims[name] for name in h["claims"] if name in claims]
         verdicts = [verdict_word(c["holds"], c.get("verdict")) for c in chosen]
         where = f" ([{findings['notebook']}]({link}))" if link else ""
-        lines.append(f"- **{h['paper_claim']}** — **{_tally(verdicts)}**{where}. *Setting:* {h['setting']}")
-        for c, v in zip(chosen, verdicts):
-            measured = "" if c["measured"] is None else f": {c['measured']:.4g}{_interval(c)}"
-            lines.append(f"  - {c['claim']}{measured} → {v}")
+        lines.append(f"- **{h['paper_claim']}** — **{_tally(verdicts)}**{where}.{_numbers(chosen)} "
+                     f"*Setting:* {h['setting']}")
+        if details:
+            for c, v in zip(chosen, verdicts):
+                measured = "" if c["measured"] is None else f": {c['measured']:.4g}{_interval(c)}"
+                lines.append(f"  - {c['claim']}{measured} → {v}")
     return lines
 
 

@@ -81,12 +81,18 @@ def render(text: str, figures_root: str | Path) -> str:
 
 
 def headline_markdown(figures_root: str | Path) -> str:
-    """What the study found: the headlines of every ``<figures_root>/*/findings.json``, in notebook order."""
-    lines = []
+    """What the study found: one line per headline of every ``<figures_root>/*/findings.json`` (notebook order),
+    then the number and verdict of each claim behind them, folded in a ``<details>`` block."""
+    short, full = [], []
     for path in sorted(Path(figures_root).glob("*/findings.json")):
         findings = atomic.read_json(path)
-        lines += headline_lines(findings, link=f"notebooks/{findings['notebook']}.ipynb")
-    return "\n".join(lines) + ("\n" if lines else "")
+        link = f"notebooks/{findings['notebook']}.ipynb"
+        short += headline_lines(findings, link=link, details=False)
+        full += headline_lines(findings, link=link)
+    if not short:
+        return ""
+    return ("\n".join(short) + "\n\n<details><summary>The claims behind each line, with their numbers and 95% "
+            "intervals</summary>\n\n" + "\n".join(full) + "\n\n</details>\n")
 
 
 def update_readme(readme: str | Path = ROOT / "README.md", figures_root: str | Path = ROOT / "figures", *,
