@@ -487,3 +487,21 @@ def convergence_table(frame, *, run: str = "run_id", x: str = "epoch", y: str = 
                        note="")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+__all__ += ["joint_verdict"]
+
+
+def joint_verdict(parts: Sequence[Verdict], names: Sequence[str]) -> Verdict:
+    """A claim made of several: holds when every part holds, does not hold when one does not, else inconclusive.
+
+    The returned Verdict carries the first part's rule, estimate and interval;
+    its note lists every part's verdict.
+    """
+    if not parts or len(parts) != len(names):
+        raise ValueError("give one name per verdict, at least one")
+    words = [p.verdict for p in parts]
+    word = DOES_NOT_HOLD if DOES_NOT_HOLD in words else HOLDS if all(w == HOLDS for w in words) else INCONCLUSIVE
+    first = parts[0]
+    note = "joint: " + "; ".join(f"{n}: {p.verdict}" for n, p in zip(names, parts))
+    return Verdict(word, first.rule, first.estimate, first.low, first.high, first.margin, first.justification, note)
