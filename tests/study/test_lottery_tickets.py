@@ -178,3 +178,21 @@ def test_figures_draw_every_figure_the_notebook_shows(tiny):
     assert list(figs) == ["imp_rounds", "learning_curves", "accuracy_vs_cost", "set_cost", "nnstd_matrix",
                           "nnstd_embedding"]
     assert all(isinstance(f, Figure) and f.axes for f in figs.values())
+
+
+@pytest.mark.parametrize("word", [vd.HOLDS, vd.DOES_NOT_HOLD, vd.INCONCLUSIVE])
+def test_every_branch_of_the_discussion_renders(tiny, word):
+    """The templates' conditionals for every verdict word, converged or not, targets reached or not."""
+    import copy
+
+    ctx = copy.deepcopy({k: v for k, v in tiny.context.items() if k != "p"})
+    for v in ctx["v"].values():
+        v["verdict"] = word
+    for reached in (0, 2):
+        for target in ctx["reach"].values():
+            target.update(n_reached=reached, epochs=[5] * reached)
+        ctx.update(n_unconverged=reached, unconverged={"dense": reached} if reached else {})
+        for section in ("discussion", "costs", "convergence"):
+            text = render("04_lottery_tickets", section, p=tiny.params, **ctx)
+            assert "{{" not in text and "{%" not in text
+        assert f"**{word}**" in render("04_lottery_tickets", "discussion", p=tiny.params, **ctx)
