@@ -12,7 +12,7 @@ from ..stats import mean_ci
 from ..topology.masks import as_topology, densities
 from .verdicts import network_bootstrap_ci
 
-__all__ = ["sparse_layers", "sparse_mean", "baseline_frame", "pair_summary", "layer_matrix", "baseline_value"]
+__all__ = ["sparse_layers", "sparse_mean", "baseline_frame", "pair_summary", "layer_matrix", "baseline_value", "group_blocks"]
 
 
 def sparse_layers(topology: Sequence[Any]) -> list[int]:
@@ -93,3 +93,48 @@ def baseline_value(baseline: pd.DataFrame, layer: str | int, sparse: Sequence[in
     ``sparse`` layers' baselines."""
     b = baseline.set_index("layer")["baseline"]
     return float(np.mean([b[str(k)] for k in sparse])) if str(layer) == "mean" else float(b[str(layer)])
+
+
+
+def group_blocks(matrix: np.ndarray, groups: Sequence[str], baseline: Any, *, seed: int = 0) -> pd.DataFrame:
+    """Mean distance within and between groups of networks, against a random baseline.
+
+    Parameters
+    ----------
+    matrix : ``(n, n)`` symmetric distances between networks (e.g. a DistanceMatrix's ``mean``).
+    groups : the group of each network; blocks follow the groups' order of first appearance.
+    baseline : the random-topology baseline (``mean`` and ``ci``), e.g. a
+        :class:`~sparsetopo.nnstd.pairwise.Calibration`.
+    seed : seed of the bootstrap.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per pair of groups ``a <= b``: ``block`` ("a – b"), ``group_a, group_b, n_pairs`` (within a
+        group only pairs of different networks), ``nnstd_mean``, its 95% interval ``ci_low, ci_high``
+        (:func:`~sparsetopo.study.verdicts.network_bootstrap_ci`, resampling networks, not pairs; NaN with too
+        few networks), ``nnstd_min, nnstd_max, ratio`` (to the baseline mean) and the baseline's
+        ``random_mean, random_low, random_high``.
+    """
+    import itertools
+
+    from .verdicts import network_bootstrap_ci
+
+    g = np.asarray(groups)
+    rows = []
+    for a, b in itertools.combinations_with_replacement(list(dict.fromkeys(groups)), 2):
+        ia, ib = np.flatnonzero(g == a), np.flatnonzero(g == b)
+        sub = matrix[np.ix_(ia, ib)]
+        values = sub[np.triu_indices(len(ia), k=1)] if a == b else sub.ravel()
+        try:
+            lo, hi = network_bootstrap_ci(sub, between=a != b, seed=seed).ci
+        except ValueError:  # too few networks to resample
+            lo, hi = np.nan, np.nan
+        mean = float(np.mean(values)) if values.size else np.nan
+        rows.append({"block": f"{a} – {b}", "group_a": a, "group_b": b, "n_pairs": int(values.size),
+                     "nnstd_mean": mean, "ci_low": lo, "ci_high": hi,
+                     "nnstd_min": float(np.min(values)) if values.size else np.nan,
+                     "nnstd_max": float(np.max(values)) if values.size else np.nan,
+                     "ratio": mean / baseline.mean if baseline.mean > 0 else np.nan,
+                     "random_mean": baseline.mean, "random_low": baseline.ci[0], "random_high": baseline.ci[1]})
+    return pd.DataFrame(rows)

@@ -64,6 +64,7 @@ __all__ = [
     "last_k_mean",
     "pair_difference_ci",
     "ratio_ci",
+    "joint_verdict",
 ]
 
 HOLDS = "holds"
@@ -550,3 +551,19 @@ def ratio_ci(matrix: np.ndarray, baseline: float, *, n_boot: int = 2000, seed: i
     if not baseline > 0:
         raise ValueError(f"baseline must be > 0, got {baseline!r}")
     return network_bootstrap_ci(matrix, statistic=lambda v: float(np.mean(v)) / baseline, n_boot=n_boot, seed=seed)
+
+
+
+def joint_verdict(parts: Sequence[Verdict], names: Sequence[str]) -> Verdict:
+    """A claim made of several: holds when every part holds, does not hold when one does not, else inconclusive.
+
+    The returned Verdict carries the first part's rule, estimate and interval;
+    its note lists every part's verdict.
+    """
+    if not parts or len(parts) != len(names):
+        raise ValueError("give one name per verdict, at least one")
+    words = [p.verdict for p in parts]
+    word = DOES_NOT_HOLD if DOES_NOT_HOLD in words else HOLDS if all(w == HOLDS for w in words) else INCONCLUSIVE
+    first = parts[0]
+    note = "joint: " + "; ".join(f"{n}: {p.verdict}" for n, p in zip(names, parts))
+    return Verdict(word, first.rule, first.estimate, first.low, first.high, first.margin, first.justification, note)
