@@ -15,8 +15,8 @@ from pathlib import Path
 
 __all__ = ["CACHE_ENV", "resolve_cache_dir"]
 
-#: Environment variable that moves every cache of the package to one folder.
 CACHE_ENV = "SPARSETOPO_CACHE"
+"""Environment variable that moves every cache of the package to one folder."""
 
 
 def resolve_cache_dir(kind: str, cache_dir: str | os.PathLike | None = None) -> Path:

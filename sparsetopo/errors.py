@@ -90,10 +90,10 @@ class ClusterLostError(SparsetopoError, ConnectionError):
     """
 
 
-#: What a command line reports on one line: the package's own errors, bad values, files and the environment.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     SparsetopoError, ValueError, OSError, KeyError, TypeError, FloatingPointError, ImportError,
 )
+"""What a command line reports on one line: the package's own errors, bad values, files and the environment."""
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 

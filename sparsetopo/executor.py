@@ -55,8 +55,8 @@ PATH_VARS = ("SPARSETOPO_DATA", "SPARSETOPO_RUNS", "SPARSETOPO_CACHE")
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9a-f:.]+\]|[^\s/:\[\]]+)(?::(?P<port>[^\s/]*))?/?$",
                       re.IGNORECASE)
 _SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
-#: seconds a cluster map waits with no worker, or with its scheduler unreachable, before it gives up
 LOST_AFTER = 60.0
+"""Seconds a cluster map waits with no worker, or with its scheduler unreachable, before it gives up."""
 #: seconds between checks of the cluster while waiting for results
 POLL = 1.0
 _setting: str | None = None  # set by use_scheduler

@@ -42,8 +42,8 @@ from .store.config import RunConfig
 __all__ = ["CONTROL_SEED_OFFSET", "lottery_configs", "imp_equal_epochs", "set_budgets", "control_run_configs",
            "run_all", "initial_weight_scales", "first_reach", "reach_costs"]
 
-#: Controls of the search with seed s use seed s + this (their own weights, batches and masks).
 CONTROL_SEED_OFFSET = 1000
+"""Controls of the search with seed s use seed s + this (their own weights, batches and masks)."""
 
 
 def lottery_configs(

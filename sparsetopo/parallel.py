@@ -24,10 +24,10 @@ __all__ = ["parallel_map", "progress_bar", "progress_stream", "show_progress", "
 
 logger = logging.getLogger("sparsetopo")
 
-#: Environment variable naming a file that receives progress bars and the package's log lines instead of
-#: stderr. The study runner sets it for the notebooks it executes and copies the file to its own terminal,
-#: so progress shows where the study runs while the executed notebooks stay free of it.
 PROGRESS_FILE_ENV = "SPARSETOPO_PROGRESS_FILE"
+"""Environment variable naming a file that receives progress bars and the package's log lines instead of stderr.
+The study runner sets it for the notebooks it executes and copies the file to its own terminal, so progress shows
+where the study runs while the executed notebooks stay free of it."""
 _streams: dict[str, IO[str]] = {}
 
 

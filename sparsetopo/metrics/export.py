@@ -30,7 +30,7 @@ def node_id(level: int, index: int) -> str:
     return f"{level}:{index}"
 
 
-def to_networkx(topology: Any):
+def to_networkx(topology: Any) -> Any:
     """The topology as a directed graph from the inputs to the outputs.
 
     Nodes are ``"<level>:<index>"`` (:func:`node_id`) with attributes

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path
-from ..caching import CACHE_ENV, resolve_cache_dir
+from ..caching import resolve_cache_dir
 from ..fingerprint import arrays_digest, combine, file_digest
 from ..topology.masks import load_published, load_topology
 from ..topology.nulls import DEFAULT_SWAPS_PER_EDGE
@@ -44,7 +44,7 @@ from .compare import NullComparison, _check, layer_labels, null_panel, with_null
 from .graph import LayeredGraph, as_graph
 from .registry import METRICS, Metric, get_metric
 
-__all__ = ["CACHE_ENV", "resolve_metrics_cache_dir", "metrics_frame", "topology_frame",
+__all__ = ["resolve_metrics_cache_dir", "metrics_frame", "topology_frame",
            "run_snapshots", "FRAME_COLUMNS"]
 
 # Bump when the layout or meaning of a cache entry changes.
@@ -52,8 +52,8 @@ _CACHE_VERSION = 1
 _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
 _SNAPSHOT = re.compile(r"^epoch_(\d+)\.npz$")
 
-#: Columns of :func:`metrics_frame` (the null columns only with ``null=``).
 FRAME_COLUMNS = ("run", "epoch", "metric", "layer", "value", "null", "null_mean", "null_std", "z", "percentile")
+"""Columns of :func:`metrics_frame` (the null columns only with ``null=``)."""
 
 
 def resolve_metrics_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:

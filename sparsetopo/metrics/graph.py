@@ -69,6 +69,7 @@ class LayeredGraph:
         return self.flat[k].shape[1] // self.blocks[k]
 
     def n_edges(self, k: int) -> int:
+        """Edges (non-zero weights) of layer ``k``."""
         return int(self.flat[k].nnz)
 
     def in_degrees(self, k: int) -> np.ndarray:

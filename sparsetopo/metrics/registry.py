@@ -27,6 +27,7 @@ from .graph import as_graph
 __all__ = ["Metric", "METRICS", "KINDS", "get_metric", "compute", "available_metrics", "PANEL"]
 
 KINDS = ("topology", "pair", "sequence")
+"""What a metric takes: one topology, a pair of topologies, or a sequence of snapshots."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ def _entries(*metrics: Metric) -> dict[str, Metric]:
     return {m.name: m for m in metrics}
 
 
-#: Every metric, by name.
 METRICS: dict[str, Metric] = _entries(
     Metric("in_degree_mean", degrees.in_degree_mean),
     Metric("in_degree_std", degrees.in_degree_std),
@@ -84,9 +84,10 @@ METRICS: dict[str, Metric] = _entries(
     Metric("edge_hamming", overlap.edge_hamming, kind="pair"),
     Metric("explored_rate", overlap.explored_rate, kind="sequence"),
 )
+"""Every metric, by name."""
 
-#: The single-topology metrics, in registry order: the default panel.
 PANEL: tuple[str, ...] = tuple(name for name, m in METRICS.items() if m.kind == "topology")
+"""The single-topology metrics, in registry order: the default panel."""
 
 
 def available_metrics(kind: str | None = None) -> list[str]:

@@ -36,8 +36,8 @@ from .graph import LayeredGraph
 
 __all__ = ["second_singular_value", "ramanujan_bound", "ramanujan_gap", "top_singular_values", "DENSE_SVD_LIMIT"]
 
-#: Layers whose smaller side has at most this many nodes use a dense SVD.
 DENSE_SVD_LIMIT = 64
+"""Layers whose smaller side has at most this many nodes use a dense SVD."""
 
 
 def top_singular_values(matrix: sp.spmatrix) -> tuple[float, float]:

@@ -44,7 +44,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..atomic import atomic_path
-from ..caching import CACHE_ENV
 from ..caching import resolve_cache_dir as _resolve_cache_dir
 from ..metrics.overlap import mask_hamming, mask_jaccard
 from ..stats import column_mean_ci
@@ -54,7 +53,6 @@ from ..topology.nulls import NULLS, draw_null
 from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
 
 __all__ = [
-    "CACHE_ENV",
     "DistanceMatrix",
     "Calibration",
     "resolve_cache_dir",

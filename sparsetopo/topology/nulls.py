@@ -43,10 +43,10 @@ __all__ = [
     "degree_sequences",
 ]
 
-#: Attempted double-edge swaps per edge of a layer in :func:`degree_preserving`.
-#: Ten is past the point where the NNSTD of a draw to its start stops growing
-#: (``tests/library/test_nulls.py`` pins the saturation on a small network).
 DEFAULT_SWAPS_PER_EDGE = 10.0
+"""Attempted double-edge swaps per edge of a layer in :func:`degree_preserving`. Ten is past the point where the
+NNSTD of a draw to its start stops growing (``tests/library/test_nulls.py`` pins the saturation on a small
+network)."""
 
 
 def _rng(seed: int | np.random.Generator) -> np.random.Generator:
@@ -269,8 +269,8 @@ def degree_sequences(layer: Any) -> tuple[np.ndarray, np.ndarray]:
     return flat.sum(axis=1, dtype=np.int64), flat.sum(axis=0, dtype=np.int64)
 
 
-#: The null models by name: ``draw(topology, seed) -> topology``.
 NULLS: dict[str, Callable[..., list]] = {"er": erdos_renyi, "degree": degree_preserving}
+"""The null models by name: ``draw(topology, seed) -> topology``."""
 
 
 def draw_null(topology: Sequence[Any], null: str, seed: int | np.random.Generator = 0) -> list:

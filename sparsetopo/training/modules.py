@@ -59,10 +59,10 @@ from ..store.config import short_hash
 
 __all__ = ["OPTIMIZERS", "REVISION", "TrainedModule", "train_module", "module_key", "module_accuracy"]
 
-#: The optimizers :func:`train_module` builds (plain, learning rate only).
 OPTIMIZERS = ("adam", "sgd")
-#: Revision of :func:`train_module`'s arithmetic; part of every cache key, raised when a change alters the bits.
+"""The optimizers :func:`train_module` builds (plain, learning rate only)."""
 REVISION = 1
+"""Revision of :func:`train_module`'s arithmetic; part of every cache key, raised when a change alters the bits."""
 
 logger = logging.getLogger(__name__)
 

@@ -49,8 +49,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 """Recipe name -> RunConfig field values (see the comments in the source for what each reproduces)."""
 
 
-#: Fields of which a sparse config takes exactly one: naming one in the changes replaces the recipe's.
 SPARSITY_FIELDS = ("epsilon", "density", "layer_edges")
+"""Fields of which a sparse config takes exactly one: naming one in the changes replaces the recipe's."""
 
 
 def recipe_values(name: str, changes: dict[str, Any]) -> dict[str, Any]:
