@@ -12,7 +12,10 @@ The default profile executes the notebooks in place (their outputs are
 committed so they render online), but only a successful execution replaces a
 notebook and its figures: a failed one leaves both as they were and keeps the
 failed copy under ``runs/failed/``. Any other profile writes executed copies
-to ``runs/executed/<profile>/`` and its figures to ``runs/figures/<profile>/``.
+to ``runs/executed/<profile>/`` and its figures to ``runs/figures/<profile>/``;
+so does the default profile with overrides that change results (``-p``, ``-f``,
+``--dataset``), under ``runs/executed/custom/``: a variant never replaces the
+committed study.
 
 Progress bars and log lines of the notebooks go to this process's terminal,
 not into the executed notebooks (see :data:`sparsetopo.parallel.PROGRESS_FILE_ENV`).
@@ -36,7 +39,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import SparsetopoError
 from .params import notebooks_dir as _notebooks_dir
 
-__all__ = ["NOTEBOOKS", "StudyError", "NotebookFailedError", "profile_parameters", "notebook_overrides", "execute_notebook", "main"]
+__all__ = ["NOTEBOOKS", "NEUTRAL_OVERRIDES", "output_folder", "StudyError", "NotebookFailedError", "profile_parameters", "notebook_overrides", "execute_notebook", "main"]
 
 #: Notebook name -> its study module (``sparsetopo.study.<module>``).
 NOTEBOOKS = {
@@ -281,6 +284,21 @@ def execute_notebook(
     return output
 
 
+#: Overrides that change how a notebook runs, not what it computes: the default profile with only these still
+#: executes the committed notebooks in place.
+NEUTRAL_OVERRIDES = frozenset({"verbosity", "scheduler", "n_jobs"})
+
+
+def output_folder(profile: str, overrides: dict[str, Any]) -> str | None:
+    """Where an execution goes: ``None`` (in place: the committed notebooks and figures) for the default profile
+    with no override that changes a result; else the folder name under ``runs/executed/`` and ``runs/figures/``
+    (the profile's name, or ``custom`` for the default profile with overrides), so a user's variant never
+    replaces the committed study."""
+    if profile == "default":
+        return None if set(overrides) <= NEUTRAL_OVERRIDES else "custom"
+    return profile
+
+
 def _split_params(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Take ``-p NAME VALUE`` / ``-p NAME=VALUE`` (and ``--param``) out of ``argv``."""
     rest: list[str] = []
@@ -363,10 +381,11 @@ def _run(argv: Sequence[str] | None, state: dict) -> int:
     names = [n.removesuffix(".ipynb") for n in args.notebooks]
     for name in names:
         study_module(name)
-    in_place = args.profile == "default"
+    folder = output_folder(args.profile, overrides)
+    in_place = folder is None
     root = _notebooks_dir().parent
-    output_dir = None if in_place else root / "runs" / "executed" / args.profile
-    figures_root = None if in_place else f"../runs/figures/{args.profile}"
+    output_dir = None if in_place else root / "runs" / "executed" / folder
+    figures_root = None if in_place else f"../runs/figures/{folder}"
     # every notebook's parameters are checked before the first one runs
     for name in names:
         extra = dict(overrides)

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from sparsetopo.study import runner
-from sparsetopo.study.runner import NotebookFailedError, StudyError, _split_params, execute_notebook, main, notebook_overrides
+from sparsetopo.study.runner import (
+    NotebookFailedError,
+    StudyError,
+    _split_params,
+    execute_notebook,
+    main,
+    notebook_overrides,
+    output_folder,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +87,11 @@ def test_failed_execution_leaves_the_notebook_and_its_figures_untouched(tmp_path
 
 def test_notebooks_are_found_in_the_checkout_or_the_error_says_where():
     assert runner._notebooks_dir() == ROOT / "notebooks"
+
+
+def test_a_variant_of_the_default_profile_never_replaces_the_committed_study():
+    assert output_folder("default", {}) is None
+    assert output_folder("default", {"verbosity": "warning", "n_jobs": 1}) is None
+    assert output_folder("default", {"dataset": "wine"}) == "custom"
+    assert output_folder("default", {"seeds": [0, 1, 2]}) == "custom"
+    assert output_folder("smoke", {"dataset": "wine"}) == "smoke"
