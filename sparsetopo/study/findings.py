@@ -244,7 +244,7 @@ def summary_markdown(findings: dict) -> str:
     decided = [verdict_word(c["holds"], c.get("verdict")) for c in findings["claims"]]
     tested = [v for v in decided if v != "n/a"]
     counts = ", ".join(f"{tested.count(v)} {v}" for v in VERDICTS if tested.count(v))
-    lines = ["### The answer", ""]
+    lines = []
     lines += headline_lines(findings) or ["- (this notebook names no headline claim)"]
     lines += ["", f"Over all {len(tested)} tested claims of this notebook: {counts or 'none decided'}; "
               f"{len(decided) - len(tested)} further rows are measured descriptions. The rules are stated below, "

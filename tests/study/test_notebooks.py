@@ -130,7 +130,8 @@ def test_notebook_opens_with_its_answer(name):
             and "injected-parameters" not in c.metadata.get("tags", [])]
     answer = next(i for i, c in enumerate(code) if "notebook.answer(findings)" in c.source)
     assert answer <= 1, f"{name}: the answer must come right after the setup cell"
-    assert any("### The answer" in "".join(o.get("data", {}).get("text/markdown", "")) for o in code[answer].outputs), \
+    assert any("tested claims of this notebook" in "".join(o.get("data", {}).get("text/markdown", ""))
+               for o in code[answer].outputs), \
         f"{name}: the committed notebook does not show its answer"
 
 
