@@ -55,7 +55,7 @@ def add_metrics_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     parser.add_argument("--out", type=Path, default=None, metavar="FILE.csv", help="also write the table as CSV")
     parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="metrics cache folder (default: $SPARSETOPO_CACHE or ./runs/.cache/metrics)")
+                        help="metrics cache folder (default: $SPARSETOPO_CACHE, else the user cache directory, ~/.cache/sparsetopo/metrics on Linux)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--list", action="store_true", help="list the metrics and exit")
     parser.set_defaults(func=run_metrics)

@@ -39,18 +39,15 @@ def run_table(configs: Sequence[RunConfig], root: str | os.PathLike | None = Non
         widths = run.summary["widths"]
         dense_weights = sum(widths[i] * widths[i + 1] for i in range(len(widths) - 1))
         edges = sum(int(e) for e in run.summary["edges"])
-        if len(curve) >= 2 * k:
-            conv = V.convergence(curve, k=k, threshold=threshold)
-            converged, moved = conv.converged, conv.moved
-        else:
-            converged, moved = False, math.nan
+        summary = V.curve_summary(curve, k=k, threshold=threshold)
         last = min(k, len(curve))
         rows.append({
             "dataset": config.dataset, "arm": arm(config), "method": config.method,
             "density": math.nan if config.density is None else float(config.density),
-            "dropout": float(config.dropout), "seed": int(config.seed), "acc": V.last_k_mean(curve, last),
+            "dropout": float(config.dropout), "seed": int(config.seed), "acc": summary["last"],
             "train_acc": V.last_k_mean([float(r["train_acc"]) for r in run.records], last),
-            "final_acc": curve[-1], "best_acc": max(curve), "converged": bool(converged), "moved": moved,
+            "final_acc": summary["final"], "best_acc": summary["best"], "converged": summary["converged"],
+            "moved": summary["moved"],
             "epochs": len(curve), "n_weights": edges, "weight_fraction": edges / dense_weights,
             "train_seconds": float(run.summary["train_seconds"]), "run_id": run.directory.name,
         })

@@ -130,13 +130,11 @@ def accuracy_table(frame: pd.DataFrame, groups: Mapping[str, Sequence[str]], see
     if budget is not None:
         frame = frame[frame["epoch"] <= budget]
     labels = labels_of(groups) if labels is None else list(labels)
-    frame = frame[frame["label"].isin(labels)]
-    table = V.convergence_table(frame, run="label", x="epoch", y="test_acc", k=k, threshold=threshold).set_index("label")
     rows = []
     for label in labels:
         curve = frame[frame["label"] == label].sort_values("epoch")["test_acc"].to_numpy(dtype=float)
+        summary = V.curve_summary(curve, k=k, threshold=threshold)
         rows.append({"label": label, "setting": group_of(groups, label), "training_seed": seeds[label],
-                     "epochs": len(curve), "last5": V.last_k_mean(curve, min(k, len(curve))), "final": float(curve[-1]),
-                     "best": float(curve.max()), "moved": float(table.loc[label, "moved"]),
-                     "converged": bool(table.loc[label, "converged"])})
+                     "epochs": len(curve), "last5": summary["last"], "final": summary["final"], "best": summary["best"],
+                     "moved": summary["moved"], "converged": summary["converged"]})
     return pd.DataFrame(rows)

@@ -39,7 +39,8 @@ from typing import Any, Iterator, Sequence
 from ..errors import SparsetopoError
 from .params import notebooks_dir as _notebooks_dir
 
-__all__ = ["NOTEBOOKS", "NEUTRAL_OVERRIDES", "output_folder", "StudyError", "NotebookFailedError", "profile_parameters", "notebook_overrides", "execute_notebook", "main"]
+__all__ = ["NOTEBOOKS", "NEUTRAL_OVERRIDES", "output_folder", "StudyError", "NotebookFailedError", "profile_parameters",
+           "notebook_overrides", "execute_notebook", "main"]
 
 #: Notebook name -> its study module (``sparsetopo.study.<module>``).
 NOTEBOOKS = {
@@ -101,6 +102,16 @@ def profile_parameters(notebook: str, profile: str, notebooks_dir: Path | None =
     return params
 
 
+def _checked(notebook: str, profile: str, overrides: dict[str, Any] | None, notebooks_dir: Path | None):
+    """``(values, params)``: the values handed to papermill and the notebook's ``Parameters`` they resolve to."""
+    values = {**profile_parameters(notebook, profile, notebooks_dir), **(overrides or {})}
+    try:
+        params = study_module(notebook).Parameters.resolve(values)
+    except (TypeError, ValueError, KeyError) as error:
+        raise StudyError(f"{notebook}: {error}") from None
+    return values, params
+
+
 def notebook_overrides(notebook: str, profile: str, overrides: dict[str, Any] | None = None, *,
                        notebooks_dir: Path | None = None) -> dict[str, Any]:
     """The parameters an execution of ``notebook`` hands papermill: the profile's values, then
@@ -112,12 +123,7 @@ def notebook_overrides(notebook: str, profile: str, overrides: dict[str, Any] | 
         For an unknown parameter (the known ones are named) or a wrong value (the parameter, the value and
         what is allowed are named).
     """
-    values = {**profile_parameters(notebook, profile, notebooks_dir), **(overrides or {})}
-    try:
-        study_module(notebook).Parameters.resolve(values)
-    except (TypeError, ValueError, KeyError) as error:
-        raise StudyError(f"{notebook}: {error}") from None
-    return values
+    return _checked(notebook, profile, overrides, notebooks_dir)[0]
 
 
 @contextmanager
@@ -253,12 +259,12 @@ def execute_notebook(
         extra["figures_dir"] = f"{figures_root}/{notebook}"
     if runs_root is not None:
         extra["runs_root"] = runs_root
-    params = notebook_overrides(notebook, profile, extra, notebooks_dir=notebooks_dir)
+    params, resolved = _checked(notebook, profile, extra, notebooks_dir)
     params.setdefault("profile", profile)
     output = source if output_dir is None else output_dir / source.name
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
-    figures_dir = (notebooks_dir / study_module(notebook).Parameters.resolve(params).figures_dir).resolve()
+    figures_dir = (notebooks_dir / resolved.figures_dir).resolve()
     guarded = [output, figures_dir] if output == source else []
     failed_copy = notebooks_dir.parent / "runs" / "failed" / source.name
     # papermill records input and output paths in the notebook's metadata: keep them relative

@@ -62,6 +62,7 @@ __all__ = [
     "convergence",
     "convergence_table",
     "last_k_mean",
+    "curve_summary",
     "pair_difference_ci",
     "ratio_ci",
     "joint_verdict",
@@ -443,6 +444,20 @@ def last_k_mean(curve: Sequence[float], k: int = 5) -> float:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= x.size:
         raise ValueError(f"k must be an integer in [1, {x.size}] (the curve's length), got {k!r}")
     return float(x[-k:].mean())
+
+
+def curve_summary(curve: Sequence[float], *, k: int = 5, threshold: float = 0.001) -> dict:
+    """What a verdict reads off one learning curve: ``last`` (:func:`last_k_mean`, over the whole curve when it is
+    shorter than ``k``), ``final``, ``best``, and :func:`convergence`'s ``moved`` and ``converged`` (NaN and not
+    converged with fewer than ``2 k`` values, as in :func:`convergence_table`)."""
+    x = np.asarray(curve, dtype=float)
+    if x.size >= 2 * k:
+        check = convergence(x, k=k, threshold=threshold)
+        moved, converged = check.moved, check.converged
+    else:
+        moved, converged = math.nan, False
+    return {"last": last_k_mean(x, min(k, x.size)), "final": float(x[-1]), "best": float(x.max()),
+            "moved": moved, "converged": bool(converged)}
 
 
 def convergence_table(frame, *, run: str = "run_id", x: str = "epoch", y: str = "test_acc", k: int = 5,
