@@ -31,6 +31,7 @@ test: setup lint
 
 lint: setup
 	$(PY) -m ruff check sparsetopo tests benchmarks docs
+	$(VENV)/bin/lint-imports
 
 docs: setup
 	$(PY) docs/api.py --out build/api

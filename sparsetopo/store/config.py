@@ -15,25 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .validation import check_config_values
+from .validation import BACKENDS, DEVICES, LR_SCHEDULES, METHODS, WEIGHT_DECAY_MODES, WEIGHT_INITS, check_config_values
 
 __all__ = [
     "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
     "DEFAULT_EPSILON", "DEFAULT_ZETA", "ENGINE_REVISION", "run_id", "config_hash", "short_hash", "slug_number",
 ]
 
-METHODS = ("dense", "static", "set")
-"""Training methods: ``dense``, ``static`` (fixed random mask), ``set`` (SET rewiring)."""
-LR_SCHEDULES = ("constant", "cosine", "step")
-"""Learning-rate schedules: ``constant``, ``cosine``, ``step`` (x0.1 at 50% and 75% of the epochs)."""
-WEIGHT_INITS = ("sparse", "dense", "he_uniform")
-"""Weight initialisations (see ``RunConfig.weight_init``)."""
-WEIGHT_DECAY_MODES = ("coupled", "decoupled")
-"""Weight decay modes (see ``RunConfig.weight_decay_mode``)."""
-BACKENDS = ("masked", "sparse", "auto")
-"""Layer backends (see ``RunConfig.backend``)."""
-DEVICES = ("auto", "cpu", "cuda")
-"""Devices (see ``RunConfig.device``)."""
 DEFAULT_EPSILON = 20.0
 """Erdős–Rényi ε of a sparse run given no sparsity at all."""
 DEFAULT_ZETA = 0.3

@@ -14,7 +14,21 @@ import math
 import numbers
 from typing import Any, Sequence
 
-__all__ = ["check_config_values", "check_config_for_widths"]
+__all__ = ["check_config_values", "check_config_for_widths", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS",
+           "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES"]
+
+METHODS = ("dense", "static", "set")
+"""Training methods: ``dense``, ``static`` (fixed random mask), ``set`` (SET rewiring)."""
+LR_SCHEDULES = ("constant", "cosine", "step")
+"""Learning-rate schedules: ``constant``, ``cosine``, ``step`` (x0.1 at 50% and 75% of the epochs)."""
+WEIGHT_INITS = ("sparse", "dense", "he_uniform")
+"""Weight initialisations (see ``RunConfig.weight_init``)."""
+WEIGHT_DECAY_MODES = ("coupled", "decoupled")
+"""Weight decay modes (see ``RunConfig.weight_decay_mode``)."""
+BACKENDS = ("masked", "sparse", "auto")
+"""Layer backends (see ``RunConfig.backend``)."""
+DEVICES = ("auto", "cpu", "cuda")
+"""Devices (see ``RunConfig.device``)."""
 
 _SPARSE = ("static", "set")
 
@@ -62,7 +76,6 @@ def check_config_values(c: Any) -> None:
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {c.dropout}; use e.g. 0.2 (0 for none)")
     from ..training.set_rewiring import REGROW_SAMPLERS
-    from .config import BACKENDS, DEVICES, LR_SCHEDULES, METHODS, WEIGHT_DECAY_MODES, WEIGHT_INITS
 
     for name, choices in (("method", METHODS), ("regrow_init", ("zero", "random", None)),
                           ("regrow_sampler", REGROW_SAMPLERS), ("weight_init", WEIGHT_INITS),
