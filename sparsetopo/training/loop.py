@@ -14,7 +14,7 @@ it:
 ``weights/final.pt``      final state_dict
 ``checkpoint.pt``         latest epoch: model, optimizer, schedule, RNG states (loads with weights_only=True)
 ``result.json``           written last: the summary and every file above with its size and sha256;
-                          the run is complete when those files match (:mod:`sparsetopo.store.integrity`)
+                          the run is complete when those files match (:mod:`sparsetopo.integrity`)
 
 Snapshot semantics: the topology of epoch ``e`` is the one after ``e`` epochs
 of training *and* the SET rewiring that follows epoch ``e`` (the topology the
@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import atomic
+from ..integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris, set_aside
 from ..model import (
     SparseLinear,
     SparseMLP,
@@ -57,10 +58,9 @@ from ..model import (
     weight_state_tensors,
 )
 from ..parallel import progress_bar
-from ..store.config import RunConfig
-from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris, set_aside
 from ..topology.masks import load_topology, random_topology, save_topology
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import RunConfig
 from .set_rewiring import prune_and_regrow
 
 if TYPE_CHECKING:  # annotations only
@@ -310,7 +310,7 @@ def _finished_summary(run_dir: Path) -> dict[str, Any] | None:
     """The summary of a verified complete run; a damaged one is cleared (and reported) for retraining.
 
     Clearing deletes only what the run wrote; the warning names every other
-    file, moved into ``orphaned-<time>/`` (:func:`sparsetopo.store.integrity.discard_run_files`).
+    file, moved into ``orphaned-<time>/`` (:func:`sparsetopo.integrity.discard_run_files`).
     """
     state = check_run(run_dir)
     if state.complete:
