@@ -17,7 +17,7 @@ A pruned weight never returns. Ties go to the earlier position (row-major). The 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -47,9 +47,9 @@ class GmpOptions:
         Δt: steps between pruning steps.
     """
 
-    prune_start_epoch: int = 0
-    prune_end_epoch: int | None = None
-    prune_every: int = 100
+    prune_start_epoch: int = field(default=0, metadata={"help": "gradual pruning starts after this many epochs"})
+    prune_end_epoch: int | None = field(default=None, metadata={"help": "gradual pruning reaches the target edge counts after this many epochs (default: ceil(0.75 epochs))"})
+    prune_every: int = field(default=100, metadata={"help": "gradual pruning's Δt: steps between pruning steps"})
 
     def __post_init__(self) -> None:
         for name in ("prune_start_epoch", "prune_every"):

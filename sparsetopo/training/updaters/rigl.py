@@ -34,7 +34,7 @@ Choices, against the reference implementation (google-research/rigl, ``SparseRig
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -70,10 +70,10 @@ class RiglOptions:
         Update a sparse output layer too (left alone by default).
     """
 
-    drop_fraction: float = 0.3
-    update_every: int = 100
-    update_end: float = 0.75
-    update_output: bool = False
+    drop_fraction: float = field(default=0.3, metadata={"help": "RigL's α: fraction of each layer's active weights replaced at the first update, decayed on a cosine"})
+    update_every: int = field(default=100, metadata={"help": "RigL's ΔT: steps between mask updates"})
+    update_end: float = field(default=0.75, metadata={"help": "RigL's T_end as a fraction of the run's steps: no update after it"})
+    update_output: bool = field(default=False, metadata={"help": "RigL: update a sparse output layer too"})
 
     def __post_init__(self) -> None:
         if isinstance(self.drop_fraction, bool) or not isinstance(self.drop_fraction, (int, float)) \
