@@ -263,13 +263,17 @@ class MaskUpdater:
     """One sparse-training method's topology decisions (see the module docstring for when each hook runs).
 
     A method subclasses this, names itself in ``name``, states its schedule in ``acts`` and overrides the
-    hooks it needs; the defaults change nothing. Constructed with ``(options, plan)``: ``options`` is the
+    hooks it needs; the defaults change nothing. ``exact_counts`` is its promise about edge counts, which the
+    shared contract test holds it to: ``"always"`` (every layer keeps the run's Erdős–Rényi counts from the
+    first step on) or ``"end"`` (fewer edges never come back, and the counts are exact once the method's
+    schedule ends). Constructed with ``(options, plan)``: ``options`` is the
     method's frozen options dataclass (``OPTIONS``, the tagged sub-configuration of the run's config), ``plan``
     the run ahead.
     """
 
     name: ClassVar[str] = ""
     acts: ClassVar[str] = "never"
+    exact_counts: ClassVar[str] = "always"
     OPTIONS: ClassVar[type] = type(None)
 
     def __init__(self, options: Any, plan: Plan) -> None:

@@ -101,6 +101,7 @@ class GmpUpdater(MaskUpdater):
 
     name = "gmp"
     acts = "step"
+    exact_counts = "end"
     OPTIONS = GmpOptions
 
     def __init__(self, options: GmpOptions, plan: Plan) -> None:
