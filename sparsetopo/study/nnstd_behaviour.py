@@ -197,7 +197,12 @@ class Result:
     chains : :func:`~sparsetopo.nnstd.probes.chains_frame` of every chain; growth : its
         :func:`~sparsetopo.nnstd.probes.chain_growth`.
     sweep : :func:`~sparsetopo.nnstd.probes.fraction_sweep` of the perturbed network.
-    calibration : random baseline of the perturbed network's shape; baseline : :func:`baseline_frame` of it.
+    calibration : Erdős–Rényi baseline of the perturbed network's shape; baseline : :func:`baseline_frame` of it.
+    calibration_degree, baseline_degree : the same for the degree-preserving null (random networks with the
+        perturbed network's in- and out-degree sequences).
+    edge_sets : NNSTD beside the plain edge-set distance (Jaccard of the edge sets, no neuron matching), network
+        means over the sparse layers: one row per ``comparison`` (``chain``, ``sweep``, ``published``,
+        ``random pairs``, ``renumbered copy``) and ``x`` (chain position, percentage moved, epoch).
     noise : :func:`~sparsetopo.nnstd.probes.tie_noise` of representative pairs of every comparison.
     published : :func:`~sparsetopo.study.published.compare_published` of the runs compared, or ``None`` when
         the published topologies are not used or absent.
@@ -218,6 +223,9 @@ class Result:
     sweep: pd.DataFrame
     calibration: Any
     baseline: pd.DataFrame
+    calibration_degree: Any
+    baseline_degree: pd.DataFrame
+    edge_sets: pd.DataFrame
     noise: pd.DataFrame
     published: PublishedComparison | None
 
@@ -250,6 +258,50 @@ class Result:
 
 def _matrix_sparse_mean(matrix: DistanceMatrix, layers) -> np.ndarray:
     return matrix.layers[list(layers)].mean(axis=0)
+
+
+def _edge_set_distance(first, second, layers) -> float:
+    """Jaccard distance of the edge sets (no neuron matching), mean over ``layers``."""
+    from ..metrics.graph import as_graph
+    from ..metrics.overlap import edge_jaccard
+
+    return float(np.mean(edge_jaccard(as_graph(first), as_graph(second)).layers[list(layers)]))
+
+
+def _edge_set_frame(p: "Parameters", base, layers, chains, chain_tidy, sweep, random_pairs, pub_runs,
+                    published) -> pd.DataFrame:
+    """NNSTD beside the edge-set distance for every comparison of the notebook (network means)."""
+    rows = []
+    net = chain_tidy[chain_tidy["layer"] == "mean"].groupby("position")["nnstd_to_start"].mean()
+    for pos in net.index:
+        jac = np.mean([_edge_set_distance(chain[int(pos)], chain[0], layers) for chain in chains])
+        rows.append({"comparison": "chain", "x": float(pos), "nnstd": float(net.loc[pos]), "edge_set": float(jac)})
+    mean_sweep = sweep[sweep["layer"] == "mean"].groupby("fraction")["nnstd"].mean()
+    for i, f in enumerate(p.sweep_fractions):
+        jac = np.mean([_edge_set_distance(rewired_copy(base, f, p.seed, i, r), base, layers)
+                       for r in range(p.sweep_repeats)])
+        rows.append({"comparison": "sweep", "x": 100.0 * f, "nnstd": float(mean_sweep.loc[f]), "edge_set": float(jac)})
+    rows.append({"comparison": "random pairs", "x": float("nan"),
+                 "nnstd": float(np.mean([_pair_nnstd(a, b, layers) for a, b in random_pairs])),
+                 "edge_set": float(np.mean([_edge_set_distance(a, b, layers) for a, b in random_pairs]))})
+    copy = permute_hidden_neurons(base, seed=np.random.default_rng([p.seed, 11]))
+    rows.append({"comparison": "renumbered copy", "x": float("nan"), "nnstd": _pair_nnstd(copy, base, layers),
+                 "edge_set": _edge_set_distance(copy, base, layers)})
+    if published is not None:
+        summary = published.network_summary().set_index("epoch")
+        for e, nets in sorted(pub_runs.items()):
+            pairs = [(i, j) for i in range(len(nets)) for j in range(i)]
+            jac = np.mean([_edge_set_distance(nets[i], nets[j], published.layers) for i, j in pairs])
+            rows.append({"comparison": "published", "x": float(e), "nnstd": float(summary.loc[e, "mean"]),
+                         "edge_set": float(jac)})
+    return pd.DataFrame(rows, columns=["comparison", "x", "nnstd", "edge_set"])
+
+
+def _pair_nnstd(first, second, layers) -> float:
+    """Network NNSTD of one pair: mean of the layer distances over ``layers`` (structural tie-break)."""
+    from ..nnstd.distance import nnstd
+
+    return float(np.mean(np.asarray(nnstd(first, second).layer_distances)[list(layers)]))
 
 
 def _published_pairs(n: int, k: int) -> list[tuple[int, int]]:
@@ -324,6 +376,8 @@ def run(params: Parameters) -> Result:
                            cache_dir=cache_dir, layers=layers)
     calibration = random_baseline(base, n_pairs=p.baseline_pairs, seed=p.seed, n_jobs=p.n_jobs, progress=progress,
                                   cache_dir=cache_dir)
+    calibration_degree = random_baseline(base, n_pairs=p.baseline_pairs, seed=p.seed, null="degree", n_jobs=p.n_jobs,
+                                         progress=progress, cache_dir=cache_dir)
 
     # tie noise of representative pairs of every comparison
     rng = np.random.default_rng([p.seed, 7])
@@ -336,9 +390,10 @@ def run(params: Parameters) -> Result:
     for j in sorted(set(np.linspace(0, len(nonzero) - 1, min(p.tie_pairs, len(nonzero))).round().astype(int))):
         i, f = nonzero[j]
         pairs.append((f"rewired copy, {100 * f:g}% moved", rewired_copy(base, f, p.seed, i, 0), base))
-    for pair in range(min(p.tie_pairs, p.baseline_pairs)):
-        a, b = (random_topology(widths, layer_edges=edge_counts(base), seed=np.random.default_rng([p.seed, pair, s]))
-                for s in (0, 1))
+    random_pairs = [tuple(random_topology(widths, layer_edges=edge_counts(base),
+                                          seed=np.random.default_rng([p.seed, pair, s])) for s in (0, 1))
+                    for pair in range(max(min(p.tie_pairs, p.baseline_pairs), 2))]
+    for a, b in random_pairs[:min(p.tie_pairs, p.baseline_pairs)]:
         pairs.append(("random pair", a, b))
     run_names = published_data.PUBLISHED_RUNS[:p.published_runs]
     pub_runs = published_data.load_published_runs(root, list(p.published_epochs), runs=run_names) if root else {}
@@ -354,10 +409,13 @@ def run(params: Parameters) -> Result:
     published = None if root is None else published_data.compare_published(
         root, p.published_epochs, runs=run_names, n_boot=p.n_boot, baseline_pairs=p.baseline_pairs, seed=p.seed,
         n_jobs=p.n_jobs, cache_dir=cache_dir)
+    edge_sets = _edge_set_frame(p, base, layers, chains, chain_tidy, sweep, random_pairs, pub_runs, published)
     return Result(params=p, example=example, widths=widths, base=base, base_source=base_source,
                   published_density=edges is not None, layers=layers, identity=identity, chain_matrix=chain_matrix,
                   chain_table=chain_table, chains=chain_tidy, growth=chain_growth(chain_tidy), sweep=sweep,
-                  calibration=calibration, baseline=baseline_frame(calibration, layers), noise=noise,
+                  calibration=calibration, baseline=baseline_frame(calibration, layers),
+                  calibration_degree=calibration_degree, baseline_degree=baseline_frame(calibration_degree, layers),
+                  edge_sets=edge_sets, noise=noise,
                   published=published)
 
 
@@ -432,7 +490,7 @@ def _published_verdicts(result: Result) -> dict[str, V.Verdict]:
     moved = pub.moved_apart
     out = {"moved": V.superiority(moved.estimate, moved.ci, p.margin("training_margin"))}
     last = pub.summary[(pub.summary["epoch"] == pub.epochs[-1]) & (pub.summary["layer"] == "mean")].iloc[0]
-    base = pub.baseline.set_index("layer").loc["mean"]
+    base = pub.degree_baseline.set_index("layer").loc["mean"]  # trained networks: the degree-preserving null
     estimate = float(base["baseline"] - last["mean"])
     ci = (float(base["ci_low"] - last["ci_high"]), float(base["ci_high"] - last["ci_low"]))
     out["closer"] = V.superiority(estimate, ci, p.margin("training_margin"))
@@ -470,13 +528,16 @@ def claims(result: Result) -> Findings:
     steps = sweep_steps(result.sweep, p.margin("step_margin"))
     verdict = V.weakest(list(steps["verdict_obj"]))
     findings.add_data("rewired_fraction_sweep", {"sweep": result.sweep, "random_baseline": result.baseline,
+                                                 "degree_preserving_baseline": result.baseline_degree,
                                                  "steps": steps.drop(columns="verdict_obj")})
+    findings.add_data("nnstd_vs_edge_sets", {"edge_sets": result.edge_sets})
     pub = result.published
     if pub is not None:
         findings.add_data("published_heatmaps", {str(e): pub.network(e) for e in pub.epochs})
         findings.add_data("published_layers", {f"epoch{e}_layer{k}": pub.matrices[e].layers[k]
                                                for e in pub.ends for k in pub.layers})
         findings.add_data("published_over_epochs", {"summary": pub.summary, "random_baseline": pub.baseline,
+                                                    "degree_preserving_baseline": pub.degree_baseline,
                                                     "index_gap_spearman": pub.gap})
 
     ident = result.identity
@@ -517,6 +578,15 @@ def claims(result: Result) -> Findings:
                           f"(SD {base['sd']:.4f}); tie noise {result.tie_noise_of('random pair'):.4f}",
                    detail="description: mean network NNSTD (sparse layers) between independent random topologies "
                           "with the perturbed network's layer shapes and edge counts")
+    degree = result.baseline_degree.set_index("layer").loc["mean"]
+    edge_sets = result.edge_sets.set_index("comparison")
+    copy = edge_sets.loc["renumbered copy"]
+    findings.claim("Edge-set distance of a renumbered copy", measured=float(copy["edge_set"]), holds=None,
+                   spread=f"NNSTD of the same pair {copy['nnstd']:.4f}; random pairs: edge-set distance "
+                          f"{edge_sets.loc['random pairs', 'edge_set']:.4f}, NNSTD {edge_sets.loc['random pairs', 'nnstd']:.4f}",
+                   detail="description: Jaccard distance of the edge sets (1 - shared edges / all edges, no neuron "
+                          "matching; mean over sparse layers) between the random network and a copy with renumbered "
+                          "hidden neurons, the same network: what NNSTD's matching removes")
     full = _full_rewire(result)
     if full is not None:
         ci = V.difference_ci(full, sparse_mean(np.asarray(result.calibration.samples), result.layers))
@@ -526,7 +596,10 @@ def claims(result: Result) -> Findings:
             detail=f"NNSTD of copies with 100% of the edges moved minus the random baseline (Welch, "
                    f"{p.sweep_repeats} rewirings vs {p.baseline_pairs} random pairs)",
             spread=f"tie noise {result.tie_noise_of('rewired copy, 100'):.4f} (100% moved), "
-                   f"{result.tie_noise_of('random pair'):.4f} (random pairs)").claim)
+                   f"{result.tie_noise_of('random pair'):.4f} (random pairs); degree-preserving baseline "
+                   f"{degree['baseline']:.4f} [{degree['ci_low']:.4f}, {degree['ci_high']:.4f}] (Erdős–Rényi "
+                   f"{base['baseline']:.4f}): the untrained network's degrees are Erdős–Rényi's, so the Erdős–Rényi "
+                   f"null is the reference here").claim)
     density = ("the published SET networks' edge counts" if result.published_density
                else f"Erdős–Rényi ε = {p.epsilon:g}")
     findings.headline(DISTANCE, distance_claims, setting=(
@@ -556,7 +629,8 @@ def claims(result: Result) -> Findings:
                           "(same density) lies as far from its original as the published runs lie from each other "
                           "at their first saved snapshot (mean over pairs)")
     pv = _published_verdicts(result)
-    pub_base = pub.baseline.set_index("layer").loc["mean", "baseline"]
+    pub_base = pub.degree_baseline.set_index("layer").loc["mean", "baseline"]
+    pub_er = pub.baseline.set_index("layer").loc["mean", "baseline"]
     moved = findings.claim_verdict(
         f"The published runs move apart during training (epoch {last} vs the first saved snapshot)", pv["moved"],
         detail=f"mean pairwise NNSTD at epoch {last} ({summ.loc[last, 'mean']:.4f}) minus at epoch {first}, "
@@ -564,10 +638,21 @@ def claims(result: Result) -> Findings:
         spread=f"tie noise {noise_first:.4f} (epoch {first}), {noise_last:.4f} (epoch {last})")
     closer = findings.claim_verdict(
         f"The published runs at epoch {last} stay closer than random topologies", pv["closer"],
-        detail=f"random baseline for their shape ({pub_base:.4f}) "
-               f"minus their mean pairwise NNSTD; interval: the network bootstrap widened by the baseline's CI",
-        spread=f"ratio to the baseline {summ.loc[last, 'mean'] / pub_base:.3f}; "
-               f"tie noise {noise_last:.4f}")
+        detail=f"degree-preserving random baseline for their shape and degree sequences ({pub_base:.4f}; the "
+               f"reference for trained networks) minus their mean pairwise NNSTD; interval: the network bootstrap "
+               f"widened by the baseline's CI",
+        spread=f"ratio to the degree-preserving baseline {summ.loc[last, 'mean'] / pub_base:.3f}, to the "
+               f"Erdős–Rényi one ({pub_er:.4f}) {summ.loc[last, 'mean'] / pub_er:.3f}; tie noise {noise_last:.4f}")
+    pub_sets = result.edge_sets[result.edge_sets["comparison"] == "published"].set_index("x")
+    if float(last) in pub_sets.index:
+        row = pub_sets.loc[float(last)]
+        findings.claim(f"Edge-set distance of the published networks at epoch {last}", measured=float(row["edge_set"]),
+                       holds=None,
+                       spread=f"NNSTD {row['nnstd']:.4f}; at epoch {first}: edge-set distance "
+                              f"{pub_sets.loc[float(first), 'edge_set']:.4f}, NNSTD {pub_sets.loc[float(first), 'nnstd']:.4f}",
+                       detail="description: mean over pairs of published networks of the Jaccard distance of their "
+                              "edge sets (no neuron matching; mean over sparse layers): how far apart they look "
+                              "without NNSTD's matching")
     agreement = pub.agreement
     findings.add_data("published_agreement", agreement)
     findings.claim_verdict(
@@ -641,8 +726,10 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
                   "pair_noise": result.tie_noise_of("random pair"), "full": None if full is None else float(full.mean()),
                   "smallest": float(smallest["difference"]), "smallest_from": float(smallest["from_percent"]),
                   "smallest_to": float(smallest["to_percent"]), "copy_noise": result.tie_noise_of("rewired copy"),
-                  "decider_from": float(decider["from_percent"]), "decider_to": float(decider["to_percent"])},
+                  "decider_from": float(decider["from_percent"]), "decider_to": float(decider["to_percent"]),
+                  "degree_baseline": float(result.baseline_degree.set_index("layer").loc["mean", "baseline"])},
         "tie_variants": 3 + p.tie_shuffles,
+        "edge_sets": {"random": float(result.edge_sets.set_index("comparison").loc["random pairs", "edge_set"])},
         "settings": {key: next((h["setting"] for h in findings.headlines if h["paper_claim"] == claim), None)
                      for key, claim in [("distance", DISTANCE), ("published", PUBLISHED_RUNS_CLAIM),
                                         ("agreement", AGREEMENT)]},
@@ -655,7 +742,9 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
                 ("full", "A copy with every edge moved"), ("first", "Published networks at the first saved snapshot"),
                 ("equivalent", "Rewired fraction as far as the published pairs"),
                 ("moved", "The published runs move apart"), ("closer", "The published runs at epoch"),
-                ("agreement", "Agreement with the published values")]}},
+                ("agreement", "Agreement with the published values"),
+                ("edge_sets_copy", "Edge-set distance of a renumbered copy"),
+                ("edge_sets_published", "Edge-set distance of the published networks")]}},
         "pub": None,
     }
     if pub is not None:

@@ -231,7 +231,10 @@ class PublishedComparison:
     table : tidy pairwise distances over epochs (sparse layers, and ``"mean"`` over the sparse layers).
     summary : per epoch and layer (``"mean"`` included): mean pairwise NNSTD, its network-bootstrap
         interval, and the smallest and largest pair (:func:`~sparsetopo.study.common.pair_summary`).
-    baseline : random baseline of networks of their shape (:func:`~sparsetopo.study.common.baseline_frame`).
+    baseline : Erdős–Rényi baseline of networks of their shape and edge counts
+        (:func:`~sparsetopo.study.common.baseline_frame`).
+    degree_baseline : degree-preserving baseline: random networks with the degree sequences of the first run
+        at the last epoch compared (the chance level for trained networks, whose degrees are skewed).
     gap : per epoch, Spearman correlation of distance with the gap between run indices.
     agreement : our NNSTD against the numbers the published code printed (:func:`published_agreement`).
     moved_apart : network-bootstrap interval of mean NNSTD at the last epoch minus at the first.
@@ -244,6 +247,7 @@ class PublishedComparison:
     table: pd.DataFrame
     summary: pd.DataFrame
     baseline: pd.DataFrame
+    degree_baseline: pd.DataFrame
     gap: pd.DataFrame
     agreement: pd.DataFrame
     moved_apart: Any
@@ -270,8 +274,8 @@ def compare_published(root: str | os.PathLike, epochs: Sequence[int], *, runs: S
                       n_boot: int = 2000, baseline_pairs: int = 16, seed: int = 0, n_jobs: int = 1,
                       cache_dir: str | os.PathLike | None = None) -> PublishedComparison:
     """Compare the published ``runs`` pairwise at ``epochs`` (structural tie-break), with network-bootstrap
-    intervals, the random baseline of their shape (``baseline_pairs`` pairs), the correlation with the run
-    index gap and the agreement with the published code's printed numbers."""
+    intervals, the random baselines of their shape (Erdős–Rényi and degree-preserving, ``baseline_pairs`` pairs
+    each), the correlation with the run index gap and the agreement with the published code's printed numbers."""
     matrices = published_pairwise(root, list(epochs), runs=runs, n_jobs=n_jobs, cache_dir=cache_dir)
     epochs = sorted(matrices)
     nets = load_published_runs(root, [epochs[0], epochs[-1]], runs=runs[:1])
@@ -292,10 +296,13 @@ def compare_published(root: str | os.PathLike, epochs: Sequence[int], *, runs: S
     last_net = nets[epochs[-1]][0]
     baseline = baseline_frame(random_baseline(last_net, n_pairs=baseline_pairs, seed=seed, n_jobs=n_jobs,
                                               progress=show_progress(), cache_dir=cache_dir), layers)
+    degree_baseline = baseline_frame(random_baseline(last_net, n_pairs=baseline_pairs, seed=seed, null="degree",
+                                                     n_jobs=n_jobs, progress=show_progress(), cache_dir=cache_dir),
+                                     layers)
     moved = network_bootstrap_ci(network(epochs[-1]) - network(epochs[0]), n_boot=n_boot, seed=seed)
     return PublishedComparison(root=root, widths=widths_of(last_net),
                                matrices=matrices, layers=layers, table=table, summary=pd.DataFrame(summary),
-                               baseline=baseline, gap=published_gap_correlation(table),
+                               baseline=baseline, degree_baseline=degree_baseline, gap=published_gap_correlation(table),
                                agreement=published_agreement(root), moved_apart=moved)
 
 

@@ -180,9 +180,10 @@ CLAIMS = ["NNSTD of identical topologies is 0",
           "NNSTD of a neuron-permuted copy is 0 — published tie-break (the paper's metric), random network",
           "NNSTD between networks 1% apart", "NNSTD grows along the 1% chain",
           "NNSTD increases at every step of the rewired-fraction sweep", "Random-topology baseline",
+          "Edge-set distance of a renumbered copy",
           "A copy with every edge moved is as far as random topologies", "Agreement with the published values"]
 DESCRIPTIONS = ("NNSTD of identical topologies is 0", "NNSTD between networks 1% apart", "Random-topology baseline",
-                "Agreement with the published values")
+                "Edge-set distance of a renumbered copy", "Agreement with the published values")
 
 
 def test_study_api_claims_record_parameters_and_every_claim(small_study):
@@ -202,13 +203,13 @@ def test_study_api_claims_record_parameters_and_every_claim(small_study):
         assert by[name].rule["justification"].split(":")[0].endswith("margin")
     assert list(findings.data) == ["worked_example_networks", "worked_example_costs", "network", "identity_checks",
                                    "tie_noise", "perturbation_chain", "perturbation_chain_layers",
-                                   "rewired_fraction_sweep"]
+                                   "rewired_fraction_sweep", "nnstd_vs_edge_sets"]
 
 
 def test_headlines_name_the_paper_claims_and_their_decided_rows(small_study, published_study):
     alone = P.claims(small_study)
     assert [h["paper_claim"] for h in alone.headlines] == [P.DISTANCE]
-    assert alone.headlines[0]["claims"] == [c for c in CLAIMS[1:3]] + CLAIMS[4:6] + [CLAIMS[7]]
+    assert alone.headlines[0]["claims"] == [c for c in CLAIMS[1:3]] + CLAIMS[4:6] + [CLAIMS[8]]
     assert "64-16-16-10" in alone.headlines[0]["setting"] and "ε = 2" in alone.headlines[0]["setting"]
     findings = P.claims(published_study)
     heads = {h["paper_claim"]: h for h in findings.headlines}
@@ -278,11 +279,11 @@ def test_figures_are_closed_matplotlib_figures(small_study, published_study):
 
     figs = P.figures(small_study)
     assert list(figs) == ["worked_example_networks", "worked_example_costs", "perturbation_chain",
-                          "perturbation_chain_layers", "rewired_fraction_sweep"]
+                          "perturbation_chain_layers", "rewired_fraction_sweep", "nnstd_vs_edge_sets"]
     assert all(isinstance(f, Figure) for f in figs.values())
     assert not set(plt.get_fignums()) & {f.number for f in figs.values()}
     with_published = P.figures(published_study)
-    assert list(with_published)[5:] == ["published_heatmaps", "published_layers", "published_over_epochs"]
+    assert list(with_published)[6:] == ["published_heatmaps", "published_layers", "published_over_epochs"]
 
 
 @pytest.mark.parametrize("study", ["small_study", "published_study"])
@@ -316,3 +317,16 @@ def test_rules_state_every_margin_before_the_numbers(small_study):
         assert f"| {getattr(params, name):g} |" in text
         assert P.MARGIN_JUSTIFICATIONS[name] in text
         assert params.margin(name).value == getattr(params, name)
+
+
+def test_edge_set_distance_sees_renumbering_that_nnstd_ignores(small_study):
+    """The renumbered copy is at NNSTD 0 but its edge sets differ, and the degree-preserving baseline is drawn."""
+    frame = small_study.edge_sets.set_index("comparison")
+    copy = frame.loc["renumbered copy"]
+    assert copy["nnstd"] == 0.0
+    assert copy["edge_set"] > 0.5
+    assert 0 < frame.loc["random pairs", "nnstd"] < frame.loc["random pairs", "edge_set"] <= 1
+    sweep = small_study.edge_sets[small_study.edge_sets["comparison"] == "sweep"].sort_values("x")
+    assert sweep["edge_set"].iloc[0] == 0.0 and sweep["edge_set"].is_monotonic_increasing
+    degree = small_study.baseline_degree.set_index("layer").loc["mean", "baseline"]
+    assert 0 < degree <= small_study.baseline.set_index("layer").loc["mean", "ci_high"] + 0.05
