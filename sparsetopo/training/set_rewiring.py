@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["prune_and_regrow", "REGROW_INITS", "REGROW_SAMPLERS"]
+__all__ = ["prune_and_regrow", "prune_and_regrow_sparse", "REGROW_INITS", "REGROW_SAMPLERS"]
 
 REGROW_INITS = ("zero", "random")
 """Initial values of regrown weights: ``zero`` or ``random`` (the run's initialisation scale)."""
@@ -123,3 +123,121 @@ def _rejection_sample(occupied: np.ndarray, n: int, rng: np.random.Generator) ->
                 if filled == n:
                     break
     return out
+
+
+def prune_and_regrow_sparse(
+    index: np.ndarray,
+    values: np.ndarray,
+    shape: tuple[int, int],
+    zeta: float,
+    rng: np.random.Generator,
+    sampler: str = "choice",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`prune_and_regrow` on a layer's edge index set: time and memory linear in its edges.
+
+    The same draws from ``rng`` and the same result as ``prune_and_regrow``
+    on the dense ``weight``/``mask`` of the same layer, without building any
+    ``(n_out, n_in)`` array:
+
+    - pruning selects the ``n`` smallest positive values (and the ``n``
+      negative values closest to zero) with ``np.partition`` and the same tie
+      rule as the stable sort (equal values: the lower position first);
+    - the ``choice`` sampler draws ``rng.choice(n_empty, n_grow)`` on the
+      number of empty positions (numpy draws the same sample indices for an
+      integer as for an array of that length) and maps the k-th empty
+      position to its flat index by a binary search over the occupied ones;
+    - the ``rejection`` sampler draws the same blocks and keeps the same
+      draws in the same order, with membership tests by binary search.
+
+    Parameters
+    ----------
+    index : int64 array ``(n_edges,)``
+        The layer's edges as strictly increasing flat row-major positions in
+        ``(n_out, n_in)`` (:class:`sparsetopo.topology.sparse.SparseLayer`).
+    values : float array ``(n_edges,)``
+        The weight of every edge, in the order of ``index`` (CSR order).
+    shape : (n_out, n_in)
+    zeta, rng, sampler
+        As in :func:`prune_and_regrow`.
+
+    Returns
+    -------
+    new_index : int64 array ``(n_edges,)``
+        The edges after pruning and regrowth, sorted; same count as ``index``.
+    removed : int64 array
+        Pruned positions, sorted (``removed.size`` is the ``n_changed`` of ``prune_and_regrow``).
+    grown : int64 array
+        Regrown positions, sorted (may include some just removed).
+    """
+    if not 0 <= zeta < 1:
+        raise ValueError(f"zeta must be in [0, 1), got {zeta}")
+    if sampler not in REGROW_SAMPLERS:
+        raise ValueError(f"sampler must be one of {REGROW_SAMPLERS}, got {sampler!r}")
+    index = np.asarray(index, dtype=np.int64)
+    values = np.asarray(values)
+    if values.shape != index.shape:
+        raise ValueError(f"values has shape {values.shape} but index {index.shape}; give one value per edge, in index order")
+    total = int(shape[0]) * int(shape[1])
+    positive = values > 0
+    negative = values < 0
+    pos, neg = index[positive], index[negative]
+    n_pos = int(round(zeta * pos.size))
+    n_neg = int(round(zeta * neg.size))
+    drop_pos = pos[_smallest(values[positive], n_pos)]
+    drop_neg = neg[_smallest(-values[negative], n_neg)]
+    zero = index[values == 0]
+    removed = np.sort(np.concatenate([drop_pos, drop_neg, zero]))
+    kept = index[~_member(index, removed)]
+    n_empty = total - kept.size
+    n_grow = min(removed.size, n_empty)
+    if not n_grow:
+        grow = np.empty(0, dtype=np.int64)
+    elif sampler == "choice":
+        grow = _kth_empty(kept, rng.choice(n_empty, size=n_grow, replace=False))
+    else:
+        grow = _rejection_sample_sparse(kept, total, n_grow, rng)
+    grown = np.sort(grow)
+    return np.union1d(kept, grown).astype(np.int64, copy=False), removed, grown
+
+
+def _smallest(keys: np.ndarray, n: int) -> np.ndarray:
+    """Positions (into ``keys``) of the ``n`` smallest keys, ties to the lower position: the first ``n`` of a stable argsort, as a set."""
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    if n >= keys.size:
+        return np.arange(keys.size, dtype=np.int64)
+    threshold = np.partition(keys, n - 1)[n - 1]
+    below = np.flatnonzero(keys < threshold)
+    tied = np.flatnonzero(keys == threshold)[: n - below.size]
+    return np.concatenate([below, tied])
+
+
+def _member(a: np.ndarray, sorted_b: np.ndarray) -> np.ndarray:
+    """Bool array: whether each entry of ``a`` is in the sorted array ``sorted_b``."""
+    if sorted_b.size == 0:
+        return np.zeros(a.shape, dtype=bool)
+    at = np.searchsorted(sorted_b, a)
+    return sorted_b[np.minimum(at, sorted_b.size - 1)] == a
+
+
+def _kth_empty(occupied: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Flat position of the ``k``-th empty position (0-based, in position order) given the sorted occupied ones."""
+    # occupied[j] - j empty positions precede occupied[j]; the k-th empty one is k plus the occupied ones it passes
+    gaps = occupied - np.arange(occupied.size, dtype=np.int64)
+    return np.asarray(k, dtype=np.int64) + np.searchsorted(gaps, k, side="right")
+
+
+def _rejection_sample_sparse(occupied: np.ndarray, total: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """:func:`_rejection_sample` on the sorted occupied positions: the same blocks, the same kept draws in order."""
+    kept = np.empty(0, dtype=np.int64)  # sorted
+    out = []
+    filled = 0
+    while filled < n:
+        draws = rng.integers(0, total, size=max(2 * (n - filled), 64))
+        first = np.zeros(draws.size, dtype=bool)
+        first[np.unique(draws, return_index=True)[1]] = True  # a position drawn twice in a block counts once
+        new = draws[first & ~_member(draws, occupied) & ~_member(draws, kept)][: n - filled]
+        out.append(new)
+        kept = np.union1d(kept, new)
+        filled += new.size
+    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
