@@ -73,7 +73,6 @@ class SparseLayer:
                 f"index must hold strictly increasing flat positions in [0, {shape[0] * shape[1]}) for a "
                 f"{shape[0]}x{shape[1]} layer (sort it and drop duplicates: np.unique)"
             )
-        index.flags.writeable = False
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "index", index)
 
