@@ -241,7 +241,7 @@ def _set_rewire(model, optimizer, config: RunConfig, rng: np.random.Generator, e
             new = SparseLayer(old.shape, new_index)
             regrown = _regrown_values(config, new, grown, rng) if config.regrow_init == "random" and grown.size else None
             _rewire_sparse(layer, optimizer, old, new, grown, regrown)
-            ever_active[k] = union_indices(ever_active[k], new_index)
+            ever_active[k] = union_indices(ever_active[k], grown)  # kept edges are in it already
             removed_counts.append(int(removed.size))
             grown_counts.append(int(grown.size))
             continue

@@ -197,7 +197,9 @@ def prune_and_regrow_sparse(
     else:
         grow = _rejection_sample_sparse(kept, total, n_grow, rng)
     grown = np.sort(grow)
-    return np.union1d(kept, grown).astype(np.int64, copy=False), removed, grown
+    new_index = np.concatenate([kept, grown])  # disjoint: grown positions were empty
+    new_index.sort()
+    return new_index, removed, grown
 
 
 def _smallest(keys: np.ndarray, n: int) -> np.ndarray:
@@ -227,6 +229,17 @@ def _kth_empty(occupied: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.asarray(k, dtype=np.int64) + np.searchsorted(gaps, k, side="right")
 
 
+def _first_occurrences(a: np.ndarray) -> np.ndarray:
+    """Bool array: True where ``a``'s value appears for the first time (in order)."""
+    order = np.argsort(a, kind="stable")
+    ordered = a[order]
+    first_sorted = np.ones(a.size, dtype=bool)
+    first_sorted[1:] = ordered[1:] != ordered[:-1]
+    out = np.zeros(a.size, dtype=bool)
+    out[order[first_sorted]] = True
+    return out
+
+
 def _rejection_sample_sparse(occupied: np.ndarray, total: int, n: int, rng: np.random.Generator) -> np.ndarray:
     """:func:`_rejection_sample` on the sorted occupied positions: the same blocks, the same kept draws in order."""
     kept = np.empty(0, dtype=np.int64)  # sorted
@@ -234,10 +247,9 @@ def _rejection_sample_sparse(occupied: np.ndarray, total: int, n: int, rng: np.r
     filled = 0
     while filled < n:
         draws = rng.integers(0, total, size=max(2 * (n - filled), 64))
-        first = np.zeros(draws.size, dtype=bool)
-        first[np.unique(draws, return_index=True)[1]] = True  # a position drawn twice in a block counts once
+        first = _first_occurrences(draws)  # a position drawn twice in a block counts once
         new = draws[first & ~_member(draws, occupied) & ~_member(draws, kept)][: n - filled]
         out.append(new)
-        kept = np.union1d(kept, new)
+        kept = np.sort(np.concatenate([kept, new]))  # disjoint: new draws are not in kept
         filled += new.size
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
