@@ -24,9 +24,19 @@ Backends (``config.backend``): ``masked`` layers multiply a dense weight by
 their mask; ``sparse`` layers (:class:`~sparsetopo.sparse_linear.SparseLinear`)
 keep only the present weights; ``auto`` makes a layer sparse when its density
 is at most :data:`AUTO_SPARSE_MAX_DENSITY`. Both start from bitwise the same
-weights (the model is built masked, then converted) and do the same
-mathematics; saved weight files (``weights/*.pt``) always use the masked layout
-(``layers.k.weight``/``bias``/``mask``), so they load anywhere. The checkpoint
+weights (:func:`sparsetopo.training.build.build_model` builds sparse layers
+straight from their edge index sets with the masked layers' numbers) and do the
+same mathematics. Sparse layers stay sparse end to end: the initial topology
+is drawn as index sets (:mod:`sparsetopo.topology.sparse`), SET rewires them
+with :func:`~sparsetopo.training.set_rewiring.prune_and_regrow_sparse`, the
+explored edges are sorted flat positions per layer, and snapshots are written
+from the CSR structure, so memory and rewiring time grow linearly with edges.
+Saved weight files (``weights/*.pt``) use the masked layout
+(``layers.k.weight``/``bias``/``mask``), so they load anywhere, except for a
+sparse layer with more than :data:`sparsetopo.model.DENSE_WEIGHT_FILE_MAX_ENTRIES`
+positions, saved as values and flat indices
+(:meth:`~sparsetopo.model.SparseMLP.weight_file_state_dict`;
+:func:`sparsetopo.model.model_from_state_dict` reads both). The checkpoint
 holds the backend's own state_dict and optimizer state, on CPU.
 
 Devices (``config.device``): ``auto`` trains on CUDA when it is available. The
