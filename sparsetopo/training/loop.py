@@ -246,11 +246,12 @@ def _set_rewire(model, optimizer, config: RunConfig, rng: np.random.Generator, e
             continue
         if isinstance(layer, SparseLinear):  # on the index set: linear in edges, never densified
             old = layer_topology(layer)
-            new_index, removed, grown = prune_and_regrow_sparse(
-                old.index, layer.values.detach().cpu().numpy(), old.shape, config.zeta, rng, sampler=config.regrow_sampler)
+            new_index, removed, grown, kept_from, regrown_from = prune_and_regrow_sparse(
+                old.index, layer.values.detach().cpu().numpy(), old.shape, config.zeta, rng,
+                sampler=config.regrow_sampler, with_sources=True)
             new = SparseLayer(old.shape, new_index)
             regrown = _regrown_values(config, new, grown, rng) if config.regrow_init == "random" and grown.size else None
-            _rewire_sparse(layer, optimizer, old, new, grown, regrown)
+            _rewire_sparse(layer, optimizer, new, kept_from, regrown_from, regrown)
             ever_active[k] = union_indices(ever_active[k], grown)  # kept edges are in it already
             removed_counts.append(int(removed.size))
             grown_counts.append(int(grown.size))
@@ -278,32 +279,29 @@ def _set_rewire(model, optimizer, config: RunConfig, rng: np.random.Generator, e
 
 
 @torch.no_grad()
-def _rewire_sparse(layer: SparseLinear, optimizer, old: SparseLayer, new: SparseLayer, grown: np.ndarray,
+def _rewire_sparse(layer: SparseLinear, optimizer, new: SparseLayer, kept_from: np.ndarray, regrown_from: np.ndarray,
                    regrown: np.ndarray | None) -> None:
     """Rebuild a sparse layer's structure in CSR form, linear in edges: the numbers of the dense remap.
 
-    A kept edge keeps its value and optimizer state; a regrown edge starts
-    from ``regrown`` (or zero) with zero state, where an edge that was pruned
-    and regrown at once gets ``old * 0.0`` (a zero of the old value's sign),
-    as multiplying the dense layout by the keep mask gave.
+    ``kept_from``/``regrown_from`` as :func:`~sparsetopo.training.set_rewiring.prune_and_regrow_sparse`
+    returns them. A kept edge keeps its value and optimizer state; a regrown
+    edge starts from ``regrown`` (or zero) with zero state, where an edge
+    that was pruned and regrown at once gets ``old * 0.0`` (a zero of the old
+    value's sign), as multiplying the dense layout by the keep mask gave.
     """
     device = layer.values.device
-    at = np.searchsorted(old.index, new.index)
-    was_there = old.index[np.minimum(at, max(old.n_edges - 1, 0))] == new.index if old.n_edges else np.zeros(new.n_edges, bool)
-    at_grown = np.searchsorted(new.index, grown)  # grown is sorted and inside new
-    is_grown = np.zeros(new.n_edges, dtype=bool)
-    is_grown[at_grown] = True
-    kept = was_there & ~is_grown
-    regrown_old = was_there & is_grown
-    kept_t, regrown_old_t = torch.from_numpy(kept).to(device), torch.from_numpy(regrown_old).to(device)
-    from_kept = torch.from_numpy(at[kept]).to(device)
-    from_regrown_old = torch.from_numpy(at[regrown_old]).to(device)
-    grown_t = torch.from_numpy(at_grown).to(device)
+    kept = kept_from >= 0
+    grown_slots = np.flatnonzero(~kept)  # new edge ids of the regrown edges, in the order of grown
+    again = regrown_from >= 0
+    kept_t, from_kept = torch.from_numpy(kept).to(device), torch.from_numpy(kept_from[kept]).to(device)
+    again_slots = torch.from_numpy(grown_slots[again]).to(device)
+    from_again = torch.from_numpy(regrown_from[again]).to(device)
+    grown_t = torch.from_numpy(grown_slots).to(device)
 
     def remap(stored: torch.Tensor, grown_values: torch.Tensor | None) -> torch.Tensor:
         out = torch.zeros(new.n_edges, dtype=stored.dtype, device=device)
         out[kept_t] = stored[from_kept]
-        out[regrown_old_t] = stored[from_regrown_old] * 0.0
+        out[again_slots] = stored[from_again] * 0.0
         if grown_values is not None:
             out[grown_t] = grown_values
         return out

@@ -132,7 +132,8 @@ def prune_and_regrow_sparse(
     zeta: float,
     rng: np.random.Generator,
     sampler: str = "choice",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    with_sources: bool = False,
+) -> tuple[np.ndarray, ...]:
     """:func:`prune_and_regrow` on a layer's edge index set: time and memory linear in its edges.
 
     The same draws from ``rng`` and the same result as ``prune_and_regrow``
@@ -168,6 +169,16 @@ def prune_and_regrow_sparse(
         Pruned positions, sorted (``removed.size`` is the ``n_changed`` of ``prune_and_regrow``).
     grown : int64 array
         Regrown positions, sorted (may include some just removed).
+    kept_from : int64 array ``(n_edges,)``, only with ``with_sources``
+        For every edge of ``new_index``: the edge id (position in ``index``)
+        it was kept from, or -1 for a regrown edge.
+    regrown_from : int64 array like ``grown``, only with ``with_sources``
+        For every regrown position: its edge id in ``index`` when it was
+        pruned at this step and regrown, else -1.
+
+    Sorting is done on the (smaller) sets of regrown positions; the merges
+    of sorted runs are linear, so the step is O(n_edges) plus
+    O(n_grow log n_grow) for the sample.
     """
     if not 0 <= zeta < 1:
         raise ValueError(f"zeta must be in [0, 1), got {zeta}")
@@ -178,28 +189,38 @@ def prune_and_regrow_sparse(
     if values.shape != index.shape:
         raise ValueError(f"values has shape {values.shape} but index {index.shape}; give one value per edge, in index order")
     total = int(shape[0]) * int(shape[1])
-    positive = values > 0
-    negative = values < 0
-    pos, neg = index[positive], index[negative]
-    n_pos = int(round(zeta * pos.size))
-    n_neg = int(round(zeta * neg.size))
-    drop_pos = pos[_smallest(values[positive], n_pos)]
-    drop_neg = neg[_smallest(-values[negative], n_neg)]
-    zero = index[values == 0]
-    removed = np.sort(np.concatenate([drop_pos, drop_neg, zero]))
-    kept = index[~_member(index, removed)]
+    # everything below works on edge ids (positions in ``index``), so no search over the layer is needed
+    pos_ids, neg_ids = np.flatnonzero(values > 0), np.flatnonzero(values < 0)
+    n_pos = int(round(zeta * pos_ids.size))
+    n_neg = int(round(zeta * neg_ids.size))
+    drop = values == 0  # present zeros are pruned too
+    drop[pos_ids[_smallest(values[pos_ids], n_pos)]] = True
+    drop[neg_ids[_smallest(-values[neg_ids], n_neg)]] = True
+    removed_ids, kept_ids = np.flatnonzero(drop), np.flatnonzero(~drop)
+    removed, kept = index[removed_ids], index[kept_ids]
     n_empty = total - kept.size
     n_grow = min(removed.size, n_empty)
     if not n_grow:
-        grow = np.empty(0, dtype=np.int64)
+        grown = np.empty(0, dtype=np.int64)
     elif sampler == "choice":
-        grow = _kth_empty(kept, rng.choice(n_empty, size=n_grow, replace=False))
+        k = rng.choice(n_empty, size=n_grow, replace=False)
+        k.sort()
+        grown = _kth_empty(kept, k)
     else:
-        grow = _rejection_sample_sparse(kept, total, n_grow, rng)
-    grown = np.sort(grow)
-    new_index = np.concatenate([kept, grown])  # disjoint: grown positions were empty
-    new_index.sort()
-    return new_index, removed, grown
+        grown = np.sort(_rejection_sample_sparse(kept, total, n_grow, rng))
+    # merge the two sorted runs (a stable sort finds the runs: linear time)
+    both = np.concatenate([kept, grown])
+    order = np.argsort(both, kind="stable")
+    new_index = both[order]
+    if not with_sources:
+        return new_index, removed, grown
+    from_kept = order < kept.size
+    kept_from = np.full(new_index.size, -1, dtype=np.int64)
+    kept_from[from_kept] = kept_ids[order[from_kept]]
+    at = np.searchsorted(removed, grown)
+    hit = removed[np.minimum(at, max(removed.size - 1, 0))] == grown if removed.size else np.zeros(grown.size, bool)
+    regrown_from = np.where(hit, removed_ids[np.minimum(at, max(removed.size - 1, 0))] if removed.size else -1, -1)
+    return new_index, removed, grown, kept_from, regrown_from.astype(np.int64, copy=False)
 
 
 def _smallest(keys: np.ndarray, n: int) -> np.ndarray:

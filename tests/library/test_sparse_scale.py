@@ -118,6 +118,14 @@ def test_sparse_rewiring_equals_the_dense_one(sampler):
         assert np.array_equal(removed_idx, np.flatnonzero(removed.ravel())) and removed_idx.size == n
         assert np.array_equal(grown_idx, np.flatnonzero(grown.ravel()))
         assert dense_rng.integers(1 << 60) == sparse_rng.integers(1 << 60)  # the same draws consumed
+        _, _, _, kept_from, regrown_from = prune_and_regrow_sparse(index, weight.ravel()[index], mask.shape, zeta,
+                                                                   np.random.default_rng(trial + 1), sampler=sampler,
+                                                                   with_sources=True)
+        kept = kept_from >= 0
+        assert np.array_equal(index[kept_from[kept]], new_index[kept]) and np.array_equal(new_index[~kept], grown_idx)
+        again = regrown_from >= 0
+        assert np.array_equal(index[regrown_from[again]], grown_idx[again])
+        assert set(grown_idx[again]) == set(grown_idx) & set(removed_idx)
 
 
 @pytest.mark.parametrize("sampler", ["choice", "rejection"])
@@ -174,9 +182,9 @@ def test_sparse_layer_rewiring_gives_the_masked_layers_numbers(regrow_init, weig
 
 def test_regrown_after_pruning_keeps_the_sign_of_zero_of_the_dense_remap():
     layer = SparseLinear(torch.tensor([[-1.0, 2.0, 0.0]]), torch.tensor([[True, True, False]]))
-    old = SparseLayer((1, 3), np.array([0, 1]))
     new = SparseLayer((1, 3), np.array([0, 2]))
-    _rewire_sparse(layer, None, old, new, np.array([0, 2]), None)  # position 0 pruned and regrown, 2 new
+    # both new edges regrown: position 0 pruned and regrown at once (old edge 0), position 2 empty before
+    _rewire_sparse(layer, None, new, np.array([-1, -1]), np.array([0, -1]), None)
     values = layer.values.detach()
     assert values.tolist() == [0.0, 0.0] and torch.signbit(values).tolist() == [True, False]
 
