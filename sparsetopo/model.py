@@ -185,7 +185,7 @@ class SparseMLP(nn.Module):
         return segments
 
     def masks(self) -> list[np.ndarray]:
-        """The topology as bool numpy arrays ``(n_out, n_in)``."""
+        """The topology as bool numpy arrays ``(n_out, n_in)`` (dense: for small networks; training uses index sets)."""
         return [layer.mask.detach().cpu().numpy().copy() for layer in self.layers]
 
     def weights(self) -> list[np.ndarray]:

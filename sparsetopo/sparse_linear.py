@@ -143,8 +143,8 @@ class SparseLinear(nn.Module):
 
     The parameters are ``values`` ``(nnz,)`` and ``bias`` ``(n_out,)``;
     ``crow_indices``/``col_indices`` are buffers, so the structure travels with
-    ``state_dict``. Dense views for saving and analysis: :attr:`weight_dense`
-    and :attr:`mask`.
+    ``state_dict``. Dense views for analysis of small layers: :attr:`weight_dense`
+    and :attr:`mask`. :meth:`from_csr` builds a layer without any dense tensor.
     """
 
     is_sparse_backend = True
@@ -274,7 +274,11 @@ class SparseLinear(nn.Module):
 
     @property
     def mask(self) -> torch.Tensor:
-        """The topology as a bool tensor ``(n_out, n_in)`` (a fresh copy)."""
+        """The topology as a bool tensor ``(n_out, n_in)`` (a fresh copy of ``n_out * n_in`` bytes).
+
+        For analyses of small layers; training, rewiring and snapshots use the
+        index buffers (:meth:`flat_indices`) and never build it.
+        """
         m = torch.zeros(self.out_features, self.in_features, dtype=torch.bool, device=self.values.device)
         m[self.row_indices(), self.col_indices] = True
         return m

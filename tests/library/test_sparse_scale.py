@@ -296,3 +296,26 @@ def test_sparse_run_resumes_bitwise_with_index_set_records(tmp_path):
     strip = lambda recs: [{k: v for k, v in r.items() if k not in ("epoch_time", "train_time")} for r in recs]
     assert strip(json.loads((run_dir / "metrics.json").read_text())) == strip(full.records)
     assert resumed["explored_rate"] == full.summary["explored_rate"]
+
+
+def test_sparse_backend_training_never_builds_a_dense_layer(monkeypatch, tmp_path):
+    import sparsetopo.training.loop as loop
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dense (n_out, n_in) form of a sparse layer was built")
+
+    monkeypatch.setattr(SparseLinear, "mask", property(refuse))
+    monkeypatch.setattr(SparseLinear, "weight_dense", property(refuse))
+    monkeypatch.setattr(SparseLayer, "to_mask", refuse)
+    monkeypatch.setattr(loop, "prune_and_regrow", refuse)
+    import sparsetopo.model as model_module
+    monkeypatch.setattr(model_module, "DENSE_WEIGHT_FILE_MAX_ENTRIES", 0)  # every sparse layer saved sparse
+    cfg = RunConfig(**{**_SMALL, "method": "set", "backend": "sparse", "sparse_output": True, "rewire_output": True,
+                       "regrow_init": "random"})
+    summary = loop.train_run(cfg, tmp_path / "run", progress=False)
+    assert summary["backend_layers"] == ["sparse"] * 3
+    state = torch.load(tmp_path / "run" / "weights" / "final.pt", weights_only=True)
+    assert "layers.2.index" in state and not any(k.endswith("weight") for k in state)
+    monkeypatch.undo()
+    layers, _ = load_sparse_topology(tmp_path / "run" / "topology" / "epoch_003.npz")
+    assert [np.array_equal(m, t.to_mask()) for m, t in zip(masks_from_state_dict(state), layers)] == [True] * 3
