@@ -319,3 +319,14 @@ def test_sparse_backend_training_never_builds_a_dense_layer(monkeypatch, tmp_pat
     monkeypatch.undo()
     layers, _ = load_sparse_topology(tmp_path / "run" / "topology" / "epoch_003.npz")
     assert [np.array_equal(m, t.to_mask()) for m, t in zip(masks_from_state_dict(state), layers)] == [True] * 3
+
+
+def test_module_topology_reads_the_sparse_weight_file_layout():
+    from sparsetopo.topology.modules import topology_from_state_dict
+
+    cfg = RunConfig(method="static", epsilon=2, backend="sparse")
+    topo = random_sparse_topology([20, 15, 4], epsilon=2, seed=0)
+    model = build_model(cfg, [20, 15, 4], topo, sparse_layers=[0])
+    dense = topology_from_state_dict(model.dense_state_dict())
+    sparse = topology_from_state_dict(model.weight_file_state_dict(max_dense_entries=10))
+    assert [np.array_equal(a, b) for a, b in zip(dense.masks, sparse.masks)] == [True, True]
