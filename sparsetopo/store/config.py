@@ -18,7 +18,7 @@ from typing import Any
 from .validation import check_config_values
 
 __all__ = [
-    "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
+    "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "INIT_DRAWS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
     "DEFAULT_EPSILON", "DEFAULT_ZETA", "ENGINE_REVISION", "run_id", "config_hash", "short_hash", "slug_number",
 ]
 
@@ -28,6 +28,8 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 """Learning-rate schedules: ``constant``, ``cosine``, ``step`` (x0.1 at 50% and 75% of the epochs)."""
 WEIGHT_INITS = ("sparse", "dense", "he_uniform")
 """Weight initialisations (see ``RunConfig.weight_init``)."""
+INIT_DRAWS = ("dense_stream", "edges")
+"""How initial weights are drawn (see ``RunConfig.init_draws``)."""
 WEIGHT_DECAY_MODES = ("coupled", "decoupled")
 """Weight decay modes (see ``RunConfig.weight_decay_mode``)."""
 BACKENDS = ("masked", "sparse", "auto")
@@ -49,6 +51,7 @@ _HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "train_samples": None,
     "regrow_sampler": "choice",
+    "init_draws": "dense_stream",
 }
 # Fields that only a SET run uses, and their value in every other run.
 _SET_ONLY = {"zeta": 0.0, "regrow_init": "zero", "rewire_output": False, "regrow_sampler": "choice"}
@@ -74,6 +77,7 @@ class RunConfig:
     activation: str = field(default="relu", metadata={"help": "hidden activation"})
     dropout: float = field(default=0.0, metadata={"help": "inverted dropout rate on every hidden activation, training only"})
     weight_init: str = field(default="sparse", metadata={"help": "sparse: PyTorch's uniform init rescaled to each neuron's real fan-in | dense: PyTorch's init, masked | he_uniform: U(±sqrt(6/n_in)) with the dense fan-in, zero biases"})
+    init_draws: str = field(default="dense_stream", metadata={"help": "dense_stream: the initial weights are the present entries of PyTorch's draw for the dense (n_out, n_in) weight (time n_out*n_in per layer) | edges: one draw per present edge (time and memory linear in edges; for very wide layers), same values on every backend"})
     lr: float = field(default=0.01, metadata={"help": "SGD learning rate"})
     momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
     weight_decay: float = field(default=2e-4, metadata={"help": "weight decay (see weight_decay_mode)"})

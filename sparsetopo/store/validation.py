@@ -62,10 +62,10 @@ def check_config_values(c: Any) -> None:
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {c.dropout}; use e.g. 0.2 (0 for none)")
     from ..training.set_rewiring import REGROW_SAMPLERS
-    from .config import BACKENDS, DEVICES, LR_SCHEDULES, METHODS, WEIGHT_DECAY_MODES, WEIGHT_INITS
+    from .config import BACKENDS, DEVICES, INIT_DRAWS, LR_SCHEDULES, METHODS, WEIGHT_DECAY_MODES, WEIGHT_INITS
 
     for name, choices in (("method", METHODS), ("regrow_init", ("zero", "random", None)),
-                          ("regrow_sampler", REGROW_SAMPLERS), ("weight_init", WEIGHT_INITS),
+                          ("regrow_sampler", REGROW_SAMPLERS), ("weight_init", WEIGHT_INITS), ("init_draws", INIT_DRAWS),
                           ("weight_decay_mode", WEIGHT_DECAY_MODES), ("backend", BACKENDS), ("device", DEVICES),
                           ("lr_schedule", LR_SCHEDULES)):
         if getattr(c, name) not in choices:
