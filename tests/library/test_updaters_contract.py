@@ -124,3 +124,13 @@ def test_gmp_starts_dense_and_follows_its_cubic_schedule(tmp_path):
     # 22 steps per epoch; pruning steps 11, 22 (p = 1/2: 1/8 of the way back at the end of epoch 1), 33, 44 (the target)
     assert run.records[0]["edges"][0] == target[0] + round((n - target[0]) * 0.125)
     assert run.records[1]["edges"] == run.records[2]["edges"] == target
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_rigl_updates_a_sparse_output_layer_only_when_asked(asked, tmp_path):
+    options = {"update_every": 5, "update_output": asked}
+    run = store.train(RunConfig(method="rigl", sparse_output=True, method_options=options, **SMALL), root=tmp_path,
+                      progress=False)
+    out_moved = sum(r["removed"][-1] for r in run.records)
+    same = np.array_equal(run.topology(0)[-1], run.topology(3)[-1])
+    assert (out_moved > 0 and not same) if asked else (out_moved == 0 and same)
