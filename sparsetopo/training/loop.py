@@ -517,9 +517,8 @@ def train_run(
             loss.backward()
             if decoupled:
                 # the reference's w <- w - wd*w per step, on the weights before this step's update
-                with torch.no_grad():
-                    for p in params:
-                        p.mul_(1.0 - config.weight_decay)
+                with torch.no_grad():  # one call for all parameters: the same products as p.mul_ each
+                    torch._foreach_mul_(params, 1.0 - config.weight_decay)
             optimizer.step()
             if masks_to_enforce:
                 enforce_masks(model, optimizer)
