@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparsetopo.study import any_model, lottery_tickets, nnstd_behaviour, set_trajectories, sparse_vs_dense
+from sparsetopo.study import (any_model, lottery_tickets, methods_topology, nnstd_behaviour, set_trajectories,
+                              sparse_vs_dense)
 from sparsetopo.study.runner import NOTEBOOKS, execute_notebook, profile_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,7 @@ NB_DIR = ROOT / "notebooks"
 
 pytestmark = pytest.mark.notebook
 MODULES = {"01_nnstd": nnstd_behaviour, "02_sparse_vs_dense": sparse_vs_dense, "03_evolution": set_trajectories,
-           "04_lottery_tickets": lottery_tickets, "05_any_model": any_model}
+           "04_lottery_tickets": lottery_tickets, "05_any_model": any_model, "06_methods": methods_topology}
 
 
 def _parameters_cells(nb) -> list:
