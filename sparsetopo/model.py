@@ -26,7 +26,7 @@ from .sparse_linear import SparseLinear, sparse_relu_stack
 
 __all__ = [
     "MaskedLinear", "SparseLinear", "SparseMLP", "enforce_masks", "masked_layers", "topology_layers",
-    "weight_state_tensors", "to_sparse_backend", "ACTIVATIONS",
+    "weight_state_tensors", "to_sparse_backend", "ACTIVATIONS", "DENSE_WEIGHT_FILE_MAX_ENTRIES", "model_from_state_dict",
 ]
 
 ACTIVATIONS = {
@@ -111,6 +111,8 @@ class SparseMLP(nn.Module):
         Input, hidden and output sizes, e.g. ``(784, 1000, 1000, 10)``.
     masks : list of bool arrays ``(n_out, n_in)``, optional
         One per layer; default dense.
+    layers : list of modules, optional
+        Prebuilt layers (:class:`MaskedLinear` or :class:`SparseLinear`) instead of ``masks``.
     activation : str
         Hidden activation, a key of :data:`ACTIVATIONS`.
     dropout : float in [0, 1)
@@ -120,7 +122,7 @@ class SparseMLP(nn.Module):
     """
 
     def __init__(self, widths: Sequence[int], masks: Sequence[np.ndarray | torch.Tensor] | None = None,
-                 activation: str = "relu", dropout: float = 0.0) -> None:
+                 activation: str = "relu", dropout: float = 0.0, layers: Sequence[nn.Module] | None = None) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         if len(widths) < 2:
@@ -131,9 +133,17 @@ class SparseMLP(nn.Module):
         if masks is not None and len(masks) != n_layers:
             raise ValueError(f"{len(masks)} masks given for {n_layers} layers (widths {widths})")
         self.widths = widths
-        self.layers = nn.ModuleList(
-            MaskedLinear(widths[k], widths[k + 1], None if masks is None else masks[k]) for k in range(n_layers)
-        )
+        if layers is not None:  # built elsewhere (e.g. sparse layers straight from CSR arrays)
+            if masks is not None or len(layers) != n_layers:
+                raise ValueError(f"give either masks or {n_layers} prebuilt layers (widths {widths}), not both")
+            for k, layer in enumerate(layers):
+                if (layer.in_features, layer.out_features) != (widths[k], widths[k + 1]):
+                    raise ValueError(f"layer {k} is {layer.in_features} -> {layer.out_features}, widths say {widths[k]} -> {widths[k + 1]}")
+            self.layers = nn.ModuleList(layers)
+        else:
+            self.layers = nn.ModuleList(
+                MaskedLinear(widths[k], widths[k + 1], None if masks is None else masks[k]) for k in range(n_layers)
+            )
         self.activation = ACTIVATIONS[activation]()
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
@@ -175,7 +185,7 @@ class SparseMLP(nn.Module):
         return segments
 
     def masks(self) -> list[np.ndarray]:
-        """The topology as bool numpy arrays ``(n_out, n_in)``."""
+        """The topology as bool numpy arrays ``(n_out, n_in)`` (dense: for small networks; training uses index sets)."""
         return [layer.mask.detach().cpu().numpy().copy() for layer in self.layers]
 
     def weights(self) -> list[np.ndarray]:
@@ -199,6 +209,83 @@ class SparseMLP(nn.Module):
             out[f"layers.{k}.bias"] = layer.bias.detach().cpu().clone()
             out[f"layers.{k}.mask"] = layer.mask.detach().cpu().clone()
         return out
+
+
+    def weight_file_state_dict(self, max_dense_entries: int | None = None) -> dict[str, torch.Tensor]:
+        """What saved weight files (``weights/*.pt``) hold, on CPU.
+
+        The masked layout of :meth:`dense_state_dict` for every layer, except
+        that a :class:`SparseLinear` layer with more than ``max_dense_entries``
+        possible edges (default :data:`DENSE_WEIGHT_FILE_MAX_ENTRIES`) is
+        written in the sparse layout: ``layers.k.values`` (float ``(nnz,)``),
+        ``layers.k.index`` (int64 flat row-major positions ``(nnz,)``),
+        ``layers.k.shape`` (int64 ``(n_out, n_in)``) and ``layers.k.bias``, so
+        memory and file size stay linear in edges. :func:`model_from_state_dict`
+        and :func:`sparsetopo.topology.masks.masks_from_state_dict` read both.
+        """
+        limit = DENSE_WEIGHT_FILE_MAX_ENTRIES if max_dense_entries is None else int(max_dense_entries)
+        out = {}
+        for k, layer in enumerate(self.layers):
+            if isinstance(layer, SparseLinear) and layer.out_features * layer.in_features > limit:
+                out[f"layers.{k}.values"] = layer.values.detach().cpu().clone()
+                out[f"layers.{k}.index"] = layer.flat_indices().cpu()
+                out[f"layers.{k}.shape"] = torch.tensor([layer.out_features, layer.in_features], dtype=torch.int64)
+            else:
+                out[f"layers.{k}.weight"] = _dense_weight(layer).cpu().clone()
+                out[f"layers.{k}.mask"] = layer.mask.detach().cpu().clone()
+            out[f"layers.{k}.bias"] = layer.bias.detach().cpu().clone()
+        return {key: out[key] for key in sorted(out, key=_layer_key_order)}
+
+
+DENSE_WEIGHT_FILE_MAX_ENTRIES = 2**24
+"""Largest sparse-backend layer (``n_out * n_in`` positions; 4096 x 4096) whose weight files keep the masked (dense) layout.
+
+Every run of the study is below it, so their files are unchanged; a larger
+sparse layer is saved as values and flat indices (:meth:`SparseMLP.weight_file_state_dict`):
+its dense form would cost ``5 n_out n_in`` bytes (weight and mask), 1.3 GB at 16,000 x 16,000.
+"""
+
+_LAYOUT_ORDER = {"weight": 0, "values": 0, "index": 1, "shape": 2, "bias": 3, "mask": 4}
+
+
+def _layer_key_order(key: str) -> tuple[int, int]:
+    """``layers.k.<entry>`` in layer order, then weight/values, index, shape, bias, mask (the order of ``state_dict``)."""
+    _, k, leaf = key.split(".")
+    return int(k), _LAYOUT_ORDER[leaf]
+
+
+def model_from_state_dict(widths: Sequence[int], state: dict[str, torch.Tensor], activation: str = "relu") -> SparseMLP:
+    """A model with the weights of a weight file of either layout (:meth:`SparseMLP.weight_file_state_dict`).
+
+    Layers in the masked layout become :class:`MaskedLinear`, layers in the
+    sparse layout :class:`SparseLinear` (built from CSR, never densified).
+
+    Raises
+    ------
+    ValueError
+        A layer's entries are missing or do not fit ``widths``.
+    """
+    widths = [int(w) for w in widths]
+    layers: list[nn.Module] = []
+    for k in range(len(widths) - 1):
+        n_in, n_out = widths[k], widths[k + 1]
+        prefix = f"layers.{k}."
+        if prefix + "index" in state:
+            shape = tuple(int(s) for s in state[prefix + "shape"])
+            if shape != (n_out, n_in):
+                raise ValueError(f"{prefix}shape is {shape}, but widths {widths} make layer {k} ({n_out}, {n_in})")
+            index = state[prefix + "index"].to(torch.int64)
+            rows = torch.div(index, n_in, rounding_mode="floor")
+            crow = torch.zeros(n_out + 1, dtype=torch.int64)
+            crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_out), 0)
+            layers.append(SparseLinear.from_csr((n_out, n_in), crow, index - rows * n_in, state[prefix + "values"], state[prefix + "bias"]))
+        elif prefix + "weight" in state:
+            layer = MaskedLinear(n_in, n_out, state.get(prefix + "mask"))
+            layer.load_state_dict({key[len(prefix):]: v for key, v in state.items() if key.startswith(prefix)})
+            layers.append(layer)
+        else:
+            raise ValueError(f"the state dict has no {prefix}weight or {prefix}index entry for layer {k} (widths {widths})")
+    return SparseMLP(widths, activation=activation, layers=layers)
 
 
 def _dense_weight(layer: nn.Module) -> torch.Tensor:

@@ -121,6 +121,15 @@ def sparse_relu_stack(x: torch.Tensor, layers: Sequence[SparseLinear]) -> torch.
     return _SparseStack.apply(x, layers, True, *[t for layer in layers for t in (layer.values, layer.bias)])
 
 
+def _check_csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, n_out: int, n_in: int) -> None:
+    """Refuse CSR arrays that do not describe an ``(n_out, n_in)`` matrix with ``values.numel()`` entries."""
+    if crow.shape != (n_out + 1,) or col.dim() != 1 or values.shape != col.shape:
+        raise ValueError(f"CSR arrays do not fit a {n_out}x{n_in} layer: crow_indices {tuple(crow.shape)} (want ({n_out + 1},)), "
+                         f"col_indices {tuple(col.shape)}, values {tuple(values.shape)} (want one value per column index)")
+    if int(crow[0]) != 0 or int(crow[-1]) != col.numel() or (col.numel() and (int(col.min()) < 0 or int(col.max()) >= n_in)):
+        raise ValueError(f"CSR arrays are inconsistent: crow_indices must run from 0 to nnz={col.numel()} and columns lie in [0, {n_in})")
+
+
 class SparseLinear(nn.Module):
     """Linear layer whose weight is the CSR matrix of its stored values.
 
@@ -134,8 +143,8 @@ class SparseLinear(nn.Module):
 
     The parameters are ``values`` ``(nnz,)`` and ``bias`` ``(n_out,)``;
     ``crow_indices``/``col_indices`` are buffers, so the structure travels with
-    ``state_dict``. Dense views for saving and analysis: :attr:`weight_dense`
-    and :attr:`mask`.
+    ``state_dict``. Dense views for analysis of small layers: :attr:`weight_dense`
+    and :attr:`mask`. :meth:`from_csr` builds a layer without any dense tensor.
     """
 
     is_sparse_backend = True
@@ -151,6 +160,54 @@ class SparseLinear(nn.Module):
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
         self.register_buffer("crow_indices", crow)
         self.register_buffer("col_indices", col)
+        self._refresh_transpose()
+
+    @classmethod
+    def from_csr(cls, shape: tuple[int, int], crow_indices: torch.Tensor, col_indices: torch.Tensor,
+                 values: torch.Tensor, bias: torch.Tensor | None = None) -> SparseLinear:
+        """A layer built from its CSR arrays, without any dense ``(n_out, n_in)`` tensor.
+
+        ``crow_indices`` ``(n_out + 1,)`` and ``col_indices`` ``(nnz,)`` (int64,
+        columns increasing within each row) and ``values`` ``(nnz,)`` in that
+        order; the same layer as ``SparseLinear(weight, mask, bias)`` for the
+        weight and mask they describe. The tensors are copied.
+        """
+        n_out, n_in = (int(s) for s in shape)
+        crow = torch.as_tensor(crow_indices, dtype=torch.int64).clone()
+        col = torch.as_tensor(col_indices, dtype=torch.int64).clone()
+        _check_csr(crow, col, values, n_out, n_in)
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        layer.out_features, layer.in_features = n_out, n_in
+        layer.values = nn.Parameter(values.detach().clone())
+        layer.bias = None if bias is None else nn.Parameter(bias.detach().clone())
+        layer.register_buffer("crow_indices", crow.to(values.device))
+        layer.register_buffer("col_indices", col.to(values.device))
+        layer._refresh_transpose()
+        return layer
+
+    def flat_indices(self) -> torch.Tensor:
+        """Row-major flat position ``row * n_in + col`` of every stored value ``(nnz,)`` (int64, increasing)."""
+        return self.row_indices() * self.in_features + self.col_indices
+
+    @torch.no_grad()
+    def set_structure_csr(self, crow_indices: torch.Tensor, col_indices: torch.Tensor, values: torch.Tensor,
+                          state: Sequence[torch.Tensor] = (), new_state: Sequence[torch.Tensor] = ()) -> None:
+        """:meth:`set_structure` from CSR arrays (no dense mask): the new structure, its values and optimizer state.
+
+        ``crow_indices``/``col_indices`` as in :meth:`from_csr`; ``values`` and
+        every ``new_state`` tensor in their order. The edge count must not change.
+        """
+        crow = torch.as_tensor(crow_indices, dtype=torch.int64)
+        col = torch.as_tensor(col_indices, dtype=torch.int64)
+        _check_csr(crow, col, values, self.out_features, self.in_features)
+        if col.numel() != self.nnz:
+            raise ValueError(f"set_structure_csr keeps the edge count ({self.nnz}); got {col.numel()} columns")
+        self.crow_indices.copy_(crow.to(self.crow_indices.device))
+        self.col_indices.copy_(col.to(self.col_indices.device))
+        self.values.copy_(values.to(self.values.device))
+        for old, new in zip(state, new_state):
+            old.copy_(new.to(old.device))
         self._refresh_transpose()
 
     # -- structure -------------------------------------------------------
@@ -217,7 +274,11 @@ class SparseLinear(nn.Module):
 
     @property
     def mask(self) -> torch.Tensor:
-        """The topology as a bool tensor ``(n_out, n_in)`` (a fresh copy)."""
+        """The topology as a bool tensor ``(n_out, n_in)`` (a fresh copy of ``n_out * n_in`` bytes).
+
+        For analyses of small layers; training, rewiring and snapshots use the
+        index buffers (:meth:`flat_indices`) and never build it.
+        """
         m = torch.zeros(self.out_features, self.in_features, dtype=torch.bool, device=self.values.device)
         m[self.row_indices(), self.col_indices] = True
         return m

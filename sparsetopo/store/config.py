@@ -18,6 +18,7 @@ from ..training.config import (
     DEFAULT_EPSILON,
     DEFAULT_ZETA,
     DEVICES,
+    INIT_DRAWS,
     LR_SCHEDULES,
     METHODS,
     WEIGHT_DECAY_MODES,
@@ -26,7 +27,7 @@ from ..training.config import (
 )
 
 __all__ = [
-    "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
+    "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "INIT_DRAWS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
     "DEFAULT_EPSILON", "DEFAULT_ZETA", "ENGINE_REVISION", "run_id", "config_hash", "short_hash", "slug_number",
 ]
 

@@ -152,12 +152,9 @@ class Run:
 
     def model(self, which: str = "final") -> SparseMLP:
         """The trained model (a :class:`~sparsetopo.model.SparseMLP`)."""
-        from ..model import SparseMLP
+        from ..model import model_from_state_dict
 
-        state = self.state_dict(which)
-        model = SparseMLP(self.summary["widths"], activation=self.config.activation)
-        model.load_state_dict(state)
-        return model
+        return model_from_state_dict(self.summary["widths"], self.state_dict(which), activation=self.config.activation)
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:

@@ -7,6 +7,7 @@ them on so that ``sparsetopo.store.validation`` keeps working.
 from ..training.validation import (
     BACKENDS,
     DEVICES,
+    INIT_DRAWS,
     LR_SCHEDULES,
     METHODS,
     WEIGHT_DECAY_MODES,
@@ -15,5 +16,5 @@ from ..training.validation import (
     check_config_values,
 )
 
-__all__ = ["check_config_values", "check_config_for_widths", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS",
+__all__ = ["check_config_values", "check_config_for_widths", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "INIT_DRAWS",
            "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES"]

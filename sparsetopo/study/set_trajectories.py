@@ -560,7 +560,9 @@ class Result:
     """Everything notebook ``03_evolution`` computed (see :func:`run`): the runs and their learning curves
     (``frame``), each setting's shared snapshot epochs, the sparse layers, between-run matrices
     ``(setting, epoch) -> DistanceMatrix`` and their intervals (published ones included), each run's distance to
-    its start, the random baseline, accuracy at the compared budget (the chain's also at its own), the published
+    its start, the random baseline (Erdős–Rényi with the runs' edge counts) and the degree-preserving baselines
+    ``(series, epoch) -> frame`` drawn from a trained network of each series at its last epoch (the chance level
+    for trained networks, whose degrees are skewed), accuracy at the compared budget (the chain's also at its own), the published
     networks, the epochs the verdicts compare at, the verdicts (``decided``), the descriptions, timings, the
     sampler ablation (:func:`sampler_ablation`) when run, and the topology panel (:func:`topology_panel`)."""
 
@@ -581,6 +583,7 @@ class Result:
     start: pd.DataFrame
     calibration: Any
     baseline: pd.DataFrame
+    degree_baselines: dict
     accuracy: pd.DataFrame
     chain_accuracy: pd.DataFrame
     published: Published | None
@@ -624,6 +627,18 @@ def _descriptions(r: dict, p: Parameters) -> list[dict]:
                             "detail": f"mean NNSTD between {whose} {b:.4f}",
                             "ratio": {"series": key, "layer": layer, "epoch": e, "ratio": ci.estimate,
                                       "low": ci.low, "high": ci.high, "baseline": b}})
+                degree = r["degree_baselines"].get((key, e))
+                if degree is not None:
+                    d = baseline_value(degree, layer, sparse)
+                    ci = V.ratio_ci(layer_matrix(matrices[(key, e)], layer, sparse), d, n_boot=p.n_boot, seed=p.seed)
+                    out.append({"claim": f"NNSTD between runs / degree-preserving baseline ({setting_name(key)}, layer "
+                                         f"{layer}, epoch {e})", "measured": ci.estimate,
+                                "spread": f"95% CI [{ci.low:.3f}, {ci.high:.3f}] (bootstrap over {ci.n} networks)",
+                                "detail": f"mean NNSTD between random networks with the in- and out-degree sequences "
+                                          f"of one of these runs at epoch {e} {d:.4f} (Erdős–Rényi {b:.4f}); the "
+                                          "reference for trained networks",
+                                "degree_ratio": {"series": key, "layer": layer, "epoch": e, "ratio": ci.estimate,
+                                                 "low": ci.low, "high": ci.high, "baseline": d}})
     first = min(r["epochs"])
     for key in ORDER:
         out.append({"claim": f"NNSTD between runs at the start ({setting_name(key)}, epoch {first})",
@@ -708,11 +723,21 @@ def run(params: Parameters) -> Result:
                               layer_edges={e: pubs.published_layer_edges(root, e) for e in (0, pub_epochs[-1])})
     last_common = int(common[-1])
     same_epoch = G.comparable_epoch(by_setting["a"], by_setting["b"])
+    trained = {(key, by_setting[key][-1]): runs[experiment.settings[key][0]].topology(by_setting[key][-1])
+               for key in ORDER}
+    trained[("b", last_common)] = runs[experiment.settings["b"][0]].topology(last_common)
+    if published is not None:
+        for e in sorted({last_common, published.epochs[-1]}):
+            trained[(PUBLISHED, e)] = pubs.load_published_runs(root, [e], runs=[pubs.PUBLISHED_RUNS[0]])[e][0]
+    degree_baselines = {where: baseline_frame(random_baseline(net, n_pairs=p.baseline_pairs, seed=p.seed, null="degree",
+                                                              n_jobs=p.n_jobs, progress=show_progress(),
+                                                              cache_dir=p.cache_dir))
+                        for where, net in trained.items()}
     r = dict(params=p, base=base, experiment=experiment, frame=frame, runs=runs, epochs=epochs,
              setting_epochs=by_setting, sparse=sparse, matrices=matrices,
              intervals=G.interval_frame({**matrices, **(published.matrices if published else {})}, sparse),
              start=G.distance_to_start(runs, experiment.settings, sparse, n_jobs=p.n_jobs, cache_dir=p.cache_dir),
-             calibration=calibration, baseline=baseline_frame(calibration),
+             calibration=calibration, baseline=baseline_frame(calibration), degree_baselines=degree_baselines,
              accuracy=run_accuracy(frame, experiment, p.accuracy_budget),
              chain_accuracy=run_accuracy(frame, experiment, labels=experiment.settings["b"]), published=published,
              last_common=last_common, same_epoch=same_epoch)
@@ -750,6 +775,7 @@ def claims(result: Result) -> Findings:
                                  "last_common_epoch": r.last_common, "sparse_layers": r.sparse})
     findings.add_data("between_runs", r.intervals)
     findings.add_data("ratios", pd.DataFrame([d["ratio"] for d in r.descriptions if "ratio" in d]))
+    findings.add_data("degree_ratios", pd.DataFrame([d["degree_ratio"] for d in r.descriptions if "degree_ratio" in d]))
     findings.add_data("baseline", {"ours": r.baseline,
                                    "published": None if r.published is None else r.published.baseline})
     findings.add_data("distance_to_start", r.start)
@@ -862,6 +888,8 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
     table = r.intervals[r.intervals.layer == "mean"].set_index(["series", "epoch"])["nnstd"]
     ratios = {(x["series"], x["epoch"]): x for x in (d["ratio"] for d in r.descriptions if "ratio" in d)
               if x["layer"] == "mean"}
+    degree_ratios = {(x["series"], x["epoch"]): x for x in (d["degree_ratio"] for d in r.descriptions
+                                                              if "degree_ratio" in d) if x["layer"] == "mean"}
     pub_end = None if r.published is None else r.published.epochs[-1]
 
     def claim(prefix: str):
@@ -906,6 +934,9 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
                         for k, v in r.ours(r.last_common).items() if k != "mean"},
             "ratio": {"chain": ratios.get(("b", r.last_common)), "published": ratios.get((PUBLISHED, r.last_common)),
                       "published_end": ratios.get((PUBLISHED, pub_end))},
+            "degree_ratio": {"chain": degree_ratios.get(("b", r.last_common)),
+                             "published": degree_ratios.get((PUBLISHED, r.last_common)),
+                             "published_end": degree_ratios.get((PUBLISHED, pub_end))},
             "reproduction": decided("The chain's SET runs end as far apart"),
             "at_least": decided("The chain's SET runs end at least"), "same_start": decided("Runs from one start"),
             "accuracy_verdicts": decided("SET reaches the same accuracy"),

@@ -475,7 +475,21 @@ def masks_from_state_dict(state_dict: Mapping[str, Any]) -> list[np.ndarray]:
 
     Uses ``<layer>.mask`` buffers when present (models of :mod:`sparsetopo.model`),
     otherwise the non-zero pattern of every 2-D ``<layer>.weight``, in order.
+    Layers saved in the sparse layout of weight files (``<layer>.index`` flat
+    positions and ``<layer>.shape``, see ``SparseMLP.weight_file_state_dict``)
+    are expanded to dense masks here, in their place among the others.
     """
+    if any(k.endswith(".index") and k[: -len("index")] + "shape" in state_dict for k in state_dict):
+        layers = []
+        for k, v in state_dict.items():
+            if k.endswith("mask") and getattr(v, "ndim", 0) == 2:
+                layers.append(v)
+            elif k.endswith(".index") and k[: -len("index")] + "shape" in state_dict:
+                n_out, n_in = (int(s) for s in np.asarray(state_dict[k[: -len("index")] + "shape"]))
+                flat = np.zeros(n_out * n_in, dtype=bool)
+                flat[np.asarray(v, dtype=np.int64)] = True
+                layers.append(flat.reshape(n_out, n_in))
+        return as_topology(layers, name="state_dict")
     mask_keys = [k for k, v in state_dict.items() if k.endswith("mask") and getattr(v, "ndim", 0) == 2]
     keys = mask_keys or [k for k, v in state_dict.items() if k.endswith("weight") and getattr(v, "ndim", 0) == 2]
     if not keys:

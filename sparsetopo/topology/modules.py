@@ -399,6 +399,11 @@ def topology_from_state_dict(
     ``<prefix>.weight_mask``, else ``<prefix>.mask``, else the non-zero
     pattern of the weight.
 
+    Layers saved in sparsetopo's sparse weight-file layout (``<prefix>.values``,
+    ``<prefix>.index`` flat positions, ``<prefix>.shape``; see
+    ``SparseMLP.weight_file_state_dict``) are read as a dense weight and mask
+    in their place (memory ``n_out * n_in``: for layers an analysis can hold).
+
     A state_dict holds no data flow: the key order is accepted only when the
     layer shapes prove a chain (all widths different; see the module
     docstring), or when ``layers`` gives the order. Otherwise read the model
@@ -431,6 +436,7 @@ def topology_from_state_dict(
         do not chain in the order used; or, in key order, the shapes do not
         prove a chain (the message says what would: the module, or ``layers``).
     """
+    state_dict = _expand_sparse_layout(state_dict)
     prefixes = _state_dict_layers(state_dict, where)
     if layers is not None:
         unknown = [n for n in layers if n not in prefixes]
@@ -481,6 +487,31 @@ _KEY_ORDER_HINT = (
 # key leaves that belong to a Linear/Conv2d layer read here (or to pruning), and those of harmless 1-D state
 _LAYER_LEAVES = ("weight", "weight_orig", "weight_mask", "mask")
 _EMBEDDING_NAMES = ("embed", "embedding", "embeddings", "wte", "wpe", "tok_embeddings")
+
+
+def _expand_sparse_layout(state_dict: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``state_dict`` with every sparse-layout layer (``values``/``index``/``shape``) as ``weight`` and ``mask``, in key order."""
+    sparse = {k[: -len(".index")] for k in state_dict if isinstance(k, str) and k.endswith(".index")
+              and f"{k[: -len('.index')]}.shape" in state_dict and f"{k[: -len('.index')]}.values" in state_dict}
+    if not sparse:
+        return state_dict
+    out: dict[str, Any] = {}
+    for key, value in state_dict.items():
+        prefix, _, leaf = key.rpartition(".")
+        if prefix not in sparse:
+            out[key] = value
+        elif leaf == "values":
+            n_out, n_in = (int(v) for v in _to_numpy(state_dict[f"{prefix}.shape"]))
+            index = _to_numpy(state_dict[f"{prefix}.index"]).astype(np.int64)
+            weight = np.zeros(n_out * n_in, dtype=_to_numpy(value).dtype)
+            weight[index] = _to_numpy(value)
+            mask = np.zeros(n_out * n_in, dtype=bool)
+            mask[index] = True
+            out[f"{prefix}.weight"] = weight.reshape(n_out, n_in)
+            out[f"{prefix}.mask"] = mask.reshape(n_out, n_in)
+        elif leaf not in ("index", "shape"):
+            out[key] = value
+    return out
 
 
 def _state_dict_layers(state_dict: Mapping[str, Any], where: str) -> dict[str, str]:

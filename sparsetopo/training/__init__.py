@@ -1,7 +1,8 @@
 """Training: one loop for dense, static and SET networks, its mask updaters and checkpoints.
 
 :mod:`.loop`           the training loop (resume, snapshots, per-epoch records)
-:mod:`.set_rewiring`   SET's prune-and-regrow step (a mask updater with exact counts)
+:mod:`.build`          the run's model: initial weights from its seed, sparse layers straight in CSR
+:mod:`.set_rewiring`   SET's prune-and-regrow step (a mask updater with exact counts), dense and on index sets
 :mod:`.checkpoint`     checkpoints that load with ``torch.load(weights_only=True)``
 """
 

@@ -5,8 +5,9 @@ numbers), so loading one never runs code: a file that holds anything else
 (a pickled payload planted in a run folder, say) is refused with
 :class:`~sparsetopo.errors.UnsafeFileError` instead of being executed.
 State that is not a tensor by nature travels as text: numpy's generator state
-and the per-epoch records as JSON strings, the explored-edge masks as bool
-tensors.
+and the per-epoch records as JSON strings, the explored edges as int64
+tensors of sorted flat positions per layer (format 3; format 2 held dense
+bool masks and still loads).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from ..errors import DamagedRunError, one_line, refused_pickle
 
 __all__ = ["save_checkpoint", "load_checkpoint", "safe_torch_load"]
 
-FORMAT = 2
+FORMAT = 3
+_READABLE_FORMATS = (2, 3)  # 2: explored edges as dense bool masks; 3: as sorted flat positions (int64)
 _KEYS = ("epoch", "model", "optimizer", "scheduler", "shuffle_gen", "set_rng", "ever_active", "records")
 
 
@@ -68,7 +70,10 @@ def save_checkpoint(
     ever_active: Sequence[np.ndarray],
     records: list[dict[str, Any]],
 ) -> None:
-    """Write a checkpoint atomically in the ``weights_only``-safe form."""
+    """Write a checkpoint atomically in the ``weights_only``-safe form.
+
+    ``ever_active``: per layer, the sorted flat positions (int64) of every edge ever active.
+    """
     import torch
 
     atomic.torch_save(
@@ -80,7 +85,7 @@ def save_checkpoint(
             "scheduler": scheduler,
             "shuffle_gen": shuffle_gen,
             "set_rng": json.dumps(set_rng),
-            "ever_active": [torch.from_numpy(np.ascontiguousarray(a, dtype=bool)) for a in ever_active],
+            "ever_active": [torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for a in ever_active],
             "records": json.dumps(records, default=atomic._json_default),
         },
         path,
@@ -95,7 +100,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     dict
         ``epoch``, ``model``, ``optimizer``, ``scheduler``, ``shuffle_gen``
         (a ByteTensor), ``set_rng`` (numpy bit-generator state dict),
-        ``ever_active`` (list of bool arrays), ``records`` (list of dicts).
+        ``ever_active`` (list of sorted int64 arrays of flat positions; a
+        format-2 file's dense bool masks are converted), ``records`` (list of dicts).
 
     Raises
     ------
@@ -104,7 +110,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     obj = safe_torch_load(path, what="checkpoint")
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT or any(k not in obj for k in _KEYS):
+    if not isinstance(obj, dict) or obj.get("format") not in _READABLE_FORMATS or any(k not in obj for k in _KEYS):
         raise DamagedRunError(
             path,
             "not a checkpoint of this version of sparsetopo (missing entries); delete it to restart the run from epoch 0",
@@ -113,7 +119,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         out = dict(obj)
         out["set_rng"] = json.loads(obj["set_rng"])
         out["records"] = json.loads(obj["records"])
-        out["ever_active"] = [t.numpy().astype(bool) for t in obj["ever_active"]]
+        if obj["format"] == 2:
+            out["ever_active"] = [np.flatnonzero(t.numpy().astype(bool).ravel()) for t in obj["ever_active"]]
+        else:
+            out["ever_active"] = [t.numpy().astype(np.int64) for t in obj["ever_active"]]
         out["epoch"] = int(obj["epoch"])
     except (TypeError, ValueError, AttributeError) as err:
         raise DamagedRunError(path, f"checkpoint entries are malformed ({err}); delete it to restart the run") from None

@@ -30,10 +30,19 @@ from typing import Any, Mapping
 
 from .updaters.registry import UPDATERS, option_fields, options_of
 from .updaters.set import DEFAULT_ZETA
-from .validation import BACKENDS, DEVICES, LR_SCHEDULES, METHODS, WEIGHT_DECAY_MODES, WEIGHT_INITS, check_config_values
+from .validation import (
+    BACKENDS,
+    DEVICES,
+    INIT_DRAWS,
+    LR_SCHEDULES,
+    METHODS,
+    WEIGHT_DECAY_MODES,
+    WEIGHT_INITS,
+    check_config_values,
+)
 
 __all__ = [
-    "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
+    "RunConfig", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS", "INIT_DRAWS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES",
     "DEFAULT_EPSILON", "DEFAULT_ZETA", "TrainingConfig", "DataConfig", "ModelConfig", "SparsityConfig",
     "UpdaterConfig", "OptimiserConfig", "RecordConfig",
 ]
@@ -51,6 +60,7 @@ _HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "train_samples": None,
     "regrow_sampler": "choice",
+    "init_draws": "dense_stream",
     "method_options": None,
 }
 # Methods whose options are flat fields of RunConfig (or that have none): method_options stays unset.
@@ -79,6 +89,7 @@ class RunConfig:
     activation: str = field(default="relu", metadata={"help": "hidden activation"})
     dropout: float = field(default=0.0, metadata={"help": "inverted dropout rate on every hidden activation, training only"})
     weight_init: str = field(default="sparse", metadata={"help": "sparse: PyTorch's uniform init rescaled to each neuron's real fan-in | dense: PyTorch's init, masked | he_uniform: U(±sqrt(6/n_in)) with the dense fan-in, zero biases"})
+    init_draws: str = field(default="dense_stream", metadata={"help": "dense_stream: the initial weights are the present entries of PyTorch's draw for the dense (n_out, n_in) weight (time n_out*n_in per layer) | edges: one draw per present edge (time and memory linear in edges; for very wide layers), same values on every backend"})
     lr: float = field(default=0.01, metadata={"help": "SGD learning rate"})
     momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
     weight_decay: float = field(default=2e-4, metadata={"help": "weight decay (see weight_decay_mode)"})
@@ -276,13 +287,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The network: ``hidden`` widths, ``activation``, ``dropout``, ``weight_init``, and where it runs
-    (``backend``, ``device``)."""
+    """The network: ``hidden`` widths, ``activation``, ``dropout``, its initialisation (``weight_init``,
+    ``init_draws``), and where it runs (``backend``, ``device``)."""
 
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "relu"
     dropout: float = 0.0
     weight_init: str = "sparse"
+    init_draws: str = "dense_stream"
     backend: str = "masked"
     device: str = "auto"
 

@@ -24,9 +24,19 @@ Backends (``config.backend``): ``masked`` layers multiply a dense weight by
 their mask; ``sparse`` layers (:class:`~sparsetopo.sparse_linear.SparseLinear`)
 keep only the present weights; ``auto`` makes a layer sparse when its density
 is at most :data:`AUTO_SPARSE_MAX_DENSITY`. Both start from bitwise the same
-weights (the model is built masked, then converted) and do the same
-mathematics; saved weight files (``weights/*.pt``) always use the masked layout
-(``layers.k.weight``/``bias``/``mask``), so they load anywhere. The checkpoint
+weights (:func:`sparsetopo.training.build.build_model` builds sparse layers
+straight from their edge index sets with the masked layers' numbers) and do the
+same mathematics. Sparse layers stay sparse end to end: the initial topology
+is drawn as index sets (:mod:`sparsetopo.topology.sparse`), SET rewires them
+with :func:`~sparsetopo.training.set_rewiring.prune_and_regrow_sparse`, the
+explored edges are sorted flat positions per layer, and snapshots are written
+from the CSR structure, so memory and rewiring time grow linearly with edges.
+Saved weight files (``weights/*.pt``) use the masked layout
+(``layers.k.weight``/``bias``/``mask``), so they load anywhere, except for a
+sparse layer with more than :data:`sparsetopo.model.DENSE_WEIGHT_FILE_MAX_ENTRIES`
+positions, saved as values and flat indices
+(:meth:`~sparsetopo.model.SparseMLP.weight_file_state_dict`;
+:func:`sparsetopo.model.model_from_state_dict` reads both). The checkpoint
 holds the backend's own state_dict and optimizer state, on CPU.
 
 Devices (``config.device``): ``auto`` trains on CUDA when it is available. The
@@ -50,7 +60,6 @@ from .. import atomic
 from ..integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris, set_aside
 from ..model import (
     SparseLinear,
-    SparseMLP,
     enforce_masks,
     masked_layers,
     to_sparse_backend,
@@ -58,16 +67,24 @@ from ..model import (
     weight_state_tensors,
 )
 from ..parallel import progress_bar
-from ..topology.masks import load_topology, random_topology, save_topology
+from ..topology.sparse import (
+    SparseLayer,
+    as_sparse_topology,
+    load_sparse_topology,
+    random_sparse_topology,
+    save_sparse_topology,
+    union_indices,
+)
+from .build import build_model, layer_topology, model_topology
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import RunConfig
-from .set_rewiring import prune_and_regrow
+from .set_rewiring import prune_and_regrow, prune_and_regrow_sparse
 
 if TYPE_CHECKING:  # annotations only
     from ..data import Dataset
 
 __all__ = [
-    "train_run", "build_model", "evaluate", "load_run_dataset", "initial_masks", "resolve_device",
+    "train_run", "build_model", "evaluate", "load_run_dataset", "initial_masks", "initial_sparse_topology", "resolve_device",
     "sparse_layer_indices", "regrow_bounds", "AUTO_SPARSE_MAX_DENSITY",
 ]
 
@@ -100,11 +117,24 @@ def load_run_dataset(config: RunConfig) -> Dataset:
 
 
 def initial_masks(config: RunConfig, widths: Sequence[int]) -> list[np.ndarray] | None:
-    """The initial topology a config asks for (None for dense)."""
+    """The initial topology a config asks for as dense bool masks ``(n_out, n_in)`` (None for dense).
+
+    Dense masks cost ``n_out * n_in`` bytes per layer: for analyses of small
+    networks and the masked backend; training uses :func:`initial_sparse_topology`.
+    """
+    layers = initial_sparse_topology(config, widths)
+    return None if layers is None else [layer.to_mask() for layer in layers]
+
+
+def initial_sparse_topology(config: RunConfig, widths: Sequence[int]) -> list[SparseLayer] | None:
+    """The initial topology a config asks for as edge index sets (None for dense); memory linear in edges.
+
+    The same edges as :func:`initial_masks`, from the same draws.
+    """
     if config.method == "dense":
         return None
     if config.initial_topology is not None:
-        masks, _ = load_topology(config.initial_topology)
+        masks, _ = load_sparse_topology(config.initial_topology)
         shapes = [m.shape for m in masks]
         want = [(widths[k + 1], widths[k]) for k in range(len(widths) - 1)]
         if shapes != want:
@@ -113,7 +143,7 @@ def initial_masks(config: RunConfig, widths: Sequence[int]) -> list[np.ndarray] 
                 f"but the model is {want} (widths {list(widths)})"
             )
         return masks
-    return random_topology(
+    return random_sparse_topology(
         widths,
         epsilon=config.epsilon if config.layer_edges is None else None,
         density=config.density if config.layer_edges is None else None,
@@ -123,69 +153,35 @@ def initial_masks(config: RunConfig, widths: Sequence[int]) -> list[np.ndarray] 
     )
 
 
-def build_model(config: RunConfig, widths: Sequence[int], masks: Sequence[np.ndarray] | None = None) -> SparseMLP:
-    """A masked model with weights drawn from ``config.seed`` (global RNG untouched).
-
-    Initialisation schemes (``config.weight_init``):
-
-    ``sparse``
-        PyTorch's ``U(±1/sqrt(n_in))``, each neuron's incoming weights rescaled
-        by ``sqrt(n_in / fan_in)``, its real number of inputs, so a sparse layer
-        starts with the activation scale of a dense one. Masking a dense
-        initialisation instead shrinks the signal by ``sqrt(density)`` per
-        layer, which stalls deep networks at ~5% density (e.g.
-        784-1000-1000-1000 at ε = 20 stays at chance for several epochs of SGD
-        at lr 0.01).
-    ``dense``
-        PyTorch's default, masked.
-    ``he_uniform``
-        ``U(±sqrt(6 / n_in))`` with the dense fan-in ``n_in``, masked, and zero
-        biases (the SET reference implementation's scheme).
-
-    The backend conversion (:func:`sparse_layer_indices`) happens after this,
-    so every backend starts from the same numbers.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = SparseMLP(widths, masks=masks, activation=config.activation, dropout=config.dropout)
-        if config.weight_init == "he_uniform":
-            with torch.no_grad():
-                for layer in model.layers:
-                    bound = math.sqrt(6.0 / layer.in_features)
-                    layer.weight.uniform_(-bound, bound).mul_(layer.mask)
-                    layer.bias.zero_()
-    if config.weight_init == "sparse":
-        with torch.no_grad():
-            for layer in model.layers:
-                fan_in = layer.mask.sum(dim=1, keepdim=True).clamp(min=1).to(layer.weight.dtype)
-                layer.weight.mul_(torch.sqrt(layer.in_features / fan_in))
-    return model
-
-
-def regrow_bounds(weight_init: str, mask: np.ndarray, rows: np.ndarray) -> float | np.ndarray:
+def regrow_bounds(weight_init: str, mask: np.ndarray | SparseLayer, rows: np.ndarray) -> float | np.ndarray:
     """Half-width of the uniform draw of regrown weights: the scale of the run's initialisation.
 
-    ``mask`` is the layer's topology ``(n_out, n_in)`` after rewiring and
-    ``rows`` the row of every regrown weight. ``dense``: ``1/sqrt(n_in)``;
-    ``he_uniform``: ``sqrt(6/n_in)``; ``sparse``: ``1/sqrt(fan_in)`` of each
-    regrown weight's neuron (an array, one bound per row in ``rows``).
+    ``mask`` is the layer's topology after rewiring, a bool array
+    ``(n_out, n_in)`` or a :class:`~sparsetopo.topology.sparse.SparseLayer`
+    (linear in edges), and ``rows`` the row of every regrown weight.
+    ``dense``: ``1/sqrt(n_in)``; ``he_uniform``: ``sqrt(6/n_in)``; ``sparse``:
+    ``1/sqrt(fan_in)`` of each regrown weight's neuron (an array, one bound
+    per row in ``rows``).
     """
     n_in = mask.shape[1]
     if weight_init == "he_uniform":
         return math.sqrt(6.0 / n_in)
     if weight_init == "dense":
         return 1.0 / math.sqrt(n_in)
-    fan_in = np.maximum(mask.sum(axis=1), 1)
+    fan_in = np.maximum(mask.fan_in() if isinstance(mask, SparseLayer) else mask.sum(axis=1), 1)
     return 1.0 / np.sqrt(fan_in[rows])
 
 
-def sparse_layer_indices(config: RunConfig, masks: Sequence[np.ndarray] | None) -> list[int]:
-    """Layers that the config's backend runs as :class:`SparseLinear` (dense layers never are)."""
+def sparse_layer_indices(config: RunConfig, masks: Sequence[np.ndarray | SparseLayer] | None) -> list[int]:
+    """Layers that the config's backend runs as :class:`SparseLinear` (dense layers never are).
+
+    ``masks``: bool arrays ``(n_out, n_in)`` or index sets (:class:`~sparsetopo.topology.sparse.SparseLayer`).
+    """
     if masks is None or config.backend == "masked":
         return []
     out = []
     for k, m in enumerate(masks):
-        density = float(np.asarray(m).mean())
+        density = m.density if isinstance(m, SparseLayer) else float(np.asarray(m).mean())
         if density == 1.0:
             continue
         if config.backend == "sparse" or density <= AUTO_SPARSE_MAX_DENSITY:
@@ -224,9 +220,14 @@ def _lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     return 1.0
 
 
-def _regrown_values(config: RunConfig, new_mask: np.ndarray, grown: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Values of the regrown weights in row-major order (``regrow_init="random"``)."""
-    rows = np.nonzero(grown)[0]
+def _regrown_values(config: RunConfig, new_mask: np.ndarray | SparseLayer, grown: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Values of the regrown weights in row-major order (``regrow_init="random"``).
+
+    ``new_mask``/``grown``: bool arrays ``(n_out, n_in)`` (masked layers), or
+    the new index set and the sorted flat positions of the regrown edges
+    (sparse layers; linear in edges). The same draws either way.
+    """
+    rows = grown // new_mask.shape[1] if isinstance(new_mask, SparseLayer) else np.nonzero(grown)[0]
     bound = regrow_bounds(config.weight_init, new_mask, rows)
     if np.isscalar(bound):
         return rng.uniform(-bound, bound, size=rows.size).astype(np.float32)
@@ -243,50 +244,82 @@ def _set_rewire(model, optimizer, config: RunConfig, rng: np.random.Generator, e
             removed_counts.append(0)
             grown_counts.append(0)
             continue
-        sparse = isinstance(layer, SparseLinear)
-        weight = (layer.weight_dense if sparse else layer.weight.detach()).cpu().numpy()
+        if isinstance(layer, SparseLinear):  # on the index set: linear in edges, never densified
+            old = layer_topology(layer)
+            new_index, removed, grown, kept_from, regrown_from = prune_and_regrow_sparse(
+                old.index, layer.values.detach().cpu().numpy(), old.shape, config.zeta, rng,
+                sampler=config.regrow_sampler, with_sources=True)
+            new = SparseLayer(old.shape, new_index)
+            regrown = _regrown_values(config, new, grown, rng) if config.regrow_init == "random" and grown.size else None
+            _rewire_sparse(layer, optimizer, new, kept_from, regrown_from, regrown)
+            ever_active[k] = union_indices(ever_active[k], grown)  # kept edges are in it already
+            removed_counts.append(int(removed.size))
+            grown_counts.append(int(grown.size))
+            continue
+        # masked layers keep the dense reference step (they hold dense arrays anyway)
+        weight = layer.weight.detach().cpu().numpy()
         mask = layer.mask.cpu().numpy()
         new_mask, removed, grown, n = prune_and_regrow(weight, mask, config.zeta, rng, sampler=config.regrow_sampler)
         changed = removed | grown
         regrown = _regrown_values(config, new_mask, grown, rng) if config.regrow_init == "random" and grown.any() else None
         with torch.no_grad():
-            if sparse:
-                _rewire_sparse(layer, optimizer, new_mask, changed, grown, regrown)
-            else:
-                w = layer.weight
-                changed_t = torch.from_numpy(changed).to(w.device)
-                w[changed_t] = 0.0
-                if regrown is not None:
-                    w[torch.from_numpy(grown).to(w.device)] = torch.from_numpy(regrown).to(w.device)
-                for value in weight_state_tensors(optimizer, w):
-                    value[changed_t] = 0.0
-                layer.set_mask(new_mask)
-        ever_active[k] |= new_mask
+            w = layer.weight
+            changed_t = torch.from_numpy(changed).to(w.device)
+            w[changed_t] = 0.0
+            if regrown is not None:
+                w[torch.from_numpy(grown).to(w.device)] = torch.from_numpy(regrown).to(w.device)
+            for value in weight_state_tensors(optimizer, w):
+                value[changed_t] = 0.0
+            layer.set_mask(new_mask)
+        ever_active[k] = union_indices(ever_active[k], np.flatnonzero(new_mask.ravel()))
         removed_counts.append(int(removed.sum()))
         grown_counts.append(int(grown.sum()))
     enforce_masks(model, optimizer)
     return {"removed": removed_counts, "regrown": grown_counts}
 
 
-def _rewire_sparse(layer: SparseLinear, optimizer, new_mask: np.ndarray, changed: np.ndarray, grown: np.ndarray,
+@torch.no_grad()
+def _rewire_sparse(layer: SparseLinear, optimizer, new: SparseLayer, kept_from: np.ndarray, regrown_from: np.ndarray,
                    regrown: np.ndarray | None) -> None:
-    """Rebuild a sparse layer's structure: the same numbers as the masked path, in CSR form."""
+    """Rebuild a sparse layer's structure in CSR form, linear in edges: the numbers of the dense remap.
+
+    ``kept_from``/``regrown_from`` as :func:`~sparsetopo.training.set_rewiring.prune_and_regrow_sparse`
+    returns them. A kept edge keeps its value and optimizer state; a regrown
+    edge starts from ``regrown`` (or zero) with zero state, where an edge
+    that was pruned and regrown at once gets ``old * 0.0`` (a zero of the old
+    value's sign), as multiplying the dense layout by the keep mask gave.
+    """
     device = layer.values.device
-    rows, cols = layer.row_indices(), layer.col_indices
-    new_mask_t = torch.from_numpy(new_mask).to(device)
-    keep = ~torch.from_numpy(changed).to(device)
+    kept = kept_from >= 0
+    grown_slots = np.flatnonzero(~kept)  # new edge ids of the regrown edges, in the order of grown
+    again = regrown_from >= 0
+    kept_t, from_kept = torch.from_numpy(kept).to(device), torch.from_numpy(kept_from[kept]).to(device)
+    again_slots = torch.from_numpy(grown_slots[again]).to(device)
+    from_again = torch.from_numpy(regrown_from[again]).to(device)
+    grown_t = torch.from_numpy(grown_slots).to(device)
 
     def remap(stored: torch.Tensor, grown_values: torch.Tensor | None) -> torch.Tensor:
-        dense = torch.zeros(layer.out_features, layer.in_features, dtype=stored.dtype, device=device)
-        dense[rows, cols] = stored
-        dense *= keep
+        out = torch.zeros(new.n_edges, dtype=stored.dtype, device=device)
+        out[kept_t] = stored[from_kept]
+        out[again_slots] = stored[from_again] * 0.0
         if grown_values is not None:
-            dense[torch.from_numpy(grown).to(device)] = grown_values
-        return dense[new_mask_t]
+            out[grown_t] = grown_values
+        return out
 
     values = remap(layer.values.detach(), None if regrown is None else torch.from_numpy(regrown).to(device))
     state = weight_state_tensors(optimizer, layer.values)
-    layer.set_structure(new_mask_t, values, state, [remap(s, None) for s in state])
+    crow, col = torch.from_numpy(new.crow()), torch.from_numpy(new.cols())
+    layer.set_structure_csr(crow, col, values, state, [remap(s, None) for s in state])
+
+
+def _snapshot_config(config: RunConfig) -> dict[str, Any]:
+    """The config a topology snapshot's metadata records: ``init_draws`` and ``method_options`` only when they
+    are not at their defaults, so snapshots of every run that trains as before keep their exact content."""
+    d = config.to_dict()
+    for key, default in (("init_draws", "dense_stream"), ("method_options", None)):
+        if d.get(key) == default:
+            del d[key]
+    return d
 
 
 def _to_cpu(obj):
@@ -300,9 +333,13 @@ def _to_cpu(obj):
     return obj
 
 
-def _explored(ever_active: list[np.ndarray]) -> tuple[float, list[float]]:
-    per_layer = [float(a.mean()) for a in ever_active]
-    total = float(sum(a.sum() for a in ever_active) / sum(a.size for a in ever_active))
+def _explored(ever_active: list[np.ndarray], sizes: Sequence[int]) -> tuple[float, list[float]]:
+    """Explored rate of the network and per layer: positions ever active over possible positions.
+
+    ``ever_active``: sorted flat positions per layer; ``sizes``: ``n_out * n_in`` per layer.
+    """
+    per_layer = [a.size / size for a, size in zip(ever_active, sizes)]
+    total = float(np.int64(sum(a.size for a in ever_active)) / np.int64(sum(sizes)))
     return total, per_layer
 
 
@@ -395,17 +432,22 @@ def train_run(
     device = resolve_device(config.device)
     widths = data.widths(config.hidden)
     if masks is None:
-        masks = initial_masks(config, widths)
+        topology = initial_sparse_topology(config, widths)
     elif config.method == "dense":
         raise ValueError("masks were given for a dense run; use method='static' or 'set'")
-    model = build_model(config, widths, masks)
-    if initial_state is not None:
+    else:
+        topology = as_sparse_topology(masks)
+    sparse_layers = sparse_layer_indices(config, topology)
+    if initial_state is None:  # sparse layers built straight from their index sets, with the masked path's numbers
+        model = build_model(config, widths, topology, sparse_layers=sparse_layers)
+    else:
+        model = build_model(config, widths, topology)
         state = {k: v for k, v in initial_state.items() if not k.endswith("mask")}
         missing = model.load_state_dict(state, strict=False)
         if missing.unexpected_keys or [k for k in missing.missing_keys if not k.endswith("mask")]:
             raise ValueError(f"initial_state does not fit the model: {missing}")
         enforce_masks(model)
-    to_sparse_backend(model, sparse_layer_indices(config, model.masks() if masks is not None else None))
+        to_sparse_backend(model, sparse_layers)
     model.to(device)
     decoupled = config.weight_decay_mode == "decoupled"
     # the fused kernel: a third of the default multi-tensor step's overhead, which dominates for
@@ -416,7 +458,8 @@ def train_run(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: _lr_factor(config.lr_schedule, e, config.epochs))
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     set_rng = np.random.default_rng([config.seed, 0x5E7])
-    ever_active = [layer.mask.cpu().numpy().copy() for layer in topology_layers(model)]
+    ever_active = [layer.index.copy() for layer in model_topology(model)]  # sorted flat positions ever active, per layer
+    layer_sizes = [layer.out_features * layer.in_features for layer in topology_layers(model)]
     records: list[dict[str, Any]] = []
     start_epoch = 1
     snapshots = set(config.snapshot_schedule())
@@ -441,10 +484,10 @@ def train_run(
         records = ckpt["records"]
         start_epoch = ckpt["epoch"] + 1
     else:
-        atomic.torch_save(model.dense_state_dict(), run_dir / "weights" / "init.pt")
-        save_topology(run_dir / "topology" / "epoch_000.npz", model.masks(), epoch=0, seed=config.seed, config=config.to_dict())
+        atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "init.pt")
+        save_sparse_topology(run_dir / "topology" / "epoch_000.npz", model_topology(model), epoch=0, seed=config.seed, config=_snapshot_config(config))
         if 0 in save_weights_at:
-            atomic.torch_save(model.dense_state_dict(), run_dir / "weights" / "epoch_000.pt")
+            atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "epoch_000.pt")
 
     # the data moves to the device once per run
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
@@ -504,14 +547,15 @@ def train_run(
         record["removed"] = changes["removed"]
         record["regrown"] = changes["regrown"]
         record["edges"] = [layer.n_edges for layer in topology_layers(model)]
-        record["explored_rate"], record["explored_rate_layers"] = _explored(ever_active)
+        record["explored_rate"], record["explored_rate_layers"] = _explored(ever_active, layer_sizes)
         record["train_time"] = train_time
         record["epoch_time"] = time.perf_counter() - t0
         records.append(record)
         if epoch in snapshots:
-            save_topology(run_dir / "topology" / f"epoch_{epoch:03d}.npz", model.masks(), epoch=epoch, seed=config.seed, config=config.to_dict())
+            save_sparse_topology(run_dir / "topology" / f"epoch_{epoch:03d}.npz", model_topology(model), epoch=epoch,
+                                 seed=config.seed, config=_snapshot_config(config))
         if epoch in save_weights_at:
-            atomic.torch_save(model.dense_state_dict(), run_dir / "weights" / f"epoch_{epoch:03d}.pt")
+            atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / f"epoch_{epoch:03d}.pt")
         atomic.write_json(run_dir / METRICS, records)
         save_checkpoint(
             checkpoint_path,
@@ -529,7 +573,7 @@ def train_run(
             on_epoch_end(epoch, record)
     bar.close()
 
-    atomic.torch_save(model.dense_state_dict(), run_dir / "weights" / "final.pt")
+    atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "final.pt")
     last = records[-1]
     summary = {
         "run_id": run_dir.name,

@@ -19,7 +19,7 @@ from .set_rewiring import REGROW_SAMPLERS
 from .updaters.registry import UPDATERS
 
 __all__ = ["check_config_values", "check_config_for_widths", "METHODS", "LR_SCHEDULES", "WEIGHT_INITS",
-           "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES"]
+           "INIT_DRAWS", "WEIGHT_DECAY_MODES", "BACKENDS", "DEVICES"]
 
 METHODS = ("dense", *UPDATERS)
 """Training methods: ``dense`` and every sparse-training method of :data:`sparsetopo.training.updaters.UPDATERS`
@@ -28,6 +28,8 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 """Learning-rate schedules: ``constant``, ``cosine``, ``step`` (x0.1 at 50% and 75% of the epochs)."""
 WEIGHT_INITS = ("sparse", "dense", "he_uniform")
 """Weight initialisations (see ``RunConfig.weight_init``)."""
+INIT_DRAWS = ("dense_stream", "edges")
+"""How initial weights are drawn (see ``RunConfig.init_draws``)."""
 WEIGHT_DECAY_MODES = ("coupled", "decoupled")
 """Weight decay modes (see ``RunConfig.weight_decay_mode``)."""
 BACKENDS = ("masked", "sparse", "auto")
@@ -80,7 +82,7 @@ def check_config_values(c: Any) -> None:
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {c.dropout}; use e.g. 0.2 (0 for none)")
     for name, choices in (("method", METHODS), ("regrow_init", ("zero", "random", None)),
-                          ("regrow_sampler", REGROW_SAMPLERS), ("weight_init", WEIGHT_INITS),
+                          ("regrow_sampler", REGROW_SAMPLERS), ("weight_init", WEIGHT_INITS), ("init_draws", INIT_DRAWS),
                           ("weight_decay_mode", WEIGHT_DECAY_MODES), ("backend", BACKENDS), ("device", DEVICES),
                           ("lr_schedule", LR_SCHEDULES)):
         if getattr(c, name) not in choices:

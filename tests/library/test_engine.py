@@ -34,7 +34,7 @@ def _strip(records):
 
 def test_new_fields_at_their_defaults_leave_run_ids_unchanged():
     new_fields = {"dropout", "weight_decay_mode", "rewire_output", "backend", "device", "train_samples", "regrow_sampler",
-                  "method_options"}
+                  "init_draws", "method_options"}
     for cfg in (RunConfig(), RunConfig(method="dense"), RunConfig(method="static", epsilon=3.0),
                 RunConfig(method="set", density=0.05, regrow_init="random")):
         hashed = cfg.hashed_dict()
@@ -46,7 +46,7 @@ def test_new_fields_at_their_defaults_leave_run_ids_unchanged():
     assert run_id(RunConfig(method="dense")) == "digits-dense-h64x64-s0-cfbd9883"
     # a new field away from its default does change the id
     base = RunConfig()
-    for change in (dict(dropout=0.2), dict(weight_decay_mode="decoupled"), dict(backend="sparse"),
+    for change in (dict(dropout=0.2), dict(weight_decay_mode="decoupled"), dict(backend="sparse"), dict(init_draws="edges"),
                    dict(rewire_output=True, sparse_output=True)):
         assert config_hash(base.replace(**change)) != config_hash(base)
 

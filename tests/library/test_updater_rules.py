@@ -191,39 +191,3 @@ def test_every_updater_state_round_trips(name):
     clone.load_state_dict(copy.deepcopy(updater.state_dict()))
     assert repr(clone.state_dict()) == repr(updater.state_dict())
 
-
-@pytest.mark.parametrize("backend", ["masked", "sparse"])
-@pytest.mark.parametrize("extra", [{}, {"regrow_init": "random", "regrow_sampler": "rejection"}])
-def test_set_updater_gives_the_numbers_of_the_loops_set_rewiring(backend, extra):
-    from sparsetopo.model import to_sparse_backend as convert
-    from sparsetopo.store.config import RunConfig
-    from sparsetopo.training import loop
-
-    config = RunConfig(method="set", hidden=(12, 10), epsilon=2, backend=backend, **extra)
-    widths = [9, 12, 10, 4]
-    masks = loop.initial_masks(config, widths)
-    results = []
-    for use_updater in (False, True):
-        model = loop.build_model(config, widths, [m.copy() for m in masks])  # the model's mask buffers share memory
-        convert(model, loop.sparse_layer_indices(config, model.masks()))
-        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        x = torch.randn(16, 9, generator=torch.Generator().manual_seed(1))
-        torch.nn.functional.cross_entropy(model(x), torch.arange(16) % 4).backward()
-        opt.step()
-        enforce_masks(model, opt)
-        ever = [m.copy() for m in model.masks()]
-        if use_updater:
-            updater = make_updater("set", {k: getattr(config, k) for k in option_fields("set")},
-                                   Plan(epochs=3, steps_per_epoch=1, seed=config.seed, weight_init=config.weight_init))
-            ctx = UpdateContext(model, opt, updater.plan, ever_active=ever)
-            updater.at_epoch_end(ctx, 1)
-            counts = {"removed": ctx.removed, "regrown": ctx.grown}
-        else:
-            counts = loop._set_rewire(model, opt, config, np.random.default_rng([config.seed, 0x5E7]), ever)
-        momentum = [opt.state[p]["momentum_buffer"].clone() for p in model.parameters()]
-        results.append((model.dense_state_dict(), momentum, counts, ever))
-    (state_a, mom_a, counts_a, ever_a), (state_b, mom_b, counts_b, ever_b) = results
-    assert counts_a == counts_b and counts_a["removed"][0] > 0
-    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
-    assert all(torch.equal(a, b) for a, b in zip(mom_a, mom_b))
-    assert all(np.array_equal(a, b) for a, b in zip(ever_a, ever_b))

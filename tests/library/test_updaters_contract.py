@@ -80,7 +80,7 @@ def test_every_updater_resumes_bit_for_bit_with_masks_in_the_optimiser_state(met
         store.train(config, root=tmp_path / "cut", progress=False, on_epoch_end=stop_after_first)
     ckpt = load_checkpoint(store.run_directory(config, tmp_path / "cut") / "checkpoint.pt")
     model_state, optimiser_state = ckpt["model"], ckpt["optimizer"]["state"]
-    for index, (name, value) in enumerate(model_state.items()):
+    for name, value in model_state.items():
         if name.endswith(".weight") and f"{name[:-len('.weight')]}.mask" in model_state:
             mask = model_state[f"{name[:-len('.weight')]}.mask"]
             assert (value[~mask] == 0).all()
