@@ -39,7 +39,7 @@ from .params import StudyParameters, check_int, check_optional, check_real, chec
 
 __all__ = ["ORDER", "NAMES", "K_LAST", "CONVERGENCE_THRESHOLD", "ALPHA", "SEED_BLOCK", "Decided", "method_name",
            "method_configs", "check_methods_acted", "between_methods", "spearman_ci", "within_verdicts",
-           "null_verdicts", "rank_verdict", "accuracy_verdicts", "Parameters", "Result", "run", "claims",
+           "null_verdicts", "rank_verdict", "accuracy_verdicts", "Parameters", "Result", "run", "analyse", "claims",
            "rule_context", "context", "figures"]
 
 #: Every method the notebook knows, in the order they are shown (and whose position picks a method's seed block).
@@ -114,11 +114,11 @@ def check_methods_acted(runs: Mapping, groups: Mapping[str, Sequence[str]], conf
     """Raise ``RuntimeError`` when a run's records show that its method never changed its topology.
 
     SET and RigL must have regrown connections; gradual magnitude pruning must end with fewer edges than it
-    started with (it starts dense); SNIP must not end on the Erdős–Rényi graph of its own seed and edge counts
-    (that graph is what a loop that ignores SNIP would train). A training loop that does not apply a method
+    started with (it starts dense); SNIP must not end on the Erdős–Rényi graph a static run of its configuration
+    starts from (what a loop that ignores SNIP would train). A training loop that does not apply a method
     would otherwise give runs that look like static ones under the method's name.
     """
-    from ..topology.masks import random_topology
+    from ..training.loop import initial_masks
 
     for method, labels in groups.items():
         for label in labels:
@@ -132,7 +132,7 @@ def check_methods_acted(runs: Mapping, groups: Mapping[str, Sequence[str]], conf
                 why = f"it started with {sum(_edges(first))} edges and ended with {sum(_edges(last))}"
             elif method == "snip":
                 widths = [last[0].shape[1]] + [m.shape[0] for m in last]
-                er = random_topology(widths, layer_edges=_edges(last), seed=configs[label].effective_topology_seed)
+                er = initial_masks(configs[label].replace(method="static", method_options=None), widths)
                 if all(np.array_equal(a, b) for a, b in zip(er, last)):
                     why = "it ends on the Erdős–Rényi graph of its own seed, as if never pruned by SNIP"
             if why:
@@ -499,25 +499,47 @@ def _descriptions(r: dict, p: Parameters) -> list[dict]:
 
 
 def run(params: Parameters) -> Result:
-    """Train (or read back) every run, then compute every distance, null, accuracy and verdict the notebook shows.
+    """Train (or read back) every run, then compute every distance, null, accuracy and verdict the notebook shows
+    (:func:`analyse`).
 
     Raises
     ------
     RuntimeError
         When a stored run shows that the training loop did not apply its method (:func:`check_methods_acted`).
     """
-    from ..nnstd.pairwise import pairwise_nnstd
-
     if not isinstance(params, Parameters):
         raise TypeError(f"params must be methods_topology.Parameters, got {type(params).__name__}")
+    clock = time.perf_counter()
+    configs = method_configs(params)
+    frame, runs = _train(configs, runs_root=params.runs_root, n_jobs=params.n_jobs)
+    return analyse(params, configs, frame, runs, seconds={"training": time.perf_counter() - clock})
+
+
+def analyse(params: Parameters, configs: Mapping[str, Mapping[str, RunConfig]], frame: pd.DataFrame,
+            runs: Mapping, *, seconds: Mapping[str, float] | None = None) -> Result:
+    """Everything :func:`run` computes once the runs exist.
+
+    Parameters
+    ----------
+    params : the notebook's parameters.
+    configs : method -> run label -> RunConfig (:func:`method_configs`).
+    frame : tidy learning curves with ``label``, ``method``, ``epoch`` and ``test_acc``.
+    runs : run label -> anything with ``snapshot_epochs()``, ``topology(epoch)``, ``records`` (the per-epoch
+        metrics), ``summary`` (with ``explored_rate`` and ``train_seconds``) and ``directory``.
+    seconds : timings so far (``"training"``), completed with ``"distances"``.
+
+    Raises
+    ------
+    RuntimeError
+        When a run's method never acted on its topology (:func:`check_methods_acted`).
+    """
+    from ..nnstd.pairwise import pairwise_nnstd
+
     p, clock = params, time.perf_counter()
-    configs = method_configs(p)
+    seconds = dict(seconds or {})
     groups = {m: tuple(labels) for m, labels in configs.items()}
     flat = {label: c for group in configs.values() for label, c in group.items()}
-    frame, runs = _train(configs, runs_root=p.runs_root, n_jobs=p.n_jobs)
     check_methods_acted(runs, groups, flat)
-    seconds = {"training": time.perf_counter() - clock}
-    clock = time.perf_counter()
     epochs = G.shared_snapshots(runs, groups)
     last = int(p.epochs)
     labels = G.labels_of(groups)
@@ -534,11 +556,10 @@ def run(params: Parameters) -> Result:
     edges = {m: _edges(finals[groups[m][0]]) for m in p.methods}
     if any(_edges(finals[x]) != edges[m] for m in p.methods for x in groups[m]):
         edges = {m: sorted({tuple(_edges(finals[x])) for x in groups[m]}) for m in p.methods}
-    r = dict(params=p, configs=flat, groups=groups, frame=frame, runs=runs, epochs=epochs, last=last, widths=widths,
-             sparse=sparse,
-             matrices=matrices, intervals=G.interval_frame(matrices, sparse), all_runs=all_runs,
-             method_matrix=between_methods(all_runs, groups, labels, sparse), er=er, degree=degree, accuracy=accuracy,
-             edges=edges)
+    r = dict(params=p, configs=flat, groups=groups, frame=frame, runs=dict(runs), epochs=epochs, last=last,
+             widths=widths, sparse=sparse, matrices=matrices, intervals=G.interval_frame(matrices, sparse),
+             all_runs=all_runs, method_matrix=between_methods(all_runs, groups, labels, sparse), er=er, degree=degree,
+             accuracy=accuracy, edges=edges)
     margins = p.margins()
     net = layer_matrix(all_runs, "mean", sparse)
     index = {label: i for i, label in enumerate(labels)}
