@@ -4,7 +4,7 @@ A mask updater is the part of a sparse-training method that decides the topology
 everything else (weights, optimiser, data, records). It is called at fixed points, each a no-op unless the
 method overrides it:
 
-1. :meth:`MaskUpdater.initial_masks`: the topology the model is built with, given the Erdős–Rényi topology of
+1. :meth:`MaskUpdater.initial_topology`: the topology the model is built with, given the Erdős–Rényi topology of
    the run's sparsity (which fixes each layer's final edge count). Static, SET and RigL keep it; gradual
    magnitude pruning and SNIP start from dense layers.
 2. :meth:`MaskUpdater.at_initialisation`: once, after the model's weights are drawn and before the optimiser
@@ -37,9 +37,10 @@ from torch import nn
 
 from ...model import SparseLinear, enforce_masks, topology_layers, weight_state_tensors
 from ...sparse_linear import csr_from_mask
+from ...topology.sparse import SparseLayer, union_indices
 
 __all__ = ["MaskUpdater", "UpdateContext", "Plan", "Batch", "ACTS", "top_positions", "dense_gradients",
-           "layer_weight", "layer_mask", "floor_count", "updated_layers"]
+           "layer_weight", "layer_mask", "layer_positions", "floor_count", "updated_layers", "dense_start"]
 
 ACTS = ("never", "once", "epoch", "step")
 """When an updater changes the topology: never (static), once at initialisation, between epochs, between steps."""
@@ -91,8 +92,9 @@ class UpdateContext:
     optimizer : torch.optim.Optimizer or None
         Its optimiser; None before it exists (at initialisation).
     plan : Plan
-    ever_active : list of bool arrays ``(n_out, n_in)``
-        Every position that has held an edge so far (the explored-parameter record); :meth:`apply` extends it.
+    ever_active : list of int64 arrays
+        Per layer, the sorted flat (row-major) positions of every edge it has held so far: the
+        explored-parameter record, linear in edges; :meth:`apply` and :meth:`note` extend it.
     removed, grown : list of int
         Edges removed and added per layer since the trainer last reset them (once per epoch).
     """
@@ -107,7 +109,7 @@ class UpdateContext:
     def __post_init__(self) -> None:
         n = len(self.layers())
         if not self.ever_active:
-            self.ever_active = [layer_mask(layer).copy() for layer in self.layers()]
+            self.ever_active = [layer_positions(layer) for layer in self.layers()]
         self.removed = self.removed or [0] * n
         self.grown = self.grown or [0] * n
 
@@ -161,9 +163,15 @@ class UpdateContext:
             for value in weight_state_tensors(self.optimizer, w):
                 value[changed_t] = 0.0
             layer.set_mask(new_mask)
-        self.ever_active[k] |= new_mask
-        self.removed[k] += int(removed.sum())
-        self.grown[k] += int(grown.sum())
+        self.note(k, int(removed.sum()), int(grown.sum()), np.flatnonzero(new_mask.ravel()))
+
+    def note(self, k: int, n_removed: int, n_grown: int, arrived: np.ndarray) -> None:
+        """Record a change of layer ``k`` made without :meth:`apply` (e.g. on CSR index sets, linear in edges):
+        ``n_removed`` and ``n_grown`` edges, ``arrived`` the sorted flat positions that now hold an edge (a
+        superset of the new ones is fine: the record is a union)."""
+        self.ever_active[k] = union_indices(self.ever_active[k], np.asarray(arrived, dtype=np.int64))
+        self.removed[k] += int(n_removed)
+        self.grown[k] += int(n_grown)
 
     def finish(self) -> None:
         """Zero every absent weight and its optimiser state (:func:`sparsetopo.model.enforce_masks`)."""
@@ -194,19 +202,29 @@ def _apply_sparse(layer: SparseLinear, optimizer: torch.optim.Optimizer | None, 
     if int(new_mask.sum()) == layer.nnz:
         layer.set_structure(new_mask_t, values, state, new_state)
         return
-    # the edge count changes (pruning): the parameter keeps its identity (the optimiser holds it), its storage is new
-    crow, col = csr_from_mask(new_mask_t)
-    layer.values.data = values
-    layer.values.grad = None  # a gradient of the old size cannot be accumulated into
-    layer.crow_indices = crow
-    layer.col_indices = col
-    if optimizer is not None and layer.values in optimizer.state:
-        param_state = optimizer.state[layer.values]
-        for key, value in list(param_state.items()):
-            for old, new in zip(state, new_state):
-                if value is old:
-                    param_state[key] = new
+    # the edge count changes (pruning): a new parameter of the new size takes the old one's place in the layer
+    # and in the optimiser (autograd keeps the size of a leaf it has seen, so the old one cannot be resized)
+    old = layer.values
+    layer.values = nn.Parameter(values, requires_grad=old.requires_grad)
+    layer.crow_indices, layer.col_indices = csr_from_mask(new_mask_t)
+    if optimizer is not None:
+        for group in optimizer.param_groups:
+            group["params"] = [layer.values if p is old else p for p in group["params"]]
+        if old in optimizer.state:
+            param_state = optimizer.state.pop(old)
+            for key, value in list(param_state.items()):
+                for before, after in zip(state, new_state):
+                    if value is before:
+                        param_state[key] = after
+            optimizer.state[layer.values] = param_state
     layer._refresh_transpose()
+
+
+def layer_positions(layer: nn.Module) -> np.ndarray:
+    """The sorted flat (row-major) positions of a layer's edges, int64 (a sparse layer's without densifying)."""
+    if isinstance(layer, SparseLinear):
+        return layer.flat_indices().cpu().numpy().astype(np.int64)
+    return np.flatnonzero(layer.mask.detach().cpu().numpy().ravel()).astype(np.int64)
 
 
 def layer_mask(layer: nn.Module) -> np.ndarray:
@@ -280,9 +298,9 @@ class MaskUpdater:
         self.options = options
         self.plan = plan
 
-    def initial_masks(self, masks: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The topology the model is built with, given the run's Erdős–Rényi topology ``masks`` (kept by default)."""
-        return [np.asarray(m, dtype=bool) for m in masks]
+    def initial_topology(self, layers: Sequence[SparseLayer]) -> list[SparseLayer]:
+        """The topology the model is built with, given the run's Erdős–Rényi topology ``layers`` (kept by default)."""
+        return list(layers)
 
     def at_initialisation(self, ctx: UpdateContext, batch: Batch) -> None:
         """Once, after the weights are drawn, before the optimiser exists (``ctx.optimizer`` is None)."""
@@ -320,3 +338,11 @@ def updated_layers(ctx: UpdateContext, include_output: bool) -> list[int]:
     layers = ctx.layers()
     last = len(layers) - 1
     return [k for k, layer in enumerate(layers) if not layer.is_dense and (k != last or include_output)]
+
+
+def dense_start(layers: Sequence[SparseLayer]) -> tuple[list[SparseLayer], list[int | None]]:
+    """Every sparse layer of ``layers`` made dense, and each layer's edge count (None where it was dense already):
+    the start of the methods that prune from dense (SNIP, gradual magnitude pruning)."""
+    targets = [None if layer.n_edges == layer.shape[0] * layer.shape[1] else int(layer.n_edges) for layer in layers]
+    full = [SparseLayer(layer.shape, np.arange(layer.shape[0] * layer.shape[1], dtype=np.int64)) for layer in layers]
+    return full, targets

@@ -22,7 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import MaskUpdater, Plan, UpdateContext, layer_mask, layer_weight, top_positions
+from ...topology.sparse import SparseLayer
+from .base import MaskUpdater, Plan, UpdateContext, dense_start, layer_mask, layer_weight, top_positions
 
 __all__ = ["GmpOptions", "GmpUpdater", "gmp_edges", "magnitude_prune", "default_prune_end"]
 
@@ -111,10 +112,10 @@ class GmpUpdater(MaskUpdater):
         self.end_step = options.prune_end_epoch * plan.steps_per_epoch
         self.targets: list[int | None] = []
 
-    def initial_masks(self, masks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def initial_topology(self, layers: Sequence[SparseLayer]) -> list[SparseLayer]:
         """Dense layers where the run's topology is sparse; each such layer's edge count is remembered as its target."""
-        self.targets = [None if m.all() else int(m.sum()) for m in masks]
-        return [np.ones_like(m, dtype=bool) for m in masks]
+        full, self.targets = dense_start(layers)
+        return full
 
     def acts_at_step(self, step: int) -> bool:
         """Every Δt steps after the start step, and the end step."""

@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import Batch, MaskUpdater, Plan, UpdateContext, dense_gradients, layer_weight, top_positions
+from ...topology.sparse import SparseLayer
+from .base import Batch, MaskUpdater, Plan, UpdateContext, dense_gradients, dense_start, layer_weight, top_positions
 
 __all__ = ["SnipOptions", "SnipUpdater", "snip_mask"]
 
@@ -49,15 +50,15 @@ class SnipUpdater(MaskUpdater):
         super().__init__(options, plan)
         self.targets: list[int | None] = []
 
-    def initial_masks(self, masks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def initial_topology(self, layers: Sequence[SparseLayer]) -> list[SparseLayer]:
         """Dense layers where the run's topology is sparse; each such layer's edge count is remembered as its target."""
-        self.targets = [None if m.all() else int(m.sum()) for m in masks]
-        return [np.ones_like(m, dtype=bool) for m in masks]
+        full, self.targets = dense_start(layers)
+        return full
 
     def at_initialisation(self, ctx: UpdateContext, batch: Batch) -> None:
         """Score every weight on ``batch`` and keep each layer's target count."""
         if not self.targets:
-            raise ValueError("SNIP needs the run's topology first: call initial_masks before at_initialisation")
+            raise ValueError("SNIP needs the run's topology first: call initial_topology before at_initialisation")
         grads = dense_gradients(ctx.model, batch)
         layers = ctx.layers()
         for k, target in enumerate(self.targets):
