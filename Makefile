@@ -51,6 +51,7 @@ bench: setup
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_cluster.py
 	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/bench_methods.py
 	$(PY) benchmarks/bench_scale.py --widths 1000 4000 16000
 
 clean-runs:

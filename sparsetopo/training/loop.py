@@ -1,7 +1,12 @@
-"""One training loop for dense, static sparse and SET MLPs.
+"""A training run: dense MLPs, and sparse ones with any method of :data:`~sparsetopo.training.updaters.UPDATERS`.
 
-:func:`train_run` trains a :class:`~sparsetopo.store.config.RunConfig` inside a run
-folder, checkpointing after every epoch so an interrupted run resumes where it
+:func:`train_run` trains a :class:`~sparsetopo.training.config.RunConfig` inside a run
+folder: it builds the model (the topology the run's mask updater starts from),
+then hands the epochs to :func:`sparsetopo.training.trainer.train_epochs` with
+the run's hooks, in this order: evaluation, the mask updater (per step or per
+epoch, as its schedule says), the explored-parameter record, the record's
+times, snapshots and weight files, the checkpoint, the progress bar, the
+caller's ``on_epoch_end``. It checkpoints after every epoch, so an interrupted run resumes where it
 stopped and finishes with bitwise the same numbers. The run store
 (:mod:`sparsetopo.store.runs`) decides where that folder is; this module only fills
 it:
@@ -12,13 +17,15 @@ it:
 ``weights/init.pt``       initial state_dict (weights and masks)
 ``weights/epoch_EEE.pt``  state_dicts asked for with ``save_weights_at``
 ``weights/final.pt``      final state_dict
-``checkpoint.pt``         latest epoch: model, optimizer, schedule, RNG states (loads with weights_only=True)
+``checkpoint.pt``         latest epoch: model, optimizer, schedule, batch order, the updater's state
+                          (loads with weights_only=True)
 ``result.json``           written last: the summary and every file above with its size and sha256;
                           the run is complete when those files match (:mod:`sparsetopo.integrity`)
 
 Snapshot semantics: the topology of epoch ``e`` is the one after ``e`` epochs
-of training *and* the SET rewiring that follows epoch ``e`` (the topology the
-next epoch trains); epoch 0 is the initial topology.
+of training *and* the mask updater's work at the end of epoch ``e`` (SET's
+rewiring: the topology the next epoch trains); epoch 0 is the topology the
+first step trains (SNIP's after its pruning, dense for gradual pruning).
 
 Backends (``config.backend``): ``masked`` layers multiply a dense weight by
 their mask; ``sparse`` layers (:class:`~sparsetopo.sparse_linear.SparseLinear`)
@@ -347,15 +354,7 @@ def train_run(
         topology = updater.initial_topology(topology)
 
     def make_model() -> torch.nn.Module:
-        if initial_state is None:  # sparse layers built straight from their index sets, with the masked path's numbers
-            return build_model(config, widths, topology, sparse_layers=sparse_layers).to(device)
-        model = build_model(config, widths, topology)
-        state = {k: v for k, v in initial_state.items() if not k.endswith("mask")}
-        missing = model.load_state_dict(state, strict=False)
-        if missing.unexpected_keys or [k for k in missing.missing_keys if not k.endswith("mask")]:
-            raise ValueError(f"initial_state does not fit the model: {missing}")
-        enforce_masks(model)
-        return to_sparse_backend(model, sparse_layers).to(device)
+        return _run_model(config, widths, topology, sparse_layers, initial_state).to(device)
 
     model = make_model()
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)  # the data moves to the device once per run
@@ -374,35 +373,18 @@ def train_run(
         if adopted:
             model = make_model()
             optimizer, scheduler = _optimizer(config, model)
-    shuffle_gen = torch.Generator().manual_seed(config.seed)
     if updater is not None and updater.acts == "once" and ckpt is None:
-        # on the batch epoch 1 starts with (drawn by a copy of the batch-order generator, which stays where it is)
-        first = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(config.seed))[: config.batch_size]
-        first = first.to(device)
-        updater.at_initialisation(UpdateContext(model, optimizer, plan), Batch(x_train.index_select(0, first),
-                                                                               y_train.index_select(0, first)))
+        _initialise(updater, UpdateContext(model, optimizer, plan), x_train, y_train, config)
     ctx = UpdateContext(model, optimizer, plan)  # the explored record starts with the topology that trains
     decoupled = config.weight_decay_mode == "decoupled"
-    state = TrainState(model, optimizer, scheduler, shuffle_gen, x_train, y_train, epochs=config.epochs,
-                       batch_size=config.batch_size, seed=config.seed,
+    state = TrainState(model, optimizer, scheduler, torch.Generator().manual_seed(config.seed), x_train, y_train,
+                       epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
                        weight_decay=config.weight_decay if decoupled else None)
-    start_epoch = 1
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        shuffle_gen.set_state(ckpt["shuffle_gen"])
-        if updater is not None:
-            updater.load_state_dict(ckpt["updater"])
-        ctx.ever_active = ckpt["ever_active"]
-        state.records = ckpt["records"]
-        start_epoch = ckpt["epoch"] + 1
+        start_epoch = _resume(ckpt, state, updater, ctx)
     else:
-        atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "init.pt")
-        save_sparse_topology(run_dir / "topology" / "epoch_000.npz", model_topology(model), epoch=0, seed=config.seed,
-                             config=_snapshot_config(config))
-        if 0 in save_weights_at:
-            atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "epoch_000.pt")
+        start_epoch = 1
+        _start_files(run_dir, model, config, save_weights_at)
 
     x_val = None if data.x_val is None else data.x_val.to(device)
     y_val = None if data.y_val is None else data.y_val.to(device)
@@ -422,6 +404,12 @@ def train_run(
     records = train_epochs(state, hooks, start_epoch=start_epoch, bar=bar)
     bar.close()
 
+    return _finish(run_dir, config, records, widths, model, device)
+
+
+def _finish(run_dir: Path, config: RunConfig, records: list[dict[str, Any]], widths: Sequence[int],
+            model: torch.nn.Module, device: torch.device) -> dict[str, Any]:
+    """The final weights, the summary and the file list (``result.json``, written last); the checkpoint goes."""
     atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "final.pt")
     last = records[-1]
     summary = {
@@ -443,8 +431,54 @@ def train_run(
     remove_debris(run_dir)
     summary["files"] = file_manifest(run_dir)
     atomic.write_json(run_dir / RESULT, summary)
-    checkpoint_path.unlink(missing_ok=True)
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)
     return summary
+
+
+def _run_model(config: RunConfig, widths: Sequence[int], topology: Sequence[SparseLayer] | None,
+               sparse_layers: Sequence[int], initial_state: dict[str, torch.Tensor] | None) -> torch.nn.Module:
+    """The run's model: drawn from its seed (sparse layers straight from their index sets), or with
+    ``initial_state``'s weights (zero off the topology) converted to the backend afterwards."""
+    if initial_state is None:
+        return build_model(config, widths, topology, sparse_layers=sparse_layers)
+    model = build_model(config, widths, topology)
+    state = {k: v for k, v in initial_state.items() if not k.endswith("mask")}
+    missing = model.load_state_dict(state, strict=False)
+    if missing.unexpected_keys or [k for k in missing.missing_keys if not k.endswith("mask")]:
+        raise ValueError(f"initial_state does not fit the model: {missing}")
+    enforce_masks(model)
+    return to_sparse_backend(model, sparse_layers)
+
+
+def _initialise(updater: MaskUpdater, ctx: UpdateContext, x_train: torch.Tensor, y_train: torch.Tensor,
+                config: RunConfig) -> None:
+    """A method that acts once, at initialisation, on the batch epoch 1 starts with (drawn by a copy of the
+    batch-order generator, which stays where it is)."""
+    first = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(config.seed))[: config.batch_size]
+    first = first.to(x_train.device)
+    updater.at_initialisation(ctx, Batch(x_train.index_select(0, first), y_train.index_select(0, first)))
+
+
+def _resume(ckpt: dict[str, Any], state: TrainState, updater: MaskUpdater | None, ctx: UpdateContext) -> int:
+    """Everything a checkpoint holds back in place; the epoch to continue with."""
+    state.model.load_state_dict(ckpt["model"])
+    state.optimizer.load_state_dict(ckpt["optimizer"])
+    state.scheduler.load_state_dict(ckpt["scheduler"])
+    state.shuffle_gen.set_state(ckpt["shuffle_gen"])
+    if updater is not None:
+        updater.load_state_dict(ckpt["updater"])
+    ctx.ever_active = ckpt["ever_active"]
+    state.records = ckpt["records"]
+    return ckpt["epoch"] + 1
+
+
+def _start_files(run_dir: Path, model: torch.nn.Module, config: RunConfig, save_weights_at: Sequence[int]) -> None:
+    """What a run writes before its first epoch: initial weights and the topology of epoch 0 (the one that trains)."""
+    atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "init.pt")
+    save_sparse_topology(run_dir / "topology" / "epoch_000.npz", model_topology(model), epoch=0, seed=config.seed,
+                         config=_snapshot_config(config))
+    if 0 in save_weights_at:
+        atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "epoch_000.pt")
 
 
 # -- the hooks of a run, in the order train_run gives them ---------------------------------------------------------

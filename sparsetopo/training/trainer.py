@@ -131,9 +131,8 @@ def _train_one_epoch(state: TrainState, step_hooks: Sequence[Hook]) -> dict[str,
         if not replaced:
             if state.weight_decay is not None:
                 # the reference's w <- w - wd*w per step, on the weights before this step's update
-                with torch.no_grad():
-                    for p in params:
-                        p.mul_(1.0 - state.weight_decay)
+                with torch.no_grad():  # one call for all parameters: the same products as p.mul_ each
+                    torch._foreach_mul_(params, 1.0 - state.weight_decay)
             optimizer.step()
             if masks_to_enforce:
                 enforce_masks(model, optimizer)

@@ -21,7 +21,7 @@ from sparsetopo.training.checkpoint import load_checkpoint
 from sparsetopo.training.updaters import UPDATERS
 
 SMALL = dict(dataset="digits", hidden=(32, 24), epochs=3, batch_size=64, lr=0.05, epsilon=4.0)
-# options that make every method act several times in three short epochs (23 steps each)
+# options that make every method act several times in three short epochs (22 steps each)
 OPTIONS = {"rigl": {"update_every": 5}, "gmp": {"prune_every": 5}}
 TIMES = ("epoch_time", "train_time")
 
@@ -93,3 +93,34 @@ def test_every_updater_resumes_bit_for_bit_with_masks_in_the_optimiser_state(met
         assert all(np.array_equal(a, b) for a, b in zip(whole.topology(e), resumed.topology(e)))
     a, b = whole.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- each method does what it says in a real run ------------------------------------------------------------------
+def test_rigl_moves_edges_at_its_update_steps_and_stops_after_its_end(tmp_path):
+    run = store.train(RunConfig(method="rigl", method_options={"update_every": 5, "update_end": 0.5}, **SMALL),
+                      root=tmp_path, progress=False)
+    # 22 steps per epoch, 66 in all, T_end = round(0.5 * 66) = 33: updates at steps 5, 10, ..., 30 (epochs 1-2)
+    moved = [r["removed"][0] for r in run.records]
+    assert moved[0] > 0 and moved[1] > 0 and moved[2] == 0
+    assert all(r["removed"] == r["regrown"] for r in run.records)
+    assert run.records[-1]["explored_rate_layers"][0] > run.records[0]["explored_rate_layers"][0] - 1e-12
+
+
+def test_snip_prunes_at_initialisation_to_the_static_counts_with_another_topology(tmp_path):
+    snip = store.train(RunConfig(method="snip", **SMALL), root=tmp_path, progress=False)
+    static = store.train(RunConfig(method="static", **SMALL), root=tmp_path, progress=False)
+    assert edge_counts(snip.topology(0)) == edge_counts(static.topology(0))
+    assert not np.array_equal(snip.topology(0)[0], static.topology(0)[0])
+    assert all(np.array_equal(a, b) for a, b in zip(snip.topology(0), snip.topology(3)))  # static afterwards
+    assert snip.records[0]["explored_rate"] == snip.records[-1]["explored_rate"] < 1
+
+
+def test_gmp_starts_dense_and_follows_its_cubic_schedule(tmp_path):
+    config = RunConfig(method="gmp", method_options={"prune_every": 11, "prune_end_epoch": 2}, **SMALL)
+    run = store.train(config, root=tmp_path, progress=False)
+    n = 64 * 32  # the first layer's positions (digits: 64 features)
+    assert run.topology(0)[0].all() and run.records[0]["explored_rate_layers"][0] == 1.0
+    target = edge_counts(store.train(RunConfig(method="static", **SMALL), root=tmp_path, progress=False).topology(0))
+    # 22 steps per epoch; pruning steps 11, 22 (p = 1/2: 1/8 of the way back at the end of epoch 1), 33, 44 (the target)
+    assert run.records[0]["edges"][0] == target[0] + round((n - target[0]) * 0.125)
+    assert run.records[1]["edges"] == run.records[2]["edges"] == target
