@@ -6,7 +6,7 @@ PROFILE ?= default
 DATASET ?=
 # executor of every parallel step: empty = $SPARSETOPO_SCHEDULER or local; tcp://host:8786 = that Dask scheduler
 SCHEDULER ?=
-NOTEBOOKS := 01_nnstd 02_sparse_vs_dense 03_evolution 04_lottery_tickets 05_any_model
+NOTEBOOKS := 01_nnstd 02_sparse_vs_dense 03_evolution 04_lottery_tickets 05_any_model 06_methods
 # the torch (and torchvision) that setup installs first: the pair CI tests (pyproject.toml takes a range)
 TORCH ?= torch==2.13.0 torchvision==0.28.0
 # a fresh virtualenv with the library alone (no extras), for `make library-check`
@@ -31,6 +31,7 @@ test: setup lint
 
 lint: setup
 	$(PY) -m ruff check sparsetopo tests benchmarks docs
+	$(VENV)/bin/lint-imports
 
 docs: setup
 	$(PY) docs/api.py --out build/api
@@ -50,6 +51,7 @@ bench: setup
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_cluster.py
 	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/bench_methods.py
 	$(PY) benchmarks/bench_scale.py --widths 1000 4000 16000
 
 clean-runs:

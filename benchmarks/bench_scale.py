@@ -9,7 +9,7 @@ sparse layer ``round(20 (n_in + n_out))``, dense output layer, backend
 3. with ``--train-batches N``, N SGD steps on Fashion-MNIST batches of 128
    (``SPARSETOPO_DATA`` must hold it);
 4. one SET rewiring of every hidden layer (ζ = 0.3, random regrowth, the
-   training loop's ``_set_rewire``, explored-edge record included);
+   SET mask updater at an epoch's end, explored-edge record included);
 5. one topology snapshot (``save_sparse_topology``) into a temporary folder.
 
 Printed per W: edges, seconds per phase, the child's RSS after its imports,
@@ -57,7 +57,9 @@ def child(width: int, init_draws: str, train_batches: int, threads: int) -> dict
     from sparsetopo.store.config import RunConfig
     from sparsetopo.topology.sparse import random_sparse_topology, save_sparse_topology
     from sparsetopo.training.build import build_model, model_topology
-    from sparsetopo.training.loop import _set_rewire, sparse_layer_indices
+    from sparsetopo.training.loop import sparse_layer_indices
+    from sparsetopo.training.updaters import Plan, UpdateContext
+    from sparsetopo.training.updaters.set import SetUpdater
 
     torch.set_num_threads(threads)
     base = _rss_mib()
@@ -87,7 +89,11 @@ def child(width: int, init_draws: str, train_batches: int, threads: int) -> dict
     ever_active = [layer.index.copy() for layer in topology]
     del topology
     t = time.perf_counter()
-    changes = _set_rewire(model, optimizer, cfg, np.random.default_rng(0), ever_active)
+    updater = SetUpdater(cfg.options, Plan(epochs=2, steps_per_epoch=1, seed=cfg.seed, weight_init=cfg.weight_init))
+    updater.rng = np.random.default_rng(0)
+    ctx = UpdateContext(model, optimizer, updater.plan, ever_active=ever_active)
+    updater.at_epoch_end(ctx, 1)
+    changes = {"removed": ctx.removed, "regrown": ctx.grown}
     times["rewire"] = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

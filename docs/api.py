@@ -22,6 +22,7 @@ import pkgutil
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 PACKAGE = "sparsetopo"
 EXCLUDED = ("sparsetopo.study",)  # the paper study: an application of the library, not its API
@@ -65,6 +66,8 @@ def undocumented(module_names: list[str]) -> list[str]:
                 continue  # a submodule: checked as a module of its own
             if isinstance(member, pdoc.doc.Variable) and hasattr(module, "__path__"):
                 continue  # a package hands on its modules' names; a constant is checked where it is defined
+            if isinstance(member, pdoc.doc.Variable) and _documented_elsewhere(module, public):
+                continue  # a constant handed on from the module that defines (and documents) it
             if not member.docstring.strip():
                 problems.append(f"{name}.{public}: no docstring")
             if isinstance(member, pdoc.doc.Class) and member.taken_from[0] == name:
@@ -74,6 +77,22 @@ def undocumented(module_names: list[str]) -> list[str]:
                     if not sub.docstring.strip():
                         problems.append(f"{name}.{public}.{sub.name}: no docstring")
     return sorted(set(problems))
+
+
+def _documented_elsewhere(module: Any, public: str) -> bool:
+    """Whether ``module.public`` is the very object another loaded package module exports with a docstring."""
+    import pdoc.doc
+
+    value = getattr(module, public)
+    for name, other in sorted(sys.modules.items()):
+        if other is module or not name.startswith(PACKAGE + ".") or public not in getattr(other, "__all__", ()):
+            continue
+        if getattr(other, public, None) is not value:
+            continue
+        member = pdoc.doc.Module(other).members.get(public)
+        if member is not None and member.docstring.strip():
+            return True
+    return False
 
 
 def unannotated(module_names: list[str]) -> list[str]:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # annotations only: dask is the optional cluster extra
     import distributed
 
 from .errors import ClusterLostError
+from .progress import progress_bar, with_threads
 
 __all__ = ["ENV_VAR", "LOCAL", "resolve_scheduler", "use_scheduler", "get_client", "close_clients", "cluster_map",
            "LOST_AFTER"]
@@ -199,8 +200,6 @@ def _task_context() -> dict[str, Any]:
 
 def _run_task(item: Any, fn: Callable[[Any], Any], threads: int, context: dict[str, Any]) -> Any:
     """Run ``fn(item)`` on a worker with the client's roots and ``threads`` torch threads."""
-    from .parallel import with_threads
-
     saved_env = {name: os.environ.get(name) for name in context["env"]}
     saved_cwd = os.getcwd()
     token = _inside_task.set(True)
@@ -247,8 +246,6 @@ def cluster_map(
     complete), so calling again continues from there.
     """
     from distributed import as_completed
-
-    from .parallel import progress_bar
 
     lost_after = LOST_AFTER if lost_after is None else float(lost_after)
     client = get_client(address)

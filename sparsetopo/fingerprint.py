@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["file_digest", "arrays_digest", "combine"]
+__all__ = ["file_digest", "arrays_digest", "combine", "short_hash"]
 
 _CHUNK = 1 << 20
 
@@ -61,3 +62,9 @@ def combine(parts: Iterable[str]) -> str:
         h.update(p.encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+def short_hash(obj: Any, length: int = 8) -> str:
+    """First ``length`` hex digits of the sha256 of ``obj`` as canonical JSON (sorted keys)."""
+    blob = json.dumps(obj, sort_keys=True, default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]

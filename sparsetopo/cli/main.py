@@ -4,6 +4,7 @@ Examples
 --------
 sparsetopo train --dataset digits
 sparsetopo train --dataset fashion_mnist --method set --epsilon 20 --epochs 5
+sparsetopo train --dataset fashion_mnist --method rigl --drop-fraction 0.3 --update-every 100
 sparsetopo train --recipe set_reference --epochs 20
 sparsetopo train --dataset mnist --print-config > run.yaml; sparsetopo train --config run.yaml
 sparsetopo runs --prune-old
@@ -42,9 +43,9 @@ SMALL_SPLIT_BATCH_SIZE = 32
 """The batch size of ``sparsetopo train`` on a small training split (larger ones keep RunConfig's 128)."""
 
 
-def _field_parser(field: dataclasses.Field):
-    """(type converter, nargs) for a RunConfig field, from its annotation."""
-    hint = typing.get_type_hints(RunConfig)[field.name]
+def _field_parser(field: dataclasses.Field, owner: type = RunConfig):
+    """(type converter, nargs) for a field of ``owner`` (RunConfig, a method's options), from its annotation."""
+    hint = typing.get_type_hints(owner)[field.name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else hint
     if typing.get_origin(base) is tuple:
@@ -67,6 +68,8 @@ def _add_train_parser(subparsers) -> None:
                    help="start from a named recipe (e.g. set_reference: the SET reference's Fashion-MNIST example)")
     # only flags given on the command line reach the config (argparse.SUPPRESS), so they override a recipe
     for field in dataclasses.fields(RunConfig):
+        if field.name == "method_options":
+            continue  # each method's options are flags of their own (below)
         flag = "--" + field.name.replace("_", "-")
         kind, nargs = _field_parser(field)
         default = {"lr": f"{STARTING_LR} here, RunConfig's {field.default}",
@@ -79,6 +82,7 @@ def _add_train_parser(subparsers) -> None:
             p.add_argument(flag, type=_none_or(kind), default=argparse.SUPPRESS, help=help_text + "; 'none' to unset")
         else:
             p.add_argument(flag, type=kind, nargs=nargs, default=argparse.SUPPRESS, help=help_text)
+    _add_method_option_flags(p)
     p.add_argument("--config", default=None, metavar="FILE",
                    help="a YAML (or JSON) file of config fields, e.g. one written by --print-config; flags given "
                    "next to it override it, and it overrides --recipe")
@@ -90,6 +94,55 @@ def _add_train_parser(subparsers) -> None:
                    help="train on a worker of this Dask scheduler (tcp://host:8786; the run store must be on a "
                    "filesystem the workers share) or 'local' (default: $SPARSETOPO_SCHEDULER, else local)")
     p.set_defaults(func=_train_command)
+
+
+_OPTION_DEST = "method_option_"  # argparse destination prefix of a method's option flags
+
+
+def _method_option_owners() -> dict[str, list[str]]:
+    """Option name -> the methods that have it, for the methods whose options travel in ``method_options``."""
+    from ..training.updaters import UPDATERS, option_fields
+
+    owners: dict[str, list[str]] = {}
+    for method in UPDATERS:
+        if method == "set":
+            continue  # SET's options are RunConfig fields with flags of their own
+        for name in option_fields(method):
+            owners.setdefault(name, []).append(method)
+    return owners
+
+
+def _add_method_option_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per option of every method beyond SET (e.g. ``--drop-fraction`` for rigl), named after it."""
+    from ..training.updaters import UPDATERS
+
+    for name, methods in _method_option_owners().items():
+        options = UPDATERS[methods[0]].OPTIONS
+        field = next(f for f in dataclasses.fields(options) if f.name == name)
+        kind, _ = _field_parser(field, options)
+        default = field.default if field.default is not dataclasses.MISSING else None
+        help_text = (field.metadata.get("help", name) + f" (only --method {' or '.join(methods)}; default: {default})")
+        flag, dest = "--" + name.replace("_", "-"), _OPTION_DEST + name
+        if kind is None:
+            p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=help_text.replace("%", "%%"))
+        else:
+            hint = typing.get_type_hints(options)[name]
+            optional = type(None) in typing.get_args(hint)
+            p.add_argument(flag, dest=dest, metavar=name.upper(), type=_none_or(kind) if optional else kind,
+                           default=argparse.SUPPRESS,
+                           help=help_text.replace("%", "%%") + ("; 'none' to unset" if optional else ""))
+
+
+def _method_option_flags(args: argparse.Namespace, method: str) -> dict[str, Any]:
+    """The method options given as flags; one that ``method`` does not have raises :class:`InputError` naming it."""
+    given = {k[len(_OPTION_DEST):]: v for k, v in vars(args).items() if k.startswith(_OPTION_DEST)}
+    owners = _method_option_owners()
+    for name in given:
+        if method not in owners[name]:
+            raise InputError(f"--{name.replace('_', '-')} applies to --method {' or '.join(owners[name])}, "
+                             f"not {method}; drop it or choose that method")
+    return given
 
 
 def _none_or(kind):
@@ -185,6 +238,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """
     base, flags = _config_layers(args)
     start = starting_values_used(args)
+    method = flags.get("method", base.get("method", RunConfig.__dataclass_fields__["method"].default))
+    options = _method_option_flags(args, method)
+    if options:
+        inherited = base.get("method_options") if base.get("method", method) == method else None
+        flags["method_options"] = {**dict(inherited or {}), **options}
     if "method" in base and flags.get("method", base["method"]) != base["method"]:
         # a different method drops the recipe / file fields it does not use, as RunConfig.replace does
         return RunConfig(**{**start, **base}).replace(**flags)

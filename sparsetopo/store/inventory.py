@@ -28,8 +28,8 @@ import pandas as pd
 
 from .. import atomic
 from ..errors import RunLockTimeout
+from ..integrity import CONFIG, RESULT, check_run
 from .config import ENGINE_REVISION, RunConfig, run_id
-from .integrity import CONFIG, RESULT, check_run
 from .locking import run_lock
 from .runs import runs_root
 

@@ -47,9 +47,9 @@ import pandas as pd
 
 from .. import atomic
 from ..errors import DamagedRunError, StoreWriteError
+from ..integrity import check_run, verify_run
 from ..topology.masks import load_topology
 from .config import RunConfig, run_id
-from .integrity import check_run, verify_run
 from .locking import run_lock
 
 if TYPE_CHECKING:  # annotations only: the store does not load torch or the model at import

@@ -35,8 +35,8 @@ import torch
 from torch import nn
 
 from ..model import MaskedLinear, SparseLinear, SparseMLP
-from ..store.config import RunConfig
 from ..topology.sparse import SparseLayer, as_sparse_topology
+from .config import RunConfig
 
 __all__ = ["build_model", "layer_topology", "model_topology", "csr_of", "DRAW_CHUNK"]
 

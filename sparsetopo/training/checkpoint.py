@@ -26,9 +26,11 @@ from ..errors import DamagedRunError, one_line, refused_pickle
 
 __all__ = ["save_checkpoint", "load_checkpoint", "safe_torch_load"]
 
-FORMAT = 3
-_READABLE_FORMATS = (2, 3)  # 2: explored edges as dense bool masks; 3: as sorted flat positions (int64)
-_KEYS = ("epoch", "model", "optimizer", "scheduler", "shuffle_gen", "set_rng", "ever_active", "records")
+FORMAT = 4
+# 2: explored edges as dense bool masks; 3: as sorted flat positions (int64); 4: the mask updater's state
+# (any method's) instead of SET's generator alone
+_READABLE_FORMATS = (2, 3, 4)
+_KEYS = ("epoch", "model", "optimizer", "scheduler", "shuffle_gen", "ever_active", "records")
 
 
 def safe_torch_load(path: str | os.PathLike, *, what: str = "file") -> Any:
@@ -66,13 +68,14 @@ def save_checkpoint(
     optimizer: dict,
     scheduler: dict,
     shuffle_gen: Any,
-    set_rng: dict,
+    updater: dict,
     ever_active: Sequence[np.ndarray],
     records: list[dict[str, Any]],
 ) -> None:
     """Write a checkpoint atomically in the ``weights_only``-safe form.
 
-    ``ever_active``: per layer, the sorted flat positions (int64) of every edge ever active.
+    ``updater``: the mask updater's ``state_dict()`` (plain values, stored as JSON); ``ever_active``: per
+    layer, the sorted flat positions (int64) of every edge ever active.
     """
     import torch
 
@@ -84,7 +87,7 @@ def save_checkpoint(
             "optimizer": optimizer,
             "scheduler": scheduler,
             "shuffle_gen": shuffle_gen,
-            "set_rng": json.dumps(set_rng),
+            "updater": json.dumps(updater),
             "ever_active": [torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for a in ever_active],
             "records": json.dumps(records, default=atomic._json_default),
         },
@@ -99,7 +102,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     -------
     dict
         ``epoch``, ``model``, ``optimizer``, ``scheduler``, ``shuffle_gen``
-        (a ByteTensor), ``set_rng`` (numpy bit-generator state dict),
+        (a ByteTensor), ``updater`` (the mask updater's state dict; a format-2 or 3
+        file's SET generator state becomes ``{"rng": state}``),
         ``ever_active`` (list of sorted int64 arrays of flat positions; a
         format-2 file's dense bool masks are converted), ``records`` (list of dicts).
 
@@ -110,14 +114,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     obj = safe_torch_load(path, what="checkpoint")
-    if not isinstance(obj, dict) or obj.get("format") not in _READABLE_FORMATS or any(k not in obj for k in _KEYS):
+    needed = _KEYS + (("updater",) if isinstance(obj, dict) and obj.get("format") == FORMAT else ("set_rng",))
+    if not isinstance(obj, dict) or obj.get("format") not in _READABLE_FORMATS or any(k not in obj for k in needed):
         raise DamagedRunError(
             path,
             "not a checkpoint of this version of sparsetopo (missing entries); delete it to restart the run from epoch 0",
         )
     try:
         out = dict(obj)
-        out["set_rng"] = json.loads(obj["set_rng"])
+        if obj["format"] == FORMAT:
+            out["updater"] = json.loads(obj["updater"])
+        else:
+            out["updater"] = {"rng": json.loads(out.pop("set_rng"))}
         out["records"] = json.loads(obj["records"])
         if obj["format"] == 2:
             out["ever_active"] = [np.flatnonzero(t.numpy().astype(bool).ravel()) for t in obj["ever_active"]]

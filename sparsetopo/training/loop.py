@@ -1,7 +1,12 @@
-"""One training loop for dense, static sparse and SET MLPs.
+"""A training run: dense MLPs, and sparse ones with any method of :data:`~sparsetopo.training.updaters.UPDATERS`.
 
-:func:`train_run` trains a :class:`~sparsetopo.store.config.RunConfig` inside a run
-folder, checkpointing after every epoch so an interrupted run resumes where it
+:func:`train_run` trains a :class:`~sparsetopo.training.config.RunConfig` inside a run
+folder: it builds the model (the topology the run's mask updater starts from),
+then hands the epochs to :func:`sparsetopo.training.trainer.train_epochs` with
+the run's hooks, in this order: evaluation, the mask updater (per step or per
+epoch, as its schedule says), the explored-parameter record, the record's
+times, snapshots and weight files, the checkpoint, the progress bar, the
+caller's ``on_epoch_end``. It checkpoints after every epoch, so an interrupted run resumes where it
 stopped and finishes with bitwise the same numbers. The run store
 (:mod:`sparsetopo.store.runs`) decides where that folder is; this module only fills
 it:
@@ -12,13 +17,15 @@ it:
 ``weights/init.pt``       initial state_dict (weights and masks)
 ``weights/epoch_EEE.pt``  state_dicts asked for with ``save_weights_at``
 ``weights/final.pt``      final state_dict
-``checkpoint.pt``         latest epoch: model, optimizer, schedule, RNG states (loads with weights_only=True)
+``checkpoint.pt``         latest epoch: model, optimizer, schedule, batch order, the updater's state
+                          (loads with weights_only=True)
 ``result.json``           written last: the summary and every file above with its size and sha256;
-                          the run is complete when those files match (:mod:`sparsetopo.store.integrity`)
+                          the run is complete when those files match (:mod:`sparsetopo.integrity`)
 
 Snapshot semantics: the topology of epoch ``e`` is the one after ``e`` epochs
-of training *and* the SET rewiring that follows epoch ``e`` (the topology the
-next epoch trains); epoch 0 is the initial topology.
+of training *and* the mask updater's work at the end of epoch ``e`` (SET's
+rewiring: the topology the next epoch trains); epoch 0 is the topology the
+first step trains (SNIP's after its pruning, dense for gradual pruning).
 
 Backends (``config.backend``): ``masked`` layers multiply a dense weight by
 their mask; ``sparse`` layers (:class:`~sparsetopo.sparse_linear.SparseLinear`)
@@ -46,7 +53,6 @@ from CPU copies, so they load on a machine without a GPU.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from pathlib import Path
@@ -57,28 +63,28 @@ import torch
 import torch.nn.functional as F
 
 from .. import atomic
+from ..integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris, set_aside
 from ..model import (
     SparseLinear,
     enforce_masks,
-    masked_layers,
     to_sparse_backend,
     topology_layers,
-    weight_state_tensors,
 )
 from ..parallel import progress_bar
-from ..store.config import RunConfig
-from ..store.integrity import check_finite_record, check_run, discard_run_files, file_manifest, remove_debris, set_aside
 from ..topology.sparse import (
     SparseLayer,
     as_sparse_topology,
     load_sparse_topology,
     random_sparse_topology,
     save_sparse_topology,
-    union_indices,
 )
-from .build import build_model, layer_topology, model_topology
+from .build import build_model, model_topology
 from .checkpoint import load_checkpoint, save_checkpoint
-from .set_rewiring import prune_and_regrow, prune_and_regrow_sparse
+from .config import RunConfig
+from .trainer import Hook, TrainState, explored_rates, lr_factor, train_epochs
+from .updaters.base import Batch, MaskUpdater, Plan, UpdateContext
+from .updaters.registry import make_updater
+from .updaters.set import regrow_bounds
 
 if TYPE_CHECKING:  # annotations only
     from ..data import Dataset
@@ -153,25 +159,6 @@ def initial_sparse_topology(config: RunConfig, widths: Sequence[int]) -> list[Sp
     )
 
 
-def regrow_bounds(weight_init: str, mask: np.ndarray | SparseLayer, rows: np.ndarray) -> float | np.ndarray:
-    """Half-width of the uniform draw of regrown weights: the scale of the run's initialisation.
-
-    ``mask`` is the layer's topology after rewiring, a bool array
-    ``(n_out, n_in)`` or a :class:`~sparsetopo.topology.sparse.SparseLayer`
-    (linear in edges), and ``rows`` the row of every regrown weight.
-    ``dense``: ``1/sqrt(n_in)``; ``he_uniform``: ``sqrt(6/n_in)``; ``sparse``:
-    ``1/sqrt(fan_in)`` of each regrown weight's neuron (an array, one bound
-    per row in ``rows``).
-    """
-    n_in = mask.shape[1]
-    if weight_init == "he_uniform":
-        return math.sqrt(6.0 / n_in)
-    if weight_init == "dense":
-        return 1.0 / math.sqrt(n_in)
-    fan_in = np.maximum(mask.fan_in() if isinstance(mask, SparseLayer) else mask.sum(axis=1), 1)
-    return 1.0 / np.sqrt(fan_in[rows])
-
-
 def sparse_layer_indices(config: RunConfig, masks: Sequence[np.ndarray | SparseLayer] | None) -> list[int]:
     """Layers that the config's backend runs as :class:`SparseLinear` (dense layers never are).
 
@@ -212,112 +199,13 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
     return loss_sum / len(x), correct / len(x)
 
 
-def _lr_factor(schedule: str, epoch: int, epochs: int) -> float:
-    if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * epoch / epochs))
-    if schedule == "step":
-        return 1.0 if epoch < epochs * 0.5 else (0.1 if epoch < epochs * 0.75 else 0.01)
-    return 1.0
-
-
-def _regrown_values(config: RunConfig, new_mask: np.ndarray | SparseLayer, grown: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Values of the regrown weights in row-major order (``regrow_init="random"``).
-
-    ``new_mask``/``grown``: bool arrays ``(n_out, n_in)`` (masked layers), or
-    the new index set and the sorted flat positions of the regrown edges
-    (sparse layers; linear in edges). The same draws either way.
-    """
-    rows = grown // new_mask.shape[1] if isinstance(new_mask, SparseLayer) else np.nonzero(grown)[0]
-    bound = regrow_bounds(config.weight_init, new_mask, rows)
-    if np.isscalar(bound):
-        return rng.uniform(-bound, bound, size=rows.size).astype(np.float32)
-    return (rng.uniform(-1.0, 1.0, size=rows.size) * bound).astype(np.float32)
-
-
-def _set_rewire(model, optimizer, config: RunConfig, rng: np.random.Generator, ever_active) -> dict[str, list[int]]:
-    """Prune and regrow every sparse layer (the output layer only with ``rewire_output``)."""
-    removed_counts, grown_counts = [], []
-    layers = topology_layers(model)
-    for k, layer in enumerate(layers):
-        is_output = k == len(layers) - 1
-        if layer.is_dense or (is_output and not config.rewire_output):
-            removed_counts.append(0)
-            grown_counts.append(0)
-            continue
-        if isinstance(layer, SparseLinear):  # on the index set: linear in edges, never densified
-            old = layer_topology(layer)
-            new_index, removed, grown, kept_from, regrown_from = prune_and_regrow_sparse(
-                old.index, layer.values.detach().cpu().numpy(), old.shape, config.zeta, rng,
-                sampler=config.regrow_sampler, with_sources=True)
-            new = SparseLayer(old.shape, new_index)
-            regrown = _regrown_values(config, new, grown, rng) if config.regrow_init == "random" and grown.size else None
-            _rewire_sparse(layer, optimizer, new, kept_from, regrown_from, regrown)
-            ever_active[k] = union_indices(ever_active[k], grown)  # kept edges are in it already
-            removed_counts.append(int(removed.size))
-            grown_counts.append(int(grown.size))
-            continue
-        # masked layers keep the dense reference step (they hold dense arrays anyway)
-        weight = layer.weight.detach().cpu().numpy()
-        mask = layer.mask.cpu().numpy()
-        new_mask, removed, grown, n = prune_and_regrow(weight, mask, config.zeta, rng, sampler=config.regrow_sampler)
-        changed = removed | grown
-        regrown = _regrown_values(config, new_mask, grown, rng) if config.regrow_init == "random" and grown.any() else None
-        with torch.no_grad():
-            w = layer.weight
-            changed_t = torch.from_numpy(changed).to(w.device)
-            w[changed_t] = 0.0
-            if regrown is not None:
-                w[torch.from_numpy(grown).to(w.device)] = torch.from_numpy(regrown).to(w.device)
-            for value in weight_state_tensors(optimizer, w):
-                value[changed_t] = 0.0
-            layer.set_mask(new_mask)
-        ever_active[k] = union_indices(ever_active[k], np.flatnonzero(new_mask.ravel()))
-        removed_counts.append(int(removed.sum()))
-        grown_counts.append(int(grown.sum()))
-    enforce_masks(model, optimizer)
-    return {"removed": removed_counts, "regrown": grown_counts}
-
-
-@torch.no_grad()
-def _rewire_sparse(layer: SparseLinear, optimizer, new: SparseLayer, kept_from: np.ndarray, regrown_from: np.ndarray,
-                   regrown: np.ndarray | None) -> None:
-    """Rebuild a sparse layer's structure in CSR form, linear in edges: the numbers of the dense remap.
-
-    ``kept_from``/``regrown_from`` as :func:`~sparsetopo.training.set_rewiring.prune_and_regrow_sparse`
-    returns them. A kept edge keeps its value and optimizer state; a regrown
-    edge starts from ``regrown`` (or zero) with zero state, where an edge
-    that was pruned and regrown at once gets ``old * 0.0`` (a zero of the old
-    value's sign), as multiplying the dense layout by the keep mask gave.
-    """
-    device = layer.values.device
-    kept = kept_from >= 0
-    grown_slots = np.flatnonzero(~kept)  # new edge ids of the regrown edges, in the order of grown
-    again = regrown_from >= 0
-    kept_t, from_kept = torch.from_numpy(kept).to(device), torch.from_numpy(kept_from[kept]).to(device)
-    again_slots = torch.from_numpy(grown_slots[again]).to(device)
-    from_again = torch.from_numpy(regrown_from[again]).to(device)
-    grown_t = torch.from_numpy(grown_slots).to(device)
-
-    def remap(stored: torch.Tensor, grown_values: torch.Tensor | None) -> torch.Tensor:
-        out = torch.zeros(new.n_edges, dtype=stored.dtype, device=device)
-        out[kept_t] = stored[from_kept]
-        out[again_slots] = stored[from_again] * 0.0
-        if grown_values is not None:
-            out[grown_t] = grown_values
-        return out
-
-    values = remap(layer.values.detach(), None if regrown is None else torch.from_numpy(regrown).to(device))
-    state = weight_state_tensors(optimizer, layer.values)
-    crow, col = torch.from_numpy(new.crow()), torch.from_numpy(new.cols())
-    layer.set_structure_csr(crow, col, values, state, [remap(s, None) for s in state])
-
-
 def _snapshot_config(config: RunConfig) -> dict[str, Any]:
-    """The config a topology snapshot's metadata records: ``init_draws`` only when it is not the default,
-    so snapshots of every run that draws as before keep their exact content."""
+    """The config a topology snapshot's metadata records: ``init_draws`` and ``method_options`` only when they
+    are not at their defaults, so snapshots of every run that trains as before keep their exact content."""
     d = config.to_dict()
-    if d.get("init_draws") == "dense_stream":
-        del d["init_draws"]
+    for key, default in (("init_draws", "dense_stream"), ("method_options", None)):
+        if d.get(key) == default:
+            del d[key]
     return d
 
 
@@ -332,21 +220,11 @@ def _to_cpu(obj):
     return obj
 
 
-def _explored(ever_active: list[np.ndarray], sizes: Sequence[int]) -> tuple[float, list[float]]:
-    """Explored rate of the network and per layer: positions ever active over possible positions.
-
-    ``ever_active``: sorted flat positions per layer; ``sizes``: ``n_out * n_in`` per layer.
-    """
-    per_layer = [a.size / size for a, size in zip(ever_active, sizes)]
-    total = float(np.int64(sum(a.size for a in ever_active)) / np.int64(sum(sizes)))
-    return total, per_layer
-
-
 def _finished_summary(run_dir: Path) -> dict[str, Any] | None:
     """The summary of a verified complete run; a damaged one is cleared (and reported) for retraining.
 
     Clearing deletes only what the run wrote; the warning names every other
-    file, moved into ``orphaned-<time>/`` (:func:`sparsetopo.store.integrity.discard_run_files`).
+    file, moved into ``orphaned-<time>/`` (:func:`sparsetopo.integrity.discard_run_files`).
     """
     state = check_run(run_dir)
     if state.complete:
@@ -363,6 +241,37 @@ def _moved_note(run_dir: Path, moved: Sequence[Path]) -> str:
         return ""
     names = ", ".join(p.relative_to(run_dir).as_posix() for p in moved)
     return f"; files the run did not write were moved, not deleted: {names} (in {run_dir})"
+
+
+def _optimizer(config: RunConfig, model: torch.nn.Module) -> tuple[torch.optim.Optimizer, Any]:
+    """The run's SGD optimiser and learning-rate schedule."""
+    decoupled = config.weight_decay_mode == "decoupled"
+    # the fused kernel: a third of the default multi-tensor step's overhead, which dominates for
+    # the small tensors of sparse layers (it rounds some updates differently from that one)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=0.0 if decoupled else config.weight_decay, fused=True)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: lr_factor(config.lr_schedule, e, config.epochs))
+    return optimizer, scheduler
+
+
+def _adopt_sparse_structure(model: torch.nn.Module, saved: dict[str, Any]) -> bool:
+    """Give every CSR layer whose edge count differs from a checkpoint's the checkpoint's structure (a method
+    that prunes, on the sparse backend); True when a layer changed. Layers that do not fit are left for
+    :func:`_checkpoint_problem` to report."""
+    changed = False
+    for k, layer in enumerate(getattr(model, "layers", [])):
+        prefix = f"layers.{k}."
+        crow, col, values = (saved.get(prefix + key) for key in ("crow_indices", "col_indices", "values"))
+        if not isinstance(layer, SparseLinear) or not all(torch.is_tensor(t) for t in (crow, col, values)):
+            continue
+        if col.numel() == layer.nnz or crow.shape != layer.crow_indices.shape or values.shape != col.shape:
+            continue
+        bias = saved.get(prefix + "bias", layer.bias)
+        device = layer.values.device
+        model.layers[k] = SparseLinear.from_csr((layer.out_features, layer.in_features), crow, col, values.to(device),
+                                                None if bias is None else bias.to(device)).to(device)
+        changed = True
+    return changed
 
 
 def _checkpoint_problem(ckpt: dict[str, Any], model: torch.nn.Module, optimizer, config: RunConfig) -> str | None:
@@ -436,36 +345,24 @@ def train_run(
         raise ValueError("masks were given for a dense run; use method='static' or 'set'")
     else:
         topology = as_sparse_topology(masks)
+    # the backend follows the run's own topology (its final edge counts for a method that prunes from dense)
     sparse_layers = sparse_layer_indices(config, topology)
-    if initial_state is None:  # sparse layers built straight from their index sets, with the masked path's numbers
-        model = build_model(config, widths, topology, sparse_layers=sparse_layers)
-    else:
-        model = build_model(config, widths, topology)
-        state = {k: v for k, v in initial_state.items() if not k.endswith("mask")}
-        missing = model.load_state_dict(state, strict=False)
-        if missing.unexpected_keys or [k for k in missing.missing_keys if not k.endswith("mask")]:
-            raise ValueError(f"initial_state does not fit the model: {missing}")
-        enforce_masks(model)
-        to_sparse_backend(model, sparse_layers)
-    model.to(device)
-    decoupled = config.weight_decay_mode == "decoupled"
-    # the fused kernel: a third of the default multi-tensor step's overhead, which dominates for
-    # the small tensors of sparse layers (it rounds some updates differently from that one)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=0.0 if decoupled else config.weight_decay, fused=True)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: _lr_factor(config.lr_schedule, e, config.epochs))
-    shuffle_gen = torch.Generator().manual_seed(config.seed)
-    set_rng = np.random.default_rng([config.seed, 0x5E7])
-    ever_active = [layer.index.copy() for layer in model_topology(model)]  # sorted flat positions ever active, per layer
-    layer_sizes = [layer.out_features * layer.in_features for layer in topology_layers(model)]
-    records: list[dict[str, Any]] = []
-    start_epoch = 1
-    snapshots = set(config.snapshot_schedule())
-    save_weights_at = set(int(e) for e in save_weights_at)
+    steps_per_epoch = -(-len(data.x_train) // config.batch_size)
+    plan = Plan(epochs=config.epochs, steps_per_epoch=steps_per_epoch, seed=config.seed, weight_init=config.weight_init)
+    updater = None if config.method == "dense" else make_updater(config.method, config.options, plan)
+    if updater is not None:
+        topology = updater.initial_topology(topology)
 
+    def make_model() -> torch.nn.Module:
+        return _run_model(config, widths, topology, sparse_layers, initial_state).to(device)
+
+    model = make_model()
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)  # the data moves to the device once per run
     checkpoint_path = run_dir / CHECKPOINT
     ckpt = load_checkpoint(checkpoint_path) if checkpoint_path.exists() else None
+    # a method that prunes CSR layers changes their size: the checkpoint's structure replaces the fresh one
+    adopted = ckpt is not None and _adopt_sparse_structure(model, ckpt["model"])
+    optimizer, scheduler = _optimizer(config, model)
     problem = None if ckpt is None else _checkpoint_problem(ckpt, model, optimizer, config)
     if problem is not None:
         # not this run's checkpoint (copied from another run?): it was not written here, so it is kept, aside
@@ -473,104 +370,46 @@ def train_run(
         warnings.warn(f"{checkpoint_path} does not belong to this run ({problem}); training from epoch 0"
                       f"{_moved_note(run_dir, moved)}", UserWarning, stacklevel=2)
         ckpt = None
+        if adopted:
+            model = make_model()
+            optimizer, scheduler = _optimizer(config, model)
+    if updater is not None and updater.acts == "once" and ckpt is None:
+        _initialise(updater, UpdateContext(model, optimizer, plan), x_train, y_train, config)
+    ctx = UpdateContext(model, optimizer, plan)  # the explored record starts with the topology that trains
+    decoupled = config.weight_decay_mode == "decoupled"
+    state = TrainState(model, optimizer, scheduler, torch.Generator().manual_seed(config.seed), x_train, y_train,
+                       epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+                       weight_decay=config.weight_decay if decoupled else None)
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        shuffle_gen.set_state(ckpt["shuffle_gen"])
-        set_rng.bit_generator.state = ckpt["set_rng"]
-        ever_active = ckpt["ever_active"]
-        records = ckpt["records"]
-        start_epoch = ckpt["epoch"] + 1
+        start_epoch = _resume(ckpt, state, updater, ctx)
     else:
-        atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "init.pt")
-        save_sparse_topology(run_dir / "topology" / "epoch_000.npz", model_topology(model), epoch=0, seed=config.seed, config=_snapshot_config(config))
-        if 0 in save_weights_at:
-            atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "epoch_000.pt")
+        start_epoch = 1
+        _start_files(run_dir, model, config, save_weights_at)
 
-    # the data moves to the device once per run
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
     x_val = None if data.x_val is None else data.x_val.to(device)
     y_val = None if data.y_val is None else data.y_val.to(device)
-    n = len(x_train)
     bar = progress_bar(range(start_epoch, config.epochs + 1), desc=f"{config.method} {config.dataset}", progress=progress,
-               initial=start_epoch - 1, total=config.epochs, leave=False)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
-        # dropout draws from its own generator, seeded per epoch, so a resumed run repeats them
-        model.dropout_generator = torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch)
-        order = torch.randperm(n, generator=shuffle_gen).to(device)
-        lr_used = optimizer.param_groups[0]["lr"]
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        predicted = torch.empty(n, dtype=torch.int64, device=device)  # class predicted for order[i], while training
-        # masks change only between epochs; enforce_masks has work only where a masked layer is sparse
-        masks_to_enforce = any(not layer.is_dense for layer in masked_layers(model))
-        for i in range(0, n, config.batch_size):
-            idx = order[i : i + config.batch_size]
-            xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            for p in params:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
-                p.grad = None
-            loss.backward()
-            if decoupled:
-                # the reference's w <- w - wd*w per step, on the weights before this step's update
-                with torch.no_grad():  # one call for all parameters: the same products as p.mul_ each
-                    torch._foreach_mul_(params, 1.0 - config.weight_decay)
-            optimizer.step()
-            if masks_to_enforce:
-                enforce_masks(model, optimizer)
-            loss_sum.add_(loss.detach(), alpha=len(idx))  # in float64: the float32 loss times the batch size is exact
-            torch.argmax(out.detach(), dim=1, out=predicted[i : i + len(idx)])
-        loss_sum = loss_sum.item()
-        correct = int((predicted == y_train.index_select(0, order)).sum().item())
-        scheduler.step()
-        train_time = time.perf_counter() - t0
-        record: dict[str, Any] = {
-            "epoch": epoch,
-            "train_loss": loss_sum / n,
-            "train_acc": correct / n,
-        }
-        record["test_loss"], record["test_acc"] = evaluate(model, x_test, y_test)
-        if x_val is not None:
-            record["val_loss"], record["val_acc"] = evaluate(model, x_val, y_val)
-        check_finite_record(record, epoch, config.lr)
-        record["lr"] = lr_used  # the rate this epoch trained with (the scheduler has moved on already)
-        if config.method == "set" and epoch < config.epochs:
-            changes = _set_rewire(model, optimizer, config, set_rng, ever_active)
-        else:
-            changes = {"removed": [0] * len(ever_active), "regrown": [0] * len(ever_active)}
-        record["removed"] = changes["removed"]
-        record["regrown"] = changes["regrown"]
-        record["edges"] = [layer.n_edges for layer in topology_layers(model)]
-        record["explored_rate"], record["explored_rate_layers"] = _explored(ever_active, layer_sizes)
-        record["train_time"] = train_time
-        record["epoch_time"] = time.perf_counter() - t0
-        records.append(record)
-        if epoch in snapshots:
-            save_sparse_topology(run_dir / "topology" / f"epoch_{epoch:03d}.npz", model_topology(model), epoch=epoch,
-                                 seed=config.seed, config=_snapshot_config(config))
-        if epoch in save_weights_at:
-            atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / f"epoch_{epoch:03d}.pt")
-        atomic.write_json(run_dir / METRICS, records)
-        save_checkpoint(
-            checkpoint_path,
-            epoch=epoch,
-            model=_to_cpu(model.state_dict()),
-            optimizer=_to_cpu(optimizer.state_dict()),
-            scheduler=scheduler.state_dict(),
-            shuffle_gen=shuffle_gen.get_state(),
-            set_rng=set_rng.bit_generator.state,
-            ever_active=ever_active,
-            records=records,
-        )
-        bar.set_postfix(test_acc=f"{record['test_acc']:.4f}")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, record)
+                       initial=start_epoch - 1, total=config.epochs, leave=False)
+    hooks: list[Hook] = [
+        EvaluationHook(data.x_test.to(device), data.y_test.to(device), x_val, y_val, config.lr),
+        UpdaterHook(updater, ctx),
+        ExploredHook(ctx),
+        RecordHook(),
+        SnapshotHook(run_dir, set(config.snapshot_schedule()), set(int(e) for e in save_weights_at), config),
+        CheckpointHook(run_dir, updater, ctx),
+        ProgressHook(bar),
+    ]
+    if on_epoch_end is not None:
+        hooks.append(CallbackHook(on_epoch_end))
+    records = train_epochs(state, hooks, start_epoch=start_epoch, bar=bar)
     bar.close()
 
+    return _finish(run_dir, config, records, widths, model, device)
+
+
+def _finish(run_dir: Path, config: RunConfig, records: list[dict[str, Any]], widths: Sequence[int],
+            model: torch.nn.Module, device: torch.device) -> dict[str, Any]:
+    """The final weights, the summary and the file list (``result.json``, written last); the checkpoint goes."""
     atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "final.pt")
     last = records[-1]
     summary = {
@@ -587,10 +426,172 @@ def train_run(
         "backend_layers": ["sparse" if isinstance(layer, SparseLinear) else "masked" for layer in topology_layers(model)],
         "device": str(device),
         "train_seconds": float(sum(r["epoch_time"] for r in records)),
-        "snapshot_epochs": sorted(snapshots),
+        "snapshot_epochs": sorted(set(config.snapshot_schedule())),
     }
     remove_debris(run_dir)
     summary["files"] = file_manifest(run_dir)
     atomic.write_json(run_dir / RESULT, summary)
-    checkpoint_path.unlink(missing_ok=True)
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)
     return summary
+
+
+def _run_model(config: RunConfig, widths: Sequence[int], topology: Sequence[SparseLayer] | None,
+               sparse_layers: Sequence[int], initial_state: dict[str, torch.Tensor] | None) -> torch.nn.Module:
+    """The run's model: drawn from its seed (sparse layers straight from their index sets), or with
+    ``initial_state``'s weights (zero off the topology) converted to the backend afterwards."""
+    if initial_state is None:
+        return build_model(config, widths, topology, sparse_layers=sparse_layers)
+    model = build_model(config, widths, topology)
+    state = {k: v for k, v in initial_state.items() if not k.endswith("mask")}
+    missing = model.load_state_dict(state, strict=False)
+    if missing.unexpected_keys or [k for k in missing.missing_keys if not k.endswith("mask")]:
+        raise ValueError(f"initial_state does not fit the model: {missing}")
+    enforce_masks(model)
+    return to_sparse_backend(model, sparse_layers)
+
+
+def _initialise(updater: MaskUpdater, ctx: UpdateContext, x_train: torch.Tensor, y_train: torch.Tensor,
+                config: RunConfig) -> None:
+    """A method that acts once, at initialisation, on the batch epoch 1 starts with (drawn by a copy of the
+    batch-order generator, which stays where it is)."""
+    first = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(config.seed))[: config.batch_size]
+    first = first.to(x_train.device)
+    updater.at_initialisation(ctx, Batch(x_train.index_select(0, first), y_train.index_select(0, first)))
+
+
+def _resume(ckpt: dict[str, Any], state: TrainState, updater: MaskUpdater | None, ctx: UpdateContext) -> int:
+    """Everything a checkpoint holds back in place; the epoch to continue with."""
+    state.model.load_state_dict(ckpt["model"])
+    state.optimizer.load_state_dict(ckpt["optimizer"])
+    state.scheduler.load_state_dict(ckpt["scheduler"])
+    state.shuffle_gen.set_state(ckpt["shuffle_gen"])
+    if updater is not None:
+        updater.load_state_dict(ckpt["updater"])
+    ctx.ever_active = ckpt["ever_active"]
+    state.records = ckpt["records"]
+    return ckpt["epoch"] + 1
+
+
+def _start_files(run_dir: Path, model: torch.nn.Module, config: RunConfig, save_weights_at: Sequence[int]) -> None:
+    """What a run writes before its first epoch: initial weights and the topology of epoch 0 (the one that trains)."""
+    atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "init.pt")
+    save_sparse_topology(run_dir / "topology" / "epoch_000.npz", model_topology(model), epoch=0, seed=config.seed,
+                         config=_snapshot_config(config))
+    if 0 in save_weights_at:
+        atomic.torch_save(model.weight_file_state_dict(), run_dir / "weights" / "epoch_000.pt")
+
+
+# -- the hooks of a run, in the order train_run gives them ---------------------------------------------------------
+class EvaluationHook(Hook):
+    """Test (and validation) loss and accuracy after each epoch; a non-finite loss stops the run; the epoch's rate."""
+
+    def __init__(self, x_test: torch.Tensor, y_test: torch.Tensor, x_val: torch.Tensor | None,
+                 y_val: torch.Tensor | None, lr: float) -> None:
+        self.x_test, self.y_test, self.x_val, self.y_val, self.lr = x_test, y_test, x_val, y_val, lr
+
+    def epoch_end(self, state: TrainState, epoch: int, record: dict[str, Any]) -> None:
+        record["test_loss"], record["test_acc"] = evaluate(state.model, self.x_test, self.y_test)
+        if self.x_val is not None:
+            record["val_loss"], record["val_acc"] = evaluate(state.model, self.x_val, self.y_val)
+        check_finite_record(record, epoch, self.lr)
+        record["lr"] = state.lr_used
+
+
+class UpdaterHook(Hook):
+    """The run's mask updater at its schedule; the epoch's removed and grown edges and the edge counts."""
+
+    def __init__(self, updater: MaskUpdater | None, ctx: UpdateContext) -> None:
+        self.updater, self.ctx = updater, ctx
+        self.per_step = updater is not None and updater.acts == "step"
+
+    def acts_at_step(self, step: int) -> bool:
+        return self.per_step and self.updater.acts_at_step(step)
+
+    def before_update(self, state: TrainState, step: int, batch: Batch) -> bool:
+        return self.updater.before_step(self.ctx, step, batch)
+
+    def after_update(self, state: TrainState, step: int) -> None:
+        self.updater.after_step(self.ctx, step)
+
+    def epoch_end(self, state: TrainState, epoch: int, record: dict[str, Any]) -> None:
+        if self.updater is not None:
+            self.updater.at_epoch_end(self.ctx, epoch)
+        record["removed"], record["regrown"] = list(self.ctx.removed), list(self.ctx.grown)
+        record["edges"] = [layer.n_edges for layer in topology_layers(state.model)]
+        self.ctx.reset_counts()
+
+
+class ExploredHook(Hook):
+    """The explored-parameter rate: positions that ever held an edge over all positions, network and per layer."""
+
+    def __init__(self, ctx: UpdateContext) -> None:
+        self.ctx = ctx
+        self.sizes = [layer.out_features * layer.in_features for layer in ctx.layers()]
+
+    def epoch_end(self, state: TrainState, epoch: int, record: dict[str, Any]) -> None:
+        record["explored_rate"], record["explored_rate_layers"] = explored_rates(self.ctx.ever_active, self.sizes)
+
+
+class RecordHook(Hook):
+    """The epoch's times, and the record joins the run's records."""
+
+    def epoch_end(self, state: TrainState, epoch: int, record: dict[str, Any]) -> None:
+        record["train_time"] = state.train_time
+        record["epoch_time"] = time.perf_counter() - state.epoch_started
+        state.records.append(record)
+
+
+class SnapshotHook(Hook):
+    """Topology snapshots and weight files at the epochs asked for."""
+
+    def __init__(self, run_dir: Path, snapshots: set[int], weights_at: set[int], config: RunConfig) -> None:
+        self.run_dir, self.snapshots, self.weights_at, self.config = run_dir, snapshots, weights_at, config
+
+    def epoch_end(self, state: TrainState, epoch: int, record: dict[str, Any]) -> None:
+        if epoch in self.snapshots:
+            save_sparse_topology(self.run_dir / "topology" / f"epoch_{epoch:03d}.npz", model_topology(state.model),
+                                 epoch=epoch, seed=self.config.seed, config=_snapshot_config(self.config))
+        if epoch in self.weights_at:
+            atomic.torch_save(state.model.weight_file_state_dict(), self.run_dir / "weights" / f"epoch_{epoch:03d}.pt")
+
+
+class CheckpointHook(Hook):
+    """``metrics.json`` and the checkpoint a resumed run continues from (model, optimiser, schedule, batch
+    order, the updater's state, the explored record, the records)."""
+
+    def __init__(self, run_dir: Path, updater: MaskUpdater | None, ctx: UpdateContext) -> None:
+        self.run_dir, self.updater, self.ctx = run_dir, updater, ctx
+
+    def epoch_end(self, state: TrainState, epoch: int, record: dict[str, Any]) -> None:
+        atomic.write_json(self.run_dir / METRICS, state.records)
+        save_checkpoint(
+            self.run_dir / CHECKPOINT,
+            epoch=epoch,
+            model=_to_cpu(state.model.state_dict()),
+            optimizer=_to_cpu(state.optimizer.state_dict()),
+            scheduler=state.scheduler.state_dict(),
+            shuffle_gen=state.shuffle_gen.get_state(),
+            updater={} if self.updater is None else self.updater.state_dict(),
+            ever_active=self.ctx.ever_active,
+            records=state.records,
+        )
+
+
+class ProgressHook(Hook):
+    """The progress bar's latest test accuracy."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+
+    def epoch_end(self, state: TrainState, epoch: int, record: dict[str, Any]) -> None:
+        self.bar.set_postfix(test_acc=f"{record['test_acc']:.4f}")
+
+
+class CallbackHook(Hook):
+    """A caller's ``on_epoch_end(epoch, record)``, after the checkpoint is written."""
+
+    def __init__(self, callback: Callable[[int, dict], None]) -> None:
+        self.callback = callback
+
+    def epoch_end(self, state: TrainState, epoch: int, record: dict[str, Any]) -> None:
+        self.callback(epoch, record)

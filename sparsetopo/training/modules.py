@@ -54,8 +54,7 @@ from typing import Any, Iterator
 
 from .. import atomic
 from ..errors import DamagedRunError
-from ..fingerprint import arrays_digest, combine
-from ..store.config import short_hash
+from ..fingerprint import arrays_digest, combine, short_hash
 
 __all__ = ["OPTIMIZERS", "REVISION", "TrainedModule", "train_module", "module_key", "module_accuracy"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..store.config import RunConfig
+from .config import RunConfig
 
 __all__ = ["RECIPES", "SPARSITY_FIELDS", "recipe_values", "recipe_config"]
 

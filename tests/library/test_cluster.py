@@ -281,7 +281,7 @@ def fragile_cluster(tmp_path, monkeypatch):
 
 def _count_results(monkeypatch) -> list:
     """A list that grows by one as each result reaches the client (through the map's progress bar)."""
-    import sparsetopo.parallel
+    import sparsetopo.executor
 
     received: list = []
 
@@ -292,7 +292,7 @@ def _count_results(monkeypatch) -> list:
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(sparsetopo.parallel, "progress_bar", lambda *args, **kwargs: Bar())
+    monkeypatch.setattr(sparsetopo.executor, "progress_bar", lambda *args, **kwargs: Bar())
     return received
 
 

@@ -34,7 +34,7 @@ def _strip(records):
 
 def test_new_fields_at_their_defaults_leave_run_ids_unchanged():
     new_fields = {"dropout", "weight_decay_mode", "rewire_output", "backend", "device", "train_samples", "regrow_sampler",
-                  "init_draws"}
+                  "init_draws", "method_options"}
     for cfg in (RunConfig(), RunConfig(method="dense"), RunConfig(method="static", epsilon=3.0),
                 RunConfig(method="set", density=0.05, regrow_init="random")):
         hashed = cfg.hashed_dict()

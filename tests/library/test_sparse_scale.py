@@ -26,10 +26,21 @@ from sparsetopo.topology.sparse import (
 )
 from sparsetopo.training.build import build_model
 from sparsetopo.training.checkpoint import load_checkpoint
-from sparsetopo.training.loop import _rewire_sparse, _set_rewire, sparse_layer_indices
+from sparsetopo.training.loop import sparse_layer_indices
 from sparsetopo.training.set_rewiring import prune_and_regrow, prune_and_regrow_sparse
+from sparsetopo.training.updaters import Plan, UpdateContext
+from sparsetopo.training.updaters.set import SetUpdater, _rewire_sparse
 
 FIXTURE = Path(__file__).parent / "fixtures" / "small_runs_before_sparse_topologies.json"
+
+
+def _set_rewire(model, optimizer, cfg, rng, ever):
+    """One SET rewiring of every sparse layer through the SET updater, with ``rng`` as its generator."""
+    updater = SetUpdater(cfg.options, Plan(epochs=2, steps_per_epoch=1, seed=cfg.seed, weight_init=cfg.weight_init))
+    updater.rng = rng
+    ctx = UpdateContext(model, optimizer, updater.plan, ever_active=ever)
+    updater.at_epoch_end(ctx, 1)
+    return {"removed": ctx.removed, "regrown": ctx.grown}
 
 
 @pytest.mark.parametrize("kwargs", [dict(epsilon=3), dict(density=0.2, sparse_output=True), dict(layer_edges=(5, 64, 9))])
@@ -300,6 +311,7 @@ def test_sparse_run_resumes_bitwise_with_index_set_records(tmp_path):
 
 def test_sparse_backend_training_never_builds_a_dense_layer(monkeypatch, tmp_path):
     import sparsetopo.training.loop as loop
+    import sparsetopo.training.updaters.set as set_updater
 
     def refuse(*args, **kwargs):
         raise AssertionError("a dense (n_out, n_in) form of a sparse layer was built")
@@ -307,7 +319,7 @@ def test_sparse_backend_training_never_builds_a_dense_layer(monkeypatch, tmp_pat
     monkeypatch.setattr(SparseLinear, "mask", property(refuse))
     monkeypatch.setattr(SparseLinear, "weight_dense", property(refuse))
     monkeypatch.setattr(SparseLayer, "to_mask", refuse)
-    monkeypatch.setattr(loop, "prune_and_regrow", refuse)
+    monkeypatch.setattr(set_updater, "prune_and_regrow", refuse)
     import sparsetopo.model as model_module
     monkeypatch.setattr(model_module, "DENSE_WEIGHT_FILE_MAX_ENTRIES", 0)  # every sparse layer saved sparse
     cfg = RunConfig(**{**_SMALL, "method": "set", "backend": "sparse", "sparse_output": True, "rewire_output": True,
