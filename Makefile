@@ -6,7 +6,7 @@ PROFILE ?= default
 DATASET ?=
 # executor of every parallel step: empty = $SPARSETOPO_SCHEDULER or local; tcp://host:8786 = that Dask scheduler
 SCHEDULER ?=
-NOTEBOOKS := 01_nnstd 02_sparse_vs_dense 03_evolution 04_lottery_tickets 05_any_model
+NOTEBOOKS := 01_nnstd 02_sparse_vs_dense 03_evolution 04_lottery_tickets 05_any_model 06_methods
 # the torch (and torchvision) that setup installs first: the pair CI tests (pyproject.toml takes a range)
 TORCH ?= torch==2.13.0 torchvision==0.28.0
 # a fresh virtualenv with the library alone (no extras), for `make library-check`

@@ -15,6 +15,14 @@ Versions: the minor version is the training engine's revision
 release that changes any run id or training number raises it; see ``CHANGELOG.md``.
 """
 
+import os as _os
+
+# OpenMP threads spin-wait between parallel regions by default (torch's CPU wheels use GNU libgomp,
+# which reads this once, when torch loads): on a shared machine the spinning thread competes with the
+# one that has work, and a two-thread training step became several times slower than a one-thread
+# one (docs/sparse-backend.md). Passive waiting changes no number; a value set by the user is kept.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.3.0"
 __all__ = ["__version__", "set_verbosity"]
 

@@ -154,6 +154,11 @@ class SparseMLP(nn.Module):
         if not self.training or self.dropout == 0:
             return x
         keep = torch.rand(x.shape, generator=self.dropout_generator, device=x.device, dtype=x.dtype) >= self.dropout
+        if x.dim() == 2 and x.shape[0] > 1 and x.stride() == (1, x.shape[0]):
+            # x is feature-major (a sparse layer's output): the keep mask laid out the same way (the same draws,
+            # as 1.0/0.0, which is what x * keep promotes it to) keeps the products below and their gradients
+            # contiguous and the next sparse layer copy-free; the same numbers
+            keep = torch.empty_like(x).copy_(keep)
         return x * keep / (1.0 - self.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,8 @@ with the values and their optimizer state.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +31,44 @@ from torch import nn
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
-__all__ = ["SparseLinear", "csr_from_mask", "sparse_relu_stack"]
+__all__ = ["SparseLinear", "csr_from_mask", "sparse_relu_stack", "PARALLEL_MIN_WORK", "op_threads", "threads_for_work"]
+
+PARALLEL_MIN_WORK = 1 << 23
+"""Products of fewer multiply-adds than this (stored values x batch) run on one thread.
+
+A sparse layer's products are short (a layer of 3,800 edges at batch 128 is
+0.5 M multiply-adds, tens of microseconds), and every multi-threaded operation
+ends in a barrier between the threads. On a busy machine a thread that the host
+has descheduled holds that barrier for a time slice, so at two threads such a
+training step was slower than at one (``benchmarks/bench_training.py
+--threads``). The products, the ReLU and its gradient and the bias gradient give
+the same bits at any thread count (each output is computed by one thread, in
+the same order; tests check it), so running them on one thread changes only
+the time. Larger products keep ``torch.get_num_threads()``: there two threads
+pay. Set it to 0 to keep the thread count for every product, or to a huge
+number to run them all on one thread.
+"""
+
+
+def threads_for_work(work: int) -> int:
+    """The thread count :class:`SparseLinear` runs products of ``work`` multiply-adds with (see :data:`PARALLEL_MIN_WORK`)."""
+    threads = torch.get_num_threads()
+    return 1 if work < PARALLEL_MIN_WORK else threads
+
+
+@contextmanager
+def op_threads(work: int) -> Iterator[int]:
+    """Run the block with :func:`threads_for_work` threads (yielded); the previous count is restored on exit, also on errors."""
+    threads = torch.get_num_threads()
+    wanted = threads_for_work(work)
+    if wanted == threads:
+        yield threads
+        return
+    torch.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        torch.set_num_threads(threads)
 
 
 def csr_from_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,16 +112,19 @@ class _SparseStack(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, layers, relu, *params):  # params: values_0, bias_0, values_1, bias_1, ...
-        h = _feature_major(x)  # no copy when x is the output of a sparse layer
-        hs, structure = [h], []
-        for layer, values, bias in zip(layers, params[0::2], params[1::2]):
-            w = layer._csr_operands(values)[0]
-            h = torch.sparse.mm(w, h) if bias is None else torch.addmm(bias.unsqueeze(1), w, h)
-            if relu:
-                h.clamp_min_(0.0)
-            hs.append(h)
-            structure += [layer.crow_indices, layer.col_indices, layer._perm_t]
-        ctx.layers, ctx.relu = layers, relu
+        # one thread for small products (PARALLEL_MIN_WORK): the same bits, no barriers between threads
+        work = max(layer.nnz for layer in layers) * x.shape[0] if x.device.type == "cpu" else PARALLEL_MIN_WORK
+        with op_threads(work):
+            h = _feature_major(x)  # no copy when x is the output of a sparse layer
+            hs, structure = [h], []
+            for layer, values, bias in zip(layers, params[0::2], params[1::2]):
+                w = layer._csr_operands(values)[0]
+                h = torch.sparse.mm(w, h) if bias is None else torch.addmm(bias.unsqueeze(1), w, h)
+                if relu:
+                    h.clamp_min_(0.0)
+                hs.append(h)
+                structure += [layer.crow_indices, layer.col_indices, layer._perm_t]
+        ctx.layers, ctx.relu, ctx.work = layers, relu, work
         # the index buffers are saved too (set_structure writes them in place), so changing the structure
         # before the backward pass is an error, not wrong gradients
         ctx.save_for_backward(*hs, *params, *structure)
@@ -95,19 +136,20 @@ class _SparseStack(torch.autograd.Function):
         saved = ctx.saved_tensors
         hs, params, structure = saved[: n + 1], saved[n + 1 : 3 * n + 1], saved[3 * n + 1 :]
         grads = [None] * (2 * n)
-        g = _feature_major(grad_out)  # (n_out, batch); no copy when it arrives feature-major
-        for k in reversed(range(n)):
-            values, perm_t = params[2 * k], structure[3 * k + 2]
-            _, pattern, w_t_values, w_t = ctx.layers[k]._csr_operands(values)
-            if ctx.relu:
-                g = torch.ops.aten.threshold_backward(g, hs[k + 1], 0)
-            if ctx.needs_input_grad[3 + 2 * k]:
-                grads[2 * k] = torch.sparse.sampled_addmm(pattern, g, hs[k].t(), beta=0.0).values()
-            if ctx.needs_input_grad[4 + 2 * k]:
-                grads[2 * k + 1] = g.sum(1)
-            if k > 0 or ctx.needs_input_grad[0]:
-                torch.index_select(values, 0, perm_t, out=w_t_values)  # W.T's values, in its row-major order
-                g = torch.sparse.mm(w_t, g)
+        with op_threads(ctx.work):
+            g = _feature_major(grad_out)  # (n_out, batch); no copy when it arrives feature-major
+            for k in reversed(range(n)):
+                values, perm_t = params[2 * k], structure[3 * k + 2]
+                _, pattern, w_t_values, w_t = ctx.layers[k]._csr_operands(values)
+                if ctx.relu:
+                    g = torch.ops.aten.threshold_backward(g, hs[k + 1], 0)
+                if ctx.needs_input_grad[3 + 2 * k]:
+                    grads[2 * k] = torch.sparse.sampled_addmm(pattern, g, hs[k].t(), beta=0.0).values()
+                if ctx.needs_input_grad[4 + 2 * k]:
+                    grads[2 * k + 1] = g.sum(1)
+                if k > 0 or ctx.needs_input_grad[0]:
+                    torch.index_select(values, 0, perm_t, out=w_t_values)  # W.T's values, in its row-major order
+                    g = torch.sparse.mm(w_t, g)
         return (g.t() if ctx.needs_input_grad[0] else None, None, None, *grads)
 
 
@@ -226,18 +268,23 @@ class SparseLinear(nn.Module):
     def _csr_operands(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(W, zero pattern, values of W.T, W.T)`` as CSR tensors, built once per structure and values storage.
 
-        ``W`` shares ``values``' storage and the index buffers, so it follows
-        optimizer steps and :meth:`set_structure` (which writes in place) without
-        being rebuilt; ``W.T``'s values are a buffer the backward pass fills.
+        ``W`` shares ``values``' storage, so it follows optimizer steps without
+        being rebuilt; on CPU its indices are 32-bit copies of the buffers (what
+        MKL takes), which :meth:`_refresh_transpose` drops with the cache after
+        every change of the structure. ``W.T``'s values are a buffer the
+        backward pass fills.
         """
         key = (values.data_ptr(), values.dtype, values.device, self.crow_indices.data_ptr(), self.col_indices.data_ptr())
         if self._csr_cache is None or self._csr_cache[0] != key:
             shape = (self.out_features, self.in_features)
             v = values.detach()
-            w = torch.sparse_csr_tensor(self.crow_indices, self.col_indices, v, shape, check_invariants=False)
+            # MKL takes 32-bit indices: given int64 ones, torch converts them on every product (the same numbers)
+            small = v.device.type == "cpu" and max(self.nnz, *shape) < 2**31 - 1
+            mkl = (lambda t: t.to(torch.int32)) if small else (lambda t: t)
+            w = torch.sparse_csr_tensor(mkl(self.crow_indices), mkl(self.col_indices), v, shape, check_invariants=False)
             pattern = torch.sparse_csr_tensor(self.crow_indices, self.col_indices, torch.zeros_like(v), shape, check_invariants=False)
             t_values = torch.empty_like(v)
-            w_t = torch.sparse_csr_tensor(self._crow_t, self._col_t, t_values, shape[::-1], check_invariants=False)
+            w_t = torch.sparse_csr_tensor(mkl(self._crow_t), mkl(self._col_t), t_values, shape[::-1], check_invariants=False)
             self._csr_cache = (key, w, pattern, t_values, w_t)
         return self._csr_cache[1:]
 

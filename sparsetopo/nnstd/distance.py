@@ -453,6 +453,10 @@ def _match_sparse(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, n
     size_first, size_second = _row_sizes(first), _row_sizes(second)
     shared = (first @ second.T.tocsr()).tocsr()
     shared.sum_duplicates()
+    # Neurons of the first network without any overlapping partner (and not
+    # part of an empty couple below) cost 1 whatever they are paired with:
+    # leave them out of the solver, whose set-up grows with its row count.
+    full_n, full_shared = n, shared
 
     # Empty neurons cost 0 to each other, 1 to anything else, and never show
     # up in the product. Pairing as many empty-empty couples as possible is
@@ -460,8 +464,19 @@ def _match_sparse(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, n
     empty_first = np.flatnonzero(size_first == 0)
     empty_second = np.flatnonzero(size_second == 0)
     n_empty_pairs = min(empty_first.size, empty_second.size)
-    extra = np.full(n, -1, dtype=np.int64)
-    extra[empty_first[:n_empty_pairs]] = empty_second[:n_empty_pairs]
+    extra_full = np.full(full_n, -1, dtype=np.int64)
+    extra_full[empty_first[:n_empty_pairs]] = empty_second[:n_empty_pairs]
+    active = np.flatnonzero((np.diff(full_shared.indptr) > 0) | (extra_full >= 0))
+    shared, extra, n = full_shared[active], extra_full[active], active.size
+    size_first = size_first[active]
+    # likewise only the second network's neurons that some active row can reach
+    used = np.unique(np.concatenate([shared.indices, extra[extra >= 0]])).astype(np.int64)
+    local_col = np.zeros(full_n, dtype=np.int64)
+    local_col[used] = np.arange(used.size)
+    extra = np.where(extra >= 0, local_col[np.maximum(extra, 0)], -1)
+    size_second = size_second[used]
+    shared = sp.csr_matrix((shared.data, local_col[shared.indices], shared.indptr), shape=(n, used.size))
+    n_cols = used.size
 
     # Biadjacency (n, 2n): real partners with weight 1 + cost, dummy partner
     # n + a with weight 2 (cost 1). The +1 keeps every weight non-zero, which
@@ -471,7 +486,7 @@ def _match_sparse(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, n
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(per_row, out=indptr[1:])
     nnz = int(indptr[-1])
-    index_dtype = np.int32 if 2 * n < 2**31 and nnz < 2**31 else np.int64
+    index_dtype = np.int32 if n_cols + n < 2**31 and nnz < 2**31 else np.int64
     indices = np.empty(nnz, dtype=index_dtype)
     weights = np.empty(nnz, dtype=np.float64)
     block = max(1, _BLOCK_CELLS // max(1, int(np.ceil(shared.nnz / max(n, 1))) + 2))
@@ -489,21 +504,26 @@ def _match_sparse(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, n
         weights[target] = 1.0 + _pair_costs(shared.data[lo:hi], size_first[local_rows], size_second[cols])
     del shared
     tail = indptr[1:] - 1
-    indices[tail] = np.arange(n) + n
+    indices[tail] = np.arange(n) + n_cols
     weights[tail] = 2.0
     has_extra = np.flatnonzero(extra >= 0)
     indices[tail[has_extra] - 1] = extra[has_extra]
     weights[tail[has_extra] - 1] = 1.0
-    graph = sp.csr_matrix((weights, indices, indptr), shape=(n, 2 * n))
+    graph = sp.csr_matrix((weights, indices, indptr), shape=(n, n_cols + n))
     del weights, indices
-    _, cols = min_weight_full_bipartite_matching(graph)
+    if n:
+        _, cols = min_weight_full_bipartite_matching(graph)
+    else:
+        cols = np.zeros(0, dtype=np.int64)
     del graph
 
-    matching = np.asarray(cols, dtype=np.int64)
-    to_dummy = matching >= n
+    local = np.asarray(cols, dtype=np.int64)
+    matching = np.full(full_n, -1, dtype=np.int64)
+    matching[active] = np.where(local < n_cols, used[np.minimum(local, max(n_cols - 1, 0))] if n_cols else -1, -1)
+    to_dummy = matching < 0
     if to_dummy.any():
         # Any pairing of the leftovers costs 1 per pair at the optimum.
-        free = np.setdiff1d(np.arange(n), matching[~to_dummy], assume_unique=True)
+        free = np.setdiff1d(np.arange(full_n), matching[~to_dummy], assume_unique=True)
         matching[to_dummy] = free
     total = float(_matched_costs(first, second, matching).sum())
     return total, matching
@@ -521,7 +541,10 @@ def match_layer(
     ----------
     first_layer, second_layer : array-like or scipy sparse, ``(n_out, n_in)``
         The same layer of two networks; the second one's inputs already
-        renumbered by the previous layer's matching.
+        renumbered by the previous layer's matching. When both are scipy
+        sparse matrices (CSR, COO, ...) they are never densified; with
+        ``method="sparse"`` (or ``auto`` above :data:`EXACT_MAX_WIDTH`
+        neurons) memory then follows the overlapping pairs, not ``n_out**2``.
     method : {"auto", "exact", "sparse"}
         Solver path (see the module docstring).
 
@@ -542,8 +565,35 @@ def match_layer(
 
 
 def _layer_pair_csr(first_layer: Any, second_layer: Any) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    if sp.issparse(first_layer) and sp.issparse(second_layer):
+        # scipy sparse layers stay sparse: no dense (n_out, n_in) array is built
+        first, second = _sparse_as_csr(first_layer, "first"), _sparse_as_csr(second_layer, "second")
+        if first.shape != second.shape:
+            raise ValueError(
+                f"layer 0: first has shape {first.shape} but second has shape {second.shape} "
+                "(n_out, n_in); NNSTD needs identical layer shapes (transpose masks "
+                "stored as (n_in, n_out))"
+            )
+        return first, second
     first, second = validate_pair([first_layer], [second_layer])
     return _as_csr(first[0]), _as_csr(second[0])
+
+
+def _sparse_as_csr(layer: Any, name: str) -> sp.csr_matrix:
+    """A scipy sparse ``(n_out, n_in)`` layer as CSR with int32 ones and sorted indices (any non-zero is an edge)."""
+    csr = sp.csr_matrix(layer, copy=True)
+    if csr.ndim != 2:
+        raise ValueError(f"{name}: a sparse layer must be 2-D (n_out, n_in), got shape {csr.shape}")
+    if np.issubdtype(csr.dtype, np.floating) and np.isnan(csr.data).any():
+        raise ValueError(f"{name}: the layer contains NaN weights; any non-zero entry is an edge, NaN is neither")
+    csr.sum_duplicates()
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    index_dtype = np.int32 if max(csr.shape[1], csr.nnz) < 2**31 else np.int64
+    return sp.csr_matrix(
+        (np.ones(csr.nnz, dtype=np.int32), csr.indices.astype(index_dtype), csr.indptr.astype(index_dtype)),
+        shape=csr.shape,
+    )
 
 
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:

@@ -49,6 +49,7 @@ NOTEBOOKS = {
     "03_evolution": "set_trajectories",
     "04_lottery_tickets": "lottery_tickets",
     "05_any_model": "any_model",
+    "06_methods": "methods_topology",
 }
 ROOT = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)

@@ -579,3 +579,43 @@ def perturbation_chain(base: Sequence[Any], length: int, *, fraction: float = 0.
     for _ in range(length):
         chain.append(rewire_fraction(chain[-1], fraction, seed=rng))
     return chain
+
+
+def load_topology_sparse(path: str | os.PathLike) -> tuple[list[sp.csr_matrix], dict]:
+    """Read a topology saved by :func:`save_topology` as sparse layers, without densifying.
+
+    Parameters
+    ----------
+    path : path
+        ``.npz`` file with ``n_layers``, ``shape_k``, ``index_k`` (flat
+        row-major edge indices) and ``metadata``.
+
+    Returns
+    -------
+    layers : list of scipy.sparse.csr_matrix
+        Per layer ``(n_out, n_in)``, int8 ones at the edges, sorted indices.
+        Memory is linear in the number of edges.
+    metadata : dict
+
+    Raises
+    ------
+    ValueError
+        If a layer's indices fall outside its shape.
+    """
+    with np.load(Path(path), allow_pickle=False) as f:
+        n_layers = int(f["n_layers"])
+        layers = []
+        for k in range(n_layers):
+            n_out, n_in = (int(v) for v in f[f"shape_{k}"])
+            flat = np.sort(np.asarray(f[f"index_{k}"], dtype=np.int64))
+            if flat.size and (flat[0] < 0 or flat[-1] >= n_out * n_in):
+                raise ValueError(f"{path}: layer {k} has edge indices outside its shape ({n_out}, {n_in})")
+            rows, cols = np.divmod(flat, n_in)
+            indptr = np.zeros(n_out + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows, minlength=n_out), out=indptr[1:])
+            layers.append(sp.csr_matrix((np.ones(flat.size, dtype=np.int8), cols, indptr), shape=(n_out, n_in)))
+        metadata = json.loads(str(f["metadata"])) if "metadata" in f.files else {}
+    return layers, metadata
+
+
+__all__.append("load_topology_sparse")  # kept apart from the list above: new names go at the end of this file

@@ -222,3 +222,82 @@ def test_a_sparse_model_copies_and_pickles_after_training_steps(tmp_path):
     assert torch.equal(model(x), y) and not torch.equal(clone(x), y)  # the copy owns its weights
     torch.save(model, tmp_path / "model.pt")
     assert torch.equal(torch.load(tmp_path / "model.pt", weights_only=False)(x), y)
+
+
+def test_op_threads_runs_small_products_on_one_thread_and_restores_the_count(monkeypatch):
+    from sparsetopo import sparse_linear
+
+    monkeypatch.setattr(sparse_linear, "PARALLEL_MIN_WORK", 1000)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with sparse_linear.op_threads(999) as inside:
+            assert inside == 1 and torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with sparse_linear.op_threads(1000) as inside:
+            assert inside == 2 and torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), sparse_linear.op_threads(10):
+            raise RuntimeError("inside the scope")
+        assert torch.get_num_threads() == 2  # restored after an error too
+        assert sparse_linear.threads_for_work(10) == 1 and sparse_linear.threads_for_work(10**6) == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_the_sparse_products_give_the_same_bits_at_one_and_two_threads(monkeypatch, dropout):
+    # the thread policy may run a product on one thread where the caller asked for two: only sound
+    # because these kernels give the same bits at any thread count
+    from sparsetopo import sparse_linear
+
+    gen = torch.Generator().manual_seed(9)
+    widths = [300, 400, 400, 10]
+    masks = [(torch.rand(widths[k + 1], widths[k], generator=gen) < 0.2).numpy() for k in range(2)] + [np.ones((10, 400), bool)]
+    model = to_sparse_backend(SparseMLP(widths, masks=masks, dropout=dropout), [0, 1])
+    x = torch.randn(256, 300, generator=gen)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(sparse_linear, "PARALLEL_MIN_WORK", 0)  # every product at the caller's count
+    try:
+        runs = []
+        for threads in (1, 2, 1):
+            torch.set_num_threads(threads)
+            model.dropout_generator = torch.Generator().manual_seed(3)
+            # the dense output layer's product may round differently at two threads: compare the sparse part
+            runs.append(_sparse_part(model, x))
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(runs[0], runs[1]):
+        assert torch.equal(a, b)
+
+
+def _sparse_part(model, x):
+    """The two sparse layers with ReLU (one fused node without dropout, dropout between them with it)."""
+    from sparsetopo.sparse_linear import sparse_relu_stack
+
+    model.train()
+    if model.dropout == 0:
+        y = sparse_relu_stack(x, [model.layers[0], model.layers[1]])
+    else:
+        y = model.layers[1](model._drop(model.layers[0](x, relu=True)), relu=True)
+    y.square().sum().backward()
+    out = [y.detach().clone()] + [p.grad.clone() for layer in model.layers[0:2] for p in layer.parameters()]
+    model.zero_grad(set_to_none=True)
+    return out
+
+
+def test_dropout_after_a_sparse_layer_gives_the_same_bits_in_either_layout():
+    gen = torch.Generator().manual_seed(10)
+    masks = [(torch.rand(50, 30, generator=gen) < 0.2).numpy(), np.ones((5, 50), bool)]
+    model = SparseMLP([30, 50, 5], masks=masks, dropout=0.4)
+    model.train()
+    h = torch.relu(torch.randn(8, 50, generator=gen))
+    h_fm = torch.empty(50, 8).copy_(h.t()).t()  # the same values, feature-major
+    outs = []
+    for inp in (h, h_fm):
+        inp = inp.clone().requires_grad_(True)
+        model.dropout_generator = torch.Generator().manual_seed(4)
+        y = model._drop(inp)
+        y.square().sum().backward()
+        outs.append((y.detach(), inp.grad))
+    assert outs[1][0].stride() == (1, 8)  # stays feature-major
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sparsetopo.study import any_model, lottery_tickets, nnstd_behaviour, set_trajectories, sparse_vs_dense
+from sparsetopo.study import any_model, lottery_tickets, methods_topology, nnstd_behaviour, set_trajectories, sparse_vs_dense
 from sparsetopo.study.runner import NOTEBOOKS, execute_notebook, profile_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ NB_DIR = ROOT / "notebooks"
 
 pytestmark = pytest.mark.notebook
 MODULES = {"01_nnstd": nnstd_behaviour, "02_sparse_vs_dense": sparse_vs_dense, "03_evolution": set_trajectories,
-           "04_lottery_tickets": lottery_tickets, "05_any_model": any_model}
+           "04_lottery_tickets": lottery_tickets, "05_any_model": any_model, "06_methods": methods_topology}
 
 
 def _parameters_cells(nb) -> list:
@@ -51,36 +51,41 @@ def _finite_numbers(obj, path="findings"):
         yield path, obj
 
 
+class _SmokeOutputs(dict):
+    """Notebook name -> (executed notebook, findings, figures folder), each notebook executed with the smoke
+    profile when a test first asks for it (``-k 06`` executes notebook 06 only), into one shared run store, with
+    ``MPLBACKEND=Agg`` in the environment as CI sets it (the backend under which ``display(fig)`` stores no image)."""
+
+    def __init__(self, out: Path) -> None:
+        super().__init__()
+        self.out = out
+
+    def __missing__(self, name: str):
+        backend = os.environ.get("MPLBACKEND")
+        os.environ["MPLBACKEND"] = "Agg"
+        try:
+            executed = execute_notebook(
+                name,
+                "smoke",
+                output_dir=self.out / "executed",
+                figures_root=os.path.relpath(self.out / "figures", NB_DIR),
+                runs_root=os.path.relpath(self.out / "runs", NB_DIR),
+                progress=False,
+            )
+        finally:
+            if backend is None:
+                os.environ.pop("MPLBACKEND")
+            else:
+                os.environ["MPLBACKEND"] = backend
+        findings = json.loads((self.out / "figures" / name / "findings.json").read_text())
+        self[name] = (executed, findings, self.out / "figures" / name)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def smoke_outputs(tmp_path_factory):
-    """Execute every notebook once with the smoke profile (shared run store), with ``MPLBACKEND=Agg`` in the
-    environment as CI sets it (the backend under which ``display(fig)`` stores no image)."""
-    out = tmp_path_factory.mktemp("smoke")
-    results = {}
-    backend = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "Agg"
-    try:
-        _execute_all(out, results)
-    finally:
-        if backend is None:
-            os.environ.pop("MPLBACKEND")
-        else:
-            os.environ["MPLBACKEND"] = backend
-    return results
-
-
-def _execute_all(out, results):
-    for name in NOTEBOOKS:
-        executed = execute_notebook(
-            name,
-            "smoke",
-            output_dir=out / "executed",
-            figures_root=os.path.relpath(out / "figures", NB_DIR),
-            runs_root=os.path.relpath(out / "runs", NB_DIR),
-            progress=False,
-        )
-        findings = json.loads((out / "figures" / name / "findings.json").read_text())
-        results[name] = (executed, findings, out / "figures" / name)
+    """Every notebook executed once with the smoke profile, on demand (see :class:`_SmokeOutputs`)."""
+    return _SmokeOutputs(tmp_path_factory.mktemp("smoke"))
 
 
 PROGRESS = re.compile(r"\d+%\|| \d+/\d+ \[|it/s\]|s/it\]")

@@ -13,7 +13,14 @@ import pytest
 
 import sparsetopo
 from sparsetopo.parallel import show_progress
-from sparsetopo.study import any_model, lottery_tickets, nnstd_behaviour, set_trajectories, sparse_vs_dense
+from sparsetopo.study import (
+    any_model,
+    lottery_tickets,
+    methods_topology,
+    nnstd_behaviour,
+    set_trajectories,
+    sparse_vs_dense,
+)
 from sparsetopo.study.params import read_parameters_cell
 from sparsetopo.study.runner import NOTEBOOKS, StudyError, profile_parameters
 
@@ -25,6 +32,7 @@ MODULES = {
     "03_evolution": set_trajectories,
     "04_lottery_tickets": lottery_tickets,
     "05_any_model": any_model,
+    "06_methods": methods_topology,
 }
 PROFILES = sorted(p.name for p in (NB_DIR / "params").iterdir() if p.is_dir())
 
