@@ -188,32 +188,51 @@ def random_topology(
     list of np.ndarray
         Boolean masks ``(n_out, n_in)``.
     """
-    widths = [int(w) for w in widths]
-    if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"widths must list at least two positive sizes, got {widths}")
-    n_layers = len(widths) - 1
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if layer_edges is not None:
-        if len(layer_edges) != n_layers:
-            raise ValueError(f"layer_edges has {len(layer_edges)} entries for {n_layers} layers")
-    elif (epsilon is None) == (density is None):
-        raise ValueError("give exactly one of epsilon, density or layer_edges")
     masks = []
-    for k in range(n_layers):
-        n_in, n_out = widths[k], widths[k + 1]
-        if layer_edges is not None:
-            n_edges = int(layer_edges[k])
-        elif k == n_layers - 1 and not sparse_output:
-            n_edges = n_in * n_out
-        elif epsilon is not None:
-            n_edges = edges_for_epsilon(epsilon, n_in, n_out)
-        else:
-            n_edges = edges_for_density(density, n_in, n_out)
+    for (n_out, n_in), n_edges in zip(layer_shapes_of(widths), random_layer_edges(
+            widths, epsilon=epsilon, density=density, layer_edges=layer_edges, sparse_output=sparse_output)):
         if n_edges == n_in * n_out:
             masks.append(np.ones((n_out, n_in), dtype=bool))
         else:
             masks.append(random_mask(n_out, n_in, n_edges, rng))
     return masks
+
+
+def layer_shapes_of(widths: Sequence[int]) -> list[tuple[int, int]]:
+    """``(n_out, n_in)`` of every layer of an MLP with these widths (input first)."""
+    return [(int(widths[k + 1]), int(widths[k])) for k in range(len(widths) - 1)]
+
+
+def random_layer_edges(
+    widths: Sequence[int],
+    *,
+    epsilon: float | None = None,
+    density: float | None = None,
+    layer_edges: Sequence[int] | None = None,
+    sparse_output: bool = False,
+) -> list[int]:
+    """Edge count of every layer of :func:`random_topology` (the rules it documents); checks the arguments."""
+    widths = [int(w) for w in widths]
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"widths must list at least two positive sizes, got {widths}")
+    n_layers = len(widths) - 1
+    if layer_edges is not None:
+        if len(layer_edges) != n_layers:
+            raise ValueError(f"layer_edges has {len(layer_edges)} entries for {n_layers} layers")
+        return [int(e) for e in layer_edges]
+    if (epsilon is None) == (density is None):
+        raise ValueError("give exactly one of epsilon, density or layer_edges")
+    counts = []
+    for k in range(n_layers):
+        n_in, n_out = widths[k], widths[k + 1]
+        if k == n_layers - 1 and not sparse_output:
+            counts.append(n_in * n_out)
+        elif epsilon is not None:
+            counts.append(edges_for_epsilon(epsilon, n_in, n_out))
+        else:
+            counts.append(edges_for_density(density, n_in, n_out))
+    return counts
 
 
 def edge_counts(masks: Sequence[np.ndarray]) -> list[int]:

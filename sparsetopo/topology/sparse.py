@@ -198,27 +198,10 @@ def random_sparse_topology(
     Parameters and rules are those of ``random_topology`` (a dense layer
     draws nothing and holds every position).
     """
-    widths = [int(w) for w in widths]
-    if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"widths must list at least two positive sizes, got {widths}")
-    n_layers = len(widths) - 1
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if layer_edges is not None:
-        if len(layer_edges) != n_layers:
-            raise ValueError(f"layer_edges has {len(layer_edges)} entries for {n_layers} layers")
-    elif (epsilon is None) == (density is None):
-        raise ValueError("give exactly one of epsilon, density or layer_edges")
     out = []
-    for k in range(n_layers):
-        n_in, n_out = widths[k], widths[k + 1]
-        if layer_edges is not None:
-            n_edges = int(layer_edges[k])
-        elif k == n_layers - 1 and not sparse_output:
-            n_edges = n_in * n_out
-        elif epsilon is not None:
-            n_edges = _masks.edges_for_epsilon(epsilon, n_in, n_out)
-        else:
-            n_edges = _masks.edges_for_density(density, n_in, n_out)
+    for (n_out, n_in), n_edges in zip(_masks.layer_shapes_of(widths), _masks.random_layer_edges(
+            widths, epsilon=epsilon, density=density, layer_edges=layer_edges, sparse_output=sparse_output)):
         if n_edges == n_in * n_out:
             out.append(SparseLayer.full(n_out, n_in))
         else:
