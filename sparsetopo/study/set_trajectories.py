@@ -51,6 +51,9 @@ ORDER = ("b", "a", "c")
 #: Series names of the published networks and of the chain trained with rejection regrowth.
 PUBLISHED = "published"
 REJECTION = "b, rejection regrowth"
+#: Regrowth samplers: ``rejection`` is the SET reference's (and the published code's), ``choice`` this library's
+#: default; the ablation trains the first chain with the other one.
+SAMPLERS = ("rejection", "choice")
 #: Seed blocks of settings a and c (the chain uses ``seed`` or ``seed + i``).
 SEED_BLOCKS = {"a": 1000, "c": 2000}
 #: Accuracy: mean of the last K epochs; convergence threshold (0.1 accuracy point).
@@ -82,6 +85,11 @@ PANEL_ALPHA = 0.05
 PANEL_POOL_EDGES = 10_000
 
 
+def ablation_series(sampler: str) -> str:
+    """Series name of the first chain retrained with ``sampler`` regrowth (the sampler ablation)."""
+    return f"b, {sampler} regrowth"
+
+
 def setting_name(key: str) -> str:
     """``"b: 1% chain (Fig. 4)"`` for ``"b"``; ``"published"`` and other keys unchanged."""
     return f"{key}: {SETTINGS[key]}" if key in SETTINGS else str(key)
@@ -94,9 +102,12 @@ def setting_name(key: str) -> str:
 
 @dataclass(frozen=True)
 class Experiment:
-    """Configurations of the experiment: ``configs`` (run label -> RunConfig; ``"b0"`` ... chain, ``"a0"`` ...
-    one start, ``"c0"`` ... independent starts), ``settings`` (setting -> labels), the widths, the edges per
-    layer of every start, the chain's step and seed sharing, and its saved topologies (step 0 first)."""
+    """Configurations of the experiment: ``configs`` (run label -> RunConfig; ``"b0"`` ... the first chain,
+    ``"b1.0"`` ... the further chains, ``"a0"`` ... one start, ``"c0"`` ... independent starts, ``"s0"`` ... the
+    static arm, ``"d0"`` ... the dense arm), ``settings`` (setting of :data:`ORDER` -> labels; ``"b"`` is the first
+    chain), ``chains`` (every chain's labels, the first chain first), ``arms`` (``"static"``/``"dense"`` -> labels,
+    when trained), the widths, the edges per layer of every start, the chain's step and seed sharing, and the first
+    chain's saved topologies (step 0 first)."""
 
     configs: dict
     settings: dict
@@ -105,37 +116,67 @@ class Experiment:
     chain_fraction: float = 0.01
     chain_shared_seed: bool = True
     chain_paths: tuple = field(default=())
+    chains: tuple = field(default=())
+    arms: dict = field(default_factory=dict)
+
+    @property
+    def groups(self) -> dict:
+        """Every group of runs: the settings, the further chains (``"chain 1"``, ...) and the arms."""
+        extra = {f"chain {k}": labels for k, labels in enumerate(self.chains) if k > 0}
+        return {**self.settings, **extra, **self.arms}
 
     def setting_of(self, label: str) -> str:
-        return G.group_of(self.settings, label)
+        return G.group_of(self.groups, label)
 
     def labels(self) -> list[str]:
-        return G.labels_of(self.settings)
+        return G.labels_of(self.groups)
 
     def table(self) -> pd.DataFrame:
-        """One row per run: label, setting, training seed, initial topology, run id."""
+        """One row per run: label, setting, method, training seed, initial topology, run id."""
         rows = []
         for label in self.labels():
             config = self.configs[label]
-            start = (Path(config.initial_topology).stem.rsplit("-", 1)[-1] if config.initial_topology
+            start = ("dense" if config.method == "dense" else
+                     Path(config.initial_topology).stem.rsplit("-", 1)[-1] if config.initial_topology
                      else f"random, seed {config.effective_topology_seed}")
-            rows.append({"label": label, "setting": setting_name(self.setting_of(label)), "training_seed": config.seed,
-                         "initial_topology": start, "run_id": run_id(config)})
+            rows.append({"label": label, "setting": setting_name(self.setting_of(label)), "method": config.method,
+                         "training_seed": config.seed, "initial_topology": start, "run_id": run_id(config)})
         return pd.DataFrame(rows)
+
+
+def _chain_paths(base: RunConfig, widths: Sequence[int], seed: int, chain_runs: int, chain_fraction: float,
+                 runs_root: str | os.PathLike) -> list[Path]:
+    """A chain's topologies (an Erdős–Rényi start drawn with ``seed``, then ``chain_runs - 1`` steps that each move
+    ``chain_fraction`` of the previous network's edges), saved under ``runs_root/initial_topologies``."""
+    from ..topology.masks import perturbation_chain, random_topology
+
+    start = random_topology(widths, layer_edges=base.layer_edges, seed=seed)
+    chain = perturbation_chain(start, chain_runs - 1, fraction=chain_fraction, seed=seed)
+    folder = Path(runs_root) / "initial_topologies"
+    tag = f"{base.dataset}-h{'x'.join(map(str, base.hidden))}-edges{sum(base.layer_edges)}-s{seed}"
+    paths = []
+    for i, masks in enumerate(chain):
+        path = folder / f"{tag}-chain{chain_fraction:g}-step{i:02d}.npz"
+        save_topology(path, masks, chain_step=i, chain_fraction=chain_fraction, seed=seed)
+        paths.append(path)
+    return paths
 
 
 def experiment_configs(base: RunConfig, *, chain_runs: int, same_start_runs: int, independent_runs: int,
                        runs_root: str | os.PathLike, chain_fraction: float = 0.01, chain_shared_seed: bool = True,
-                       other_epochs: int | None = None) -> Experiment:
-    """Configurations of settings b (chain), a (one start) and c (independent starts).
+                       other_epochs: int | None = None, chains: int = 1, static_runs: int = 0,
+                       dense_runs: int = 0, dense_epochs: int | None = None) -> Experiment:
+    """Configurations of settings b (chains), a (one start) and c (independent starts), and of the arms.
 
     ``base`` is a SET config with ``layer_edges`` (every layer, the dense output included); its ``seed`` seeds
-    the chain's start, the chain and (when shared) the chain's training. Each setting needs >= 3 runs
-    (network-resampling intervals). The chain's topologies are saved under ``runs_root/initial_topologies``.
+    the first chain's start, the chain and (when shared) the chain's training; chain ``k`` uses ``seed + k``
+    (``chains`` < 1000, so the seeds stay apart from settings a and c). Each setting needs >= 3 runs
+    (network-resampling intervals). The chains' topologies are saved under ``runs_root/initial_topologies``.
     Settings a and c train ``other_epochs`` (default ``base.epochs``) with ``base``'s snapshots up to it.
+    The static arm (``static_runs``, 0 or >= 3) trains setting c's first starts and seeds without rewiring for
+    ``base.epochs``; the dense arm (``dense_runs``, 0 or >= 3) trains the dense network of the same shape with
+    setting c's seeds for ``dense_epochs`` (default ``base.epochs``).
     """
-    from ..topology.masks import perturbation_chain, random_topology
-
     if base.method != "set":
         raise ValueError(f"base must be a SET config (method='set'), got method={base.method!r}")
     if base.initial_topology is not None or base.layer_edges is None:
@@ -144,33 +185,58 @@ def experiment_configs(base: RunConfig, *, chain_runs: int, same_start_runs: int
                     ("independent_runs", independent_runs)):
         if int(n) < 3:
             raise ValueError(f"{name} must be >= 3 (network-resampling intervals need three networks), got {n}")
+    if not 1 <= int(chains) < 1000:
+        raise ValueError(f"chains must lie in [1, 999] (chain k trains with seed + k), got {chains}")
+    for name, n in (("static_runs", static_runs), ("dense_runs", dense_runs)):
+        if int(n) != 0 and int(n) < 3:
+            raise ValueError(f"{name} must be 0 (no arm) or >= 3 (intervals over runs need three), got {n}")
+    if int(static_runs) > int(independent_runs) or int(dense_runs) > int(independent_runs):
+        raise ValueError(f"the static and dense arms take setting c's seeds: static_runs ({static_runs}) and "
+                         f"dense_runs ({dense_runs}) must not exceed independent_runs ({independent_runs})")
     s = int(base.seed)
     widths = run_widths(base)
-    start = random_topology(widths, layer_edges=base.layer_edges, seed=s)
-    chain = perturbation_chain(start, chain_runs - 1, fraction=chain_fraction, seed=s)
-    folder = Path(runs_root) / "initial_topologies"
-    tag = f"{base.dataset}-h{'x'.join(map(str, base.hidden))}-edges{sum(base.layer_edges)}-s{s}"
-    paths = []
-    for i, masks in enumerate(chain):
-        path = folder / f"{tag}-chain{chain_fraction:g}-step{i:02d}.npz"
-        save_topology(path, masks, chain_step=i, chain_fraction=chain_fraction, seed=s)
-        paths.append(path)
     from_file = dict(layer_edges=None, topology_seed=None)
     other = int(base.epochs if other_epochs is None else other_epochs)
     if not 1 <= other <= base.epochs:
         raise ValueError(f"other_epochs must lie in [1, {base.epochs}] (the chain's epochs), got {other_epochs}")
+    dense_budget = int(base.epochs if dense_epochs is None else dense_epochs)
+    if not 1 <= dense_budget <= base.epochs:
+        raise ValueError(f"dense_epochs must lie in [1, {base.epochs}] (the chain's epochs), got {dense_epochs}")
     shorter = dict(epochs=other, snapshot_epochs=None if base.snapshot_epochs is None else
                    tuple(e for e in base.snapshot_epochs if e <= other))
-    configs = {f"b{i}": base.replace(initial_topology=str(path), seed=s if chain_shared_seed else s + i, **from_file)
-               for i, path in enumerate(paths)}
-    configs.update({f"a{i}": base.replace(initial_topology=str(paths[0]), seed=s + SEED_BLOCKS["a"] + i, **from_file,
-                                          **shorter) for i in range(same_start_runs)})
-    configs.update({f"c{i}": base.replace(seed=s + SEED_BLOCKS["c"] + i, topology_seed=s + SEED_BLOCKS["c"] + i,
-                                          **shorter) for i in range(independent_runs)})
-    settings = {key: tuple(label for label in configs if label[0] == key) for key in ORDER}
+    configs, chain_labels, first_paths = {}, [], []
+    for k in range(int(chains)):
+        seed = s + k
+        paths = _chain_paths(base, widths, seed, chain_runs, chain_fraction, runs_root)
+        labels = [f"b{i}" if k == 0 else f"b{k}.{i}" for i in range(chain_runs)]
+        configs.update({label: base.replace(initial_topology=str(path), seed=seed if chain_shared_seed else seed + i,
+                                            **from_file) for i, (label, path) in enumerate(zip(labels, paths))})
+        chain_labels.append(tuple(labels))
+        first_paths = first_paths or paths
+    configs.update({f"a{i}": base.replace(initial_topology=str(first_paths[0]), seed=s + SEED_BLOCKS["a"] + i,
+                                          **from_file, **shorter) for i in range(same_start_runs)})
+    independent = {f"c{i}": base.replace(seed=s + SEED_BLOCKS["c"] + i, topology_seed=s + SEED_BLOCKS["c"] + i,
+                                         **shorter) for i in range(independent_runs)}
+    configs.update(independent)
+    settings = {"b": chain_labels[0], **{key: tuple(label for label in configs if label[0] == key) for key in "ac"}}
+    settings = {key: settings[key] for key in ORDER}
+    arms = {}
+    if static_runs:
+        arms["static"] = tuple(f"s{i}" for i in range(static_runs))
+        configs.update({f"s{i}": independent[f"c{i}"].replace(method="static", epochs=base.epochs,
+                                                             snapshot_epochs=(0,))
+                        for i in range(static_runs)})
+    if dense_runs:
+        arms["dense"] = tuple(f"d{i}" for i in range(dense_runs))
+        configs.update({f"d{i}": RunConfig(dataset=base.dataset, hidden=base.hidden, method="dense", lr=base.lr,
+                                           batch_size=base.batch_size, epochs=dense_budget,
+                                           seed=independent[f"c{i}"].seed, train_samples=base.train_samples,
+                                           momentum=base.momentum, weight_decay=base.weight_decay,
+                                           data_seed=base.data_seed, device=base.device)
+                        for i in range(dense_runs)})
     return Experiment(configs=configs, settings=settings, widths=tuple(widths), layer_edges=tuple(base.layer_edges),
                       chain_fraction=float(chain_fraction), chain_shared_seed=bool(chain_shared_seed),
-                      chain_paths=tuple(paths))
+                      chain_paths=tuple(first_paths), chains=tuple(chain_labels), arms=arms)
 
 
 def run_widths(config: RunConfig) -> list[int]:
@@ -196,12 +262,12 @@ def train_experiment(experiment: Experiment, *, runs_root: str | os.PathLike, n_
 
 
 def run_accuracy(frame: pd.DataFrame, experiment: Experiment, budget: int | None = None,
-                 labels: Sequence[str] | None = None) -> pd.DataFrame:
-    """:func:`~sparsetopo.study.run_groups.accuracy_table` of the experiment's runs: last-:data:`K_LAST` mean,
-    final, best and convergence over the first ``budget`` epochs."""
+                 labels: Sequence[str] | None = None, *, k: int = K_LAST,
+                 threshold: float = CONVERGENCE_THRESHOLD) -> pd.DataFrame:
+    """:func:`~sparsetopo.study.run_groups.accuracy_table` of the settings' runs: last-``k`` mean, final, best and
+    the plateau check (``threshold``) over the first ``budget`` epochs."""
     seeds = {label: config.seed for label, config in experiment.configs.items()}
-    return G.accuracy_table(frame, experiment.settings, seeds, budget, labels, k=K_LAST,
-                            threshold=CONVERGENCE_THRESHOLD)
+    return G.accuracy_table(frame, experiment.settings, seeds, budget, labels, k=k, threshold=threshold)
 
 
 # ---------------------------------------------------------------------------
@@ -262,8 +328,8 @@ def distance_verdicts(ours: dict[str, np.ndarray], published: dict[str, np.ndarr
     return out
 
 
-def accuracy_verdicts(accuracy: pd.DataFrame, *, margin: V.Margin) -> list[Decided]:
-    """Equivalence of the last-5 mean accuracy (Welch interval) of the chain (b) and of one start (a), each
+def accuracy_verdicts(accuracy: pd.DataFrame, *, margin: V.Margin, k: int = K_LAST) -> list[Decided]:
+    """Equivalence of the last-``k`` mean accuracy (Welch interval) of the chain (b) and of one start (a), each
     against independent starts (c); capped at inconclusive unless every run involved converged."""
     from ..stats import format_mean_ci
 
@@ -277,69 +343,191 @@ def accuracy_verdicts(accuracy: pd.DataFrame, *, margin: V.Margin) -> list[Decid
         involved = accuracy["setting"].isin([key, "c"])
         unconverged = accuracy[involved & ~accuracy["converged"]]["label"].tolist()
         verdict = V.unless_converged(V.equivalence(ci.estimate, ci.ci, margin), converged[key] and converged["c"],
-                                     reason=f"{len(unconverged)} of {int(involved.sum())} runs: "
+                                     reason=f"{len(unconverged)} of {int(involved.sum())} runs still moving: "
                                             f"{', '.join(unconverged)}")
         out.append(Decided(f"SET reaches the same accuracy from {text} as from independent starts", verdict,
-                           f"mean over runs of the last-{K_LAST}-epoch mean test accuracy, setting {key} minus "
+                           f"mean over runs of the last-{k}-epoch mean test accuracy, setting {key} minus "
                            f"setting c; Welch 95% interval",
                            f"{key}: {format_mean_ci(values[key].tolist())}; c: {format_mean_ci(values['c'].tolist())}",
                            kind="accuracy", short=f"setting {key} - setting c"))
     return out
 
 
+#: First epoch of the whole-trajectory comparison: the published networks' first snapshot (labelled 0) was saved
+#: after training had begun, so it is not compared with an untrained start.
+TRAJECTORY_FROM = 10
+#: Family-wise error rate of the whole-trajectory claims (Bonferroni over the sparse layers) and of the arm claims
+#: (Bonferroni over the comparisons).
+TRAJECTORY_ALPHA = 0.05
+ARMS_ALPHA = 0.05
+#: Arm comparisons: (first, second, rule, claim); ``SET`` is setting c (independent starts and seeds).
+ARM_COMPARISONS = (
+    ("SET", "dense", "non-inferiority", "SET networks match or beat the dense network of the same shape"),
+    ("SET", "dense", "superiority", "SET networks beat the dense network of the same shape"),
+    ("static", "dense", "non-inferiority", "Static sparse networks match or beat the dense network of the same shape"),
+    ("SET", "static", "superiority", "SET networks beat static sparse networks with the same edge counts"),
+)
+
+
+def window_mean(matrix: np.ndarray, n: int) -> float:
+    """Mean pairwise value of every run of ``n`` consecutive networks of a chain's ``matrix``, averaged over the
+    windows (``len(matrix) - n + 1`` of them): the published ten-network chain read at the size of ours.
+
+    Raises
+    ------
+    ValueError
+        When ``n`` is below 2 or above the number of networks.
+    """
+    m = np.asarray(matrix, dtype=float)
+    if not 2 <= int(n) <= len(m):
+        raise ValueError(f"a window needs 2 to {len(m)} networks (the matrix's size), got {n}")
+    return float(np.mean([_mean_pair(m[w:w + n, w:w + n]) for w in range(len(m) - n + 1)]))
+
+
+def trajectory_table(chains: dict[str, dict[int, Any]], published: dict[int, Any], sparse: Sequence[int],
+                     epochs: Sequence[int]) -> pd.DataFrame:
+    """Each chain's mean pairwise NNSTD against the published chain's at every epoch of ``epochs``.
+
+    ``chains``: chain name -> epoch -> DistanceMatrix of its networks; ``published``: epoch -> DistanceMatrix of
+    the published chain, read as the mean over its windows of as many consecutive networks as the chain has
+    (:func:`window_mean`).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``chain``, ``epoch``, ``layer`` (sparse layers and ``"mean"``), ``ours``, ``published``, ``gap``
+        (ours minus published).
+    """
+    rows = []
+    for name, by_epoch in chains.items():
+        for e in epochs:
+            for layer in [str(k) for k in sparse] + ["mean"]:
+                ours = layer_matrix(by_epoch[e], layer, sparse)
+                theirs = window_mean(layer_matrix(published[e], layer, sparse), len(ours))
+                rows.append({"chain": name, "epoch": int(e), "layer": layer, "ours": _mean_pair(ours),
+                             "published": theirs, "gap": _mean_pair(ours) - theirs})
+    return pd.DataFrame(rows)
+
+
+def trajectory_verdicts(table: pd.DataFrame, sparse: Sequence[int], margin: V.Margin, *,
+                        alpha: float = TRAJECTORY_ALPHA) -> list[Decided]:
+    """Per sparse layer: each chain's mean absolute gap to the published chain over the epochs of ``table``
+    (:func:`trajectory_table`), one number per chain (the unit of replication); Student-t interval over the chains
+    at the Bonferroni level over the layers; **equivalence** within ``margin`` (the gap is >= 0, so the rule reads
+    whether its interval ends below the margin)."""
+    family = len(sparse)
+    confidence = 1 - alpha / family
+    epochs = sorted(table["epoch"].unique())
+    out = []
+    for layer in [str(k) for k in sparse]:
+        part = table[table["layer"] == layer]
+        gaps = part.assign(abs_gap=part["gap"].abs()).groupby("chain")["abs_gap"].mean()
+        signed = part.groupby("chain")["gap"].mean()
+        ci = TP.mean_interval(gaps.to_numpy(), confidence)
+        out.append(Decided(
+            f"Over the whole trajectory, our chains' SET runs stay as far apart as the published runs (layer {layer}, "
+            f"epochs {epochs[0]}-{epochs[-1]})", V.equivalence(ci.estimate, ci.ci, margin),
+            f"per chain, the mean over epochs {', '.join(map(str, epochs))} of |mean NNSTD between the chain's runs "
+            f"minus that of the published chain's windows of as many consecutive networks|; Student-t "
+            f"{100 * confidence:.2f}% interval over {ci.n} chains (Bonferroni: {alpha:g} over {family} layers)",
+            f"per chain {', '.join(f'{v:.4f}' for v in gaps)}; signed mean gap "
+            f"{', '.join(f'{v:+.4f}' for v in signed)}", short=f"layer {layer}: mean |chain - published| over epochs"))
+    return out
+
+
+def arm_accuracy(frame: pd.DataFrame, experiment: Experiment, budget: int, *, k: int,
+                 threshold: float) -> pd.DataFrame:
+    """:func:`~sparsetopo.study.run_groups.accuracy_table` of setting c (as ``"SET"``), the static and the dense
+    arm at ``budget`` epochs, with each run's training accuracy at that epoch (``train_acc``)."""
+    groups = {"SET": experiment.settings["c"], **experiment.arms}
+    seeds = {label: experiment.configs[label].seed for labels in groups.values() for label in labels}
+    acc = G.accuracy_table(frame, groups, seeds, budget, k=k, threshold=threshold)
+    at = frame[frame["epoch"] == budget].set_index("label")["train_acc"]
+    return acc.assign(train_acc=acc["label"].map(at))
+
+
+def arm_verdicts(acc: pd.DataFrame, margin: V.Margin, *, budget: int, k: int,
+                 alpha: float = ARMS_ALPHA) -> list[Decided]:
+    """The rules of :data:`ARM_COMPARISONS` on the last-``k`` mean test accuracy at ``budget`` (Welch interval at
+    the Bonferroni level over the comparisons), each capped at inconclusive unless every run involved plateaued."""
+    from ..stats import format_mean_ci
+
+    present = [c for c in ARM_COMPARISONS if {c[0], c[1]} <= set(acc["setting"])]
+    family = max(len(present), 1)
+    confidence = 1 - alpha / family
+    out = []
+    for first, second, rule, claim in present:
+        a = acc[acc["setting"] == first]
+        b = acc[acc["setting"] == second]
+        ci = V.difference_ci(a["last5"].to_numpy(), b["last5"].to_numpy(), confidence)
+        involved = pd.concat([a, b])
+        flat = involved[~involved["converged"]]["label"].tolist()
+        verdict = V.unless_converged(V.decide(rule, ci.estimate, ci.ci, margin), not flat,
+                                     reason=f"{len(flat)} of {len(involved)} runs still moving: {', '.join(flat)}")
+        out.append(Decided(f"{claim} (epoch {budget})", verdict,
+                           f"mean over runs of the last-{k}-epoch mean test accuracy at epoch {budget}, {first} minus "
+                           f"{second}; Welch {100 * confidence:.2f}% interval (Bonferroni: {alpha:g} over {family} "
+                           f"comparisons)", f"{first}: {format_mean_ci(a['last5'].tolist())}; {second}: "
+                                             f"{format_mean_ci(b['last5'].tolist())}",
+                           kind="accuracy", short=f"{first} - {second}, epoch {budget}"))
+    return out
+
+
 def sampler_ablation(experiment: Experiment, runs: dict, epochs: Sequence[int], sparse: Sequence[int],
                      published: dict[str, np.ndarray] | None, *, last_common: int, params: Parameters,
                      choice=None) -> dict:
-    """The chain trained again with rejection regrowth (``r0`` ...: same starts, seed, data and recipe).
+    """The first chain trained again with the other regrowth sampler (``r0`` ...: same starts, seed, data and
+    recipe; :attr:`Parameters.ablation_sampler`).
 
-    Returns ``labels``, ``runs``, ``frame``, ``matrices`` (``(REJECTION, epoch) -> DistanceMatrix``),
-    ``intervals``, ``accuracy`` (last-5 mean per run, both samplers) and ``decided``: per sparse layer at
-    ``last_common``, equivalence of the rejection chain with the published runs (when given), and at network
-    level the default (choice) chain minus the rejection chain, superiority. ``choice``: the default chain's
-    matrix at ``last_common`` (computed when not given).
+    Returns ``labels``, ``series`` (the ablation's series name), ``runs``, ``frame``, ``matrices``
+    (``(series, epoch) -> DistanceMatrix``), ``intervals``, ``accuracy`` (last-``plateau_window`` mean per run,
+    both samplers) and ``decided``: per sparse layer at ``last_common``, equivalence of the ablation chain with the
+    published runs (when given), and at network level the choice chain minus the rejection chain, superiority.
+    ``choice``: the runs' own chain's matrix at ``last_common`` (computed when not given).
     """
     from .. import store
     from ..nnstd.pairwise import pairwise_nnstd
 
     p, chain = params, experiment.settings["b"]
+    other, series = p.ablation_sampler, ablation_series(p.ablation_sampler)
     labels = [f"r{i}" for i in range(len(chain))]
-    configs = [experiment.configs[b].replace(regrow_sampler="rejection") for b in chain]
+    configs = [experiment.configs[b].replace(regrow_sampler=p.ablation_sampler) for b in chain]
     frame = store.sweep(configs, n_jobs=p.n_jobs, root=p.runs_root, progress=show_progress())
     rejection = {label: store.load_run(store.run_directory(c, p.runs_root)) for label, c in zip(labels, configs)}
-    matrices = {(REJECTION, int(e)): pairwise_nnstd([rejection[label].topology(e) for label in labels], labels=labels,
+    matrices = {(series, int(e)): pairwise_nnstd([rejection[label].topology(e) for label in labels], labels=labels,
                                                     n_jobs=p.n_jobs, progress=show_progress(), cache_dir=p.cache_dir)
                 for e in epochs}
     margin, _ = p.margins()
-    decided, at = [], matrices[(REJECTION, last_common)]
+    decided, at = [], matrices[(series, last_common)]
     for layer in [str(k) for k in sparse] if published is not None else []:
         mine = layer_matrix(at, layer, sparse)
         ci = V.pair_difference_ci(mine, published[layer], n_boot=p.n_boot, seed=p.seed)
         decided.append(Decided(
-            f"With rejection regrowth, the chain's SET runs end as far apart as the published runs "
+            f"With {other} regrowth, the chain's SET runs end as far apart as the published runs "
             f"(layer {layer}, epoch {last_common})", V.equivalence(ci.estimate, ci.ci, margin),
-            "mean NNSTD over the pairs of the chain's runs trained with rejection regrowth minus that of the "
+            f"mean NNSTD over the pairs of the chain's runs trained with {other} regrowth minus that of the "
             "published runs; 95% bootstrap interval resampling the networks of both groups",
-            f"ours (rejection) {_mean_pair(mine):.4f}, published {_mean_pair(published[layer]):.4f}",
-            short=f"layer {layer}, epoch {last_common}: rejection chain - published"))
+            f"ours ({other}) {_mean_pair(mine):.4f}, published {_mean_pair(published[layer]):.4f}",
+            short=f"layer {layer}, epoch {last_common}: {other} chain - published"))
     if choice is None:
         choice = pairwise_nnstd([runs[label].topology(last_common) for label in chain], labels=list(chain),
                                 n_jobs=p.n_jobs, progress=False, cache_dir=p.cache_dir)
-    ci = V.pair_difference_ci(layer_matrix(choice, "mean", sparse), layer_matrix(at, "mean", sparse),
-                              n_boot=p.n_boot, seed=p.seed)
+    by_sampler = {p.regrow_sampler: layer_matrix(choice, "mean", sparse), other: layer_matrix(at, "mean", sparse)}
+    ci = V.pair_difference_ci(by_sampler["choice"], by_sampler["rejection"], n_boot=p.n_boot, seed=p.seed)
     decided.append(Decided(
         f"The regrowth sampler changes how far apart the chain's runs end (choice minus rejection, epoch {last_common})",
         V.superiority(ci.estimate, ci.ci, margin),
-        "mean NNSTD (over sparse layers) between the chain's runs with choice regrowth (this study's default) minus "
-        "with rejection regrowth; 95% bootstrap interval resampling networks",
+        "mean NNSTD (over sparse layers) between the chain's runs with choice regrowth minus with rejection "
+        "regrowth (the runs' own sampler is " + p.regrow_sampler + "); 95% bootstrap interval resampling networks",
         short=f"mean of layers, epoch {last_common}: choice chain - rejection chain"))
     rows = []
-    for sampler, group in (("choice", {b: runs[b] for b in chain}), ("rejection", rejection)):
+    for sampler, group in ((p.regrow_sampler, {b: runs[b] for b in chain}), (other, rejection)):
         for label, one in group.items():
             curve = [rec["test_acc"] for rec in one.records]
-            conv = V.convergence(curve, k=K_LAST, threshold=CONVERGENCE_THRESHOLD)
-            rows.append({"sampler": sampler, "label": label, "last5": V.last_k_mean(curve, K_LAST),
+            conv = V.convergence(curve, k=p.plateau_window, threshold=p.plateau_threshold)
+            rows.append({"sampler": sampler, "label": label, "last5": V.last_k_mean(curve, p.plateau_window),
                          "final": curve[-1], "best": max(curve), "converged": conv.converged})
-    return {"labels": labels, "runs": rejection, "frame": frame, "matrices": matrices,
+    return {"labels": labels, "series": series, "runs": rejection, "frame": frame, "matrices": matrices,
             "intervals": G.interval_frame(matrices, sparse), "accuracy": pd.DataFrame(rows), "decided": decided}
 
 
@@ -464,10 +652,18 @@ class Parameters(StudyParameters):
     backend: str
     snapshot_epochs: tuple
     chain_runs: int
+    chains: int
+    regrow_sampler: str
     same_start_runs: int
     independent_runs: int
+    static_runs: int
+    dense_runs: int
+    dense_epochs: int | None
     chain_fraction: float
     chain_shared_seed: bool
+    plateau_window: int
+    plateau_threshold: float
+    plateau_threshold_why: str
     baseline_pairs: int
     use_published: bool
     n_boot: int
@@ -496,6 +692,10 @@ class Parameters(StudyParameters):
         self._set("epochs", check_int("epochs", self.epochs, minimum=2 * K_LAST))
         self._set("other_epochs", check_optional("other_epochs", self.other_epochs, lambda n, v: check_int(
             n, v, minimum=2 * K_LAST, maximum=self.epochs)))
+        self._set("plateau_window", check_int("plateau_window", self.plateau_window, minimum=1))
+        if 2 * self.plateau_window > min(self.epochs, self.other_epochs or self.epochs):
+            raise ValueError(f"parameter plateau_window ({self.plateau_window}) needs 2 x plateau_window epochs in "
+                             f"every run; epochs {self.epochs}, other_epochs {self.other_epochs}")
         self._set("lr", check_real("lr", self.lr, minimum=0, exclusive_minimum=True))
         self._set("batch_size", check_int("batch_size", self.batch_size, minimum=1))
         self._set("train_samples", check_optional("train_samples", self.train_samples, positive))
@@ -504,6 +704,18 @@ class Parameters(StudyParameters):
             n, v, minimum=0, maximum=self.epochs), increasing=True))
         for name in ("chain_runs", "same_start_runs", "independent_runs"):
             self._set(name, check_int(name, getattr(self, name), minimum=3))
+        self._set("chains", check_int("chains", self.chains, minimum=1, maximum=999))
+        self._set("regrow_sampler", check_str("regrow_sampler", self.regrow_sampler, choices=SAMPLERS))
+        for name in ("static_runs", "dense_runs"):
+            value = check_int(name, getattr(self, name), minimum=0, maximum=self.independent_runs)
+            if value in (1, 2):
+                raise ValueError(f"parameter {name} must be 0 (no arm) or at least 3 (intervals over runs), got {value}")
+            self._set(name, value)
+        self._set("dense_epochs", check_optional("dense_epochs", self.dense_epochs, lambda n, v: check_int(
+            n, v, minimum=2 * self.plateau_window, maximum=self.epochs)))
+        self._set("plateau_threshold", check_real("plateau_threshold", self.plateau_threshold, minimum=0,
+                                                  exclusive_minimum=True))
+        self._set("plateau_threshold_why", check_str("plateau_threshold_why", self.plateau_threshold_why))
         self._set("chain_fraction", check_real("chain_fraction", self.chain_fraction, minimum=0,
                                                exclusive_minimum=True, maximum=1))
         for name in ("chain_shared_seed", "use_published", "sampler_ablation"):
@@ -521,9 +733,22 @@ class Parameters(StudyParameters):
     def base_config(self, layer_edges: Sequence[int]) -> RunConfig:
         """The SET configuration every run derives from."""
         return RunConfig(dataset=self.dataset, hidden=tuple(self.hidden), method="set", layer_edges=tuple(layer_edges),
-                         zeta=self.zeta, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
+                         zeta=self.zeta, regrow_sampler=self.regrow_sampler, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, seed=self.seed,
                          train_samples=self.train_samples, backend=self.backend,
                          snapshot_epochs=tuple(self.snapshot_epochs))
+
+    def experiment(self, base: RunConfig) -> Experiment:
+        """The experiment these parameters define around ``base`` (:meth:`base_config`)."""
+        return experiment_configs(base, chain_runs=self.chain_runs, same_start_runs=self.same_start_runs,
+                                  independent_runs=self.independent_runs, runs_root=self.runs_root,
+                                  chain_fraction=self.chain_fraction, chain_shared_seed=self.chain_shared_seed,
+                                  other_epochs=self.other_epochs, chains=self.chains, static_runs=self.static_runs,
+                                  dense_runs=self.dense_runs, dense_epochs=self.dense_epochs)
+
+    @property
+    def ablation_sampler(self) -> str:
+        """The regrowth sampler of the ablation (the one the runs do not use)."""
+        return next(s for s in SAMPLERS if s != self.regrow_sampler)
 
     @property
     def accuracy_budget(self) -> int:
@@ -594,6 +819,8 @@ class Result:
     seconds: dict
     ablation: dict | None = None
     panel: dict | None = None
+    trajectory: pd.DataFrame | None = None
+    arms: pd.DataFrame | None = None
 
     def ours(self, epoch: int, key: str = "b") -> dict[str, np.ndarray]:
         """Layer -> matrix of setting ``key`` at ``epoch`` (sparse layers and ``"mean"``)."""
@@ -654,29 +881,53 @@ def _descriptions(r: dict, p: Parameters) -> list[dict]:
                     "detail": "mean over pairs and sparse layers, after the first epoch's rewiring"})
     acc, chain = r["accuracy"], r["chain_accuracy"]
     budget, full = int(acc["epochs"].max()), int(chain["epochs"].max())
-    out.append({"claim": f"Range of accuracy over all {len(acc)} SET runs (last-{K_LAST}-epoch mean, epoch {budget})",
+    w, threshold = p.plateau_window, p.plateau_threshold
+    trajectory = r.get("trajectory")
+    if trajectory is not None:
+        for layer in [str(k) for k in sparse]:
+            curves = trajectory[trajectory["layer"] == layer].pivot(index="epoch", columns="chain", values="ours")
+            pairs = [float(np.mean(np.abs(curves[x] - curves[y]))) for i, x in enumerate(curves.columns)
+                     for y in curves.columns[i + 1:]]
+            out.append({"claim": f"Mean absolute gap between our chains' trajectories (layer {layer}, epochs "
+                                 f"{curves.index.min()}-{curves.index.max()})", "measured": float(np.mean(pairs)),
+                        "spread": f"{len(pairs)} pairs of chains: {', '.join(f'{v:.4f}' for v in pairs)}",
+                        "detail": "how far two replicate chains of this design lie apart over the trajectory: the "
+                                  "scale against which the gap to the published chain is read"})
+    arms = r.get("arms")
+    if arms is not None:
+        at = int(arms["epochs"].max())
+        for name, part in arms.groupby("setting", sort=False):
+            out.append({"claim": f"Accuracy of the {name} arm at epoch {at} (last-{w}-epoch mean test accuracy)",
+                        "measured": float(part["last5"].mean()),
+                        "spread": f"{len(part)} runs, min {part['last5'].min():.4f}, max {part['last5'].max():.4f}; "
+                                  f"training accuracy {part['train_acc'].mean():.4f} (min {part['train_acc'].min():.4f})"
+                                  f"; plateaued {int(part['converged'].sum())} of {len(part)}",
+                        "detail": "training accuracy is the running mean over the epoch's batches; a dense network "
+                                  "near 1 fits its training data (the over-parameterised model of the claim)"})
+    out.append({"claim": f"Range of accuracy over all {len(acc)} SET runs (last-{w}-epoch mean, epoch {budget})",
                 "measured": float(acc["last5"].max() - acc["last5"].min()),
                 "spread": f"min {acc['last5'].min():.4f}, max {acc['last5'].max():.4f}; final "
                           f"{acc['final'].min():.4f}-{acc['final'].max():.4f}; best "
                           f"{acc['best'].min():.4f}-{acc['best'].max():.4f}",
-                "detail": "largest minus smallest last-5 mean test accuracy"})
+                "detail": f"largest minus smallest last-{w} mean test accuracy"})
     n_conv = int(acc["converged"].sum())
     unconverged = acc.loc[~acc["converged"], "label"].tolist()
-    out.append({"claim": f"SET runs converged at epoch {budget} (last-5 mean moved < 0.001 from the 5 before)",
+    out.append({"claim": f"SET runs plateaued at epoch {budget} (last-{w} mean moved < {threshold:g} from the {w} "
+                         "before)",
                 "measured": float(n_conv),
-                "spread": f"{n_conv} of {len(acc)}; not converged: {', '.join(unconverged) or 'none'}",
+                "spread": f"{n_conv} of {len(acc)}; still moving: {', '.join(unconverged) or 'none'}",
                 "detail": f"largest |moved| {acc['moved'].abs().max():.4f}"})
     if full > budget:
-        out.append({"claim": f"Accuracy of the chain's runs at epoch {full} (last-{K_LAST}-epoch mean)",
+        out.append({"claim": f"Accuracy of the chain's runs at epoch {full} (last-{w}-epoch mean)",
                     "measured": float(chain["last5"].mean()),
-                    "spread": f"min {chain['last5'].min():.4f}, max {chain['last5'].max():.4f}; converged "
+                    "spread": f"min {chain['last5'].min():.4f}, max {chain['last5'].max():.4f}; plateaued "
                               f"{int(chain['converged'].sum())} of {len(chain)}; largest |moved| "
                               f"{chain['moved'].abs().max():.4f}",
                     "detail": "the chain trains longer than settings a and c; described, not compared"})
     if pub is not None and len(pub.accuracy):
-        part = pub.accuracy[(pub.accuracy["epoch"] > full - K_LAST) & (pub.accuracy["epoch"] <= full)]
+        part = pub.accuracy[(pub.accuracy["epoch"] > full - w) & (pub.accuracy["epoch"] <= full)]
         means = part.groupby("run")["test_acc"].mean()
-        out.append({"claim": f"Published runs' logged accuracy at epochs {full - K_LAST + 1}-{full} (mean of {K_LAST})",
+        out.append({"claim": f"Published runs' logged accuracy at epochs {full - w + 1}-{full} (mean of {w})",
                     "measured": float(means.mean()), "spread": f"{len(means)} runs with logs, SD {means.std(ddof=1):.4f}",
                     "detail": "read from the published testacc.txt (full training data; the evaluation split is "
                               "not documented), for scale only: budgets differ"})
@@ -696,10 +947,7 @@ def run(params: Parameters) -> Result:
         raise ValueError("layer_edges is None (the published networks' counts) but the published networks are not "
                          "available (use_published is false or the data root lacks them); give layer_edges")
     base = p.base_config(tuple(p.layer_edges) if p.layer_edges is not None else pubs.published_layer_edges(root, 0))
-    experiment = experiment_configs(base, chain_runs=p.chain_runs, same_start_runs=p.same_start_runs,
-                                    independent_runs=p.independent_runs, runs_root=p.runs_root,
-                                    chain_fraction=p.chain_fraction, chain_shared_seed=p.chain_shared_seed,
-                                    other_epochs=p.other_epochs)
+    experiment = p.experiment(base)
     frame, runs = train_experiment(experiment, runs_root=p.runs_root, n_jobs=p.n_jobs)
     seconds = {"training": time.perf_counter() - clock}
     clock = time.perf_counter()
@@ -733,21 +981,40 @@ def run(params: Parameters) -> Result:
                                                               n_jobs=p.n_jobs, progress=show_progress(),
                                                               cache_dir=p.cache_dir))
                         for where, net in trained.items()}
+    plateau = dict(k=p.plateau_window, threshold=p.plateau_threshold)
     r = dict(params=p, base=base, experiment=experiment, frame=frame, runs=runs, epochs=epochs,
              setting_epochs=by_setting, sparse=sparse, matrices=matrices,
              intervals=G.interval_frame({**matrices, **(published.matrices if published else {})}, sparse),
              start=G.distance_to_start(runs, experiment.settings, sparse, n_jobs=p.n_jobs, cache_dir=p.cache_dir),
              calibration=calibration, baseline=baseline_frame(calibration), degree_baselines=degree_baselines,
-             accuracy=run_accuracy(frame, experiment, p.accuracy_budget),
-             chain_accuracy=run_accuracy(frame, experiment, labels=experiment.settings["b"]), published=published,
-             last_common=last_common, same_epoch=same_epoch)
+             accuracy=run_accuracy(frame, experiment, p.accuracy_budget, **plateau),
+             chain_accuracy=run_accuracy(frame, experiment, labels=experiment.settings["b"], **plateau),
+             published=published, last_common=last_common, same_epoch=same_epoch)
     ours = _by_layer(matrices[("b", last_common)], sparse)
     theirs = None if published is None else _by_layer(published.matrices[(PUBLISHED, last_common)], sparse)
     distance_margin, accuracy_margin = p.margins()
     decided = distance_verdicts(ours, theirs, layer_matrix(matrices[("a", same_epoch)], "mean", sparse),
                                 layer_matrix(matrices[("b", same_epoch)], "mean", sparse), epoch=last_common,
                                 same_epoch=same_epoch, margin=distance_margin, n_boot=p.n_boot, seed=p.seed)
-    decided += accuracy_verdicts(r["accuracy"], margin=accuracy_margin)
+    decided += accuracy_verdicts(r["accuracy"], margin=accuracy_margin, k=p.plateau_window)
+    trajectory = None
+    if published is not None and len(experiment.chains) >= 2:
+        chain_epochs = sorted(set.intersection(*(set(G.shared_snapshots(runs, {"x": labels})["x"])
+                                                 for labels in experiment.chains)))
+        along = [e for e in chain_epochs if e in set(published.epochs) and e >= TRAJECTORY_FROM]
+        groups = {f"chain {k}": labels for k, labels in enumerate(experiment.chains)}
+        chain_matrices = G.group_matrices(runs, groups, {key: along for key in groups}, n_jobs=p.n_jobs,
+                                          cache_dir=p.cache_dir)
+        by_chain = {key: {e: chain_matrices[(key, e)] for e in along} for key in groups}
+        trajectory = trajectory_table(by_chain, {e: published.matrices[(PUBLISHED, e)] for e in along}, sparse, along)
+        decided += trajectory_verdicts(trajectory, sparse, distance_margin)
+    arms = None
+    if experiment.arms:
+        arm_budget = min(int(c.epochs) for label, c in experiment.configs.items()
+                         if experiment.setting_of(label) in ("c", *experiment.arms))
+        arms = arm_accuracy(frame, experiment, arm_budget, **plateau)
+        decided += arm_verdicts(arms, accuracy_margin, budget=arm_budget, k=p.plateau_window)
+    r.update(trajectory=trajectory, arms=arms)
     descriptions = _descriptions(r, p)
     ablation = None
     if p.sampler_ablation:
@@ -796,6 +1063,11 @@ def claims(result: Result) -> Findings:
         for d in r.panel["descriptions"]:
             findings.claim(d["claim"], measured=d["measured"], holds=None, detail=d["detail"], spread=d["spread"])
         findings.add_data("topology_panel", {"runs": r.panel["statistics"], "settings": r.panel["summary"]})
+    if r.trajectory is not None:
+        findings.add_data("trajectory", r.trajectory)
+    if r.arms is not None:
+        findings.add_data("arms", {"runs": r.arms, "curves": r.frame[r.frame["setting"].isin(
+            ["c", *r.experiment.arms])][["label", "setting", "epoch", "test_acc", "train_acc"]]})
     findings.add_data("seconds", r.seconds)
     _headlines(r, findings)
     return findings
@@ -806,19 +1078,32 @@ def _headlines(r: Result, findings: Findings) -> None:
     data = "the full training split" if p.train_samples is None else f"{p.train_samples:,} samples"
     budget = f"{p.epochs}" + ("" if p.accuracy_budget == p.epochs else f"/{p.accuracy_budget}")
     setting = (f"{'-'.join(map(str, r.experiment.widths))} SET, ζ={p.zeta:g}, {DATASET_NAMES.get(p.dataset, p.dataset)}, "
-               f"{budget} epochs on {data}, a chain of {p.chain_runs} networks {100 * p.chain_fraction:g}% apart")
+               f"{budget} epochs on {data}, {'a chain' if p.chains == 1 else f'{p.chains} chains'} of {p.chain_runs} "
+               f"networks {100 * p.chain_fraction:g}% apart")
     far = [d.claim for d in r.decided if d.claim.startswith("The chain's SET runs end")]  # against the published
     ratio = f"NNSTD between runs / random baseline ({setting_name('b')}, layer mean, epoch {r.last_common})"
     findings.headline("SET runs from nearly the same start end far apart in topology (C3, Fig. 4)", far or [ratio],
                       setting + (f", against the published networks (200 epochs, full data) at epoch {r.last_common}"
                                  if far else ""))
-    alike = [d.claim for d in r.decided if d.kind == "accuracy"]
+    alike = [d.claim for d in r.decided if d.claim.startswith("SET reaches the same accuracy")]
     if alike:
         findings.headline("…yet SET runs perform alike (C3)", alike, setting)
+    whole = [d.claim for d in r.decided if d.claim.startswith("Over the whole trajectory")]
+    if whole:
+        findings.headline("Over the whole trajectory, SET chains stay as far apart as the published chain (C3, Fig. 4)",
+                          whole, setting + f", each against the published chain's windows of {p.chain_runs} networks")
+    arms = [d.claim for d in r.decided if d.short.startswith(("SET - ", "static - "))]
+    if arms:
+        budget_arms = int(r.arms["epochs"].max())
+        findings.headline("SET's very different networks outperform the dense network of the same shape (C3), and "
+                          "static sparse networks match it (C2)", arms,
+                          f"{'-'.join(map(str, r.experiment.widths))}, {DATASET_NAMES.get(p.dataset, p.dataset)}, "
+                          f"{data}: SET (setting c), static and dense arms compared at epoch {budget_arms}")
     sampler = [d.claim for d in (r.ablation or {}).get("decided", [])]
     if sampler:
         findings.headline("The regrowth sampler (ours or the SET reference's) moves how far apart the runs end "
-                          "(ablation)", sampler, setting + ", retrained with rejection regrowth")
+                          "(ablation)", sampler, setting + f", the first chain retrained with {p.ablation_sampler} "
+                                                           "regrowth")
     if r.panel is not None:
         findings.headline("What SET training does to a topology beyond its edge count (this project's extension, "
                           "with null models)", [d.claim for d in r.panel["decided"]],
@@ -838,7 +1123,17 @@ def rule_context(params: Parameters) -> dict[str, Any]:
     common = sorted(set(chain) & set(PUBLISHED_EPOCHS))
     rule_epoch = common[-1] if p.use_published and common else None
     family = len(PANEL_TESTS) * (1 if rule_epoch is None else 2)
-    return {"p": p, "k_last": K_LAST, "threshold": CONVERGENCE_THRESHOLD, "rule_epoch": rule_epoch,
+    trajectory = [e for e in chain if e in set(PUBLISHED_EPOCHS) and e >= TRAJECTORY_FROM]
+    arm_budget = min([p.accuracy_budget] + ([p.dense_epochs or p.epochs] if p.dense_runs else []))
+    arms = [c for c in ARM_COMPARISONS if (c[0] != "static" and c[1] != "static" or p.static_runs)
+            and (c[1] != "dense" or p.dense_runs)] if (p.static_runs or p.dense_runs) else []
+    return {"p": p, "k_last": p.plateau_window, "threshold": p.plateau_threshold, "rule_epoch": rule_epoch,
+            "trajectory_rules": {"epochs": trajectory, "family": len(p.hidden), "alpha": TRAJECTORY_ALPHA,
+                                 "confidence": 1 - TRAJECTORY_ALPHA / len(p.hidden), "from": TRAJECTORY_FROM}
+            if p.use_published and p.chains >= 2 and trajectory else None,
+            "arm_rules": {"budget": arm_budget, "comparisons": [{"first": a, "second": b, "rule": rule, "claim": claim}
+                                                                for a, b, rule, claim in arms],
+                          "alpha": ARMS_ALPHA, "confidence": 1 - ARMS_ALPHA / max(len(arms), 1)} if arms else None,
             "rule_same_epoch": G.comparable_epoch(other, chain),
             "panel_rules": {"epoch": p.accuracy_budget, "family": family, "alpha": PANEL_ALPHA,
                             "confidence": 1 - PANEL_ALPHA / family, "margins": p.panel_margins()}}
@@ -895,14 +1190,14 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
     def claim(prefix: str):
         return next((c for c in findings.claims if c.claim.startswith(prefix)), None)
 
-    def decided(prefix: str) -> list[dict]:
+    def decided(prefix: str | tuple[str, ...]) -> list[dict]:
         rows = []
         for d in r.decided:
             if d.claim.startswith(prefix):
                 c = by_name[d.claim]
                 rows.append({"claim": c.claim, "label": c.claim.split("(")[-1].rstrip(")"), "measured": c.measured,
                              "ci": c.rule["ci"], "verdict": c.verdict, "note": c.rule["note"], "spread": c.spread,
-                             "short": d.short, "alone": V.equivalence(c.measured, c.rule["ci"], V.Margin(
+                             "short": d.short, "alone": V.decide(c.rule["rule"], c.measured, c.rule["ci"], V.Margin(
                                  c.rule["margin"], c.rule["justification"])).verdict})
         return rows
 
@@ -943,7 +1238,16 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
             "rejection": decided("With rejection regrowth"), "effect": decided("The regrowth sampler changes"),
             "sampler": sampler, "one": claim("NNSTD between the chain's runs after one epoch"),
             "sampler_accuracy": claim("Accuracy of the chain's runs by regrowth sampler"),
-            "range": claim("Range of accuracy"), "converged": claim("SET runs converged"),
+            "range": claim("Range of accuracy"), "converged": claim("SET runs plateaued"),
             "panel": _panel_context(r, findings),
             "chain_full": claim("Accuracy of the chain's runs at epoch"),
+            "trajectory": decided("Over the whole trajectory"),
+            "dense_weights": int(sum(a * b for a, b in zip(r.experiment.widths[:-1], r.experiment.widths[1:]))),
+            "hidden_density": [e / (a * b) for e, a, b in zip(r.experiment.layer_edges, r.experiment.widths[:-1],
+                                                                r.experiment.widths[1:])][:len(r.sparse)],
+            "chain_gaps": [c for c in findings.claims if c.claim.startswith("Mean absolute gap between our chains")],
+            "arms": decided(tuple(c[3] for c in ARM_COMPARISONS)),
+            "arm_rows": None if r.arms is None else r.arms.round(4).to_dict("records"),
+            "arm_levels": [c for c in findings.claims if c.claim.startswith("Accuracy of the ") and " arm at epoch "
+                           in c.claim],
             "published_accuracy": claim("Published runs' logged accuracy")}

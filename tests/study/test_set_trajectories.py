@@ -85,11 +85,129 @@ def test_experiment_independent_chain_seeds_and_refusals(tmp_path):
                              other_epochs=13)
 
 
+def test_experiment_chains_and_arms(tmp_path):
+    exp = E.experiment_configs(tiny_base(), chain_runs=3, same_start_runs=3, independent_runs=4, runs_root=tmp_path,
+                               chains=3, static_runs=3, dense_runs=3, dense_epochs=8)
+    assert exp.chains[0] == exp.settings["b"] == ("b0", "b1", "b2")
+    assert exp.chains[1:] == (("b1.0", "b1.1", "b1.2"), ("b2.0", "b2.1", "b2.2"))
+    # chain k: its own start drawn with seed + k, one training seed per chain
+    for k, labels in enumerate(exp.chains):
+        configs = [exp.configs[x] for x in labels]
+        assert {c.seed for c in configs} == {3 + k}
+        start = random_topology(exp.widths, layer_edges=(100, 60, 120), seed=3 + k)
+        assert all(np.array_equal(x, y) for x, y in zip(load_topology(configs[0].initial_topology)[0], start))
+    assert len({exp.configs[x].initial_topology for labels in exp.chains for x in labels}) == 9
+    # the arms take setting c's first starts and seeds: static keeps the topology, dense drops it
+    static = [exp.configs[x] for x in exp.arms["static"]]
+    dense = [exp.configs[x] for x in exp.arms["dense"]]
+    c = [exp.configs[x] for x in exp.settings["c"]]
+    assert [x.method for x in static] == ["static"] * 3 and [x.method for x in dense] == ["dense"] * 3
+    assert [x.effective_topology_seed for x in static] == [x.effective_topology_seed for x in c[:3]]
+    assert [x.seed for x in static] == [x.seed for x in dense] == [x.seed for x in c[:3]]
+    assert all(x.epochs == 12 for x in static) and all(x.epochs == 8 for x in dense)
+    assert all((x.lr, x.batch_size, x.momentum, x.weight_decay) == (c[0].lr, c[0].batch_size, c[0].momentum,
+                                                                    c[0].weight_decay) for x in static + dense)
+    assert exp.setting_of("b2.1") == "chain 2" and exp.setting_of("d0") == "dense"
+    table = exp.table()
+    assert len(table) == 3 * 3 + 3 + 4 + 3 + 3 and table["run_id"].is_unique
+    assert set(table["method"]) == {"set", "static", "dense"}
+    for bad, match in (({"chains": 0}, "chains"), ({"static_runs": 2}, "static_runs"), ({"dense_runs": 5}, "dense_runs"),
+                       ({"dense_runs": 3, "dense_epochs": 13}, "dense_epochs")):
+        with pytest.raises(ValueError, match=match):
+            E.experiment_configs(tiny_base(), chain_runs=3, same_start_runs=3, independent_runs=4,
+                                 runs_root=tmp_path, **bad)
+
+
+def test_window_mean_reads_a_long_chain_at_the_size_of_a_short_one():
+    m = np.zeros((4, 4))
+    for i in range(4):
+        for j in range(4):
+            m[i, j] = abs(i - j) / 10  # distance grows with the distance along the chain
+    # windows of 2: pairs (0,1), (1,2), (2,3), all 0.1; windows of 3: mean of (0.1, 0.2, 0.1) twice
+    assert E.window_mean(m, 2) == pytest.approx(0.1)
+    assert E.window_mean(m, 3) == pytest.approx(0.4 / 3)
+    assert E.window_mean(m, 4) == pytest.approx(np.mean([0.1, 0.2, 0.3, 0.1, 0.2, 0.1]))
+    for n in (1, 5):
+        with pytest.raises(ValueError, match="window"):
+            E.window_mean(m, n)
+
+
+class _Matrix:
+    """The part of a DistanceMatrix that layer_matrix reads: ``layers`` (n_layers, n, n)."""
+
+    def __init__(self, per_layer):
+        self.layers = np.stack(per_layer)
+
+
+def test_trajectory_table_and_verdicts_on_synthetic_chains():
+    epochs = [10, 20, 50]
+    published = {e: _Matrix([group(10, 0.30 + e / 1000, 0.01, seed=e), group(10, 0.40, 0.01, seed=e + 1),
+                             np.zeros((10, 10))]) for e in epochs}
+
+    def chains(shift: float, spread: float) -> dict:
+        return {f"chain {k}": {e: _Matrix([group(4, 0.30 + e / 1000 + shift + spread * (k - 1), 0.005, seed=k * e),
+                                          group(4, 0.40 + shift, 0.005, seed=k + e), np.zeros((4, 4))])
+                               for e in epochs} for k in range(3)}
+
+    table = E.trajectory_table(chains(0.0, 0.002), published, [0, 1], epochs)
+    assert len(table) == 3 * 3 * 3 and set(table["layer"]) == {"0", "1", "mean"}
+    row = table[(table["chain"] == "chain 0") & (table["epoch"] == 20) & (table["layer"] == "0")].iloc[0]
+    assert row["gap"] == pytest.approx(row["ours"] - row["published"])
+    assert row["published"] == pytest.approx(E.window_mean(published[20].layers[0], 4))
+    decided = E.trajectory_verdicts(table, [0, 1], MARGIN)
+    assert [d.verdict.verdict for d in decided] == [V.HOLDS, V.HOLDS]
+    assert "epochs 10-50" in decided[0].claim and "98.75% interval over 3 chains" not in decided[0].detail
+    assert "97.50% interval over 3 chains (Bonferroni: 0.05 over 2 layers)" in decided[0].detail
+    # every chain 0.2 further apart than the published chain over the whole trajectory: does not hold
+    far = E.trajectory_verdicts(E.trajectory_table(chains(0.2, 0.002), published, [0, 1], epochs), [0, 1], MARGIN)
+    assert [d.verdict.verdict for d in far] == [V.DOES_NOT_HOLD] * 2
+    assert far[0].verdict.estimate == pytest.approx(0.2, abs=0.01)
+    # chains that disagree with each other: an interval that reaches past the margin
+    wide = E.trajectory_verdicts(E.trajectory_table(chains(0.0, 0.04), published, [0, 1], epochs), [0, 1], MARGIN)
+    assert wide[0].verdict.verdict == V.INCONCLUSIVE
+
+
+def test_arm_verdicts_rules_and_plateau_cap():
+    def rows(setting, values, converged=True):
+        return [{"label": f"{setting[0]}{i}", "setting": setting, "last5": v, "converged": converged}
+                for i, v in enumerate(values)]
+
+    acc = pd.DataFrame(rows("SET", [0.900, 0.902, 0.901]) + rows("static", [0.880, 0.881, 0.879])
+                       + rows("dense", [0.870, 0.872, 0.871]))
+    decided = E.arm_verdicts(acc, MARGIN.__class__(0.005, "m"), budget=100, k=10)
+    got = {d.claim: d.verdict for d in decided}
+    assert len(decided) == 4 and all("(epoch 100)" in c for c in got)
+    assert got["SET networks match or beat the dense network of the same shape (epoch 100)"].verdict == V.HOLDS
+    assert got["SET networks beat the dense network of the same shape (epoch 100)"].verdict == V.HOLDS
+    assert got["Static sparse networks match or beat the dense network of the same shape (epoch 100)"].rule == \
+        "non-inferiority"
+    assert all("98.75%" in d.detail for d in decided)
+    # a dense arm still moving caps every comparison that involves it
+    acc.loc[acc["setting"] == "dense", "converged"] = False
+    capped = {d.claim: d.verdict for d in E.arm_verdicts(acc, MARGIN.__class__(0.005, "m"), budget=100, k=10)}
+    assert capped["SET networks beat the dense network of the same shape (epoch 100)"].verdict == V.INCONCLUSIVE
+    assert capped["SET networks beat static sparse networks with the same edge counts (epoch 100)"].verdict == V.HOLDS
+    # without a static arm only the dense comparisons are made, at the Bonferroni level of two
+    only = E.arm_verdicts(acc[acc["setting"] != "static"], MARGIN, budget=100, k=10)
+    assert len(only) == 2 and all("97.50%" in d.detail for d in only)
+
+
 def test_parameters_check_budgets_and_margins():
     snaps = (0, 10, 30)
-    p = E.Parameters.resolve(epochs=30, other_epochs=20, snapshot_epochs=snaps)
+    p = E.Parameters.resolve(epochs=30, other_epochs=20, snapshot_epochs=snaps, dense_epochs=20)
     assert p.accuracy_budget == 20
-    assert E.Parameters.resolve(epochs=30, other_epochs=None, snapshot_epochs=snaps).accuracy_budget == 30
+    assert E.Parameters.resolve(epochs=30, other_epochs=None, snapshot_epochs=snaps,
+                                dense_epochs=None).accuracy_budget == 30
+    with pytest.raises(ValueError, match="dense_epochs"):
+        E.Parameters.resolve(epochs=30, other_epochs=None, snapshot_epochs=snaps)  # the default 100 > 30
+    for bad in ({"static_runs": 2}, {"dense_runs": 1}, {"dense_runs": 9}, {"chains": 0}, {"plateau_window": 0},
+                {"plateau_threshold": 0.0}, {"regrow_sampler": "uniform"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            E.Parameters.resolve(**bad)
+    with pytest.raises(ValueError, match="plateau_window"):
+        E.Parameters.resolve(epochs=30, other_epochs=10, snapshot_epochs=snaps, dense_epochs=None, plateau_window=6)
+    assert E.Parameters.resolve().ablation_sampler == "choice"
+    assert E.Parameters.resolve(regrow_sampler="choice").ablation_sampler == "rejection"
     with pytest.raises(ValueError, match="other_epochs"):
         E.Parameters.resolve(epochs=20, other_epochs=30, snapshot_epochs=(0, 20))
     with pytest.raises(ValueError, match="chain_runs"):
@@ -108,13 +226,21 @@ def test_parameters_check_budgets_and_margins():
     distance, accuracy = E.Parameters.resolve(distance_margin_why="why d", accuracy_margin_why="why a").margins()
     assert (distance.value, distance.justification, accuracy.value) == (0.05, "why d", 0.005)
     text = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(distance_margin=0.07)))
-    assert "±0.07" in text and "Equivalence" in text and "inconclusive" in text and "epoch 50" in text
+    assert "±0.07" in text and "Equivalence" in text and "inconclusive" in text and "epoch 190" in text
     assert "regrowth sampler" in text  # the default profile runs the sampler ablation
-    assert "Bonferroni over the 6 claims" in text and "99.17%" in text and "(d) At epoch 50" in text
+    assert "Bonferroni over the 6 claims" in text and "99.17%" in text and "(d) At epoch 190" in text
+    # the whole trajectory (3 chains, published epochs from 10) and the arms (4 comparisons at the dense budget)
+    assert "10, 20, 30, 40, 50, 100, 150, 190" in text and "98.33% (Bonferroni: 0.05 over 3 layers)" in text
+    assert "at epoch 100" in text and "98.75% (Bonferroni: 0.05 over 4 comparisons)" in text
+    assert "SET minus dense, **superiority**" in text and "static minus dense, **non-inferiority**" in text
     text = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(sampler_ablation=False,
                                                                                  use_published=False)))
     assert "regrowth sampler" not in text and "no common epoch" in text
     assert "Bonferroni over the 3 claims" in text and "(d)" not in text
+    assert "whole trajectory" not in text  # no published networks to compare the chains with
+    text = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(dense_runs=0, static_runs=0,
+                                                                                 chains=1)))
+    assert "whole trajectory" not in text and "dense networks of one shape" not in text
 
 
 # ---------------------------------------------------------------------------
@@ -380,8 +506,9 @@ def tiny_study(tmp_path_factory):
                                   other_epochs=10, lr=0.05, batch_size=64, train_samples=None, seed=3,
                                   snapshot_epochs=(0, 1, 5, 10), chain_runs=4, same_start_runs=3, independent_runs=3,
                                   baseline_pairs=2, use_published=False, n_boot=100, sampler_ablation=True,
-                                  runs_root=str(root / "runs"), figures_dir=str(root / "figures"), n_jobs=1,
-                                  verbosity="warning")
+                                  regrow_sampler="choice", chains=2, static_runs=3, dense_runs=3, dense_epochs=8,
+                                  plateau_window=2, runs_root=str(root / "runs"), figures_dir=str(root / "figures"),
+                                  n_jobs=1, verbosity="warning")
     result = E.run(params)
     findings = E.claims(result)
     return result, findings, E.context(result, findings)
@@ -394,6 +521,7 @@ def test_sampler_ablation_retrains_the_chain_with_rejection_regrowth(tiny_study)
     assert all(run.config.regrow_sampler == "rejection" for run in out["runs"].values())
     assert all(run.config.initial_topology == runs[f"b{i}"].config.initial_topology
                for i, run in enumerate(out["runs"].values()))
+    assert out["series"] == E.REJECTION == E.ablation_series("rejection")
     assert set(out["matrices"]) == {(E.REJECTION, e) for e in result.epochs}
     # same starts, same seed: the two samplers agree before the first rewiring
     assert np.allclose(out["matrices"][(E.REJECTION, 0)].layers, result.matrices[("b", 0)].layers)
@@ -407,15 +535,18 @@ def test_sampler_ablation_retrains_the_chain_with_rejection_regrowth(tiny_study)
 def test_claims_name_the_headlines_of_the_paper_claim(tiny_study):
     result, findings, _ = tiny_study
     heads = {h["paper_claim"]: h for h in findings.headlines}
-    assert len(heads) == 4
-    far, alike, sampler, panel = findings.headlines
+    assert len(heads) == 5
+    far, alike, arms, sampler, panel = findings.headlines
+    assert arms["claims"] == [d.claim for d in result.decided if d.short.startswith(("SET - ", "static - "))]
+    assert len(arms["claims"]) == 4 and "compared at epoch 8" in arms["setting"]
     assert panel["claims"] == [d.claim for d in result.panel["decided"]] and len(panel["claims"]) == 3
     assert "setting c (3 runs) at epoch 10, each against 8 draws of each null model" in panel["setting"]
     # without the published networks, "far apart" is the chain's distance on the random baseline's scale
     assert far["claims"] == ["NNSTD between runs / random baseline (b: 1% chain (Fig. 4), layer mean, epoch 10)"]
-    assert alike["claims"] == [d.claim for d in result.decided if d.kind == "accuracy"] and len(alike["claims"]) == 2
+    alike_claims = [d.claim for d in result.decided if d.kind == "accuracy" and d.claim.startswith("SET reaches")]
+    assert alike["claims"] == alike_claims and len(alike["claims"]) == 2
     assert sampler["claims"] == [result.ablation["decided"][0].claim]
-    assert far["setting"].startswith("64-12-12-10 SET, ζ=0.3, digits, 10 epochs on the full training split")
+    assert far["setting"].startswith("64-12-12-10 SET, ζ=0.3, digits, 10 epochs on the full training split, 2 chains")
     recorded = {c.claim for c in findings.claims}
     assert all(name in recorded for h in findings.headlines for name in h["claims"])
 
@@ -441,13 +572,21 @@ def test_templates_render_with_the_context_of_a_tiny_run(tiny_study):
              "ratio": {"chain": ratio, "published": ratio, "published_end": ratio},
              "published_accuracy": findings.claims[0]}
     discussion = render("03_evolution", "discussion", **extra)
-    assert "Reproduction of Fig. 4" in discussion and "Against the published runs, per layer" in discussion
+    assert "Reproduction of Fig. 4" in discussion and "chain against the published runs, per layer" in discussion
     assert "Published edge counts per layer: [100, 60, 120]" in render("03_evolution", "distances", **extra)
     panel = {**ctx["panel"], "reproduce": ctx["panel"]["tests"], "common": 10,
              "checks": [{"key": "gini", "label": "in-degree Gini", "epoch": e, "verdict": "holds"} for e in (10, 190)]}
     discussion = render("03_evolution", "discussion", **{**extra, "panel": panel})
     assert "The chain against the published runs at epoch 10" in discussion
     assert "in-degree Gini at epoch 10, holds; in-degree Gini at epoch 190, holds" in discussion and "the skew is there in the published" in discussion
+    # the whole-trajectory branch (two chains against the published chain), filled with rows of the tiny run
+    assert ctx["trajectory"] == [] and "needs the published networks" in render("03_evolution", "trajectory", **ctx)
+    whole = {**extra, "trajectory": rows, "chain_gaps": findings.claims[:1],
+             "trajectory_rules": {"epochs": [10, 20], "confidence": 0.975, "family": 2, "alpha": 0.05, "from": 10}}
+    assert "| mean absolute gap |" in render("03_evolution", "trajectory", **whole)
+    assert "over the whole trajectory.** 2 chains" in render("03_evolution", "discussion", **whole)
+    assert "| SET networks beat the dense network" in text["arms"] and "| d2 | dense |" in text["arms"]
+    assert "Outperform the dense model" in text["discussion"]
     # no ablation, ours clearly further apart than the published: the explanation is named as untested
     extra.update(effect=[], sampler=None, reproduction=[{**rows[0], "ci": [0.1, 0.2]}])
     assert "not tested in this profile" in render("03_evolution", "discussion", **extra)
@@ -460,7 +599,8 @@ def test_figures_draw_each_interval_once(tiny_study):
     result, _, _ = tiny_study
     figs = E.figures(result)
     assert list(figs) == ["between_runs", "heatmaps", "verdicts", "accuracy", "distance_to_start", "topology_panel",
-                          "panel_verdicts", "regrowth_sampler"]
+                          "panel_verdicts", "arms", "regrowth_sampler"]
+    assert len(figs["arms"].axes) == 3
     assert len(figs["topology_panel"].axes) == 6 and len(figs["panel_verdicts"].axes) == 3
     # equivalence and non-inferiority of one difference decide on one interval: one point, both verdicts named
     ours, theirs = published_like(0.2)

@@ -1,7 +1,8 @@
 """Figures of notebook ``03_evolution`` (:mod:`sparsetopo.study.set_trajectories`), drawn from its ``Result``.
 
 :func:`figures` returns every figure by name: ``between_runs``, ``heatmaps``, ``verdicts``, ``accuracy``,
-``distance_to_start``, ``topology_panel``, ``panel_verdicts`` and, with the sampler ablation, ``regrowth_sampler``. Figure code only reads numbers
+``distance_to_start``, ``topology_panel``, ``panel_verdicts``, with several chains ``trajectory``, with the static or
+dense arm ``arms`` and, with the sampler ablation, ``regrowth_sampler``. Figure code only reads numbers
 the study computed; the series names and the last-k window come with the result.
 """
 
@@ -26,7 +27,12 @@ _STYLE = {
     "a": dict(color="tab:orange", marker="^", linestyle="--"),
     "c": dict(color="tab:green", marker="D", linestyle=":"),
     "b, rejection regrowth": dict(color="tab:purple", marker="v", linestyle="-."),
+    "b, choice regrowth": dict(color="tab:purple", marker="v", linestyle="-."),
 }
+#: Colours of the chains (whole-trajectory figure) and of the arms (SET is setting c).
+_CHAIN_COLOURS = ("tab:blue", "tab:cyan", "tab:olive", "tab:brown", "tab:pink")
+_ARM_STYLE = {"SET": dict(color="tab:green", linestyle="-"), "static": dict(color="tab:orange", linestyle="--"),
+              "dense": dict(color="tab:red", linestyle=":")}
 _VERDICT_COLOURS = {V.HOLDS: "tab:green", V.DOES_NOT_HOLD: "tab:red", V.INCONCLUSIVE: "tab:grey"}
 #: Colour of an interval that two rules decided differently (drawn once, both verdicts in its label).
 _MIXED = "black"
@@ -147,7 +153,7 @@ def _verdicts(r):
         ax.set_yticklabels(labels, fontsize=8)
         ax.set_ylim(len(labels) - 0.4, -0.6)
         ax.xaxis.set_major_locator(MaxNLocator(6))
-        unit = "NNSTD" if kind == "distance" else f"test accuracy (last-{r.K_LAST} mean)"
+        unit = "NNSTD" if kind == "distance" else f"test accuracy (last-{p.plateau_window} mean)"
         ax.set_xlabel(f"difference in {unit}; shaded: ±margin {m:g}", fontsize=9)
         data = "the whole training split" if p.train_samples is None else f"{p.train_samples:,} training samples"
         ax.set_title(f"{kind} claims" + (f" (ours: {_budget(p)})" if kind == "distance" else
@@ -180,7 +186,7 @@ def _accuracy(r):
     axes[0].set_ylabel("test accuracy")
     acc = r.accuracy.assign(name=r.accuracy["setting"].map(r.series_name))
     grouped_points(acc, x="name", y="last5", order=[r.series_name(k) for k in order], ax=axes[3], xlabel="",
-                   ylabel=f"last-{r.K_LAST}-epoch mean test accuracy",
+                   ylabel=f"last-{p.plateau_window}-epoch mean test accuracy",
                    title=f"every run at epoch {p.accuracy_budget} (mean, 95% CI)")
     axes[3].tick_params(axis="x", rotation=20)
     for lab in axes[3].get_xticklabels():
@@ -293,6 +299,61 @@ def _panel_verdicts(r):
     return fig
 
 
+def _trajectory(r):
+    """Mean pairwise NNSTD of every chain against epoch, per sparse layer, over the published chain's windows."""
+    t = r.trajectory
+    layers = [str(k) for k in r.sparse] + ["mean"]
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.3 * len(layers), 3.9), sharey=False)
+    for ax, layer in zip(np.atleast_1d(axes), layers):
+        part = t[t["layer"] == layer]
+        for i, (name, chain) in enumerate(part.groupby("chain", sort=True)):
+            chain = chain.sort_values("epoch")
+            ax.plot(chain["epoch"], chain["ours"], marker="o", markersize=4, linewidth=1.2,
+                    color=_CHAIN_COLOURS[i % len(_CHAIN_COLOURS)], label=f"ours, {name}")
+        pub = part.groupby("epoch")["published"].first()
+        ax.plot(pub.index, pub.to_numpy(), color="black", marker="s", markersize=5, linewidth=1.8,
+                label=f"published chain, windows of {r.params.chain_runs}")
+        ax.set_title(_titles(r)[layer], fontsize=10)
+        ax.set_xlabel("epoch")
+    np.atleast_1d(axes)[0].set_ylabel("mean NNSTD between a chain's runs")
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle(f"Whole trajectories: each of our chains against the published chain ({_budget(r.params)})",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _arms(r):
+    """Test accuracy of SET (setting c), static and dense runs against epoch, and each run's value at the budget."""
+    acc, p = r.arms, r.params
+    budget = int(acc["epochs"].max())
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.2), gridspec_kw={"width_ratios": [1.2, 1.2, 0.8]})
+    curves = r.frame[r.frame["label"].isin(acc["label"])]
+    for name in acc["setting"].unique():
+        labels = set(acc.loc[acc["setting"] == name, "label"])
+        part = curves[curves["label"].isin(labels)]
+        st = _ARM_STYLE.get(name, dict(color="tab:grey", linestyle="-"))
+        for ax, column in ((axes[0], "test_acc"), (axes[1], "train_acc")):
+            for i, (_, run) in enumerate(part.groupby("label")):
+                ax.plot(run["epoch"], run[column], linewidth=0.9, alpha=0.8, label=name if i == 0 else None, **st)
+    for ax, what in ((axes[0], "test accuracy"), (axes[1], "training accuracy (running mean over the epoch)")):
+        ax.axvline(budget, color="crimson", linewidth=0.8, alpha=0.6)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(what)
+        ax.legend(fontsize=8, loc="lower right")
+    low = float(curves["test_acc"].quantile(0.05))
+    axes[0].set_ylim(max(0.0, low - 0.02), min(1.0, float(curves["test_acc"].max()) + 0.01))
+    axes[1].set_ylim(max(0.0, float(curves["train_acc"].quantile(0.05)) - 0.02), 1.005)
+    grouped_points(acc, x="setting", y="last5", order=list(acc["setting"].unique()), ax=axes[2], xlabel="",
+                   ylabel=f"last-{p.plateau_window}-epoch mean test accuracy",
+                   title=f"every run at epoch {budget} (mean, 95% CI)")
+    fig.suptitle(f"SET (setting c), static and dense networks of one shape on {_budget(p)} (red line: epoch {budget}, "
+                 "where the arms are compared; the dense arm stops there)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def figures(result) -> dict[str, Any]:
     """Every figure of notebook ``03_evolution`` by name (closed in pyplot: show them with
     :func:`sparsetopo.study.notebook.show`, save them with ``Findings.save_figures``)."""
@@ -306,13 +367,17 @@ def figures(result) -> dict[str, Any]:
         "distance_to_start": _distance_to_start(r)}
     if r.panel is not None:
         out.update(topology_panel=_topology_panel(r), panel_verdicts=_panel_verdicts(r))
+    if r.trajectory is not None:
+        out["trajectory"] = _trajectory(r)
+    if r.arms is not None:
+        out["arms"] = _arms(r)
     if r.ablation is not None:
         frame = pd.concat([r.intervals[r.intervals["series"].isin([r.PUBLISHED, "b"])], r.ablation["intervals"]])
-        shown = [s for s in (r.PUBLISHED, "b", r.REJECTION) if s in set(frame["series"])]
+        shown = [s for s in (r.PUBLISHED, "b", r.ablation["series"]) if s in set(frame["series"])]
         out["regrowth_sampler"] = _between_runs(
-            r, frame, shown, f"The 1% chain with choice regrowth (this study's default) and with rejection regrowth, "
-            f"same starts, seed and budget ({_budget(p)}); 95% jackknife intervals over networks", height=4.2, ncol=4,
-            legend_y=-0.1, published_extras=False)
+            r, frame, shown, f"The first chain with {p.regrow_sampler} regrowth (the runs' sampler) and with "
+            f"{p.ablation_sampler} regrowth, same starts, seed and budget ({_budget(p)}); 95% jackknife intervals "
+            "over networks", height=4.2, ncol=4, legend_y=-0.1, published_extras=False)
     for f in out.values():
         plt.close(f)
     return out
