@@ -135,7 +135,7 @@ def test_parameters_cell_lines_need_type_literal_and_meaning(tmp_path):
         (nnstd_behaviour, "use_published", 1, TypeError, "use_published must be true or false, got 1"),
         (nnstd_behaviour, "agreement_tolerance", "1e-6", TypeError, "agreement_tolerance must be a number, got '1e-6'"),
         (set_trajectories, "snapshot_epochs", [0, 5, 3], ValueError, "snapshot_epochs must be strictly increasing, got [0, 5, 3]"),
-        (set_trajectories, "snapshot_epochs", [0, 5, 99], ValueError, "snapshot_epochs[2] must be <= 50, got 99"),
+        (set_trajectories, "snapshot_epochs", [0, 5, 999], ValueError, "snapshot_epochs[2] must be <= 200, got 999"),
         (set_trajectories, "chain_runs", 2, ValueError, "chain_runs must be >= 3, got 2"),
         (lottery_tickets, "target_density", 1.5, ValueError, "target_density must be <= 1, got 1.5"),
         (lottery_tickets, "set_epochs", [0], ValueError, "set_epochs[0] must be >= 1, got 0"),
