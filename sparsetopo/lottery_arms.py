@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -113,6 +113,7 @@ def control_run_configs(
     zeta: float,
     set_epochs: Sequence[int],
     ticket: Ticket | None = None,
+    set_options: Mapping[str, Any] | None = None,
 ) -> dict[Any, RunConfig]:
     """RunConfigs of the controls of one search, at the ticket's per-layer edge counts.
 
@@ -127,7 +128,9 @@ def control_run_configs(
         ``weight_init="dense"`` (the ticket's initial distribution), seed
         ``seed`` and the search's optimizer, schedule and training subset;
         the static controls train ``round_epochs`` epochs; SET never rewires
-        the output layer.
+        the output layer. ``set_options`` are RunConfig fields laid over the
+        SET runs only (e.g. a recipe's optimiser, dropout and initialisation);
+        the edge counts, seed, data and epochs stay the arm's.
     """
     if config.global_pruning:
         raise ValueError("global pruning fixes only the total edge count in advance; the controls need per-layer "
@@ -136,9 +139,13 @@ def control_run_configs(
     # the dense initialisation, masked: the distribution the ticket's rewound weights come from
     base = config.base.replace(seed=int(seed), topology_seed=None, weight_init="dense", epochs=config.round_epochs)
     out: dict[Any, RunConfig] = {"random_static": base.replace(method="static", layer_edges=edges)}
+    fixed = {"method", "layer_edges", "zeta", "rewire_output", "epochs", "seed", "dataset", "hidden", "train_samples"}
+    clash = sorted(set(set_options or {}) & fixed)
+    if clash:
+        raise ValueError(f"set_options may not change {clash}: the arm fixes them (edge counts, seed, data, budget)")
     for b in set_epochs:
-        out[("set", int(b))] = base.replace(method="set", layer_edges=edges, zeta=zeta, rewire_output=False,
-                                            epochs=int(b))
+        out[("set", int(b))] = base.replace(**dict(set_options or {}), method="set", layer_edges=edges, zeta=zeta,
+                                            rewire_output=False, epochs=int(b))
     if ticket is not None:
         if tuple(ticket.layer_edges) != edges:
             raise ValueError(f"the ticket has edges {ticket.layer_edges} but the schedule planned {edges}")
@@ -171,6 +178,7 @@ def run_all(
     zeta: float = 0.3,
     set_epochs: Sequence[int] = (),
     seed_offset: int = CONTROL_SEED_OFFSET,
+    set_options: Mapping[str, Any] | None = None,
 ) -> tuple[list[Ticket], list[dict[Any, store.Run]]]:
     """Run (or read back) every search and its controls; return the tickets and their controls.
 
@@ -178,14 +186,14 @@ def run_all(
     first, so that ``n_jobs`` workers stay busy; the re-initialised tickets
     follow once their masks exist. Finished work is only read back. The
     controls of each search are keyed as in :func:`control_run_configs`,
-    ``"reinit"`` included.
+    ``"reinit"`` included; ``set_options`` reach the SET runs only.
     """
     from .store.runs import runs_root
 
     root = str(runs_root(root))
     configs = list(configs)
-    controls = [control_run_configs(c, widths, seed=c.base.seed + seed_offset, zeta=zeta, set_epochs=set_epochs)
-                for c in configs]
+    controls = [control_run_configs(c, widths, seed=c.base.seed + seed_offset, zeta=zeta, set_epochs=set_epochs,
+                                    set_options=set_options) for c in configs]
     items = [("imp", c, root) for c in configs if not _complete(c, root)]
     items += [("run", rc, root) for ctrl in controls for rc in ctrl.values()
               if not store.is_complete(store.run_directory(rc, root))]

@@ -128,3 +128,17 @@ def test_reach_costs_take_the_cheapest_run_and_censor_seeds_that_never_reach():
     assert r0["log10_ratio"] == pytest.approx(1.0)
     assert not r1["reached"] and r1["macs"] == 10.0 and r1["log10_ratio"] == pytest.approx(math.log10(5))
     assert math.isnan(r1["epoch"])
+
+
+def test_set_options_reach_only_the_set_runs_and_may_not_change_what_the_arm_fixes():
+    (config,) = arms.lottery_configs("digits", (16, 16), [0], target_density=0.25, prune_fraction=0.5, epochs=2)
+    options = {"dropout": 0.2, "weight_init": "he_uniform", "batch_size": 40, "weight_decay_mode": "decoupled"}
+    out = arms.control_run_configs(config, WIDTHS, seed=1000, zeta=0.3, set_epochs=[7], set_options=options)
+    set_run, static = out[("set", 7)], out["random_static"]
+    assert (set_run.dropout, set_run.weight_init, set_run.batch_size, set_run.weight_decay_mode) == (
+        0.2, "he_uniform", 40, "decoupled")
+    assert set_run.layer_edges == static.layer_edges and set_run.epochs == 7 and set_run.seed == 1000
+    assert (static.dropout, static.weight_init, static.batch_size) == (0.0, "dense", config.base.batch_size)
+    with pytest.raises(ValueError, match=r"set_options may not change \['epochs', 'layer_edges'\]"):
+        arms.control_run_configs(config, WIDTHS, seed=1000, zeta=0.3, set_epochs=[7],
+                                 set_options={"epochs": 3, "layer_edges": (1, 1, 1)})

@@ -10,11 +10,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ...stats import mean_ci
-from ..lottery_tickets import Result, arm_order
+from ..lottery_tickets import SET_RUN, Result, arm_order
+from ..verdicts import network_bootstrap_ci
 from . import BOOTSTRAP_SEED, block_heatmap, distance_vs_baseline, embedding_scatter, imp_trajectory, method_palette, style
 
-__all__ = ["figures", "imp_rounds", "learning_curves", "accuracy_vs_cost", "set_cost", "nnstd_matrix",
-           "nnstd_embedding"]
+__all__ = ["figures", "set_ceiling", "imp_rounds", "learning_curves", "accuracy_vs_cost", "set_cost",
+           "relative_distance", "nnstd_matrix", "nnstd_embedding"]
 
 _MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*", "<", ">"]
 
@@ -24,11 +25,38 @@ def figures(result: Result) -> dict[str, Figure]:
     :func:`sparsetopo.study.notebook.show`)."""
     style()
     out = {name: draw(result) for name, draw in (
-        ("imp_rounds", imp_rounds), ("learning_curves", learning_curves), ("accuracy_vs_cost", accuracy_vs_cost),
-        ("set_cost", set_cost), ("nnstd_matrix", nnstd_matrix), ("nnstd_embedding", nnstd_embedding))}
+        ("set_ceiling", set_ceiling), ("imp_rounds", imp_rounds), ("learning_curves", learning_curves),
+        ("accuracy_vs_cost", accuracy_vs_cost), ("set_cost", set_cost), ("relative_distance", relative_distance),
+        ("nnstd_matrix", nnstd_matrix), ("nnstd_embedding", nnstd_embedding))}
     for fig in out.values():
         plt.close(fig)
     return out
+
+
+def set_ceiling(r: Result) -> Figure:
+    """SET's test accuracy per epoch (its whole run) against the dense network's accuracy, budgets marked."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    palette = method_palette(arm_order(r.runs))
+    colour = palette[r.imp_equal_arm]
+    sns.lineplot(data=r.curves[r.curves["arm"] == SET_RUN], x="epoch", y="test_acc", errorbar=("ci", 95),
+                 color=colour, label="SET at the ticket's size", ax=ax, seed=BOOTSTRAP_SEED)
+    dense = r.runs[r.runs["arm"] == "dense"]["acc"].to_numpy()
+    m, lo, hi = mean_ci(dense)
+    ax.axhline(m, color="black", linestyle="--", linewidth=1, label=f"dense, {r.params.epochs} epochs ({m:.4f})")
+    ax.axhspan(lo, hi, color="black", alpha=0.08, linewidth=0)
+    for b, arm in r.budgets.items():
+        ax.axvline(b, color="grey", linestyle=":", linewidth=1)
+        ax.text(b, 1.0, f" {arm.removeprefix('SET, ')}", transform=ax.get_xaxis_transform(), rotation=90,
+                va="top", ha="right", fontsize=7, color="grey")
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch of the SET run (log scale)")
+    ax.set_ylabel("test accuracy (mean over seeds, 95% CI)")
+    part = r.curves[(r.curves["arm"] == SET_RUN) & (r.curves["epoch"] >= 2)]["test_acc"]
+    ax.set_ylim(float(min(part.quantile(0.02), lo)) - 0.01, float(max(part.max(), hi)) + 0.01)
+    ax.set_title(f"{r.params.dataset}: SET's ceiling against the dense network")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
 
 
 def imp_rounds(r: Result) -> Figure:
@@ -50,17 +78,19 @@ def learning_curves(r: Result) -> Figure:
     fig, axes = plt.subplots(1, len(arms), figsize=(4 * len(arms), 4), sharey=True)
     palette = method_palette(arm_order(r.runs))
     dense = r.curves[r.curves["arm"] == "dense"]
+    curves = r.curves[r.curves["epoch"] <= r.params.epochs]
     for ax, arm in zip(axes, arms):
         sns.lineplot(data=dense, x="epoch", y="test_acc", errorbar=("ci", 95), color="black", linestyle="--",
                      label="dense", ax=ax, seed=BOOTSTRAP_SEED)
-        sns.lineplot(data=r.curves[r.curves["arm"] == arm], x="epoch", y="test_acc", errorbar=("ci", 95),
+        source = SET_RUN if arm == r.equal_epochs_arm else arm
+        sns.lineplot(data=curves[curves["arm"] == source], x="epoch", y="test_acc", errorbar=("ci", 95),
                      color=palette[arm], label=arm, ax=ax, seed=BOOTSTRAP_SEED)
         ax.set_title(arm, fontsize=10)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("test accuracy (mean over seeds, 95% CI)")
-    lo = float(r.curves[r.curves["epoch"] >= 2]["test_acc"].quantile(0.02))
-    axes[0].set_ylim(lo - 0.01, float(r.curves["test_acc"].max()) + 0.01)
+    lo = float(curves[curves["epoch"] >= 2]["test_acc"].quantile(0.02))
+    axes[0].set_ylim(lo - 0.01, float(curves["test_acc"].max()) + 0.01)
     fig.tight_layout()
     return fig
 
@@ -97,32 +127,60 @@ def accuracy_vs_cost(r: Result) -> Figure:
 
 
 def set_cost(r: Result) -> Figure:
-    """SET's learning curves against the MACs spent, with the target accuracies and the cost of one search."""
+    """SET's learning curve against the MACs spent, with the targets, where seeds reach them and the cost of one
+    search."""
     fig, ax = plt.subplots(figsize=(8.5, 5))
-    sets = [a for a in arm_order(r.runs) if a.startswith("SET")]
     palette = method_palette(arm_order(r.runs))
-    # a shorter budget follows a longer one until its learning rate decays: longer budgets are drawn first and
-    # wider, so the shorter ones stay visible on top of them
-    for i, arm in enumerate(reversed(sets)):
-        sns.lineplot(data=r.curves[r.curves["arm"] == arm], x="macs", y="test_acc", errorbar=None,
-                     color=palette[arm], label=arm, ax=ax, linewidth=1.2 + 1.6 * (len(sets) - 1 - i), zorder=2 + i)
+    curve = r.curves[r.curves["arm"] == SET_RUN]
+    sns.lineplot(data=curve, x="macs", y="test_acc", errorbar=None, color=palette[r.imp_equal_arm],
+                 label="SET run (mean over seeds)", ax=ax)
     for target, linestyle in (("dense", "--"), ("ticket", "-.")):
         acc = float(r.reach.loc[r.reach["target"] == target, "target_acc"].iloc[0])
-        ax.axhline(acc, color="black", linestyle=linestyle, linewidth=1, label=f"{target} accuracy ({acc:.4f})")
+        ax.axhline(acc, color="black", linestyle=linestyle, linewidth=1,
+                   label=f"target: {target} accuracy minus the margin ({acc:.4f})")
     ax.axvline(r.imp_macs, color="grey", linestyle=":", label="MACs of one IMP search")
     got = r.reach[r.reach["reached"]]
     for target, marker in (("dense", "o"), ("ticket", "s")):
         part = got[got["target"] == target]
         if len(part):
             ax.scatter(part["macs"], part["target_acc"], marker=marker, facecolor="none", edgecolor="black", s=50,
-                       zorder=4, label=f"seed first reaches the {target}'s accuracy")
+                       zorder=4, label=f"a seed first reaches the {target} target")
     ax.set_xscale("log")
     ax.set_xlabel("training MACs of the SET run so far (log scale)")
     ax.set_ylabel("test accuracy (mean over seeds)")
-    lo = float(r.curves[r.curves["arm"].isin(sets) & (r.curves["epoch"] >= 3)]["test_acc"].min())
+    lo = float(curve[curve["epoch"] >= 3]["test_acc"].min())
     ax.set_ylim(lo - 0.005, float(r.curves["test_acc"].max()) + 0.01)
-    ax.set_title("SET learning curves against cost, with the targets and the cost of IMP")
+    ax.set_title("SET's learning curve against cost, with the targets and the cost of IMP")
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def relative_distance(r: Result) -> Figure:
+    """Mean NNSTD over the degree-preserving null of tickets, SET networks and the published networks."""
+    d, p = r.distances, r.params
+    rows = []
+    for name, matrix in (("tickets", d.relative("IMP ticket")), ("SET networks", d.relative("SET"))):
+        ci = network_bootstrap_ci(matrix, n_boot=p.n_boot, seed=BOOTSTRAP_SEED)
+        rows.append((name, ci.estimate, ci.low, ci.high))
+    if r.published is not None:
+        ci = r.published.interval
+        rows.append((f"published (epoch {r.published.epoch})", ci.estimate, ci.low, ci.high))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    palette = method_palette(arm_order(r.runs))
+    colours = [palette["IMP ticket"], palette[r.imp_equal_arm], "grey"]
+    for i, (_, m, lo, hi) in enumerate(rows):
+        ax.bar(i, m, color=colours[i], alpha=0.8)
+        if not (math.isnan(lo) or math.isnan(hi)):
+            ax.errorbar([i], [m], yerr=[[m - lo], [hi - m]], color="black", capsize=5)
+    if r.published is not None:
+        ax.axhline(r.published.interval.estimate - p.topology_margin, color="black", linestyle="--", linewidth=1,
+                   label=f"published minus the margin ({p.topology_margin:g})")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    ax.set_xticks(range(len(rows)), [row[0] for row in rows])
+    ax.set_ylabel("mean NNSTD / degree-preserving null")
+    ax.set_title("How far apart, relative to random graphs with the same degrees")
     fig.tight_layout()
     return fig
 
@@ -146,11 +204,10 @@ def nnstd_embedding(r: Result) -> Figure:
     d = r.distances
     fig, ax = plt.subplots(figsize=(7, 6))
     arms = method_palette(arm_order(r.runs))
-    longest_set = [a for a in arms if a.startswith("SET")][-1:]
     colours = {"IMP ticket": arms.get("IMP ticket"), "random static": arms.get("random static"),
-               **({"SET": arms[longest_set[0]]} if longest_set else {})}
+               "SET": arms[r.imp_equal_arm]}
     embedding_scatter(d.coords, d.groups, labels=[f"s{s}" for s in d.seeds], ax=ax,
                       order=["IMP ticket", "SET", "random static"],
                       palette={k: v for k, v in colours.items() if v is not None},
-                      title=f"MDS of the NNSTD matrix (random baseline: {d.baseline.mean:.3f})")
+                      title=f"MDS of the NNSTD matrix (Erdős–Rényi baseline: {d.baseline.mean:.3f})")
     return fig
