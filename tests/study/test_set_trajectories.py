@@ -227,7 +227,9 @@ def test_parameters_check_budgets_and_margins():
     assert (distance.value, distance.justification, accuracy.value) == (0.05, "why d", 0.005)
     text = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(distance_margin=0.07)))
     assert "±0.07" in text and "Equivalence" in text and "inconclusive" in text and "epoch 190" in text
-    assert "regrowth sampler" in text  # the default profile runs the sampler ablation
+    assert "regrowth sampler" not in text  # the default profile leaves the sampler ablation to the paper profile
+    ablation = render("03_evolution", "rules", **E.rule_context(E.Parameters.resolve(sampler_ablation=True)))
+    assert "regrowth sampler" in ablation
     assert "Bonferroni over the 6 claims" in text and "99.17%" in text and "(d) At epoch 190" in text
     # the whole trajectory (3 chains, published epochs from 10) and the arms (4 comparisons at the dense budget)
     assert "10, 20, 30, 40, 50, 100, 150, 190" in text and "98.33% (Bonferroni: 0.05 over 3 layers)" in text
