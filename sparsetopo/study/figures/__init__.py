@@ -16,7 +16,7 @@ import seaborn as sns
 
 from ...nnstd.heatmap import distance_heatmap as _heatmap
 
-__all__ = ["style", "distance_heatmap", "heatmap_grid", "line_with_band", "embedding_paths"]
+__all__ = ["style", "interval_errors", "distance_heatmap", "heatmap_grid", "line_with_band", "embedding_paths"]
 
 #: Seed of seaborn's bootstrapped confidence bands, so a figure redraws identically.
 BOOTSTRAP_SEED = 0
@@ -25,6 +25,14 @@ BOOTSTRAP_SEED = 0
 def style() -> None:
     """The study's look: white grid, readable fonts."""
     sns.set_theme(style="whitegrid", context="notebook", font_scale=1.0)
+
+
+def interval_errors(estimate, low, high) -> np.ndarray:
+    """Error-bar lengths ``[[estimate - low], [high - estimate]]`` for ``errorbar``, clipped at 0: an estimate may
+    lie a rounding error (or, for a percentile bootstrap, a little more) outside its interval, and matplotlib
+    refuses negative lengths; the bar then ends at the estimate. NaN stays NaN (no bar)."""
+    est, lo, hi = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (estimate, low, high))
+    return np.clip(np.vstack([est - lo, hi - est]), 0.0, None)
 
 
 def distance_heatmap(matrix: np.ndarray, labels: Sequence[str] | None = None, *, title: str = "", ax=None,
