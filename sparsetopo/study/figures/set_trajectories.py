@@ -337,7 +337,7 @@ def _arms(r):
         for ax, column in ((axes[0], "test_acc"), (axes[1], "train_acc")):
             for i, (_, run) in enumerate(part.groupby("label")):
                 ax.plot(run["epoch"], run[column], linewidth=0.9, alpha=0.8, label=name if i == 0 else None, **st)
-    for ax, what in ((axes[0], "test accuracy"), (axes[1], "training accuracy (running mean over the epoch)")):
+    for ax, what in ((axes[0], "test accuracy"), (axes[1], "training accuracy (epoch's running mean)")):
         ax.axvline(budget, color="crimson", linewidth=0.8, alpha=0.6)
         ax.set_xlabel("epoch")
         ax.set_ylabel(what)
@@ -350,7 +350,7 @@ def _arms(r):
                    title=f"every run at epoch {budget} (mean, 95% CI)")
     fig.suptitle(f"SET (setting c), static and dense networks of one shape on {_budget(p)} (red line: epoch {budget}, "
                  "where the arms are compared; the dense arm stops there)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 
