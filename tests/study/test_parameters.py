@@ -166,7 +166,7 @@ def test_bad_parameter_is_refused_with_its_name_and_value(module, field, value, 
 
 
 def test_parameters_are_frozen_and_lists_become_tuples():
-    p = sparse_vs_dense.Parameters.resolve({"seeds": [3, 4]})
+    p = sparse_vs_dense.Parameters.resolve({"seeds": [3, 4], "calibration_seeds": [100, 101]})
     assert p.seeds == (3, 4)
     assert p.as_dict()["seeds"] == [3, 4]
     with pytest.raises(dataclasses.FrozenInstanceError):
