@@ -171,16 +171,13 @@ def _check_fields(name: str, fields: Any, *, window: int | None = None) -> dict[
 
 def full_rate_epochs(schedule: str, epochs: int) -> int:
     """Epochs trained at the full learning rate before ``schedule`` first lowers it (all of them for ``constant``),
-    from :func:`sparsetopo.training.trainer.lr_factor`, the rule the runs train with."""
-    from ..training.trainer import lr_factor
+    from :func:`sparsetopo.training.trainer.full_rate_epochs`, the rule the runs train with."""
+    from ..training.trainer import full_rate_epochs as leading_full_rate
 
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {list(SCHEDULES)} (a full-rate phase to read a plateau on), "
                          f"got {schedule!r}")
-    n = 0
-    while n < epochs and lr_factor(schedule, n, epochs) == 1.0:
-        n += 1
-    return n
+    return leading_full_rate(schedule, epochs)
 
 
 def resolve_settings(params: "Parameters") -> list[DatasetSetting]:
