@@ -16,7 +16,7 @@ import seaborn as sns
 
 from ...nnstd.heatmap import distance_heatmap as _heatmap
 
-__all__ = ["style", "distance_heatmap", "heatmap_grid", "line_with_band", "embedding_paths"]
+__all__ = ["style", "interval_errors", "distance_heatmap", "heatmap_grid", "line_with_band", "embedding_paths"]
 
 #: Seed of seaborn's bootstrapped confidence bands, so a figure redraws identically.
 BOOTSTRAP_SEED = 0
@@ -25,6 +25,14 @@ BOOTSTRAP_SEED = 0
 def style() -> None:
     """The study's look: white grid, readable fonts."""
     sns.set_theme(style="whitegrid", context="notebook", font_scale=1.0)
+
+
+def interval_errors(estimate, low, high) -> np.ndarray:
+    """Error-bar lengths ``[[estimate - low], [high - estimate]]`` for ``errorbar``, clipped at 0: an estimate may
+    lie a rounding error (or, for a percentile bootstrap, a little more) outside its interval, and matplotlib
+    refuses negative lengths; the bar then ends at the estimate. NaN stays NaN (no bar)."""
+    est, lo, hi = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (estimate, low, high))
+    return np.clip(np.vstack([est - lo, hi - est]), 0.0, None)
 
 
 def distance_heatmap(matrix: np.ndarray, labels: Sequence[str] | None = None, *, title: str = "", ax=None,
@@ -37,15 +45,20 @@ def distance_heatmap(matrix: np.ndarray, labels: Sequence[str] | None = None, *,
 
 def heatmap_grid(matrices: Sequence[np.ndarray], titles: Sequence[str], labels: Sequence[str] | None = None, *,
                  suptitle: str = "", vmax: float | None = 1.0, cbar_label: str = "NNSTD", ncols: int | None = None):
-    """Several distance heatmaps side by side on a shared colour scale. Returns the Figure."""
+    """Several distance heatmaps side by side on a shared colour scale. Returns the Figure.
+
+    The matrices may differ in size (for example our chain's networks beside the published ones): ``labels`` name
+    the rows of every matrix of that many rows, the others are numbered from 0; cells are annotated in matrices
+    of at most 6 rows."""
     k = len(matrices)
     ncols = ncols or min(k, 4)
     nrows = int(np.ceil(k / ncols))
-    n = np.asarray(matrices[0]).shape[0]
-    size = 0.3 * n + 2.2
+    sizes = [np.asarray(m).shape[0] for m in matrices]
+    size = 0.3 * max(sizes) + 2.2
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 0.9), squeeze=False)
-    for ax, m, t in zip(axes.flat, matrices, titles):
-        distance_heatmap(m, labels, title=t, ax=ax, vmax=vmax, cbar_label=cbar_label, annotate=n <= 6)
+    for ax, m, t, n in zip(axes.flat, matrices, titles, sizes):
+        names = labels if labels is not None and len(labels) == n else None
+        distance_heatmap(m, names, title=t, ax=ax, vmax=vmax, cbar_label=cbar_label, annotate=n <= 6)
     for ax in list(axes.flat)[k:]:
         ax.axis("off")
     if suptitle:

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import verdicts as V
-from . import grouped_points, method_palette, style
+from . import grouped_points, interval_errors, method_palette, style
 
 __all__ = ["figures"]
 
@@ -48,7 +48,7 @@ def _within_over_training(r):
         for m in methods:
             s = part[part["series"] == m].sort_values("epoch")
             y = s["nnstd"].to_numpy()
-            ax.errorbar(s["epoch"].to_numpy() + offsets[m], y, yerr=[y - s["low"].to_numpy(), s["high"].to_numpy() - y],
+            ax.errorbar(s["epoch"].to_numpy() + offsets[m], y, yerr=interval_errors(y, s["low"], s["high"]),
                         color=colours[m], marker=_MARKERS.get(m, "o"), markersize=5, capsize=2, linewidth=1.4,
                         label=f"{r.name(m)}: between its seeds")
             ax.axhline(r.degree_level(m, m, layer), color=colours[m], linestyle=":", linewidth=1.2)

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import verdicts as V
 from ..common import baseline_value, layer_matrix
-from . import grouped_points, heatmap_grid, style
+from . import grouped_points, heatmap_grid, interval_errors, style
 
 __all__ = ["figures"]
 
@@ -62,7 +62,7 @@ def _dodged(ax, r, frame: pd.DataFrame, series: Sequence[str], width: float) -> 
             continue
         st = _STYLE[s]
         y = part["nnstd"].to_numpy()
-        ax.errorbar(part["epoch"].to_numpy() + dx, y, yerr=[y - part["low"].to_numpy(), part["high"].to_numpy() - y],
+        ax.errorbar(part["epoch"].to_numpy() + dx, y, yerr=interval_errors(y, part["low"], part["high"]),
                     color=st["color"], marker=st["marker"], linestyle=st["linestyle"], markersize=5, capsize=2,
                     linewidth=1.4, label=_series_label(r, s))
 
@@ -249,7 +249,7 @@ def _topology_panel(r):
             part = part.sort_values("epoch")
             st, y = _STYLE[group], part["value"].to_numpy()
             ax.errorbar(part["epoch"].to_numpy() + offsets[group], y,
-                        yerr=[y - part["low"].to_numpy(), part["high"].to_numpy() - y], color=st["color"],
+                        yerr=interval_errors(y, part["low"], part["high"]), color=st["color"],
                         marker=st["marker"], linestyle=st["linestyle"], markersize=4, capsize=2, linewidth=1.2,
                         label=_series_label(r, group), zorder=3)
         ax.set_title(label, fontsize=10)
