@@ -172,7 +172,7 @@ class Parameters(StudyParameters):
         if full_rate_epochs(self.lr_schedule, self.epochs) < 2:
             raise ValueError(f"parameter lr_schedule {self.lr_schedule!r} leaves "
                              f"{full_rate_epochs(self.lr_schedule, self.epochs)} epoch(s) of {self.epochs} at the full "
-                             f"rate, too few to read a plateau before the rate drops; use step or constant")
+                             f"rate, too few to read a plateau before the rate drops; give more epochs or lr_schedule constant")
         self._set("family_alpha", check_real("family_alpha", self.family_alpha, minimum=0, exclusive_minimum=True,
                                              maximum=0.5))
         self._set("cost_factor", check_real("cost_factor", self.cost_factor, minimum=1, exclusive_minimum=True))
@@ -851,6 +851,12 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
         "window_step": min(p.plateau_window, full_rate_epochs(p.lr_schedule, p.epochs) // 2),
         "n_step_rows": int(r.runs["arm"].isin(FIXED_ARMS).sum()),
         "n_step_climbing": int(climbing["arm"].isin(FIXED_ARMS).sum()),
+        "fixed_read": (f"SET with w = {p.plateau_window} on its constant rate, the fixed arms with w = "
+                       f"{min(p.plateau_window, full_rate_epochs(p.lr_schedule, p.epochs) // 2)} "
+                       + (f"on their whole {p.epochs}-epoch run at a constant rate"
+                          if full_rate_epochs(p.lr_schedule, p.epochs) == p.epochs else
+                          f"on their first {full_rate_epochs(p.lr_schedule, p.epochs)} epochs, before the "
+                          f"{p.lr_schedule} schedule drops the rate")),
         "n_rounds_climbing": len(rounds_climbing), "n_round_runs": len(r.rounds),
         "spreads": dict(zip(r.summary["arm"], r.summary["acc_sd"])),
         "imp_macs": r.imp_macs, "imp_in_set_epochs": r.imp_macs / per_epoch, "reach": reach,
