@@ -14,8 +14,9 @@ train for ``b`` epochs (same seed, batches and dropout draws): SET's budgets (``
 epochs, and the budget with the MACs of the IMP search) are read from it as prefixes.
 
 Order of reading: SET's ceiling against the dense network first (:func:`ceiling_table`); the plateau check of
-every run (a run whose last-``plateau_window`` mean still rose by ``plateau_threshold`` or more is climbing, and
-a verdict resting on it is at most inconclusive); the verdicts, each at the Bonferroni level over the
+every run, read before its learning rate first drops (:func:`plateau`: a run whose last-window mean of its
+full-rate epochs still rose by ``plateau_threshold`` or more over the window before is climbing, and a verdict
+resting on it is at most inconclusive); the verdicts, each at the Bonferroni level over the
 :data:`VERDICT_KEYS` planned verdicts; costs only where SET reached the target (the target arm's accuracy minus
 the accuracy margin) in every seed, otherwise a description; topology relative to the degree-preserving null and
 against the published networks' own relative distance (:func:`published_reference`).
@@ -41,6 +42,7 @@ from ..lottery import Ticket, pruning_schedule
 from ..parallel import show_progress
 from ..stats import mean_ci
 from ..training.recipes import RECIPES
+from ..training.trainer import full_rate_epochs
 from . import verdicts as vd
 from .common import baseline_frame, baseline_value, group_blocks, layer_matrix, sparse_layers
 from .findings import Findings
@@ -56,7 +58,7 @@ from .params import (
 
 __all__ = ["LAST_K", "FIXED_ARMS", "PAPER_CLAIM", "VERDICT_KEYS", "RECIPE_FIELDS", "SET_RUN", "set_label", "set_options",
            "budgets_of",
-           "Parameters", "Result", "run", "plateau", "arm_table", "arm_order", "arm_summary", "plateau_report",
+           "Parameters", "Result", "run", "plateau", "plateau_epochs", "arm_table", "arm_order", "arm_summary", "plateau_report",
            "imp_rounds", "learning_curves", "ceiling_table", "reach_table", "TicketDistances", "ticket_distances",
            "PublishedReference", "published_reference", "relative_matrix", "accuracy_verdict", "cost_claim",
            "topology_verdict", "claim_names", "claims", "context"]
@@ -167,9 +169,10 @@ class Parameters(StudyParameters):
                              f"got {list(self.set_multiples)}")
         self._set("backend", check_str("backend", self.backend, choices=("masked", "sparse", "auto")))
         self._set("plateau_window", check_int("plateau_window", self.plateau_window, minimum=1))
-        if 2 * self.plateau_window > self.epochs:
-            raise ValueError(f"parameter plateau_window ({self.plateau_window}) needs 2 x plateau_window epochs in "
-                             f"every run; epochs is {self.epochs}")
+        if full_rate_epochs(self.lr_schedule, self.epochs) < 2:
+            raise ValueError(f"parameter lr_schedule {self.lr_schedule!r} leaves "
+                             f"{full_rate_epochs(self.lr_schedule, self.epochs)} epoch(s) of {self.epochs} at the full "
+                             f"rate, too few to read a plateau before the rate drops; give more epochs or lr_schedule constant")
         self._set("family_alpha", check_real("family_alpha", self.family_alpha, minimum=0, exclusive_minimum=True,
                                              maximum=0.5))
         self._set("cost_factor", check_real("cost_factor", self.cost_factor, minimum=1, exclusive_minimum=True))
@@ -305,15 +308,31 @@ def run(params: Parameters) -> Result:
 # --------------------------------------------------------------------------- measurements: tables
 
 
-def plateau(curve: Sequence[float], k: int, threshold: float) -> tuple[bool, float]:
-    """``(plateaued, moved)``: the mean of the last ``k`` values minus that of the ``k`` before (``moved``), and
-    whether it rose by less than ``threshold`` (a run whose accuracy fell has passed its peak and counts as
-    plateaued; the fall is reported). Fewer than ``2 k`` values: not plateaued, ``moved`` NaN."""
+def plateau(curve: Sequence[float], k: int, threshold: float, full_rate: int | None = None) -> tuple[bool, float]:
+    """``(plateaued, moved)`` of a run read before its learning rate first drops.
+
+    Only the first ``full_rate`` values count (all of them when None: a constant rate), so a decay, which flattens
+    any curve, can never pass the check. On those, the mean of the last ``w`` values minus that of the ``w``
+    before is ``moved``, ``w = min(k, full_rate // 2)``; the run plateaued when it rose by less than ``threshold``
+    (a run whose accuracy fell has passed its peak and counts as plateaued; the fall is reported). Fewer than 2
+    full-rate values (for example a cosine schedule): not plateaued, ``moved`` NaN."""
     x = np.asarray(curve, dtype=float)
-    if len(x) < 2 * k:
+    if full_rate is not None:
+        x = x[: int(full_rate)]
+    w = min(int(k), len(x) // 2)
+    if w < 1:
         return False, math.nan
-    moved = vd.convergence(x, k=k, threshold=threshold).moved
+    moved = vd.convergence(x, k=w, threshold=threshold).moved
     return bool(moved < threshold), float(moved)
+
+
+def plateau_epochs(run: store.Run, epochs: int, k: int) -> tuple[int, int, int]:
+    """``(full_rate, window, first)``: of the first ``epochs`` epochs of ``run``, how many train at the full rate
+    (:func:`sparsetopo.training.trainer.full_rate_epochs` of the run's own schedule and length), the window ``w``
+    :func:`plateau` compares, and the first epoch (1-based) it reads (``full_rate - 2 w + 1``)."""
+    full = min(int(epochs), full_rate_epochs(run.config.lr_schedule, int(run.config.epochs)))
+    w = min(int(k), full // 2)
+    return full, w, full - 2 * w + 1
 
 
 def _curve(run: store.Run) -> np.ndarray:
@@ -323,11 +342,13 @@ def _curve(run: store.Run) -> np.ndarray:
 def _row(seed: int, arm: str, run: store.Run, epochs: int, macs: float, macs_to_obtain: float, total: int,
          k: int, threshold: float) -> dict[str, Any]:
     curve = _curve(run)[:epochs]
-    plateaued, moved = plateau(curve, k, threshold)
+    full, w, first = plateau_epochs(run, epochs, k)
+    plateaued, moved = plateau(curve, k, threshold, full)
     return {"seed": seed, "arm": arm, "epochs": len(curve), "acc": vd.last_k_mean(curve, min(LAST_K, len(curve))),
             "final_acc": float(curve[-1]), "best_acc": float(curve.max()),
             "final_train_acc": float(run.records[epochs - 1].get("train_acc", math.nan)), "plateaued": plateaued,
-            "moved": moved, "macs": float(macs), "macs_to_obtain": float(macs_to_obtain),
+            "moved": moved, "plateau_read": f"{first}-{full}", "full_rate": full, "macs": float(macs),
+            "macs_to_obtain": float(macs_to_obtain),
             "wall_seconds": float(training_cost(run).wall_seconds) * epochs / len(run.records),
             "n_weights": int(sum(run.summary["edges"])), "density_pct": 100.0 * sum(run.summary["edges"]) / total,
             "run": run.directory.name}
@@ -393,8 +414,9 @@ def arm_summary(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
 
 
 def plateau_report(table: pd.DataFrame) -> pd.DataFrame:
-    """The runs (or SET budgets) still climbing (rows of :func:`arm_table`): ``seed, arm, epochs, acc, moved``."""
-    return table.loc[~table["plateaued"], ["seed", "arm", "epochs", "acc", "moved"]].reset_index(drop=True)
+    """The runs (or SET budgets) still climbing (rows of :func:`arm_table`): ``seed, arm, epochs, plateau_read``
+    (the epochs the check compared), ``moved, acc``."""
+    return table.loc[~table["plateaued"], ["seed", "arm", "epochs", "plateau_read", "moved", "acc"]].reset_index(drop=True)
 
 
 def imp_rounds(tickets: Sequence[Ticket], *, k: int = LAST_K, threshold: float = 0.002) -> pd.DataFrame:
@@ -409,7 +431,8 @@ def imp_rounds(tickets: Sequence[Ticket], *, k: int = LAST_K, threshold: float =
             edges, curve = run.summary["edges"], _curve(run)
             macs = float(training_cost(run).macs)
             cumulative += macs
-            plateaued, moved = plateau(curve, k, threshold)
+            full, _, _ = plateau_epochs(run, len(curve), k)
+            plateaued, moved = plateau(curve, k, threshold, full)
             rows.append({"seed": ticket.config.base.seed, "round": r, "density_pct": 100.0 * sum(edges) / sum(sizes),
                          "hidden_density": sum(edges[:-1]) / sum(sizes[:-1]),
                          "acc": vd.last_k_mean(curve, min(LAST_K, len(curve))), "final_acc": float(curve[-1]),
@@ -824,6 +847,16 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
                               float(ticket_scales["ratio_to_dense_init"].max())),
                    "to_ticket": (float(controls["ratio_to_ticket"].min()), float(controls["ratio_to_ticket"].max()))},
         "n_runs": len(r.runs), "climbing": climbing.groupby("arm").size().to_dict(), "n_climbing": len(climbing),
+        "full_rate_step": full_rate_epochs(p.lr_schedule, p.epochs),
+        "window_step": min(p.plateau_window, full_rate_epochs(p.lr_schedule, p.epochs) // 2),
+        "n_step_rows": int(r.runs["arm"].isin(FIXED_ARMS).sum()),
+        "n_step_climbing": int(climbing["arm"].isin(FIXED_ARMS).sum()),
+        "fixed_read": (f"SET with w = {p.plateau_window} on its constant rate, the fixed arms with w = "
+                       f"{min(p.plateau_window, full_rate_epochs(p.lr_schedule, p.epochs) // 2)} "
+                       + (f"on their whole {p.epochs}-epoch run at a constant rate"
+                          if full_rate_epochs(p.lr_schedule, p.epochs) == p.epochs else
+                          f"on their first {full_rate_epochs(p.lr_schedule, p.epochs)} epochs, before the "
+                          f"{p.lr_schedule} schedule drops the rate")),
         "n_rounds_climbing": len(rounds_climbing), "n_round_runs": len(r.rounds),
         "spreads": dict(zip(r.summary["arm"], r.summary["acc_sd"])),
         "imp_macs": r.imp_macs, "imp_in_set_epochs": r.imp_macs / per_epoch, "reach": reach,

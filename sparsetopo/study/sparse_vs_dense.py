@@ -1,18 +1,29 @@
 """Static random sparse MLPs against the dense MLP of the same shape (notebook ``02_sparse_vs_dense``).
 
-The paper's claim: a *static* random sparse MLP (an Erdős–Rényi mask drawn once,
-never rewired) can match or beat the dense MLP of the same shape. On every dataset
-of the study three kinds of arm are trained with one recipe and several seeds each:
-``dense``, ``dense + dropout`` and ``static <d>%`` (hidden layers keep a fraction
-``d`` of their weights; the output layer stays dense, as in the paper).
+The paper's claim: a *static* random sparse MLP (an Erdős–Rényi mask drawn once, never rewired) can match or beat
+the dense MLP of the same shape. On every dataset of the study the arms are ``dense`` (over-parameterised: three
+hidden layers of 1000 by default, so that it fits its training data), optionally ``dense + dropout``, and static
+arms whose hidden layers keep a fraction ``d`` of their weights (``static <d>%``) or follow the paper's Erdős–Rényi
+rule with ``ε`` (``static ε=<ε>``: ``round(ε (n_in + n_out))`` edges per hidden layer); the output layer stays dense.
 
-A dataset's setting (widths, epochs, batch size, learning rate, training samples)
-comes from its size (:func:`derived_setting`), with the overrides of the
-``settings`` parameter on top. Its margin is ``margin_multiple`` times the
-seed-to-seed SD of dense accuracy in calibration runs (``calibration_seeds``); a
-dataset without a ``calibration_sd`` in ``settings`` has it measured by
-:func:`run` before the verdicts. The rules themselves are stated in the
-notebook's ``rules`` template and decided by :mod:`sparsetopo.study.verdicts`.
+Rules stated before the numbers (the notebook's ``rules`` template):
+
+* **Repetitions.** Repetition ``i`` of every arm trains with ``seeds[i]`` as both its training seed and its
+  ``data_seed`` (the train/test split of a scikit-feature set, the training subset of MNIST), so split variance
+  enters the intervals. A dataset uses the first ``repetitions`` seeds (:func:`derived_setting`).
+* **Plateau before the first decay.** Each arm's schedule must let it plateau before its learning rate first
+  decays: the arm's mean test-accuracy curve over its first :func:`full_rate_epochs` epochs (the decay itself
+  would flatten any curve) moved less than ``plateau_threshold`` between its last two windows of
+  ``plateau_window`` epochs (:func:`~sparsetopo.study.verdicts.plateau_before`). Dense arms and static arms have
+  their own budgets (``epochs`` and ``static_epochs``), because sparse arms climb more slowly. A verdict involving
+  an arm that did not plateau is capped at inconclusive, and the arm is reported.
+* **Margin at the same n.** Dense calibration runs with ``calibration_seeds`` (as many as the dataset's
+  repetitions, seeds and splits apart from the compared runs) give the run-to-run SD; the margin is
+  ``margin_multiple`` standard deviations of a difference of two means of ``n`` runs
+  (:func:`~sparsetopo.study.verdicts.mean_difference_margin`).
+* **Multiplicity.** Every static arm of every dataset is compared with each reference through one Welch interval
+  at the Bonferroni level over datasets x static arms (:func:`interval_level`); "matches or beats"
+  (non-inferiority, margin m) and "beats" (superiority, margin 0) are read off the same interval.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 import pandas as pd
@@ -35,49 +46,62 @@ from .findings import Findings
 from .params import StudyParameters, check_int, check_optional, check_real, check_sequence, check_str
 
 __all__ = [
-    "K_LAST", "CONVERGENCE_THRESHOLD", "DENSE", "DROPOUT", "REFERENCES", "CLAIM_MATCH", "CLAIM_BEAT",
-    "static_arm", "arm_of", "arm_order", "derived_setting", "DatasetSetting", "resolve_settings", "arm_configs",
-    "calibration_configs", "dataset_margin", "compare",
-    "aggregate", "comparisons", "dataset_verdicts", "Parameters", "Result", "run", "claims", "context",
-    "settings_table", "convergence_report", "arm_report", "verdict_summary",
+    "K_LAST", "DENSE", "DROPOUT", "CLAIM_MATCH", "CLAIM_BEAT", "SCHEDULES", "static_arm", "arm_of", "arm_order",
+    "derived_setting", "DatasetSetting", "resolve_settings", "full_rate_epochs", "hidden_density", "arm_configs",
+    "calibration_configs", "interval_level", "dataset_margin", "plateau_table", "compare", "aggregate",
+    "comparisons", "dataset_verdicts", "Parameters", "Result", "run", "claims", "context", "settings_table",
+    "plateau_report", "arm_report", "verdict_summary",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Accuracy of a run: mean test accuracy of its last K_LAST epochs.
+#: Accuracy of a run: mean test accuracy of its last K_LAST epochs (after the decays; the plateau is checked before).
 K_LAST = 5
-#: A run converged when its last-K_LAST mean moved by less than this from the K_LAST epochs before.
-CONVERGENCE_THRESHOLD = 0.001
 DENSE = "dense"
 DROPOUT = "dense + dropout"
-REFERENCES = (DENSE, DROPOUT)
 CLAIM_MATCH = "matches or beats"
 CLAIM_BEAT = "beats"
+#: Schedules with a full-rate phase before the first decay, on which the plateau rule can be read.
+SCHEDULES = ("step", "constant")
 #: Small high-dimensional microarray sets that can stand in for the paper's Lung and CLL_SUB_111.
 MICROARRAY_STAND_INS = ("TOX_171", "Prostate_GE", "ALLAML", "GLIOMA", "lung_discrete", "leukemia", "lymphoma",
                         "colon", "nci9")
 #: Fields of a dataset's setting (``settings`` entries may give any of them).
-SETTING_KEYS = ("hidden", "epochs", "batch_size", "lr", "train_samples", "calibration_sd")
-#: A training split larger than this is trained on a stratified subset of SUBSET samples.
+SETTING_KEYS = ("hidden", "epochs", "static_epochs", "batch_size", "lr", "train_samples", "repetitions")
+#: A training split larger than this trains on a stratified subset of SUBSET samples drawn by the data seed.
 LARGE = 10_000
-SUBSET = 3_000
+SUBSET = 10_000
+#: Repetitions of a large dataset (its dense runs cost most of the budget); small ones use every seed.
+LARGE_REPETITIONS = 3
 
 
-def static_arm(density: float) -> str:
-    """Name of the static arm of per-layer ``density`` (e.g. ``"static 4%"``)."""
-    return f"static {100 * float(density):g}%"
+def static_arm(density: float | None = None, epsilon: float | None = None) -> str:
+    """Name of a static arm: ``"static 4%"`` (per-layer ``density``) or ``"static ε=20"`` (Erdős–Rényi ``epsilon``)."""
+    if (density is None) == (epsilon is None):
+        raise ValueError("give exactly one of density and epsilon")
+    return f"static {100 * float(density):g}%" if density is not None else f"static ε={float(epsilon):g}"
 
 
 def arm_of(config: RunConfig) -> str:
     """The arm a run belongs to (:data:`DENSE`, :data:`DROPOUT` or :func:`static_arm`)."""
     if config.method == "dense":
         return DROPOUT if config.dropout > 0 else DENSE
-    return static_arm(config.density)
+    return static_arm(config.density, None) if config.density is not None else static_arm(None, config.epsilon)
 
 
-def arm_order(arms: Sequence[str]) -> list[str]:
-    static = sorted((a for a in set(arms) if a not in REFERENCES), key=lambda a: float(a.split()[1].rstrip("%")))
-    return [a for a in REFERENCES if a in set(arms)] + static
+def arm_order(arms: Sequence[str], densities: Mapping[str, float] | None = None) -> list[str]:
+    """References first, then static arms by hidden-layer density (``densities``: arm -> density; without it
+    density arms by their number and ε arms by ε, after them)."""
+    present = list(dict.fromkeys(arms))
+    static = [a for a in present if a not in (DENSE, DROPOUT)]
+
+    def key(a: str) -> tuple:
+        if densities is not None and a in densities:
+            return (0, float(densities[a]))
+        word = a.split()[1]
+        return (1, float(word[2:])) if word.startswith("ε=") else (0, float(word.rstrip("%")) / 100)
+
+    return [a for a in (DENSE, DROPOUT) if a in present] + sorted(static, key=key)
 
 
 # ---------------------------------------------------------------------------
@@ -88,16 +112,16 @@ def arm_order(arms: Sequence[str]) -> list[str]:
 def derived_setting(n_train: int, n_features: int) -> dict[str, Any]:
     """The setting of a dataset that ``settings`` does not name, from its size alone (pure).
 
-    A training split of more than :data:`LARGE` samples trains on a stratified subset of
-    :data:`SUBSET` with 3 hidden layers of at most 200 units and learning rate 0.02; a smaller
-    one trains on all its samples with 3 hidden layers of at most 500 units and rate 0.01.
-    Hidden layers are no wider than the input (at least 32 units); batches hold 16 samples
-    below 500 training samples, else 32; 40 epochs.
+    Every dataset gets three hidden layers of 1000 (the paper's over-parameterised MLP). A training split of more
+    than :data:`LARGE` samples trains on a stratified subset of :data:`SUBSET` drawn by the data seed, batches of
+    128, learning rate 0.05, 30 epochs for the dense arms and 60 for the static ones, :data:`LARGE_REPETITIONS`
+    repetitions; a smaller one on all its samples, batches of 32 (16 below 500 samples), rate 0.01, 40 and 80
+    epochs, every seed (``repetitions`` None). With the step schedule the first decay comes after half the epochs.
     """
     large = int(n_train) > LARGE
-    width = min(200 if large else 500, max(32, int(n_features)))
-    return {"hidden": (width,) * 3, "epochs": 40, "batch_size": 16 if n_train < 500 else 32,
-            "lr": 0.02 if large else 0.01, "train_samples": SUBSET if large else None}
+    return {"hidden": (1000,) * 3, "epochs": 30 if large else 40, "static_epochs": 60 if large else 80,
+            "batch_size": 128 if large else (16 if n_train < 500 else 32), "lr": 0.05 if large else 0.01,
+            "train_samples": SUBSET if large else None, "repetitions": LARGE_REPETITIONS if large else None}
 
 
 @dataclass(frozen=True)
@@ -107,24 +131,25 @@ class DatasetSetting:
     Attributes
     ----------
     name : dataset name (:func:`sparsetopo.data.available_datasets`).
-    hidden, epochs, batch_size, lr : widths of the hidden layers and the budget of every run on it.
-    train_samples : a stratified seeded subset of the training split of this size; ``None``: all.
-    calibration_sd : seed-to-seed SD of dense accuracy (mean of the last 5 epochs) in calibration runs;
-        ``None`` until measured. measured : whether :func:`run` measured it (not given in ``settings``).
+    hidden, batch_size, lr : widths of the hidden layers and the optimiser of every run on it.
+    epochs, static_epochs : epochs of the dense arms (and calibration runs) and of the static arms.
+    train_samples : a stratified subset of the training split of this size drawn by the data seed; ``None``: all.
+    repetitions : runs per arm (the first ``repetitions`` of ``seeds``, and as many calibration runs).
     """
 
     name: str
     hidden: tuple
     epochs: int
+    static_epochs: int
     batch_size: int
     lr: float
     train_samples: int | None
-    calibration_sd: float | None
-    measured: bool = False
+    repetitions: int
 
 
-def _check_fields(name: str, fields: Any) -> dict[str, Any]:
-    """The fields of one ``settings`` entry, checked (any subset of :data:`SETTING_KEYS`)."""
+def _check_fields(name: str, fields: Any, *, window: int | None = None) -> dict[str, Any]:
+    """The fields of one ``settings`` entry, checked (any subset of :data:`SETTING_KEYS`); epochs need room for two
+    plateau windows before the first decay when ``window`` is given (checked in :func:`resolve_settings`)."""
     if not isinstance(fields, Mapping):
         raise TypeError(f"parameter settings[{name!r}] must be a mapping with keys among {list(SETTING_KEYS)}, "
                         f"got {fields!r}")
@@ -134,115 +159,202 @@ def _check_fields(name: str, fields: Any) -> dict[str, Any]:
     p = f"settings[{name!r}]"
     checks = {
         "hidden": lambda v: check_sequence(f"{p}.hidden", v, lambda n, w: check_int(n, w, minimum=1)),
-        "epochs": lambda v: check_int(f"{p}.epochs", v, minimum=2 * K_LAST),
+        "epochs": lambda v: check_int(f"{p}.epochs", v, minimum=K_LAST),
+        "static_epochs": lambda v: check_int(f"{p}.static_epochs", v, minimum=K_LAST),
         "batch_size": lambda v: check_int(f"{p}.batch_size", v, minimum=1),
         "lr": lambda v: check_real(f"{p}.lr", v, minimum=0, exclusive_minimum=True),
         "train_samples": lambda v: check_optional(f"{p}.train_samples", v, lambda n, w: check_int(n, w, minimum=1)),
-        "calibration_sd": lambda v: check_optional(f"{p}.calibration_sd", v, lambda n, w: check_real(n, w, minimum=0)),
+        "repetitions": lambda v: check_optional(f"{p}.repetitions", v, lambda n, w: check_int(n, w, minimum=2)),
     }
     return {k: checks[k](v) for k, v in fields.items()}
 
 
+def full_rate_epochs(schedule: str, epochs: int) -> int:
+    """Epochs trained at the full learning rate before ``schedule`` first lowers it (all of them for ``constant``),
+    from :func:`sparsetopo.training.trainer.full_rate_epochs`, the rule the runs train with."""
+    from ..training.trainer import full_rate_epochs as leading_full_rate
+
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(SCHEDULES)} (a full-rate phase to read a plateau on), "
+                         f"got {schedule!r}")
+    return leading_full_rate(schedule, epochs)
+
+
 def resolve_settings(params: "Parameters") -> list[DatasetSetting]:
-    """The setting of every study dataset: :func:`derived_setting` of its size, then its ``settings`` entry."""
+    """The setting of every study dataset: :func:`derived_setting` of its size, then its ``settings`` entry.
+
+    A derived ``repetitions`` is capped at the number of ``seeds``; one given in ``settings`` must not exceed it.
+
+    Raises
+    ------
+    ValueError
+        When a given ``repetitions`` exceeds ``len(seeds)``, or an arm's epochs leave fewer than
+        ``2 x plateau_window`` epochs at the full rate (each naming the parameter).
+    """
     from ..data import dataset_info
 
     out = []
     for name in params.study_datasets:
         info = dataset_info(name)
-        fields = {**derived_setting(info.n_train, info.n_features), "calibration_sd": None,
-                  **_check_fields(name, params.override(name))}
+        given = _check_fields(name, params.override(name))
+        fields = {**derived_setting(info.n_train, info.n_features), **given}
+        n = fields["repetitions"]
+        if "repetitions" in given and n is not None and n > len(params.seeds):
+            raise ValueError(f"parameter settings[{name!r}].repetitions ({n}) exceeds the {len(params.seeds)} seeds "
+                             f"(and calibration_seeds) given")
+        fields["repetitions"] = len(params.seeds) if n is None else min(n, len(params.seeds))
+        for key in ("epochs", "static_epochs"):
+            full = full_rate_epochs(params.lr_schedule, fields[key])
+            if full < 2 * params.plateau_window:
+                raise ValueError(f"parameter settings[{name!r}].{key}: {fields[key]} epochs leave {full} at the full "
+                                 f"rate under the {params.lr_schedule} schedule, fewer than 2 x plateau_window "
+                                 f"({2 * params.plateau_window}) for the plateau check")
         out.append(DatasetSetting(name=name, **{**fields, "hidden": tuple(fields["hidden"])}))
     return out
 
 
-def arm_configs(setting: DatasetSetting, densities: Sequence[float], seeds: Sequence[int], *,
-                lr_schedule: str, dropout: float, backend: str) -> list[RunConfig]:
-    """Run configurations of one dataset: dense, dense + dropout, then static by increasing density.
+def hidden_density(widths: Sequence[int], *, density: float | None = None, epsilon: float | None = None) -> float:
+    """Fraction of the hidden layers' possible weights a static arm keeps (every layer but the dense output), from
+    :func:`sparsetopo.topology.masks.random_layer_edges`; 1.0 for a dense arm (neither given)."""
+    from ..topology.masks import random_layer_edges
 
-    Every run shares the widths, epochs, batch size, learning rate and schedule; seeds are
-    innermost. A run's ``seed`` draws its weights, batch order, dropout masks and (static arms)
-    its mask. Topology snapshots are kept at the first and last epoch only.
+    if density is None and epsilon is None:
+        return 1.0
+    edges = random_layer_edges(widths, density=density, epsilon=epsilon)[:-1]
+    possible = [widths[i] * widths[i + 1] for i in range(len(widths) - 2)]
+    return float(sum(edges) / sum(possible))
+
+
+def arm_configs(setting: DatasetSetting, densities: Sequence[float], epsilons: Sequence[float],
+                seeds: Sequence[int], *, lr_schedule: str, dropout: float | None, backend: str) -> list[RunConfig]:
+    """Run configurations of one dataset: dense, dense + dropout (when ``dropout``), static by density, static by ε.
+
+    Repetition ``i`` uses ``seeds[i]`` as training seed (weights, batch order, dropout, mask) *and* as
+    ``data_seed`` (split or training subset), in every arm; only the first ``setting.repetitions`` seeds are used.
+    Dense arms train ``setting.epochs``, static arms ``setting.static_epochs``. Topology snapshots are kept at the
+    first and last epoch only.
     """
-    densities = sorted(float(d) for d in densities)
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be non-empty and distinct, got {seeds}")
+    densities = [float(d) for d in densities]
+    epsilons = [float(e) for e in epsilons]
+    seeds = [int(s) for s in seeds][: setting.repetitions]
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must hold at least 2 distinct entries for the repetitions, got {seeds}")
     if len(set(densities)) != len(densities) or any(not 0 < d < 1 for d in densities):
         raise ValueError(f"densities must be distinct and in (0, 1), got {densities}")
-    base = dict(dataset=setting.name, hidden=tuple(setting.hidden), epochs=setting.epochs,
-                batch_size=setting.batch_size, lr=setting.lr, lr_schedule=lr_schedule, snapshot_every=setting.epochs)
+    if len(set(epsilons)) != len(epsilons) or any(not e > 0 for e in epsilons):
+        raise ValueError(f"epsilons must be distinct and > 0, got {epsilons}")
+    if not densities and not epsilons:
+        raise ValueError("give at least one static arm (densities or epsilons)")
+    base = dict(dataset=setting.name, hidden=tuple(setting.hidden), batch_size=setting.batch_size, lr=setting.lr,
+                lr_schedule=lr_schedule)
     if setting.train_samples is not None:
         base["train_samples"] = setting.train_samples
-    configs = [RunConfig(method="dense", seed=s, **base) for s in seeds]
-    configs += [RunConfig(method="dense", dropout=dropout, seed=s, **base) for s in seeds]
-    configs += [RunConfig(method="static", epsilon=None, density=d, backend=backend, seed=s, **base)
-                for d in densities for s in seeds]
+    dense = dict(base, epochs=setting.epochs, snapshot_every=setting.epochs)
+    static = dict(base, method="static", backend=backend, epochs=setting.static_epochs,
+                  snapshot_every=setting.static_epochs)
+    configs = [RunConfig(method="dense", seed=s, data_seed=s, **dense) for s in seeds]
+    if dropout:
+        configs += [RunConfig(method="dense", dropout=dropout, seed=s, data_seed=s, **dense) for s in seeds]
+    configs += [RunConfig(epsilon=None, density=d, seed=s, data_seed=s, **static) for d in densities for s in seeds]
+    configs += [RunConfig(epsilon=e, seed=s, data_seed=s, **static) for e in epsilons for s in seeds]
     return configs
 
 
 def _configs(params: "Parameters", setting: DatasetSetting, seeds: Sequence[int]) -> list[RunConfig]:
-    return arm_configs(setting, params.densities, seeds, lr_schedule=params.lr_schedule, dropout=params.dropout,
-                       backend=params.backend)
+    return arm_configs(setting, params.densities, params.epsilons, seeds, lr_schedule=params.lr_schedule,
+                       dropout=params.dropout, backend=params.backend)
 
 
 def calibration_configs(params: "Parameters", settings: Sequence[DatasetSetting]) -> list[RunConfig]:
-    """The dense runs with ``calibration_seeds`` of every dataset whose ``calibration_sd`` is to be measured."""
-    return [c for s in settings if s.calibration_sd is None
-            for c in _configs(params, s, params.calibration_seeds) if arm_of(c) == DENSE]
+    """The dense calibration runs: per dataset the first ``repetitions`` of ``calibration_seeds`` (seed and
+    split), as many as the compared arms have, with the dense recipe."""
+    return [c for s in settings for c in _configs(params, s, params.calibration_seeds) if arm_of(c) == DENSE]
 
 
 # ---------------------------------------------------------------------------
-# margins and verdicts
+# margins, plateaus and verdicts
 # ---------------------------------------------------------------------------
 
 
-def dataset_margin(setting: DatasetSetting, multiple: float, calibration_seeds: Sequence[int],
-                   n_test: int) -> V.Margin:
-    """``multiple`` x the dataset's calibration SD, an SD below one test sample's worth of accuracy
-    (``1 / n_test``, the resolution of the measurement) counting as ``1 / n_test``; with the sentence why."""
-    if setting.calibration_sd is None:
-        raise ValueError(f"the calibration SD of {setting.name} has not been measured yet")
-    resolution = 1.0 / int(n_test)
-    sd = max(setting.calibration_sd, resolution)
-    floor = (f", floored at one test sample's worth of accuracy (1/{n_test} = {resolution:.4f}), the resolution "
-             f"of the measurement" if setting.calibration_sd < resolution else "")
-    where = "measured in this execution" if setting.measured else "not the seeds compared here"
-    return V.Margin(
-        multiple * sd,
-        f"{multiple:g} x the seed-to-seed standard deviation ({setting.calibration_sd:.4f}) of dense accuracy "
-        f"(mean of the last {K_LAST} epochs) on {setting.name} in calibration runs with seeds "
-        f"{', '.join(str(s) for s in calibration_seeds)} ({where}), same recipe{floor}",
-    )
+def interval_level(confidence: float, n_datasets: int, n_static: int) -> float:
+    """Confidence of each comparison's interval: Bonferroni over ``n_datasets x n_static`` comparisons with one
+    reference, so that every interval of a headline covers at ``confidence`` together."""
+    return V.bonferroni_level(confidence, int(n_datasets) * int(n_static))
+
+
+def dataset_margin(name: str, calibration: Sequence[float], n: int, multiple: float, n_test: int,
+                   why: str = "") -> V.Margin:
+    """The non-inferiority margin of one dataset: ``multiple`` standard deviations of a difference of two means of
+    ``n`` runs, the SD measured over the dense calibration runs (``calibration``, their accuracies) and floored at
+    one test sample's worth of accuracy (``1 / n_test``, the resolution of the measurement)."""
+    if len(calibration) != int(n):
+        raise ValueError(f"the margin of {name} needs a calibration at the same n: {len(calibration)} calibration "
+                         f"runs for {n} repetitions")
+    margin = V.mean_difference_margin(calibration, int(n), multiple,
+                                      f"dense accuracy (mean of the last {K_LAST} epochs) on {name} in calibration "
+                                      f"runs with their own seeds and splits", floor=1.0 / int(n_test),
+                                      floor_why=f"one test sample in {n_test}")
+    return V.Margin(margin.value, margin.justification + (f". {why}" if why else ""))
+
+
+def plateau_table(curves: pd.DataFrame, full_rate: Mapping[tuple[str, str], int], *, window: int,
+                  threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The plateau rule on every run and every arm.
+
+    Parameters
+    ----------
+    curves : :func:`~sparsetopo.study.accuracy.curve_table` (``dataset, arm, seed, epoch, test_acc``).
+    full_rate : ``(dataset, arm) -> epochs at the full rate`` (:func:`full_rate_epochs`).
+    window, threshold : the rule: the last ``window`` full-rate epochs' mean minus the ``window`` before, in
+        absolute value, below ``threshold``.
+
+    Returns
+    -------
+    (runs, arms)
+        ``runs``: ``dataset, arm, seed, moved, plateaued`` (each run's own curve); ``arms``: ``dataset, arm, n,
+        full_rate, moved, plateaued`` (the decisive check, on the arm's mean curve over runs) and
+        ``runs_plateaued``.
+    """
+    run_rows, arm_rows = [], []
+    for (dataset, arm), part in curves.groupby(["dataset", "arm"], sort=False):
+        full = int(full_rate[(dataset, arm)])
+        per_run = []
+        for seed, c in part.groupby("seed", sort=False):
+            check = V.plateau_before(c.sort_values("epoch")["test_acc"].to_numpy(), full, k=window,
+                                     threshold=threshold)
+            per_run.append(check.converged)
+            run_rows.append({"dataset": dataset, "arm": arm, "seed": int(seed), "moved": check.moved,
+                             "plateaued": check.converged})
+        mean = part.groupby("epoch")["test_acc"].mean().sort_index().to_numpy()
+        check = V.plateau_before(mean, full, k=window, threshold=threshold)
+        arm_rows.append({"dataset": dataset, "arm": arm, "n": len(per_run), "full_rate": full, "moved": check.moved,
+                         "plateaued": check.converged, "runs_plateaued": int(sum(per_run))})
+    return pd.DataFrame(run_rows), pd.DataFrame(arm_rows)
 
 
 ZERO_MARGIN = V.Margin(0.0, "better than the reference at all: the whole interval above 0")
 
 
-def compare(sparse: Sequence[float], reference: Sequence[float], *, claim: str, margin: V.Margin,
-            confidence: float, converged: bool) -> V.Verdict:
-    """Verdict on one static arm against one reference arm (accuracies over seeds): non-inferiority with
-    ``margin`` (:data:`CLAIM_MATCH`) or superiority with margin 0 (:data:`CLAIM_BEAT`) on Welch's interval at
-    ``confidence``; ``converged=False`` caps it at inconclusive."""
+def compare(sparse: Sequence[float], reference: Sequence[float], *, margin: V.Margin, confidence: float,
+            plateaued: bool) -> dict[str, V.Verdict]:
+    """Both verdicts on one static arm against one reference arm (accuracies over repetitions), read off one Welch
+    interval at ``confidence``: :data:`CLAIM_MATCH` (non-inferiority with ``margin``) and :data:`CLAIM_BEAT`
+    (superiority with margin 0). ``plateaued=False`` caps both at inconclusive."""
     ci = V.difference_ci(sparse, reference, confidence)
-    if claim == CLAIM_MATCH:
-        verdict = V.non_inferiority(ci.estimate, ci.ci, margin)
-    elif claim == CLAIM_BEAT:
-        verdict = V.superiority(ci.estimate, ci.ci, ZERO_MARGIN)
-    else:
-        raise ValueError(f"claim must be {CLAIM_MATCH!r} or {CLAIM_BEAT!r}, got {claim!r}")
-    return V.unless_converged(verdict, converged, "an unconverged run in one of the two arms")
+    verdicts = {CLAIM_MATCH: V.non_inferiority(ci.estimate, ci.ci, margin),
+                CLAIM_BEAT: V.superiority(ci.estimate, ci.ci, ZERO_MARGIN)}
+    return {claim: V.unless_converged(v, plateaued, "an arm that did not plateau before its first decay")
+            for claim, v in verdicts.items()}
 
 
 def aggregate(per_density: Sequence[V.Verdict]) -> tuple[int, V.Verdict]:
-    """The dataset's verdict from its densities' verdicts, and the index of the deciding density.
+    """The dataset's verdict from its static arms' verdicts, and the index of the deciding arm.
 
-    Holds when some density holds (the highest lower bound decides); does not hold when every
-    density does not hold (the highest upper bound is shown); otherwise inconclusive (the
-    inconclusive density with the highest lower bound is shown).
+    Holds when some arm holds (the highest lower bound decides); does not hold when every arm does not hold (the
+    highest upper bound is shown); otherwise inconclusive (the inconclusive arm with the highest lower bound).
     """
     if not per_density:
-        raise ValueError("no densities to aggregate")
+        raise ValueError("no static arms to aggregate")
 
     def best(indices, key):
         return max(indices, key=lambda i: (key(per_density[i]) if not math.isnan(key(per_density[i])) else -math.inf))
@@ -257,35 +369,36 @@ def aggregate(per_density: Sequence[V.Verdict]) -> tuple[int, V.Verdict]:
     return i, per_density[i]
 
 
-def comparisons(runs: pd.DataFrame, margins: Mapping[str, V.Margin], *, confidence: float = 0.95) -> pd.DataFrame:
-    """Every static arm against each reference arm, for both claims, per dataset; Welch intervals at
-    ``1 - (1 - confidence) / n_densities``. Columns: ``dataset, reference, arm, density, claim, estimate, low,
-    high, margin, interval_confidence, converged, verdict, note, verdict_obj``."""
+def comparisons(runs: pd.DataFrame, margins: Mapping[str, V.Margin], plateau: pd.DataFrame, *, level: float,
+                references: Sequence[str] = (DENSE,)) -> pd.DataFrame:
+    """Every static arm against each reference, per dataset, both claims from one Welch interval at ``level``
+    (:func:`interval_level`). ``runs`` has ``dataset, arm, method, hidden_density, acc``; ``plateau`` is the arm
+    table of :func:`plateau_table`. Columns: ``dataset, reference, arm, density, claim, estimate, low, high, margin,
+    interval_confidence, plateaued, verdict, note, verdict_obj``."""
+    flat = plateau.set_index(["dataset", "arm"])["plateaued"]
     rows = []
     for dataset in dict.fromkeys(runs["dataset"]):
         part = runs[runs["dataset"] == dataset]
         static = part[part["method"] == "static"]
-        densities = sorted(static["density"].unique())
-        level = 1 - (1 - confidence) / len(densities)
-        for reference in REFERENCES:
+        arms = arm_order(static["arm"], dict(zip(static["arm"], static["hidden_density"])))
+        for reference in references:
             ref = part[part["arm"] == reference]
             if ref.empty:
                 continue
-            for density in densities:
-                arm = static[static["density"] == density]
-                converged = bool(arm["converged"].all() and ref["converged"].all())
-                for claim in (CLAIM_MATCH, CLAIM_BEAT):
-                    v = compare(arm["acc"].tolist(), ref["acc"].tolist(), claim=claim, margin=margins[dataset],
-                                confidence=level, converged=converged)
-                    rows.append({"dataset": dataset, "reference": reference, "arm": static_arm(density),
-                                 "density": float(density), "claim": claim, "estimate": v.estimate, "low": v.low,
-                                 "high": v.high, "margin": v.margin, "interval_confidence": level,
-                                 "converged": converged, "verdict": v.verdict, "note": v.note, "verdict_obj": v})
+            for arm in arms:
+                a = static[static["arm"] == arm]
+                plateaued = bool(flat[(dataset, arm)] and flat[(dataset, reference)])
+                for claim, v in compare(a["acc"].tolist(), ref["acc"].tolist(), margin=margins[dataset],
+                                        confidence=level, plateaued=plateaued).items():
+                    rows.append({"dataset": dataset, "reference": reference, "arm": arm,
+                                 "density": float(a["hidden_density"].iloc[0]), "claim": claim, "estimate": v.estimate,
+                                 "low": v.low, "high": v.high, "margin": v.margin, "interval_confidence": level,
+                                 "plateaued": plateaued, "verdict": v.verdict, "note": v.note, "verdict_obj": v})
     return pd.DataFrame(rows)
 
 
 def dataset_verdicts(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset, reference and claim: the aggregated verdict (:func:`aggregate`) and its density."""
+    """One row per dataset, reference and claim: the aggregated verdict (:func:`aggregate`) and its arm."""
     rows = []
     for (dataset, reference, claim), part in table.groupby(["dataset", "reference", "claim"], sort=False):
         part = part.sort_values("density")
@@ -310,19 +423,21 @@ class Parameters(StudyParameters):
 
     Attributes
     ----------
-    dataset : one of ``datasets``: the dataset whose per-seed curves are drawn in detail; any other
-        registered dataset: the study runs on that dataset alone.
+    dataset : one of ``datasets``: the dataset whose per-run curves are drawn in detail; any other registered
+        dataset: the study runs on that dataset alone.
     datasets : the study's datasets, in the order of the tables and panels.
-    settings : dataset name -> some of ``{hidden, epochs, batch_size, lr, train_samples, calibration_sd}``,
-        replacing what :func:`derived_setting` gives; a dataset without ``calibration_sd`` has it measured.
-    densities : per-layer densities of the static arms' hidden layers (distinct, in (0, 1)).
-    seeds : one run per seed and arm (distinct, >= 0); at least 2.
-    lr_schedule : schedule of every run's learning rate (SGD, momentum 0.9, weight decay 2e-4).
-    dropout : dropout rate of the ``dense + dropout`` arm, in (0, 1).
+    settings : dataset name -> some of :data:`SETTING_KEYS`, replacing what :func:`derived_setting` gives.
+    densities : per-layer densities of static arms (distinct, in (0, 1)).
+    epsilons : Erdős–Rényi ε of static arms (distinct, > 0); the paper's setting is 20.
+    seeds : repetition ``i`` trains with ``seeds[i]`` as seed and data seed (distinct, >= 0, at least 2).
+    calibration_seeds : as many seeds as ``seeds``, none of them, for the dense calibration runs.
+    lr_schedule : :data:`SCHEDULES` (SGD, momentum 0.9, weight decay 2e-4).
+    dropout : dropout rate of a ``dense + dropout`` reference arm in (0, 0.95]; None: no such arm.
     backend : backend of the static arms (``sparse``, ``auto`` or ``masked``; speed only).
-    margin_multiple : a dataset's non-inferiority margin is this times its calibration SD.
-    calibration_seeds : the seeds of the dense calibration runs (none of ``seeds``).
-    confidence : family-wise confidence of a dataset's verdict (Bonferroni over densities).
+    plateau_window, plateau_threshold, plateau_threshold_why : the plateau rule and why its threshold.
+    margin_multiple, margin_multiple_why : the margin in standard deviations of a difference of two means of n
+        runs, and why that multiple.
+    confidence : family-wise confidence of each headline's intervals (Bonferroni over datasets x static arms).
     """
 
     NOTEBOOK: ClassVar[str] = "02_sparse_vs_dense"
@@ -330,12 +445,17 @@ class Parameters(StudyParameters):
     datasets: tuple
     settings: Any
     densities: tuple
+    epsilons: tuple
     seeds: tuple
-    lr_schedule: str
-    dropout: float
-    backend: str
-    margin_multiple: float
     calibration_seeds: tuple
+    lr_schedule: str
+    dropout: float | None
+    backend: str
+    plateau_window: int
+    plateau_threshold: float
+    plateau_threshold_why: str
+    margin_multiple: float
+    margin_multiple_why: str
     confidence: float
 
     def __post_init__(self) -> None:
@@ -350,21 +470,34 @@ class Parameters(StudyParameters):
             _check_known(f"settings key {name!r}", name)
             _check_fields(name, fields)
         self._set("densities", check_sequence("densities", self.densities, lambda n, v: check_real(
-            n, v, minimum=0, maximum=0.999, exclusive_minimum=True), unique=True))
+            n, v, minimum=0, maximum=0.999, exclusive_minimum=True), unique=True, min_length=0))
+        self._set("epsilons", check_sequence("epsilons", self.epsilons, lambda n, v: check_real(
+            n, v, minimum=0, exclusive_minimum=True), unique=True, min_length=0))
+        if not self.densities and not self.epsilons:
+            raise ValueError("parameters densities and epsilons are both empty: give at least one static arm")
         self._set("seeds", check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, minimum=0), unique=True,
                                           min_length=2))
-        self._set("lr_schedule", check_str("lr_schedule", self.lr_schedule, choices=("constant", "cosine", "step")))
-        self._set("dropout", check_real("dropout", self.dropout, minimum=0, maximum=0.95, exclusive_minimum=True))
-        self._set("backend", check_str("backend", self.backend, choices=("sparse", "auto", "masked")))
-        self._set("margin_multiple", check_real("margin_multiple", self.margin_multiple, minimum=0,
-                                                exclusive_minimum=True))
         self._set("calibration_seeds", check_sequence("calibration_seeds", self.calibration_seeds,
                                                       lambda n, v: check_int(n, v, minimum=0), unique=True,
                                                       min_length=2))
+        if len(self.calibration_seeds) != len(self.seeds):
+            raise ValueError(f"parameter calibration_seeds must hold as many seeds as seeds ({len(self.seeds)}): the "
+                             f"margin is calibrated at the same number of runs, got {len(self.calibration_seeds)}")
         shared = sorted(set(self.seeds) & set(self.calibration_seeds))
         if shared:
-            raise ValueError(f"calibration_seeds must differ from seeds (the margin is fixed apart from the study's "
-                             f"runs), both hold {shared}")
+            raise ValueError(f"parameter calibration_seeds must differ from seeds (the margin is fixed apart from the "
+                             f"compared runs), both hold {shared}")
+        self._set("lr_schedule", check_str("lr_schedule", self.lr_schedule, choices=SCHEDULES))
+        self._set("dropout", check_optional("dropout", self.dropout, lambda n, v: check_real(
+            n, v, minimum=0, maximum=0.95, exclusive_minimum=True)))
+        self._set("backend", check_str("backend", self.backend, choices=("sparse", "auto", "masked")))
+        self._set("plateau_window", check_int("plateau_window", self.plateau_window, minimum=1))
+        self._set("plateau_threshold", check_real("plateau_threshold", self.plateau_threshold, minimum=0,
+                                                  exclusive_minimum=True))
+        self._set("plateau_threshold_why", check_str("plateau_threshold_why", self.plateau_threshold_why))
+        self._set("margin_multiple", check_real("margin_multiple", self.margin_multiple, minimum=0,
+                                                exclusive_minimum=True))
+        self._set("margin_multiple_why", check_str("margin_multiple_why", self.margin_multiple_why))
         self._set("confidence", check_real("confidence", self.confidence, minimum=0.5, maximum=0.999))
 
     @property
@@ -379,8 +512,18 @@ class Parameters(StudyParameters):
 
     @property
     def detail_dataset(self) -> str:
-        """The study dataset whose per-seed curves are drawn (``dataset`` as spelled in ``datasets``)."""
+        """The study dataset whose per-run curves are drawn (``dataset`` as spelled in ``datasets``)."""
         return next(n for n in self.study_datasets if n.lower() == self.dataset.lower())
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """The reference arms: dense, and dense + dropout when ``dropout`` is given."""
+        return (DENSE, DROPOUT) if self.dropout else (DENSE,)
+
+    @property
+    def n_static(self) -> int:
+        """Number of static arms per dataset."""
+        return len(self.densities) + len(self.epsilons)
 
     def override(self, name: str) -> dict[str, Any]:
         """The ``settings`` entry of dataset ``name`` (names match case-insensitively; ``{}`` if none)."""
@@ -404,12 +547,14 @@ class Result:
 
     Attributes
     ----------
-    params : the parameters; settings : each study dataset's :class:`DatasetSetting` (calibration SD filled).
-    data : one row per dataset (sizes, widths, budget, preprocessing, calibration SD and margin).
+    params : the parameters; settings : each study dataset's :class:`DatasetSetting`.
+    data : one row per dataset (sizes, widths, budgets, repetitions, calibration SD and margin).
     margins : dataset -> :class:`~sparsetopo.study.verdicts.Margin`.
-    calibration : :func:`~sparsetopo.study.accuracy.run_table` of the calibration runs made here (empty when every SD was given).
-    configs : every study run; runs, arms, curves : their :mod:`~sparsetopo.study.accuracy` tables.
-    comparisons : :func:`comparisons`; verdicts : :func:`dataset_verdicts`.
+    calibration : :func:`~sparsetopo.study.accuracy.run_table` of the calibration runs.
+    configs : every compared run; runs, arms, curves : their tables (``runs`` with ``hidden_density``, and
+        ``converged``/``moved`` holding each run's own plateau check before its first decay).
+    plateau : the decisive plateau check per dataset and arm (:func:`plateau_table`).
+    level : confidence of each interval; comparisons : :func:`comparisons`; verdicts : :func:`dataset_verdicts`.
     seconds : wall time of :func:`run` (training or reading back).
     """
 
@@ -421,6 +566,8 @@ class Result:
     configs: list
     runs: pd.DataFrame
     arms: pd.DataFrame
+    plateau: pd.DataFrame
+    level: float
     comparisons: pd.DataFrame
     verdicts: pd.DataFrame
     curves: pd.DataFrame
@@ -428,44 +575,41 @@ class Result:
 
 
 def _longest_first(configs: Sequence[RunConfig]) -> list[RunConfig]:
-    """Dense runs of the biggest datasets first, so two workers finish together."""
+    """The most expensive runs first (dense runs of the large datasets), so two workers finish together."""
     def cost(c: RunConfig) -> float:
-        width = sum(c.hidden) * (1.0 if c.method == "dense" else 4 * float(c.density))
+        width = sum(c.hidden) * (1.0 if c.method == "dense" else 4 * float(c.density or 0.05))
         return width * c.epochs * (c.train_samples or 2000) / c.batch_size ** 0.25
 
     return sorted(configs, key=cost, reverse=True)
 
 
-def _calibrated(settings: list[DatasetSetting], calibration: pd.DataFrame) -> list[DatasetSetting]:
-    out = []
-    for s in settings:
-        if s.calibration_sd is None:
-            acc = calibration.loc[calibration["dataset"] == s.name, "acc"]
-            s = replace(s, calibration_sd=float(acc.std(ddof=1)), measured=True)
-            logger.info("02_sparse_vs_dense: calibration_sd of %s not given: measured %.4f from %d calibration "
-                        "seeds", s.name, s.calibration_sd, len(acc))
-        out.append(s)
-    return out
+def _widths(setting: DatasetSetting) -> list[int]:
+    from ..data import dataset_info
+
+    return dataset_info(setting.name).widths(setting.hidden)
 
 
-def _data_table(settings: Sequence[DatasetSetting], margins: Mapping[str, V.Margin]) -> pd.DataFrame:
+def _data_table(settings: Sequence[DatasetSetting], margins: Mapping[str, V.Margin],
+                calibration: pd.DataFrame) -> pd.DataFrame:
     from ..data import dataset_info, load_dataset
 
     rows = []
     for s in settings:
         info = dataset_info(s.name)
+        cal = calibration.loc[calibration["dataset"] == s.name, "acc"]
         rows.append({"dataset": s.name, "n_features": info.n_features, "n_classes": info.n_classes,
                      "n_train": info.n_train, "train_used": s.train_samples or info.n_train, "n_test": info.n_test,
                      "preprocessing": load_dataset(s.name).preprocessing,
-                     "widths": "-".join(str(w) for w in [info.n_features, *s.hidden, info.n_classes]),
-                     "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr, "calibration_sd": s.calibration_sd,
-                     "calibration_measured": s.measured, "margin": margins[s.name].value})
+                     "widths": "-".join(str(w) for w in _widths(s)), "epochs": s.epochs,
+                     "static_epochs": s.static_epochs, "batch_size": s.batch_size, "lr": s.lr,
+                     "repetitions": s.repetitions, "calibration_sd": float(cal.std(ddof=1)),
+                     "calibration_mean": float(cal.mean()), "margin": margins[s.name].value})
     return pd.DataFrame(rows)
 
 
 def run(params: Parameters) -> Result:
-    """Train (or read back from the run store) the calibration runs a dataset needs and every arm of every
-    study dataset, then compare."""
+    """Train (or read back from the run store) the calibration runs and every arm of every study dataset, check the
+    plateaus, fix the margins from the calibration runs, then compare."""
     from ..data import dataset_info
 
     if not isinstance(params, Parameters):
@@ -477,16 +621,31 @@ def run(params: Parameters) -> Result:
     configs = [c for s in settings for c in _configs(p, s, p.seeds)]
     store.sweep(_longest_first(configs + calibration_runs), n_jobs=p.n_jobs, root=p.runs_root,
                 progress=show_progress())
-    calibration = run_table(calibration_runs, p.runs_root, arm=arm_of) if calibration_runs else pd.DataFrame()
-    settings = _calibrated(settings, calibration)
-    margins = {s.name: dataset_margin(s, p.margin_multiple, p.calibration_seeds, dataset_info(s.name).n_test)
+    calibration = run_table(calibration_runs, p.runs_root, arm=arm_of)
+    margins = {s.name: dataset_margin(s.name, calibration.loc[calibration["dataset"] == s.name, "acc"].tolist(),
+                                      s.repetitions, p.margin_multiple, dataset_info(s.name).n_test,
+                                      p.margin_multiple_why)
                for s in settings}
-    runs = run_table(configs, p.runs_root, arm=arm_of, k=K_LAST, threshold=CONVERGENCE_THRESHOLD)
-    table = comparisons(runs, margins, confidence=p.confidence)
-    return Result(params=p, settings=settings, data=_data_table(settings, margins), margins=margins,
-                  calibration=calibration, configs=configs, runs=runs,
-                  arms=arm_table(runs, p.confidence, order=arm_order), comparisons=table,
-                  verdicts=dataset_verdicts(table), curves=curve_table(configs, p.runs_root, arm=arm_of),
+    runs = run_table(configs, p.runs_root, arm=arm_of, k=K_LAST)
+    widths = {s.name: _widths(s) for s in settings}
+    runs["hidden_density"] = [hidden_density(widths[c.dataset], density=c.density, epsilon=c.epsilon)
+                              if c.method == "static" else 1.0 for c in configs]
+    curves = curve_table(configs, p.runs_root, arm=arm_of)
+    full_rate = {(c.dataset, arm_of(c)): full_rate_epochs(p.lr_schedule, c.epochs) for c in configs}
+    per_run, plateau = plateau_table(curves, full_rate, window=p.plateau_window, threshold=p.plateau_threshold)
+    checked = per_run.set_index(["dataset", "arm", "seed"])
+    keys = list(zip(runs["dataset"], runs["arm"], runs["seed"]))
+    runs["converged"] = [bool(checked.loc[k, "plateaued"]) for k in keys]
+    runs["moved"] = [float(checked.loc[k, "moved"]) for k in keys]
+    order = dict(zip(runs["arm"], runs["hidden_density"]))
+    level = interval_level(p.confidence, len(settings), p.n_static)
+    table = comparisons(runs, margins, plateau, level=level, references=p.references)
+    arms = arm_table(runs, p.confidence, order=lambda names: arm_order(names, order))
+    density = runs.groupby(["dataset", "arm"])["hidden_density"].first()
+    arms["density"] = [float(density[(d, a)]) for d, a in zip(arms["dataset"], arms["arm"])]
+    return Result(params=p, settings=settings, data=_data_table(settings, margins, calibration), margins=margins,
+                  calibration=calibration, configs=configs, runs=runs, arms=arms, plateau=plateau,
+                  level=level, comparisons=table, verdicts=dataset_verdicts(table), curves=curves,
                   seconds=time.perf_counter() - start)
 
 
@@ -499,10 +658,17 @@ def claim_name(dataset: str, claim: str, reference: str) -> str:
     return f"{dataset}: some static density {claim} {reference}"
 
 
+PLATEAU_CLAIM = "Every arm plateaued before its first learning-rate decay"
+
+
 def _hidden(widths: str) -> str:
-    """``"784-200-200-200-10"`` -> ``"3×200"`` (``"64-32-16-10"`` -> ``"32-16"``)."""
+    """``"784-1000-1000-1000-10"`` -> ``"3×1000"`` (``"64-32-16-10"`` -> ``"32-16"``)."""
     hidden = widths.split("-")[1:-1]
     return f"{len(hidden)}×{hidden[0]}" if len(set(hidden)) == 1 else "-".join(hidden)
+
+
+def _static_names(p: Parameters) -> str:
+    return "/".join([f"{100 * d:g}%" for d in sorted(p.densities)] + [f"ε={e:g}" for e in sorted(p.epsilons)])
 
 
 def _setting_line(result: Result) -> str:
@@ -510,65 +676,66 @@ def _setting_line(result: Result) -> str:
     p, data = result.params, result.data
     groups = []
     for hidden, part in data.assign(hidden=[_hidden(w) for w in data["widths"]]).groupby("hidden", sort=False):
-        used = set(part["train_used"][part["train_used"] < part["n_train"]])
-        subset = f" ({used.pop():,} training samples)" if len(used) == 1 and (part["train_used"] < part["n_train"]).all() else ""
-        groups.append(f"{hidden} hidden on {', '.join(part['dataset'])}{subset}")
-    epochs = "/".join(str(e) for e in dict.fromkeys(data["epochs"]))
-    return (f"{'; '.join(groups)}; static Erdős–Rényi at {'/'.join(f'{100 * d:g}' for d in sorted(p.densities))}% "
-            f"density vs dense, {epochs} epochs, {len(p.seeds)} seeds per arm")
+        groups.append(f"{hidden} hidden on " + ", ".join(
+            f"{r.dataset} ({r.train_used:,} train, {r.repetitions} reps)" for r in part.itertuples()))
+    return (f"{'; '.join(groups)}; static {_static_names(p)} vs dense, seeds and splits varied together, "
+            f"Bonferroni over {len(result.settings)} datasets x {p.n_static} static arms")
 
 
 def claims(result: Result) -> Findings:
-    """The findings of notebook ``02_sparse_vs_dense``: descriptions, verdicts by the rule, headlines, and the
-    numbers behind every figure."""
+    """The findings of notebook ``02_sparse_vs_dense``: descriptions, the plateau check, verdicts by the rule,
+    headlines, and the numbers behind every figure."""
     p, arms, runs, v = result.params, result.arms, result.runs, result.verdicts
     findings = Findings("02_sparse_vs_dense", p.figures_dir, parameters=p.as_dict())
-    for name, frame in (("datasets", result.data), ("arms", arms), ("runs", runs),
+    for name, frame in (("datasets", result.data), ("arms", arms), ("runs", runs), ("plateau", result.plateau),
+                        ("calibration", result.calibration),
                         ("comparisons", result.comparisons.drop(columns="verdict_obj"))):
         findings.add_data(name, frame)
-    if len(result.calibration):
-        findings.add_data("calibration", result.calibration)
     findings.add_data("learning_curves", result.curves.groupby(["dataset", "arm", "epoch"], sort=False)["test_acc"]
                       .mean().reset_index())
-    findings.add_data("execution", {"seconds": result.seconds, "n_jobs": p.n_jobs, "runs": len(result.configs)})
-    unconverged = runs[~runs["converged"]]
+    findings.add_data("execution", {"seconds": result.seconds, "n_jobs": p.n_jobs,
+                                    "runs": len(result.configs) + len(result.calibration)})
+    flat = result.plateau
+    missed = flat[~flat["plateaued"]]
     findings.claim(
-        "Runs converged (last-5-epoch mean test accuracy moved < 0.1 point from the 5 epochs before)",
-        measured=float(len(runs) - len(unconverged)), holds=None,
-        spread=f"{len(runs) - len(unconverged)} of {len(runs)} runs; unconverged: "
-        + (", ".join(f"{r.dataset} {r.arm} s{r.seed} ({100 * r.moved:+.2f} pt)" for r in unconverged.itertuples())
-           or "none"),
-        detail="description: convergence of every run; a verdict involving an unconverged run is capped at "
-               "inconclusive")
+        PLATEAU_CLAIM, measured=float(flat["plateaued"].sum()), holds=missed.empty,
+        spread=f"{int(flat['plateaued'].sum())} of {len(flat)} arms; did not: "
+        + (", ".join(f"{r.dataset} {r.arm} ({100 * r.moved:+.2f} pt over epochs {r.full_rate - 2 * p.plateau_window + 1}"
+                     f"-{r.full_rate})" for r in missed.itertuples()) or "none"),
+        detail=f"check: the arm's mean test accuracy over its last {p.plateau_window} full-rate epochs minus the "
+               f"{p.plateau_window} before moved less than {p.plateau_threshold:g} ({p.plateau_threshold_why}); a "
+               f"verdict involving an arm that did not is capped at inconclusive")
     for s in result.settings:
         a = arms[arms["dataset"] == s.name].set_index("arm")
-        d, do = a.loc[DENSE], a.loc[DROPOUT]
+        d = a.loc[DENSE]
+        row = result.data.set_index("dataset").loc[s.name]
         findings.claim(
-            f"Dense accuracy on {s.name} (mean of the last {K_LAST} epochs)", measured=float(d["acc_mean"]), holds=None,
-            spread=f"[{d['acc_low']:.4f}, {d['acc_high']:.4f}] (n={int(d['n'])}); seed SD {d['acc_sd']:.4f} "
-                   f"in this run vs {s.calibration_sd:.4f} in calibration; final {d['final_mean']:.4f}, "
-                   f"best {d['best_mean']:.4f}",
-            detail="description: the reference of the verdicts, 95% t interval over seeds")
-        here = runs[runs["dataset"] == s.name]
-        ci = V.difference_ci(here[here["arm"] == DROPOUT]["acc"], here[here["arm"] == DENSE]["acc"], p.confidence)
-        findings.claim(
-            f"Dropout {p.dropout:g} changes dense accuracy on {s.name} by", measured=ci.estimate, holds=None,
-            spread=f"[{ci.low:.4f}, {ci.high:.4f}] (Welch 95%); dense + dropout {do['acc_mean']:.4f}",
-            detail="description: dense + dropout minus dense, mean of the last 5 epochs")
-    level = 100 * (1 - (1 - p.confidence) / len(p.densities))
+            f"Dense training accuracy on {s.name} (mean of the last {K_LAST} epochs)", measured=float(d["train_mean"]),
+            holds=None, spread=f"test {d['acc_mean']:.4f} [{d['acc_low']:.4f}, {d['acc_high']:.4f}] (n={int(d['n'])}); "
+                               f"run SD {d['acc_sd']:.4f}, calibration SD {row['calibration_sd']:.4f}",
+            detail="description: whether the over-parameterised dense network fits its training data (running "
+                   "accuracy over each epoch's batches)")
+        if DROPOUT in a.index:
+            here = runs[runs["dataset"] == s.name]
+            ci = V.difference_ci(here[here["arm"] == DROPOUT]["acc"], here[here["arm"] == DENSE]["acc"], p.confidence)
+            findings.claim(
+                f"Dropout {p.dropout:g} changes dense accuracy on {s.name} by", measured=ci.estimate, holds=None,
+                spread=f"[{ci.low:.4f}, {ci.high:.4f}] (Welch 95%)",
+                detail=f"description: dense + dropout minus dense, mean of the last {K_LAST} epochs")
     for s in result.settings:
-        for reference in REFERENCES:
+        for reference in p.references:
             for claim in (CLAIM_MATCH, CLAIM_BEAT):
                 row = v[(v["dataset"] == s.name) & (v["reference"] == reference) & (v["claim"] == claim)].iloc[0]
                 rule = (f"non-inferiority, margin {row['margin']:.4f}" if claim == CLAIM_MATCH
                         else "superiority, margin 0")
                 findings.claim_verdict(
                     claim_name(s.name, claim, reference), row["verdict_obj"],
-                    spread=f"deciding arm {row['deciding_arm']}: {_interval(row['verdict_obj'])}; per density: "
+                    spread=f"deciding arm {row['deciding_arm']}: {_interval(row['verdict_obj'])}; per arm: "
                            f"{row['per_density']}",
-                    detail=f"{rule}; static minus {reference} accuracy (mean of the last {K_LAST} epochs), Welch "
-                           f"interval at {level:.4g}% (Bonferroni over {len(p.densities)} densities); holds if some "
-                           f"density holds, does not hold if all do not")
+                    detail=f"{rule}; static minus {reference} accuracy (mean of the last {K_LAST} epochs) over "
+                           f"{s.repetitions} repetitions, Welch interval at {100 * result.level:.4g}% (Bonferroni over "
+                           f"{len(result.settings)} datasets x {p.n_static} static arms); holds if some arm holds, "
+                           f"does not hold if all do not")
     setting = _setting_line(result)
     findings.headline("Static sparse matches or beats dense",
                       [claim_name(s.name, CLAIM_MATCH, DENSE) for s in result.settings], setting)
@@ -583,37 +750,36 @@ def claims(result: Result) -> Findings:
 
 
 def settings_table(result: Result) -> pd.DataFrame:
-    """Each dataset's size, widths, budget, calibration SD (given or measured here) and margin, in points."""
+    """Each dataset's size, widths, budgets, repetitions, calibration SD and margin, in points."""
     d = result.data
     return pd.DataFrame({
         "dataset": d["dataset"], "train / test": [f"{u} of {n} / {t}" for u, n, t in
                                                   zip(d["train_used"], d["n_train"], d["n_test"])],
-        "widths": d["widths"], "epochs": d["epochs"], "batch": d["batch_size"], "lr": d["lr"],
+        "widths": d["widths"], "epochs (dense / static)": [f"{e} / {s}" for e, s in zip(d["epochs"], d["static_epochs"])],
+        "batch": d["batch_size"], "lr": d["lr"], "repetitions": d["repetitions"],
         "calibration SD (points)": (100 * d["calibration_sd"]).round(3),
-        "calibration": ["measured here" if m else "given" for m in d["calibration_measured"]],
         "margin (points)": (100 * d["margin"]).round(3)})
 
 
-def convergence_report(result: Result) -> pd.DataFrame:
-    """Convergence per dataset and arm: runs, unconverged runs and the largest last-5 movement (points)."""
-    rows = []
-    for (dataset, arm), part in result.runs.groupby(["dataset", "arm"], sort=False):
-        bad = part[~part["converged"]]
-        rows.append({"dataset": dataset, "arm": arm, "runs": len(part), "unconverged": len(bad),
-                     "largest |moved| (points)": round(100 * float(part["moved"].abs().max()), 3),
-                     "unconverged seeds": ", ".join(str(s) for s in bad["seed"])})
-    return pd.DataFrame(rows)
+def plateau_report(result: Result) -> pd.DataFrame:
+    """The plateau check per dataset and arm: full-rate epochs, movement of the arm's mean curve (points), verdict,
+    and how many of its runs plateaued on their own curves."""
+    t = result.plateau
+    return pd.DataFrame({
+        "dataset": t["dataset"], "arm": t["arm"], "full-rate epochs": t["full_rate"],
+        "moved (points)": (100 * t["moved"]).round(3), "plateaued": t["plateaued"],
+        "runs plateaued": [f"{k} of {n}" for k, n in zip(t["runs_plateaued"], t["n"])]})
 
 
 def arm_report(result: Result) -> pd.DataFrame:
     """The per-arm table, accuracies in points."""
     a = result.arms
     return pd.DataFrame({
-        "dataset": a["dataset"], "arm": a["arm"], "seeds": a["n"], "acc (last 5)": (100 * a["acc_mean"]).round(2),
+        "dataset": a["dataset"], "arm": a["arm"], "runs": a["n"], "acc (last 5)": (100 * a["acc_mean"]).round(2),
         "95% CI": [f"[{100 * lo:.2f}, {100 * hi:.2f}]" for lo, hi in zip(a["acc_low"], a["acc_high"])],
-        "seed SD": (100 * a["acc_sd"]).round(2), "final": (100 * a["final_mean"]).round(2),
+        "run SD": (100 * a["acc_sd"]).round(2), "final": (100 * a["final_mean"]).round(2),
         "best": (100 * a["best_mean"]).round(2), "train acc (last 5)": (100 * a["train_mean"]).round(2),
-        "unconverged": a["n_unconverged"], "weights kept": [f"{100 * w:.3g}%" for w in a["weight_fraction"]]})
+        "hidden weights kept": [f"{100 * w:.3g}%" for w in a["density"]]})
 
 
 def verdict_summary(result: Result) -> pd.DataFrame:
@@ -623,7 +789,7 @@ def verdict_summary(result: Result) -> pd.DataFrame:
                                    column=[f"static {c} {r}" for c, r in zip(result.verdicts["claim"],
                                                                              result.verdicts["reference"])])
     wide = table.pivot(index="dataset", columns="column", values="cell")
-    order = [f"static {c} {r}" for r in REFERENCES for c in (CLAIM_MATCH, CLAIM_BEAT)]
+    order = [f"static {c} {r}" for r in result.params.references for c in (CLAIM_MATCH, CLAIM_BEAT)]
     return wide.loc[list(dict.fromkeys(table["dataset"])), order].reset_index().rename_axis(columns=None)
 
 
@@ -633,7 +799,7 @@ def _names(frame: pd.DataFrame, verdict: str) -> list[str]:
 
 def context(result: Result, findings: Findings) -> dict[str, Any]:
     """The numbers the notebook's templates (``rules``, ``runs``, ``discussion``) are filled from."""
-    p, v, runs, data, arms = result.params, result.verdicts, result.runs, result.data, result.arms
+    p, v, data, arms = result.params, result.verdicts, result.data, result.arms
     tally = {}
     for key, reference, claim in (("match", DENSE, CLAIM_MATCH), ("beat", DENSE, CLAIM_BEAT),
                                   ("match_dropout", DROPOUT, CLAIM_MATCH), ("beat_dropout", DROPOUT, CLAIM_BEAT)):
@@ -643,35 +809,39 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
                  "margin": r.margin, "verdict": r.verdict, "capped": bool(r.verdict_obj.note),
                  "width": r.high - r.low}
                 for r in v[(v["reference"] == DENSE) & (v["claim"] == CLAIM_MATCH)].itertuples()]
-    unconverged = runs[~runs["converged"]]
-    sd = arms[arms["arm"] == DENSE].set_index("dataset")["acc_sd"]
     datasets = []
     for r in data.itertuples():
         a = arms[arms["dataset"] == r.dataset].set_index("arm")
-        sparsest = a[a.index.str.startswith("static")].sort_values("density").iloc[0]
+        static = a[a.index.str.startswith("static")].sort_values("density")
+        sparsest = static.iloc[0]
         datasets.append({**r._asdict(), "hidden": "-".join(r.widths.split("-")[1:-1]),
-                         "run_sd": float(sd[r.dataset]), "dense_train": float(a.loc[DENSE, "train_mean"]),
+                         "run_sd": float(a.loc[DENSE, "acc_sd"]), "dense_train": float(a.loc[DENSE, "train_mean"]),
+                         "dense_acc": float(a.loc[DENSE, "acc_mean"]),
                          "sparsest_arm": sparsest.name, "sparsest_train": float(sparsest["train_mean"]),
+                         "arm_densities": [{"arm": name, "density": float(row["density"])}
+                                           for name, row in static.iterrows()],
                          "justification": result.margins[r.dataset].justification,
-                         "overridden": sorted(set(p.override(r.dataset)) - {"calibration_sd"})})
+                         "overridden": sorted(p.override(r.dataset))})
     hidden_groups = [{"hidden": h, "datasets": list(part["dataset"])} for h, part in
                      pd.DataFrame(datasets).groupby("hidden", sort=False)]
+    missed = result.plateau[~result.plateau["plateaued"]]
     return {
-        "profile": p.profile, "k": K_LAST, "threshold": CONVERGENCE_THRESHOLD, "confidence": p.confidence,
-        "level": 1 - (1 - p.confidence) / len(p.densities), "n_densities": len(p.densities),
-        "densities": sorted(p.densities), "dropout": p.dropout, "lr_schedule": p.lr_schedule, "backend": p.backend,
-        "margin_multiple": p.margin_multiple, "calibration_seeds": list(p.calibration_seeds),
-        "n_seeds": len(p.seeds), "n_runs": len(runs), "n_calibration_runs": len(result.calibration),
+        "profile": p.profile, "k": K_LAST, "confidence": p.confidence, "level": result.level,
+        "n_comparisons": len(result.settings) * p.n_static, "n_static": p.n_static,
+        "densities": sorted(p.densities), "epsilons": sorted(p.epsilons), "static_names": _static_names(p),
+        "dropout": p.dropout, "lr_schedule": p.lr_schedule, "backend": p.backend,
+        "window": p.plateau_window, "threshold": p.plateau_threshold, "threshold_why": p.plateau_threshold_why,
+        "margin_multiple": p.margin_multiple, "margin_why": p.margin_multiple_why,
+        "n_seeds": len(p.seeds), "n_runs": len(result.runs), "n_calibration_runs": len(result.calibration),
         "alone": p.alone, "detail": p.detail_dataset, "datasets": datasets, "hidden_groups": hidden_groups,
-        "measured": [d for d in datasets if d["calibration_measured"]],
         "tally": tally, "deciding": deciding, "n_datasets": len(datasets),
-        "unconverged": [{"dataset": ds, "arm": arm, "n": len(part)}
-                        for (ds, arm), part in unconverged.groupby(["dataset", "arm"], sort=False)],
-        "n_unconverged": len(unconverged),
+        "n_arms": len(result.plateau), "missed": [{"dataset": r.dataset, "arm": r.arm, "moved": r.moved,
+                                                   "full_rate": r.full_rate} for r in missed.itertuples()],
         "small": [d for d in datasets if d["n_test"] < 100],
         "stand_ins": [d["dataset"] for d in datasets if d["dataset"] in MICROARRAY_STAND_INS],
         "subsets": [d for d in datasets if d["train_used"] < d["n_train"]],
         "narrow": [g for g in hidden_groups if any(int(w) < 1000 for w in g["hidden"].split("-"))],
+        "unfitted": [d for d in datasets if d["dense_train"] < 0.99],
         "seconds": result.seconds, "n_jobs": p.n_jobs,
         "n_claims": sum(c.verdict is not None for c in findings.claims),
     }

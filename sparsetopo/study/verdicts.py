@@ -66,6 +66,9 @@ __all__ = [
     "pair_difference_ci",
     "ratio_ci",
     "joint_verdict",
+    "bonferroni_level",
+    "plateau_before",
+    "mean_difference_margin",
 ]
 
 HOLDS = "holds"
@@ -582,3 +585,67 @@ def joint_verdict(parts: Sequence[Verdict], names: Sequence[str]) -> Verdict:
     first = parts[0]
     note = "joint: " + "; ".join(f"{n}: {p.verdict}" for n, p in zip(names, parts))
     return Verdict(word, first.rule, first.estimate, first.low, first.high, first.margin, first.justification, note)
+
+
+# ---------------------------------------------------------------------------
+# multiplicity, plateaus and margins at a given number of runs
+# ---------------------------------------------------------------------------
+
+
+def bonferroni_level(confidence: float, comparisons: int) -> float:
+    """Confidence of each of ``comparisons`` intervals so that all of them cover together with probability at
+    least ``confidence`` (Bonferroni): ``1 - (1 - confidence) / comparisons``.
+
+    Raises
+    ------
+    ValueError
+        When ``confidence`` is outside (0, 1) or ``comparisons`` is not a positive integer.
+    """
+    confidence = _check_confidence(confidence)
+    if isinstance(comparisons, bool) or not isinstance(comparisons, (int, np.integer)) or comparisons < 1:
+        raise ValueError(f"comparisons must be a positive integer, got {comparisons!r}")
+    return 1 - (1 - confidence) / int(comparisons)
+
+
+def plateau_before(curve: Sequence[float], epochs: int, *, k: int = 5, threshold: float = 0.001) -> Convergence:
+    """:func:`convergence` of the first ``epochs`` values of ``curve`` only: has the curve stopped moving
+    *before* epoch ``epochs + 1`` (for example before a learning-rate decay, which would flatten any curve)?
+
+    Raises
+    ------
+    ValueError
+        When ``epochs`` is below ``2 k`` or beyond the curve's length, or as :func:`convergence`.
+    """
+    x = np.asarray(curve, dtype=float)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 2 * k <= epochs <= x.size:
+        raise ValueError(f"epochs must be an integer in [{2 * k}, {x.size}] (2 k to the curve's length), got {epochs!r}")
+    return convergence(x[: int(epochs)], k=k, threshold=threshold)
+
+
+def mean_difference_margin(values: Sequence[float], n: int, multiple: float, what: str, *,
+                           floor: float = 0.0, floor_why: str = "") -> Margin:
+    """A margin of ``multiple`` standard deviations of a *difference of two means of n runs*:
+    ``multiple * max(sd, floor) * sqrt(2 / n)``, ``sd`` the sample standard deviation of ``values`` (runs of one
+    arm measured apart from the runs compared).
+
+    With ``len(values) == n`` the spread is calibrated at the number of runs the comparison uses. The
+    justification names the multiple, the SD, ``n``, ``what`` was measured and the floor when it applied.
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 values, ``n < 2`` or ``multiple <= 0``.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        raise ValueError(f"a spread needs at least 2 values, got {x.size}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not multiple > 0:
+        raise ValueError(f"multiple must be > 0, got {multiple!r}")
+    sd = float(x.std(ddof=1))
+    used = max(sd, float(floor))
+    floored = f", floored at {floor:.4g}" + (f" ({floor_why})" if floor_why else "") if sd < floor else ""
+    return Margin(multiple * used * math.sqrt(2 / int(n)),
+                  f"{multiple:g} x the standard deviation of a difference of two means of {int(n)} runs: "
+                  f"sqrt(2/{int(n)}) x the run-to-run SD ({sd:.4g}{floored}) of {what} over {x.size} runs")

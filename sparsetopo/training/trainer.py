@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from ..model import enforce_masks, masked_layers
 from .updaters.base import Batch
 
-__all__ = ["Hook", "TrainState", "train_epochs", "lr_factor", "explored_rates"]
+__all__ = ["Hook", "TrainState", "train_epochs", "lr_factor", "full_rate_epochs", "explored_rates"]
 
 
 def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
@@ -38,6 +38,15 @@ def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     if schedule == "step":
         return 1.0 if epoch < epochs * 0.5 else (0.1 if epoch < epochs * 0.75 else 0.01)
     return 1.0
+
+
+def full_rate_epochs(schedule: str, epochs: int) -> int:
+    """How many epochs of a run of ``epochs`` train at the full learning rate before ``schedule`` first lowers it
+    (:func:`lr_factor` below 1): all of them for ``constant``, half for ``step``, one for ``cosine``."""
+    n = 0
+    while n < epochs and lr_factor(schedule, n, epochs) == 1.0:
+        n += 1
+    return n
 
 
 @dataclass

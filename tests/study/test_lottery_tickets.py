@@ -24,7 +24,7 @@ SEEDS = [0, 1, 2]
 def tiny(tmp_path_factory):
     """The notebook's run (3 searches on digits, 2 epochs per round, one SET run per seed), claims and context."""
     p = lt.Parameters.resolve(dataset="digits", hidden=(16, 16), seeds=tuple(SEEDS), target_density=0.25,
-                              prune_fraction=0.5, epochs=2, set_multiples=(1, 2), train_samples=None, lr=0.05,
+                              prune_fraction=0.5, epochs=2, lr_schedule="constant", set_multiples=(1, 2), train_samples=None, lr=0.05,
                               batch_size=64, backend="masked", plateau_window=1, baseline_pairs=3, published_runs=3,
                               n_boot=200, figures_dir=str(tmp_path_factory.mktemp("fig")),
                               runs_root=str(tmp_path_factory.mktemp("runs")), n_jobs=1, verbosity="warning")
@@ -65,12 +65,36 @@ def test_arm_table_reads_set_budgets_as_prefixes_of_one_run_and_charges_each_arm
     ([0.80] * 5 + [0.81] * 5, False),            # still climbing by 0.01 > 0.004
     ([0.80] * 5 + [0.803] * 5, True),            # rose less than the threshold
     ([0.85] * 5 + [0.80] * 5, True),             # fell: past its peak, not climbing
-    ([0.80] * 9, False),                         # too short for two windows
+    ([0.80], False),                             # too short for two windows of one epoch
 ])
 def test_plateau_flags_only_runs_still_climbing(curve, plateaued):
     got, moved = lt.plateau(curve, 5, 0.004)
     assert got is plateaued
-    assert math.isnan(moved) if len(curve) < 10 else moved == pytest.approx(np.mean(curve[-5:]) - np.mean(curve[-10:-5]))
+    assert math.isnan(moved) if len(curve) < 2 else moved == pytest.approx(np.mean(curve[-5:]) - np.mean(curve[-10:-5]))
+
+
+def test_plateau_is_read_before_the_rate_drops():
+    # climbing at the full rate, flat after a decay: the decay must not make it pass
+    curve = [0.70, 0.72, 0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88] + [0.90] * 10
+    assert lt.plateau(curve, 5, 0.004)[0] is True  # read on the whole curve, the flat tail passes
+    got, moved = lt.plateau(curve, 5, 0.004, full_rate=10)
+    assert got is False and moved == pytest.approx(0.10)  # epochs 6-10 against 1-5
+    got, moved = lt.plateau(curve, 10, 0.004, full_rate=10)  # window shrinks to half the full-rate epochs
+    assert got is False and moved == pytest.approx(0.10)
+    assert lt.plateau(curve, 5, 0.004, full_rate=1) == (False, pytest.approx(math.nan, nan_ok=True))
+
+
+def test_full_rate_epochs_follow_the_trainer():
+    from sparsetopo.training.trainer import full_rate_epochs, lr_factor
+
+    assert full_rate_epochs("step", 20) == 10 and full_rate_epochs("constant", 20) == 20
+    assert full_rate_epochs("cosine", 20) == 1
+    assert lr_factor("step", full_rate_epochs("step", 21) - 1, 21) == 1.0 > lr_factor("step", full_rate_epochs("step", 21), 21)
+
+
+def test_a_schedule_without_a_full_rate_phase_is_refused():
+    with pytest.raises(ValueError, match="lr_schedule 'cosine' leaves 1 epoch"):
+        lt.Parameters.resolve(lr_schedule="cosine")
 
 
 def _table(values: dict[str, list[float]], plateaued: bool = True) -> pd.DataFrame:

@@ -212,3 +212,39 @@ def test_convergence_table_judges_every_run_and_flags_short_ones():
     assert not table.loc["short", "converged"] and "fewer than 6" in table.loc["short", "note"]
     with pytest.raises(ValueError, match="accuracy"):
         V.convergence_table(frame, y="accuracy")
+
+
+# --------------------------------------------------------------------------- multiplicity, plateaus, margins at n
+
+
+def test_bonferroni_level_splits_the_error_over_the_comparisons():
+    assert V.bonferroni_level(0.95, 1) == pytest.approx(0.95)
+    assert V.bonferroni_level(0.95, 12) == pytest.approx(1 - 0.05 / 12)
+    with pytest.raises(ValueError, match="comparisons must be a positive integer"):
+        V.bonferroni_level(0.95, 0)
+
+
+def test_plateau_before_reads_only_the_epochs_before_the_decay():
+    climbing = list(np.linspace(0.5, 0.9, 10))  # still gaining 4 points per epoch when the rate drops
+    flattened = climbing + [0.9] * 10  # ... and flat afterwards only because the decay froze it
+    assert V.convergence(flattened, k=5, threshold=0.01).converged  # what an end-of-run check would say
+    before = V.plateau_before(flattened, 10, k=5, threshold=0.01)
+    assert not before.converged and before.moved == pytest.approx(np.mean(climbing[5:]) - np.mean(climbing[:5]))
+    settled = [0.5, 0.7, 0.8, 0.85, 0.88] + [0.9, 0.905, 0.9, 0.902, 0.9] * 2 + [0.93] * 5
+    assert V.plateau_before(settled, 15, k=5, threshold=0.01).converged
+    with pytest.raises(ValueError, match=r"epochs must be an integer in \[10, 20\]"):
+        V.plateau_before(flattened, 8, k=5)
+
+
+def test_mean_difference_margin_is_calibrated_at_the_number_of_runs():
+    values = [0.90, 0.91, 0.89, 0.92, 0.88]
+    sd = float(np.std(values, ddof=1))
+    m = V.mean_difference_margin(values, 5, 3.0, "dense accuracy")
+    assert m.value == pytest.approx(3.0 * sd * math.sqrt(2 / 5))
+    assert "two means of 5 runs" in m.justification and "over 5 runs" in m.justification
+    # the same spread at 20 runs gives half the margin: the spread of means shrinks as 1/sqrt(n)
+    assert V.mean_difference_margin(values, 20, 3.0, "x").value == pytest.approx(m.value / 2)
+    floored = V.mean_difference_margin([0.9, 0.9], 2, 2.0, "x", floor=0.01, floor_why="one test sample in 100")
+    assert floored.value == pytest.approx(2.0 * 0.01) and "floored at 0.01 (one test sample in 100)" in floored.justification
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        V.mean_difference_margin(values, 1, 3.0, "x")

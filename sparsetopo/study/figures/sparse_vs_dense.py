@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .. import verdicts as V
-from ..sparse_vs_dense import CLAIM_MATCH, DENSE, DROPOUT, K_LAST, REFERENCES, Result, arm_order
+from ..sparse_vs_dense import CLAIM_MATCH, DENSE, DROPOUT, K_LAST, Result, arm_order, full_rate_epochs
 from . import style
 
 __all__ = ["figures", "gap_figure", "seeds_figure", "curves_figure", "detail_curves_figure"]
@@ -24,7 +24,8 @@ _VERDICT_STYLE = {V.HOLDS: dict(fill=True, marker="o"), V.INCONCLUSIVE: dict(fil
 
 def _panel_title(result: Result, dataset: str) -> str:
     d = result.data.set_index("dataset").loc[dataset]
-    return f"{dataset}: {d['widths']}\n{d['train_used']} train samples, {d['epochs']} epochs"
+    return (f"{dataset}: {d['widths']}\n{d['train_used']} train samples, {d['repetitions']} reps, "
+            f"{d['epochs']}/{d['static_epochs']} epochs")
 
 
 def _dataset_panels(result: Result, *, height: float):
@@ -40,43 +41,47 @@ def _dataset_panels(result: Result, *, height: float):
 
 
 def gap_figure(result: Result) -> Figure:
-    """The summary figure: static minus reference accuracy against density, one panel per dataset."""
+    """The summary figure: static minus reference accuracy against the hidden layers' density, one panel per
+    dataset."""
     p = result.params
     names, fig, axes = _dataset_panels(result, height=3.7)
-    colours = dict(zip(REFERENCES, ("tab:blue", "tab:orange")))
-    offsets = dict(zip(REFERENCES, (0.92, 1.08)))
+    references = p.references
+    colours = dict(zip((DENSE, DROPOUT), ("tab:blue", "tab:orange")))
+    offsets = dict(zip((DENSE, DROPOUT), (0.95, 1.05))) if len(references) > 1 else {DENSE: 1.0}
     table = result.comparisons[result.comparisons["claim"] == CLAIM_MATCH]
-    densities = sorted(p.densities)
     for ax, name in zip(axes.flat, names):
         part = table[table["dataset"] == name]
         margin = float(part["margin"].iloc[0])
+        densities = sorted(part["density"].unique())
         ax.axhspan(-100 * margin, 100 * margin, color="grey", alpha=0.15, linewidth=0)
         ax.axhline(0, color="black", linewidth=0.8)
         ax.axhline(-100 * margin, color="black", linewidth=0.8, linestyle="--")
-        for reference in REFERENCES:
-            rows = part[part["reference"] == reference]
+        for reference in references:
+            rows = part[part["reference"] == reference].sort_values("density")
             for r in rows.itertuples():
                 style_ = _VERDICT_STYLE[r.verdict]
                 x = r.density * offsets[reference]
                 ax.errorbar([x], [100 * r.estimate], yerr=[[100 * (r.estimate - r.low)], [100 * (r.high - r.estimate)]],
                             color=colours[reference], marker=style_["marker"], markersize=7, capsize=3,
                             markerfacecolor=colours[reference] if style_["fill"] else "white", linestyle="none")
+                ax.annotate(r.arm.replace("static ", ""), (x, 100 * r.high), textcoords="offset points",
+                            xytext=(0, 4), ha="center", fontsize=7)
             ax.plot(rows["density"] * offsets[reference], 100 * rows["estimate"], color=colours[reference],
                     linewidth=0.8, alpha=0.6)
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(ticker.FixedLocator(densities))
-        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{100 * v:g}%"))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{100 * v:.2g}%"))
         ax.xaxis.set_minor_locator(ticker.NullLocator())
         ax.set_xlim(densities[0] * 0.6, densities[-1] * 1.6)
         ax.set_title(_panel_title(result, name), fontsize=9)
         ax.set_xlabel("density of the hidden layers")
         ax.set_ylabel("static − reference (points)")
-    handles = [Line2D([], [], color=colours[r], marker="o", linestyle="none", label=f"vs {r}") for r in REFERENCES]
+    handles = [Line2D([], [], color=colours[r], marker="o", linestyle="none", label=f"vs {r}") for r in references]
     handles += [Line2D([], [], color="black", marker=s["marker"], markerfacecolor="black" if s["fill"] else "white",
                        linestyle="none", label=w) for w, s in _VERDICT_STYLE.items()]
     handles += [Line2D([], [], color="black", linestyle="--", label="−margin")]
-    fig.suptitle(f"Static sparse minus reference accuracy (mean of the last {K_LAST} epochs, {len(p.seeds)} seeds per arm; "
-                 f"bars: {100 * (1 - (1 - p.confidence) / len(densities)):.4g}% Welch intervals)", fontsize=10)
+    fig.suptitle(f"Static sparse minus reference accuracy (mean of the last {K_LAST} epochs; bars: "
+                 f"{100 * result.level:.4g}% Welch intervals, Bonferroni over datasets x static arms)", fontsize=10)
     fig.tight_layout()
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=9, frameon=False)
     return fig
@@ -85,21 +90,28 @@ def gap_figure(result: Result) -> Figure:
 def curves_figure(result: Result) -> Figure:
     """Mean test accuracy per epoch of every arm, one panel per dataset (y zoomed on the last half)."""
     names, fig, axes = _dataset_panels(result, height=3.6)
-    arms = arm_order(result.curves["arm"])
+    density = dict(zip(result.arms["arm"], result.arms["density"]))
+    arms = arm_order(result.curves["arm"], density)
     palette = dict(zip(arms, sns.color_palette("tab10", len(arms))))
+    schedule = result.params.lr_schedule
     for ax, name in zip(axes.flat, names):
         part = result.curves[result.curves["dataset"] == name]
+        setting = next(s for s in result.settings if s.name == name)
+        for epochs in sorted({setting.epochs, setting.static_epochs}):
+            full = full_rate_epochs(schedule, epochs)
+            if full < epochs:
+                ax.axvline(full + 0.5, color="grey", linestyle=":", linewidth=1)
         mean = part.groupby(["arm", "epoch"])["test_acc"].mean().reset_index()
         for arm in arms:
             m = mean[mean["arm"] == arm]
-            ax.plot(m["epoch"], m["test_acc"], color=palette[arm], linestyle="--" if arm in REFERENCES else "-",
+            ax.plot(m["epoch"], m["test_acc"], color=palette[arm], linestyle="--" if arm in (DENSE, DROPOUT) else "-",
                     label=arm, linewidth=1.4)
-        late = mean[mean["epoch"] >= mean["epoch"].max() / 2]["test_acc"]
+        late = mean[mean["epoch"] >= mean["epoch"].max() / 4]["test_acc"]
         spread = max(float(late.max() - late.min()), 0.01)
         ax.set_ylim(float(late.min()) - 0.3 * spread, min(1.0, float(late.max()) + 0.3 * spread))
         ax.set_title(_panel_title(result, name), fontsize=9)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("test accuracy (mean over seeds)")
+        ax.set_ylabel("test accuracy (mean over runs)")
     fig.tight_layout()
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(labels), fontsize=9,
@@ -135,13 +147,13 @@ def detail_curves_figure(result: Result) -> Figure:
     """Per-seed learning curves on the detail dataset (``params.dataset``), one panel per arm."""
     name = result.params.detail_dataset
     part = result.curves[result.curves["dataset"] == name]
-    arms = arm_order(part["arm"])
+    arms = arm_order(part["arm"], dict(zip(result.arms["arm"], result.arms["density"])))
     fig = Figure(figsize=(3.0 * len(arms), 3.2))
     axes = fig.subplots(1, len(arms), sharey=True, squeeze=False)
     late = part[part["epoch"] >= part["epoch"].max() / 3]["test_acc"]
     for ax, arm in zip(axes.flat, arms):
         for seed, c in part[part["arm"] == arm].groupby("seed"):
-            ax.plot(c["epoch"], c["test_acc"], linewidth=1, label=f"seed {seed}")
+            ax.plot(c["epoch"], c["test_acc"], linewidth=1, label=f"rep. seed {seed}")
         ax.set_title(arm, fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylim(float(late.min()) - 0.005, min(1.0, float(late.max()) + 0.005))
