@@ -186,8 +186,10 @@ def test_nnstd_notebook_identity_and_permutation_give_zero(smoke_outputs):
 
 def test_sparse_vs_dense_notebook_reports_accuracies_in_range(smoke_outputs):
     _, findings, _ = smoke_outputs["02_sparse_vs_dense"]
-    dense = _claim(findings, "Dense accuracy")["measured"]
-    assert 0.1 < dense <= 1.0
+    dense = _claim(findings, "Dense training accuracy")  # the fit of the over-parameterised network
+    assert 0.1 < dense["measured"] <= 1.0
+    test_mean = float(dense["spread"].split("test ")[1].split(" ")[0])  # its test accuracy, reported beside it
+    assert 0.1 < test_mean <= 1.0
 
 
 def test_evolution_notebook_distances_are_bounded(smoke_outputs):
