@@ -25,7 +25,9 @@ from typing import Any, Sequence
 
 from .. import __version__
 from ..errors import InputError, one_line, run_reporting_errors
-from ..store.config import ENGINE_REVISION, RunConfig
+
+if typing.TYPE_CHECKING:  # the run configuration loads torch: imported where a command needs it
+    from ..store.config import RunConfig
 
 __all__ = ["main", "build_parser", "config_from_args", "load_config_file", "config_yaml", "starting_values_used",
            "train_starting_values", "STARTING_LR", "SMALL_SPLIT", "SMALL_SPLIT_BATCH_SIZE"]
@@ -43,8 +45,24 @@ SMALL_SPLIT_BATCH_SIZE = 32
 """The batch size of ``sparsetopo train`` on a small training split (larger ones keep RunConfig's 128)."""
 
 
-def _field_parser(field: dataclasses.Field, owner: type = RunConfig):
-    """(type converter, nargs) for a field of ``owner`` (RunConfig, a method's options), from its annotation."""
+def _run_config() -> type:
+    """:class:`~sparsetopo.store.config.RunConfig`, imported on first use (it loads torch), so that commands that
+    never train (``distance``, ``metrics``) start without it."""
+    from ..store.config import RunConfig
+
+    return RunConfig
+
+
+def _engine_revision() -> int:
+    from ..store.config import ENGINE_REVISION
+
+    return ENGINE_REVISION
+
+
+def _field_parser(field: dataclasses.Field, owner: type | None = None):
+    """(type converter, nargs) for a field of ``owner`` (RunConfig when None, a method's options), from its
+    annotation."""
+    owner = owner or _run_config()
     hint = typing.get_type_hints(owner)[field.name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else hint
@@ -67,7 +85,7 @@ def _add_train_parser(subparsers) -> None:
     p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="start from a named recipe (e.g. set_reference: the SET reference's Fashion-MNIST example)")
     # only flags given on the command line reach the config (argparse.SUPPRESS), so they override a recipe
-    for field in dataclasses.fields(RunConfig):
+    for field in dataclasses.fields(_run_config()):
         if field.name == "method_options":
             continue  # each method's options are flags of their own (below)
         flag = "--" + field.name.replace("_", "-")
@@ -177,7 +195,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise InputError(f"--config {path} must hold a mapping of config fields (field: value per line), "
                          f"got a {type(data).__name__}")
     values = {str(key).replace("-", "_"): value for key, value in data.items()}
-    names = [f.name for f in dataclasses.fields(RunConfig)]
+    names = [f.name for f in dataclasses.fields(_run_config())]
     unknown = sorted(set(values) - set(names))
     if unknown:
         raise InputError(f"--config {path}: unknown config fields {unknown}; the fields are {names}")
@@ -191,7 +209,7 @@ def _config_layers(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     """``(base, flags)``: the recipe overlaid by the --config file, and the flags given."""
     from ..training.recipes import recipe_values
 
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(_run_config()) if hasattr(args, f.name)}
     # --density (or --layer-edges) replaces the recipe's epsilon rather than clashing with it
     base = recipe_values(args.recipe, flags) if getattr(args, "recipe", None) else {}
     if getattr(args, "config", None):
@@ -225,7 +243,7 @@ def starting_values_used(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`train_starting_values` that parsed ``train`` arguments leave in effect (nothing else sets them)."""
     base, flags = _config_layers(args)
     given = {**base, **flags}
-    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    defaults = {f.name: f.default for f in dataclasses.fields(_run_config())}
     start = train_starting_values(given.get("dataset", defaults["dataset"]), given.get("train_samples"))
     return {k: v for k, v in start.items() if k not in given}
 
@@ -236,6 +254,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     Later layers override earlier ones: RunConfig's defaults, the command's starting values
     (:func:`train_starting_values`), ``--recipe``, the ``--config`` file, the flags given.
     """
+    RunConfig = _run_config()
     base, flags = _config_layers(args)
     start = starting_values_used(args)
     method = flags.get("method", base.get("method", RunConfig.__dataclass_fields__["method"].default))
@@ -254,7 +273,7 @@ def config_yaml(config: RunConfig, note: str = "") -> str:
     import yaml
 
     values = {k: list(v) if isinstance(v, tuple) else v for k, v in config.to_dict().items()}
-    header = f"# sparsetopo {__version__} (engine revision {ENGINE_REVISION}): sparsetopo train --config FILE\n"
+    header = f"# sparsetopo {__version__} (engine revision {_engine_revision()}): sparsetopo train --config FILE\n"
     if note:
         header += f"# {note}\n"
     return header + yaml.safe_dump(values, sort_keys=False, allow_unicode=True, default_flow_style=None)
@@ -321,31 +340,64 @@ class _Parser(argparse.ArgumentParser):
 _one_line = one_line
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``sparsetopo`` argument parser with its subcommands (``train``, ``runs``, ``datasets``, ``distance``)."""
+class _VersionAction(argparse.Action):
+    """``--version``: the package and engine revision, read when asked (the revision's module loads torch)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"sparsetopo {__version__} (engine revision {_engine_revision()})")
+        parser.exit()
+
+
+#: Commands that never train: ``main`` builds only their parser, so they start without torch.
+LIGHT_COMMANDS = ("distance", "metrics")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``sparsetopo`` argument parser with its subcommands (``train``, ``runs``, ``datasets``, ``distance``,
+    ``metrics``); ``only`` (one of :data:`LIGHT_COMMANDS`) builds that subcommand alone."""
+    if only is not None and only not in LIGHT_COMMANDS:
+        raise ValueError(f"only must be one of {LIGHT_COMMANDS} or None, got {only!r}")
     parser = _Parser(prog="sparsetopo", description="Topological insights into sparse neural networks")
-    parser.add_argument("--version", action="version", version=f"sparsetopo {__version__} (engine revision {ENGINE_REVISION})")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and the engine revision, then exit")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    _add_train_parser(subparsers)
-    from .runs import add_runs_parser
+    if only is None:
+        _add_train_parser(subparsers)
+        from .runs import add_runs_parser
 
-    add_runs_parser(subparsers)
-    _add_datasets_parser(subparsers)
-    try:
+        add_runs_parser(subparsers)
+        _add_datasets_parser(subparsers)
+    if only in (None, "distance"):
         from .distance import add_distance_parser
-    except ImportError:  # pragma: no cover - the module ships with the package
-        pass
-    else:
-        add_distance_parser(subparsers)
-    from .metrics import add_metrics_parser
 
-    add_metrics_parser(subparsers)
+        add_distance_parser(subparsers)
+    if only in (None, "metrics"):
+        from .metrics import add_metrics_parser
+
+        add_metrics_parser(subparsers)
     for sub in subparsers.choices.values():
         sub.add_argument("--verbosity", choices=_VERBOSITY, default=argparse.SUPPRESS,
                          help="how much to report; 'debug' adds tracebacks to error messages (default: info)")
     parser.add_argument("--verbosity", choices=_VERBOSITY, default="info",
                         help="how much to report; 'debug' adds tracebacks to error messages (default: info)")
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option or the value of ``--verbosity``)."""
+    words = list(argv)
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "--verbosity":
+            i += 2
+            continue
+        if not w.startswith("-"):
+            return w
+        i += 1
+    return None
 
 
 _VERBOSITY = ("debug", "info", "warning", "error")
@@ -358,7 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     files, a full disk, a lost cluster) print one line ``sparsetopo <command>:
     error: ...`` on stderr; ``--verbosity debug`` prints their traceback too.
     """
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    parser = build_parser(command if command in LIGHT_COMMANDS else None)
     args = parser.parse_args(argv)
     if args.verbosity != "info":
         from .. import set_verbosity

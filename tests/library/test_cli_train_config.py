@@ -107,3 +107,23 @@ def test_train_with_the_defaults_learns_digits_and_says_which_values_it_chose(tm
     assert "lr=0.05, batch_size=32: the command line's starting values" in out and "under 10,000 samples" in out
     accuracy = float(re.search(r"final test accuracy: ([0-9.]+)", out).group(1))
     assert accuracy > 0.9, out
+
+
+def test_commands_that_never_train_get_their_parser_alone():
+    from sparsetopo.cli.main import LIGHT_COMMANDS, _command_of
+
+    assert _command_of(["--verbosity", "debug", "distance", "a", "b"]) == "distance"
+    assert _command_of(["train", "--dataset", "digits"]) == "train" and _command_of(["--version"]) is None
+    for command in LIGHT_COMMANDS:
+        (sub,) = [a for a in build_parser(command)._actions if a.dest == "command"]
+        assert list(sub.choices) == [command]
+    (sub,) = [a for a in build_parser()._actions if a.dest == "command"]
+    assert {"train", "runs", "datasets", *LIGHT_COMMANDS} <= set(sub.choices)
+    with pytest.raises(ValueError, match="only must be one of"):
+        build_parser("train")
+
+
+def test_a_light_command_with_bad_input_still_fails_in_one_line(capsys):
+    assert main(["distance", "--matrix", "x"]) == 2  # --matrix without --out: the command's own check
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sparsetopo distance: error:") and "\n" not in err
