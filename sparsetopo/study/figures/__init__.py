@@ -12,6 +12,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 import seaborn as sns
 
 from ...nnstd.heatmap import distance_heatmap as _heatmap
@@ -27,7 +28,7 @@ def style() -> None:
     sns.set_theme(style="whitegrid", context="notebook", font_scale=1.0)
 
 
-def interval_errors(estimate, low, high) -> np.ndarray:
+def interval_errors(estimate: ArrayLike, low: ArrayLike, high: ArrayLike) -> np.ndarray:
     """Error-bar lengths ``[[estimate - low], [high - estimate]]`` for ``errorbar``, clipped at 0: an estimate may
     lie a rounding error (or, for a percentile bootstrap, a little more) outside its interval, and matplotlib
     refuses negative lengths; the bar then ends at the estimate. NaN stays NaN (no bar)."""
