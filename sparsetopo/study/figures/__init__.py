@@ -12,8 +12,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
 import seaborn as sns
+from numpy.typing import ArrayLike
 
 from ...nnstd.heatmap import distance_heatmap as _heatmap
 
