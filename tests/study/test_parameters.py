@@ -141,7 +141,7 @@ def test_parameters_cell_lines_need_type_literal_and_meaning(tmp_path):
         (lottery_tickets, "set_multiples", [1, 0.5], ValueError, "set_multiples[1] must be >= 1, got 0.5"),
         (lottery_tickets, "set_multiples", [3], ValueError, "set_multiples must hold 1 (SET at the ticket's epochs)"),
         (lottery_tickets, "seeds", [0, 1], ValueError, "seeds needs at least 3 seeds"),
-        (lottery_tickets, "lr_schedule", "cosine", ValueError, "lr_schedule 'cosine' leaves 1 epoch(s) of 20 at the full rate"),
+        (lottery_tickets, "lr_schedule", "cosine", ValueError, "lr_schedule 'cosine' leaves 1 epoch(s) of 40 at the full rate"),
         (lottery_tickets, "accuracy_margin_why", " ", ValueError, "accuracy_margin_why must say why"),
         (lottery_tickets, "topology_margin", 0, ValueError, "topology_margin must be > 0, got 0"),
         (lottery_tickets, "set_recipe", "sgd", ValueError, "set_recipe must be one of"),
