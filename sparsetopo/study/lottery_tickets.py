@@ -169,10 +169,11 @@ class Parameters(StudyParameters):
                              f"got {list(self.set_multiples)}")
         self._set("backend", check_str("backend", self.backend, choices=("masked", "sparse", "auto")))
         self._set("plateau_window", check_int("plateau_window", self.plateau_window, minimum=1))
-        if full_rate_epochs(self.lr_schedule, self.epochs) < 2:
-            raise ValueError(f"parameter lr_schedule {self.lr_schedule!r} leaves "
-                             f"{full_rate_epochs(self.lr_schedule, self.epochs)} epoch(s) of {self.epochs} at the full "
-                             f"rate, too few to read a plateau before the rate drops; give more epochs or lr_schedule constant")
+        full = full_rate_epochs(self.lr_schedule, self.epochs)
+        if full < 2:
+            raise ValueError(f"parameter lr_schedule {self.lr_schedule!r} leaves {full} epoch(s) of {self.epochs} at the "
+                             f"full rate, too few to read a plateau before the rate drops; give more epochs or lr_schedule "
+                             f"constant")
         self._set("family_alpha", check_real("family_alpha", self.family_alpha, minimum=0, exclusive_minimum=True,
                                              maximum=0.5))
         self._set("cost_factor", check_real("cost_factor", self.cost_factor, minimum=1, exclusive_minimum=True))
@@ -319,11 +320,16 @@ def plateau(curve: Sequence[float], k: int, threshold: float, full_rate: int | N
     x = np.asarray(curve, dtype=float)
     if full_rate is not None:
         x = x[: int(full_rate)]
-    w = min(int(k), len(x) // 2)
+    w = _window(k, len(x))
     if w < 1:
         return False, math.nan
     moved = vd.convergence(x, k=w, threshold=threshold).moved
     return bool(moved < threshold), float(moved)
+
+
+def _window(k: int, full_rate: int) -> int:
+    """The plateau window: ``k``, or half the full-rate epochs where they are fewer than ``2 k``."""
+    return min(int(k), int(full_rate) // 2)
 
 
 def plateau_epochs(run: store.Run, epochs: int, k: int) -> tuple[int, int, int]:
@@ -331,7 +337,7 @@ def plateau_epochs(run: store.Run, epochs: int, k: int) -> tuple[int, int, int]:
     (:func:`sparsetopo.training.trainer.full_rate_epochs` of the run's own schedule and length), the window ``w``
     :func:`plateau` compares, and the first epoch (1-based) it reads (``full_rate - 2 w + 1``)."""
     full = min(int(epochs), full_rate_epochs(run.config.lr_schedule, int(run.config.epochs)))
-    w = min(int(k), full // 2)
+    w = _window(k, full)
     return full, w, full - 2 * w + 1
 
 
@@ -342,13 +348,12 @@ def _curve(run: store.Run) -> np.ndarray:
 def _row(seed: int, arm: str, run: store.Run, epochs: int, macs: float, macs_to_obtain: float, total: int,
          k: int, threshold: float) -> dict[str, Any]:
     curve = _curve(run)[:epochs]
-    full, w, first = plateau_epochs(run, epochs, k)
+    full, _, first = plateau_epochs(run, epochs, k)
     plateaued, moved = plateau(curve, k, threshold, full)
     return {"seed": seed, "arm": arm, "epochs": len(curve), "acc": vd.last_k_mean(curve, min(LAST_K, len(curve))),
             "final_acc": float(curve[-1]), "best_acc": float(curve.max()),
             "final_train_acc": float(run.records[epochs - 1].get("train_acc", math.nan)), "plateaued": plateaued,
-            "moved": moved, "plateau_read": f"{first}-{full}", "full_rate": full, "macs": float(macs),
-            "macs_to_obtain": float(macs_to_obtain),
+            "moved": moved, "plateau_read": f"{first}-{full}", "macs": float(macs), "macs_to_obtain": float(macs_to_obtain),
             "wall_seconds": float(training_cost(run).wall_seconds) * epochs / len(run.records),
             "n_weights": int(sum(run.summary["edges"])), "density_pct": 100.0 * sum(run.summary["edges"]) / total,
             "run": run.directory.name}
@@ -826,6 +831,8 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
                          "macs": gm, "epochs": [int(e) for e in got["epoch"]], "ratio": r.imp_macs / gm,
                          "bound_macs": bound, "bound_ratio": bound / r.imp_macs}
     climbing = plateau_report(r.runs)
+    full_fixed = full_rate_epochs(p.lr_schedule, p.epochs)  # the dense run, the rounds and the controls
+    window_fixed = _window(p.plateau_window, full_fixed)
     rounds_climbing = r.rounds[~r.rounds["plateaued"]]
     d = r.distances
     pub = r.published
@@ -847,16 +854,12 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
                               float(ticket_scales["ratio_to_dense_init"].max())),
                    "to_ticket": (float(controls["ratio_to_ticket"].min()), float(controls["ratio_to_ticket"].max()))},
         "n_runs": len(r.runs), "climbing": climbing.groupby("arm").size().to_dict(), "n_climbing": len(climbing),
-        "full_rate_step": full_rate_epochs(p.lr_schedule, p.epochs),
-        "window_step": min(p.plateau_window, full_rate_epochs(p.lr_schedule, p.epochs) // 2),
+        "full_rate_step": full_fixed, "window_step": window_fixed,
         "n_step_rows": int(r.runs["arm"].isin(FIXED_ARMS).sum()),
         "n_step_climbing": int(climbing["arm"].isin(FIXED_ARMS).sum()),
-        "fixed_read": (f"SET with w = {p.plateau_window} on its constant rate, the fixed arms with w = "
-                       f"{min(p.plateau_window, full_rate_epochs(p.lr_schedule, p.epochs) // 2)} "
-                       + (f"on their whole {p.epochs}-epoch run at a constant rate"
-                          if full_rate_epochs(p.lr_schedule, p.epochs) == p.epochs else
-                          f"on their first {full_rate_epochs(p.lr_schedule, p.epochs)} epochs, before the "
-                          f"{p.lr_schedule} schedule drops the rate")),
+        "fixed_read": (f"SET with w = {p.plateau_window} on its constant rate, the fixed arms with w = {window_fixed} "
+                       + (f"on their whole {p.epochs}-epoch run at a constant rate" if full_fixed == p.epochs else
+                          f"on their first {full_fixed} epochs, before the {p.lr_schedule} schedule drops the rate")),
         "n_rounds_climbing": len(rounds_climbing), "n_round_runs": len(r.rounds),
         "spreads": dict(zip(r.summary["arm"], r.summary["acc_sd"])),
         "imp_macs": r.imp_macs, "imp_in_set_epochs": r.imp_macs / per_epoch, "reach": reach,
