@@ -17,7 +17,18 @@ implementations of the published algorithm written here, and prints a table:
    choice of solver and with the sparse solver forced; plus the same width
    at 0.1% density, where ``auto`` takes the sparse path.
 
-Run: ``python benchmarks/bench_nnstd.py`` (a few minutes on two cores).
+4. ``--epsilon20 W [W ...]``: two independent Erdős–Rényi layers of W
+   neurons and W inputs at SET's ε = 20 (``round(20 (W + W))`` edges, about
+   40 inputs per neuron), drawn as index sets, each width in a fresh
+   process: the overlap-graph solver (``method="sparse"``, numba compiled
+   and warmed on a small pair first, its compile time printed apart), its
+   time, peak RSS, the certified gap and the pairs it looked at; up to
+   5,000 neurons also the dense solver's time and the difference of the two
+   optima (target: 100,000 neurons within 60 s and 4 GB, equal to the dense
+   solver wherever both run).
+
+Run: ``python benchmarks/bench_nnstd.py`` (a few minutes on two cores);
+``python benchmarks/bench_nnstd.py --epsilon20 5000 20000 100000`` (about 2 minutes).
 """
 
 from __future__ import annotations
@@ -174,6 +185,57 @@ def bench_wide(width: int, density: float, method: str) -> dict:
     }
 
 
+def _epsilon20_layer(width: int, seed: int):
+    import scipy.sparse as sp
+
+    from sparsetopo.nnstd.distance import _sparse_as_csr
+    from sparsetopo.topology.sparse import random_sparse_layer
+
+    layer = random_sparse_layer(width, width, int(round(20 * (width + width))), np.random.default_rng(seed))
+    rows, cols = np.divmod(np.asarray(layer.index, dtype=np.int64), width)
+    return _sparse_as_csr(sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(width, width)), "layer")
+
+
+def child_epsilon20(width: int) -> None:
+    """Run in a fresh process: one ε = 20 layer pair on the overlap-graph solver; print a JSON line."""
+    from sparsetopo.nnstd.overlap_assignment import match_overlap
+
+    start = time.perf_counter()
+    match_overlap(_epsilon20_layer(300, 0), _epsilon20_layer(300, 1))  # numba: compile or load the cache
+    compile_s = time.perf_counter() - start
+    first, second = _epsilon20_layer(width, 1), _epsilon20_layer(width, 2)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    total, _, info = match_overlap(first, second)
+    elapsed = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    out = {"width": width, "edges": int(first.nnz), "seconds": elapsed, "compile_s": compile_s,
+           "peak_gb": peak_kib * 1024 / 1e9, "before_gb": before * 1024 / 1e9, "distance": total / width, **info}
+    if width <= 5_000:
+        from sparsetopo.nnstd.distance import match_layer
+
+        start = time.perf_counter()
+        dense_total, _ = match_layer(first, second, method="exact")
+        out["dense_seconds"] = time.perf_counter() - start
+        out["difference"] = total - dense_total
+    print(json.dumps(out))
+
+
+def bench_epsilon20(widths: list[int]) -> None:
+    print(f"{'neurons':>8} {'edges/layer':>11} {'overlapping pairs':>17} {'candidates':>10} {'rounds':>6} "
+          f"{'sparse s':>8} {'peak RSS GB':>11} {'distance':>10} {'certified gap':>13} {'dense s':>7} "
+          f"{'sparse - dense':>14}", flush=True)
+    for width in widths:
+        output = subprocess.run([sys.executable, __file__, "--child-epsilon20", str(width)],
+                                check=True, capture_output=True, text=True).stdout
+        m = json.loads(output.strip().splitlines()[-1])
+        dense = f"{m['dense_seconds']:7.2f}" if "dense_seconds" in m else f"{'-':>7}"
+        diff = f"{m['difference']:14.1e}" if "difference" in m else f"{'-':>14}"
+        print(f"{width:>8,} {m['edges']:>11,} {m['overlapping_pairs']:>17,} {m['candidates']:>10,} {m['rounds']:>6} "
+              f"{m['seconds']:8.2f} {m['peak_gb']:11.2f} {m['distance']:10.6f} {m['gap']:13.1e} {dense} {diff}"
+              f"   (compile/cache load {m['compile_s']:.1f} s)", flush=True)
+
+
 def print_table(rows: list[dict]) -> None:
     width = max(len(r["case"]) for r in rows)
     print(f"{'case':<{width}}  {'reference':>10}  {'sparsetopo':>10}  result")
@@ -187,7 +249,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child-layer", nargs=3, metavar=("WIDTH", "DENSITY", "METHOD"), help=argparse.SUPPRESS)
     parser.add_argument("--skip-wide", action="store_true", help="skip the 10,000-neuron cases")
+    parser.add_argument("--child-epsilon20", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--epsilon20", type=int, nargs="+", metavar="W",
+                        help="only the ε = 20 overlap-graph solver at these widths (section 4)")
     args = parser.parse_args()
+    if args.child_epsilon20:
+        child_epsilon20(args.child_epsilon20)
+        return
+    if args.epsilon20:
+        print(f"cpu cores: {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}", flush=True)
+        bench_epsilon20(args.epsilon20)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        return
     if args.child_layer:
         child_layer(int(args.child_layer[0]), float(args.child_layer[1]), args.child_layer[2])
         return

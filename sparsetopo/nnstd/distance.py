@@ -126,16 +126,18 @@ Scale
 Cost matrices come from sparse products of the binary masks (``A @ B.T``
 counts shared inputs). Pairs without a shared input cost exactly 1, so for
 wide, sparse layers the optimum is ``n`` minus a maximum-weight matching over
-the overlapping pairs. ``method="sparse"`` solves that with
-:func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching` on the
-overlap graph plus one dummy partner per neuron (cost 1), so memory grows
-with the number of overlapping pairs instead of ``n**2``. ``method="exact"``
-fills the dense ``n × n`` cost matrix in row blocks and calls
-``linear_sum_assignment``. ``method="auto"`` takes the exact path when
-``n_out <= 2000`` or when pairs share on average at least 0.5 inputs (then
-about 40 % of pairs overlap and the sparse graph needs as much memory as the
-dense matrix). Both paths give the same optimal layer cost up to float
-rounding; they may pick different tied matchings.
+the overlapping pairs. ``method="sparse"`` solves that on the overlap graph
+without ever storing it (:mod:`sparsetopo.nnstd.overlap_assignment`: a
+candidate set of pairs, an ε-scaling auction, and a pass over all
+overlapping pairs that certifies the result through LP duality), so memory
+grows with the layers' edges, not with ``n**2`` or with the overlapping
+pairs. ``method="exact"`` fills the dense ``n × n`` cost matrix in row blocks
+and calls ``linear_sum_assignment``. ``method="auto"`` takes the exact path
+when ``n_out <= 2000`` or when pairs share on average at least 0.5 inputs.
+Both paths give the same optimal layer cost (the sparse one certified within
+``2 n`` times the auction's last ε, 1.3e-13 per neuron, below float64's
+rounding of the sum); they may pick different tied matchings (the sparse
+path's tie rule: :mod:`sparsetopo.nnstd.overlap_assignment`).
 """
 
 from __future__ import annotations
@@ -146,7 +148,6 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from ..topology.layered import as_layers, describe_layer, flat_layer, input_blocks, renumber_units
 from ..topology.masks import as_topology, permute_hidden_neurons
@@ -449,83 +450,10 @@ def _match_rectangular(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[flo
 
 
 def _match_sparse(first: sp.csr_matrix, second: sp.csr_matrix) -> tuple[float, np.ndarray]:
-    n = first.shape[0]
-    size_first, size_second = _row_sizes(first), _row_sizes(second)
-    shared = (first @ second.T.tocsr()).tocsr()
-    shared.sum_duplicates()
-    # Neurons of the first network without any overlapping partner (and not
-    # part of an empty couple below) cost 1 whatever they are paired with:
-    # leave them out of the solver, whose set-up grows with its row count.
-    full_n, full_shared = n, shared
+    """The overlap-graph solver (:mod:`sparsetopo.nnstd.overlap_assignment`): memory linear in the layers' edges."""
+    from .overlap_assignment import match_overlap  # numba compiles on first use: only when asked for
 
-    # Empty neurons cost 0 to each other, 1 to anything else, and never show
-    # up in the product. Pairing as many empty-empty couples as possible is
-    # optimal (exchange argument), so give each such couple an explicit edge.
-    empty_first = np.flatnonzero(size_first == 0)
-    empty_second = np.flatnonzero(size_second == 0)
-    n_empty_pairs = min(empty_first.size, empty_second.size)
-    extra_full = np.full(full_n, -1, dtype=np.int64)
-    extra_full[empty_first[:n_empty_pairs]] = empty_second[:n_empty_pairs]
-    active = np.flatnonzero((np.diff(full_shared.indptr) > 0) | (extra_full >= 0))
-    shared, extra, n = full_shared[active], extra_full[active], active.size
-    size_first = size_first[active]
-    # likewise only the second network's neurons that some active row can reach
-    used = np.unique(np.concatenate([shared.indices, extra[extra >= 0]])).astype(np.int64)
-    local_col = np.zeros(full_n, dtype=np.int64)
-    local_col[used] = np.arange(used.size)
-    extra = np.where(extra >= 0, local_col[np.maximum(extra, 0)], -1)
-    size_second = size_second[used]
-    shared = sp.csr_matrix((shared.data, local_col[shared.indices], shared.indptr), shape=(n, used.size))
-    n_cols = used.size
-
-    # Biadjacency (n, 2n): real partners with weight 1 + cost, dummy partner
-    # n + a with weight 2 (cost 1). The +1 keeps every weight non-zero, which
-    # the solver requires; it adds n to every full matching, so the argmin is
-    # unchanged.
-    per_row = np.diff(shared.indptr) + (extra >= 0) + 1
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(per_row, out=indptr[1:])
-    nnz = int(indptr[-1])
-    index_dtype = np.int32 if n_cols + n < 2**31 and nnz < 2**31 else np.int64
-    indices = np.empty(nnz, dtype=index_dtype)
-    weights = np.empty(nnz, dtype=np.float64)
-    block = max(1, _BLOCK_CELLS // max(1, int(np.ceil(shared.nnz / max(n, 1))) + 2))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        lo, hi = shared.indptr[start], shared.indptr[stop]
-        counts = np.diff(shared.indptr[start : stop + 1])
-        local_rows = np.repeat(np.arange(start, stop), counts)
-        # entries of row r move right by r (one extra slot per earlier row
-        # for the dummy) plus the empty-pair slots of earlier rows
-        shift = indptr[local_rows] - shared.indptr[local_rows]
-        target = np.arange(lo, hi) + shift
-        cols = shared.indices[lo:hi]
-        indices[target] = cols
-        weights[target] = 1.0 + _pair_costs(shared.data[lo:hi], size_first[local_rows], size_second[cols])
-    del shared
-    tail = indptr[1:] - 1
-    indices[tail] = np.arange(n) + n_cols
-    weights[tail] = 2.0
-    has_extra = np.flatnonzero(extra >= 0)
-    indices[tail[has_extra] - 1] = extra[has_extra]
-    weights[tail[has_extra] - 1] = 1.0
-    graph = sp.csr_matrix((weights, indices, indptr), shape=(n, n_cols + n))
-    del weights, indices
-    if n:
-        _, cols = min_weight_full_bipartite_matching(graph)
-    else:
-        cols = np.zeros(0, dtype=np.int64)
-    del graph
-
-    local = np.asarray(cols, dtype=np.int64)
-    matching = np.full(full_n, -1, dtype=np.int64)
-    matching[active] = np.where(local < n_cols, used[np.minimum(local, max(n_cols - 1, 0))] if n_cols else -1, -1)
-    to_dummy = matching < 0
-    if to_dummy.any():
-        # Any pairing of the leftovers costs 1 per pair at the optimum.
-        free = np.setdiff1d(np.arange(full_n), matching[~to_dummy], assume_unique=True)
-        matching[to_dummy] = free
-    total = float(_matched_costs(first, second, matching).sum())
+    total, matching, _ = match_overlap(first, second)
     return total, matching
 
 
@@ -780,9 +708,9 @@ def nnstd(
         widths may differ between the networks (module docstring).
     method : {"auto", "exact", "sparse"}
         Assignment solver per layer: dense cost matrix and
-        ``linear_sum_assignment`` (the published code's), sparse overlap graph
-        and ``min_weight_full_bipartite_matching``, or chosen per layer by
-        size and overlap density.
+        ``linear_sum_assignment`` (the published code's), the overlap graph
+        (:mod:`sparsetopo.nnstd.overlap_assignment`, memory linear in edges),
+        or chosen per layer by size and overlap density.
     fixed_output : bool
         Keep the output (class) neurons in place instead of matching them.
     tie_break : {"structure", "solver"}
