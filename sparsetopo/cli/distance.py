@@ -79,7 +79,9 @@ def add_distance_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
                         help="assignment solver per layer (default: auto)")
     parser.add_argument("--tie-break", choices=TIE_BREAKS, default="structure",
                         help="choice among tied optimal matchings; 'solver' is the published code's (default: structure)")
-    parser.add_argument("--n-jobs", type=int, default=1, help="worker processes for --matrix (default: 1)")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="worker processes for --matrix, -1 for all cores (default: 2 where this process may "
+                        "use at least 2 cores, else 1)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="compute the --matrix pairs on this Dask scheduler (tcp://host:8786; --n-jobs is then "
                         "ignored and the cache folder must be shared with the workers) or 'local' "
@@ -227,7 +229,7 @@ def _run(args: argparse.Namespace) -> int:
             raise InputError("--matrix needs --out DIR for the CSV and heatmap")
     elif len(paths) != 2:
         raise InputError(f"give exactly two networks (got {len(paths)}), or use --matrix for more")
-    if args.n_jobs == 0:
+    if args.n_jobs is not None and (args.n_jobs == 0 or args.n_jobs < -1):
         raise InputError("--n-jobs must be a positive number of processes (or -1 for all cores)")
     if args.scheduler is not None:
         from ..parallel import resolve_scheduler
@@ -256,12 +258,22 @@ def _run(args: argparse.Namespace) -> int:
     from ..parallel import use_scheduler
 
     with use_scheduler(args.scheduler) if args.scheduler is not None else contextlib.nullcontext():
-        matrix = pairwise_nnstd(networks, labels=labels, n_jobs=args.n_jobs, progress=not args.no_progress, **options)
+        matrix = pairwise_nnstd(networks, labels=labels, n_jobs=_n_jobs(args), progress=not args.no_progress,
+                                meanwhile=_import_drawing, **options)
     written = _write_matrix(matrix, args.out, args)
     print(matrix.frame().to_string(float_format=lambda x: f"{x:.6f}"))
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _n_jobs(args: argparse.Namespace) -> int:
+    """``--n-jobs``, or by default 2 worker processes where this process may use 2 cores or more."""
+    if args.n_jobs is not None:
+        return args.n_jobs
+    from ..parallel import usable_cores
+
+    return min(2, usable_cores())
 
 
 def _describe(args: argparse.Namespace) -> str:
@@ -296,6 +308,13 @@ def _refuse_overwrite(out: Path, files: Sequence[Path], force: bool) -> None:
             f"--out {out} already holds {', '.join(existing)}; pass --force to overwrite them, or choose another "
             "--out folder"
         )
+
+
+def _import_drawing() -> None:
+    """Import what the heatmap needs (about half a second), while worker processes compute the pairs."""
+    import matplotlib.pyplot  # noqa: F401
+
+    from ..nnstd import heatmap  # noqa: F401
 
 
 def _write_matrix(matrix: DistanceMatrix, out: Path, args: argparse.Namespace) -> list[Path]:

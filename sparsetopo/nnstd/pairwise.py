@@ -37,7 +37,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,10 +47,25 @@ from ..atomic import atomic_path
 from ..caching import resolve_cache_dir as _resolve_cache_dir
 from ..metrics.overlap import mask_hamming, mask_jaccard
 from ..stats import column_mean_ci
-from ..topology.layered import as_layers, is_mlp, permute_hidden_units
+from ..topology.layered import as_layers, flat_layer, input_blocks, is_mlp, permute_hidden_units, renumber_units
 from ..topology.masks import as_topology, permute_hidden_neurons, topology_hash
 from ..topology.nulls import NULLS, draw_null
-from .distance import METHODS, TIE_BREAKS, NNSTDResult, nnstd, validate_pair
+from .distance import (
+    METHODS,
+    TIE_BREAKS,
+    NNSTDResult,
+    _as_csr,
+    _choose_method,
+    _colors_from_csr,
+    _match_exact,
+    _match_rectangular,
+    _match_sparse,
+    _matched_costs,
+    _renumber_inputs,
+    _repair_ties,
+    nnstd,
+    validate_pair,
+)
 
 __all__ = [
     "DistanceMatrix",
@@ -224,9 +239,100 @@ def _write_entry(path: Path, result: NNSTDResult) -> None:
         np.savez(f, **arrays)
 
 
-def _compute_entry(first: list, second: list, options: dict, path: Path | None) -> NNSTDResult:
-    # `nnstd` is looked up in this module at call time, so tests can count calls
-    result = nnstd(as_layers(first, name="first"), as_layers(second, name="second"), **options)
+class _Prepared(tuple):
+    """A network's layers (the tuple: boolean masks, as :func:`as_layers` returns them) with what
+    :func:`sparsetopo.nnstd.distance.nnstd` derives from one network alone, computed once instead of once per pair.
+
+    ``blocks`` is :func:`input_blocks` of the layers, ``csr`` the flattened layers in the sorted CSR form of
+    ``nnstd``, ``colors`` their structural colours under ``fixed_output`` (None unless ``tie_break="structure"``).
+    """
+
+    blocks: list
+    csr: list
+    colors: list | None
+    fixed_output: bool
+
+    @classmethod
+    def of(cls, layers: Sequence[np.ndarray], *, method: str, fixed_output: bool, tie_break: str) -> _Prepared:
+        """Prepare validated layers (a list returned by :func:`as_layers`) for the given NNSTD options."""
+        self = cls(layers)
+        self.blocks = input_blocks(self)
+        self.csr = [_as_csr(flat_layer(m)) for m in self]
+        self.fixed_output = bool(fixed_output)
+        mlp = all(b == 1 for b in self.blocks)
+        self.colors = (_colors_from_csr(self.csr, self.fixed_output, blocks=None if mlp else self.blocks)
+                       if tie_break == "structure" else None)
+        return self
+
+
+def _nnstd_prepared(first: _Prepared, second: _Prepared, *, method: str, fixed_output: bool,
+                    tie_break: str) -> NNSTDResult:
+    """:func:`sparsetopo.nnstd.distance.nnstd` of two prepared networks: the same steps, checks and numbers,
+    without converting each network again for every pair it is in.
+
+    The loop is ``nnstd``'s, step for step; a change there belongs here too (``tests/library/
+    test_pairwise_parallel.py`` compares the two results, matchings included, under every option).
+    """
+    validate_pair(first, second, same_widths=False)  # the same checks and messages as nnstd
+    blocks = first.blocks  # equal to second's: validate_pair compares them
+    first_csr, second_csr = first.csr, second.csr
+    n_layers = len(first)
+    if fixed_output and first_csr[-1].shape[0] != second_csr[-1].shape[0]:
+        raise ValueError(
+            f"fixed_output=True keeps output neurons in place, but first has {first_csr[-1].shape[0]} and "
+            f"second {second_csr[-1].shape[0]} of them; match them instead (fixed_output=False)"
+        )
+    first_colors, second_colors = first.colors, second.colors
+    distances, matchings, methods = [], [], []
+    for k in range(n_layers):
+        a, b = first_csr[k], second_csr[k]
+        if k > 0:
+            previous = matchings[-1]
+            square = previous.size == b.shape[1] // blocks[k] and bool((previous >= 0).all())
+            if square and blocks[k] == 1:
+                b = _renumber_inputs(b, previous)
+            else:
+                b = renumber_units(b, previous, blocks[k])
+                # the first network's columns, padded to the joint unit numbering
+                a = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(a.shape[0], b.shape[1]))
+        n_out, n_second = a.shape[0], b.shape[0]
+        if fixed_output and k == n_layers - 1:
+            matching = np.arange(n_out, dtype=np.int64)
+            total = float(_matched_costs(a, b, matching).sum())
+            used = "fixed"
+        elif n_out != n_second:
+            used = "exact"
+            total, matching = _match_rectangular(a, b)
+        else:
+            used = method if method != "auto" else _choose_method(a, b)
+            total, matching = (_match_exact if used == "exact" else _match_sparse)(a, b)
+        if tie_break == "structure" and k < n_layers - 1 and used != "fixed":
+            matching = _repair_ties(matching, b, first_colors[k], second_colors[k])
+        matching.setflags(write=False)
+        distances.append(total / max(n_out, n_second))
+        matchings.append(matching)
+        methods.append(used)
+    return NNSTDResult(
+        layer_distances=tuple(float(d) for d in distances),
+        mean=float(np.mean(distances)),
+        matchings=tuple(matchings),
+        methods=tuple(methods),
+    )
+
+
+def _nnstd_of(first: Sequence[Any], second: Sequence[Any], **options: Any) -> NNSTDResult:
+    """NNSTD of one pair, as :func:`sparsetopo.nnstd.distance.nnstd`; networks prepared for these options
+    (:class:`_Prepared`) skip the per-network work. Every NNSTD of this module is computed here."""
+    if (isinstance(first, _Prepared) and isinstance(second, _Prepared)
+            and first.fixed_output == second.fixed_output == options["fixed_output"]
+            and (options["tie_break"] != "structure" or (first.colors is not None and second.colors is not None))):
+        return _nnstd_prepared(first, second, **options)
+    return nnstd(as_layers(first, name="first"), as_layers(second, name="second"), **options)
+
+
+def _compute_entry(first: Sequence[Any], second: Sequence[Any], options: dict, path: Path | None) -> NNSTDResult:
+    # `_nnstd_of` is looked up in this module at call time, so tests can count calls
+    result = _nnstd_of(first, second, **options)
     if path is not None:
         try:
             _write_entry(path, result)
@@ -278,8 +384,10 @@ def _compute_pairs(
     cache_dir: str | os.PathLike | None,
     use_cache: bool,
     desc: str,
+    meanwhile: Callable[[], Any] | None = None,
 ) -> dict[tuple[int, int], NNSTDResult]:
-    """NNSTD(topologies[i], topologies[j]) for every ``(i, j)`` in ``pairs``."""
+    """NNSTD(topologies[i], topologies[j]) for every ``(i, j)`` in ``pairs``; ``meanwhile()`` is called once, while
+    worker processes compute where there are any."""
     from ..parallel import parallel_map
 
     results: dict[tuple[int, int], NNSTDResult] = {}
@@ -293,16 +401,57 @@ def _compute_pairs(
             if hit is not None:
                 results[(i, j)] = hit
     todo = [p for p in dict.fromkeys(pairs) if p not in results]
-    if todo:
-        from ..executor import resolve_scheduler
+    if not todo:
+        if meanwhile is not None:
+            meanwhile()
+        return results
+    from ..executor import resolve_scheduler
+    from ..parallel import can_fork, forked_map
 
-        if n_jobs != 1 or resolve_scheduler() is not None:
-            # work leaving this process gets sparse masks: a few % of the bytes of dense bool arrays
-            topologies = [[sp.csr_matrix(m) if np.ndim(m) == 2 else m for m in t] for t in topologies]
+    if resolve_scheduler() is None and (n_jobs == 1 or can_fork()):
+        # in this process, or in workers forked from it that inherit the prepared networks
+        used = sorted({i for pair in todo for i in pair})
+        prepared = {i: _Prepared.of(as_layers(topologies[i]), **options) for i in used}
+
+        def compute(pair: tuple[int, int]) -> NNSTDResult:
+            return _compute_entry(prepared[pair[0]], prepared[pair[1]], options, paths.get(pair))
+
+        computed = forked_map(compute, todo, n_jobs=n_jobs, desc=desc, progress=progress, meanwhile=meanwhile,
+                              setup=_reuse_freed_memory)
+        for result in computed:
+            for m in result.matchings:  # read-only, like a result computed or read here
+                if m.flags.writeable:
+                    m.setflags(write=False)
+    else:
+        # work leaving this process gets sparse masks: a few % of the bytes of dense bool arrays
+        topologies = [[sp.csr_matrix(m) if np.ndim(m) == 2 else m for m in t] for t in topologies]
         items = [(topologies[i], topologies[j], options, paths.get((i, j))) for i, j in todo]
-        for pair, result in zip(todo, parallel_map(_compute_item, items, n_jobs=n_jobs, desc=desc, progress=progress)):
-            results[pair] = result
+        if meanwhile is not None:
+            meanwhile()
+        computed = parallel_map(_compute_item, items, n_jobs=n_jobs, desc=desc, progress=progress)
+    results.update(zip(todo, computed))
     return results
+
+
+def _reuse_freed_memory() -> None:
+    """In a worker process: let glibc's allocator keep freed memory for the next pair instead of handing it back.
+
+    Every layer of every pair allocates dense ``n_out x n_out`` cost matrices (4.9 MB at 784 neurons); by default
+    glibc serves such blocks with fresh ``mmap`` calls, or trims them off the heap when freed, so each one costs
+    page faults again (about a fifth of the time of a published pair, as system time). Allocations below 64 MiB
+    then come from the heap, which keeps up to 256 MiB of free memory. Nothing changes where the C library has no
+    ``mallopt`` (not glibc); the worker's memory goes back to the system when it exits.
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    mallopt(m_mmap_threshold, 64 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
+    mallopt(m_top_pad, 64 << 20)
 
 
 def _compute_item(item: tuple) -> NNSTDResult:
@@ -347,6 +496,7 @@ def pairwise_nnstd(
     progress: bool | None = None,
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
+    meanwhile: Callable[[], Any] | None = None,
 ) -> DistanceMatrix:
     """NNSTD between every two of a list of networks.
 
@@ -365,13 +515,19 @@ def pairwise_nnstd(
     method, fixed_output, tie_break
         As in :func:`sparsetopo.nnstd.distance.nnstd`.
     n_jobs : int
-        Worker processes (joblib; -1 = all cores).
+        Worker processes (-1 = all cores), forked from this one so that they inherit the networks
+        (:func:`sparsetopo.parallel.forked_map`); joblib where the platform cannot fork.
     progress : bool, optional
         Draw a progress bar; ``None`` follows the package's verbosity (:func:`sparsetopo.set_verbosity`).
     cache_dir : path, optional
         Cache folder (default: :func:`resolve_cache_dir`: ``$SPARSETOPO_CACHE``, else the user cache directory).
     use_cache : bool
         False neither reads nor writes the cache.
+    meanwhile : callable, optional
+        Called once without arguments, in this process, while the worker
+        processes compute the pairs (before them when they are computed here,
+        or at once when the cache holds them all): work that does not need the
+        matrix, such as the imports for what follows.
 
     Returns
     -------
@@ -385,7 +541,7 @@ def pairwise_nnstd(
     pairs = [(i, j) for i in range(n) for j in range(i)]
     results = _compute_pairs(
         topologies, pairs, options, n_jobs=n_jobs, progress=progress,
-        cache_dir=cache_dir, use_cache=use_cache, desc="NNSTD pairs",
+        cache_dir=cache_dir, use_cache=use_cache, desc="NNSTD pairs", meanwhile=meanwhile,
     )
     layers = np.zeros((n_layers, n, n), dtype=np.float64)
     for (i, j), result in results.items():
@@ -550,7 +706,7 @@ def random_baseline(
     layer_mean, layer_ci = column_mean_ci(samples, confidence)
     network_mean, network_ci = column_mean_ci(samples.mean(axis=1, keepdims=True), confidence)
     shuffled = permute_hidden_neurons(topology, seed=seed) if is_mlp(topology) else permute_hidden_units(topology, seed=seed)
-    copy = nnstd(topology, shuffled, **options)
+    copy = _nnstd_of(topology, shuffled, **options)
     return Calibration(
         samples=samples,
         layer_mean=layer_mean,

@@ -52,7 +52,7 @@ def counted_nnstd(monkeypatch):
         calls.append(options)
         return nnstd(first, second, **options)
 
-    monkeypatch.setattr(distances, "nnstd", counting)
+    monkeypatch.setattr(distances, "_nnstd_of", counting)
     return calls
 
 
@@ -199,7 +199,7 @@ def test_random_baseline_draws_topologies_with_the_reference_edge_counts(tmp_pat
         seen.append([int(m.sum()) for m in first])
         return nnstd(first, second, **options)
 
-    monkeypatch.setattr(distances, "nnstd", recording)
+    monkeypatch.setattr(distances, "_nnstd_of", recording)
     random_baseline(reference, n_pairs=3, cache_dir=tmp_path)
     counts = [int(m.sum()) for m in reference]
     assert seen[:3] == [counts] * 3  # the last call is the permuted copy
