@@ -47,25 +47,11 @@ from ..atomic import atomic_path
 from ..caching import resolve_cache_dir as _resolve_cache_dir
 from ..metrics.overlap import mask_hamming, mask_jaccard
 from ..stats import column_mean_ci
-from ..topology.layered import as_layers, flat_layer, input_blocks, is_mlp, permute_hidden_units, renumber_units
+from ..topology.layered import as_layers, is_mlp, permute_hidden_units
 from ..topology.masks import as_topology, permute_hidden_neurons, topology_hash
 from ..topology.nulls import NULLS, draw_null
-from .distance import (
-    METHODS,
-    TIE_BREAKS,
-    NNSTDResult,
-    _as_csr,
-    _choose_method,
-    _colors_from_csr,
-    _match_exact,
-    _match_rectangular,
-    _match_sparse,
-    _matched_costs,
-    _renumber_inputs,
-    _repair_ties,
-    nnstd,
-    validate_pair,
-)
+from .distance import METHODS, TIE_BREAKS, NNSTDResult, _nnstd_prepared, _prepare, nnstd, validate_pair
+from .distance import _Prepared as _PreparedNetwork
 
 __all__ = [
     "DistanceMatrix",
@@ -241,83 +227,21 @@ def _write_entry(path: Path, result: NNSTDResult) -> None:
 
 class _Prepared(tuple):
     """A network's layers (the tuple: boolean masks, as :func:`as_layers` returns them) with what
-    :func:`sparsetopo.nnstd.distance.nnstd` derives from one network alone, computed once instead of once per pair.
+    :func:`sparsetopo.nnstd.distance.nnstd` derives from one network alone (``network``: its CSR layers,
+    input blocks and structural colours), computed once per matrix instead of once per pair."""
 
-    ``blocks`` is :func:`input_blocks` of the layers, ``csr`` the flattened layers in the sorted CSR form of
-    ``nnstd``, ``colors`` their structural colours under ``fixed_output`` (None unless ``tie_break="structure"``).
-    """
-
-    blocks: list
-    csr: list
-    colors: list | None
+    network: _PreparedNetwork
     fixed_output: bool
+    tie_break: str
 
     @classmethod
     def of(cls, layers: Sequence[np.ndarray], *, method: str, fixed_output: bool, tie_break: str) -> _Prepared:
         """Prepare validated layers (a list returned by :func:`as_layers`) for the given NNSTD options."""
         self = cls(layers)
-        self.blocks = input_blocks(self)
-        self.csr = [_as_csr(flat_layer(m)) for m in self]
+        self.network = _prepare(self, fixed_output=bool(fixed_output), tie_break=tie_break)
         self.fixed_output = bool(fixed_output)
-        mlp = all(b == 1 for b in self.blocks)
-        self.colors = (_colors_from_csr(self.csr, self.fixed_output, blocks=None if mlp else self.blocks)
-                       if tie_break == "structure" else None)
+        self.tie_break = tie_break
         return self
-
-
-def _nnstd_prepared(first: _Prepared, second: _Prepared, *, method: str, fixed_output: bool,
-                    tie_break: str) -> NNSTDResult:
-    """:func:`sparsetopo.nnstd.distance.nnstd` of two prepared networks: the same steps, checks and numbers,
-    without converting each network again for every pair it is in.
-
-    The loop is ``nnstd``'s, step for step; a change there belongs here too (``tests/library/
-    test_pairwise_parallel.py`` compares the two results, matchings included, under every option).
-    """
-    validate_pair(first, second, same_widths=False)  # the same checks and messages as nnstd
-    blocks = first.blocks  # equal to second's: validate_pair compares them
-    first_csr, second_csr = first.csr, second.csr
-    n_layers = len(first)
-    if fixed_output and first_csr[-1].shape[0] != second_csr[-1].shape[0]:
-        raise ValueError(
-            f"fixed_output=True keeps output neurons in place, but first has {first_csr[-1].shape[0]} and "
-            f"second {second_csr[-1].shape[0]} of them; match them instead (fixed_output=False)"
-        )
-    first_colors, second_colors = first.colors, second.colors
-    distances, matchings, methods = [], [], []
-    for k in range(n_layers):
-        a, b = first_csr[k], second_csr[k]
-        if k > 0:
-            previous = matchings[-1]
-            square = previous.size == b.shape[1] // blocks[k] and bool((previous >= 0).all())
-            if square and blocks[k] == 1:
-                b = _renumber_inputs(b, previous)
-            else:
-                b = renumber_units(b, previous, blocks[k])
-                # the first network's columns, padded to the joint unit numbering
-                a = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(a.shape[0], b.shape[1]))
-        n_out, n_second = a.shape[0], b.shape[0]
-        if fixed_output and k == n_layers - 1:
-            matching = np.arange(n_out, dtype=np.int64)
-            total = float(_matched_costs(a, b, matching).sum())
-            used = "fixed"
-        elif n_out != n_second:
-            used = "exact"
-            total, matching = _match_rectangular(a, b)
-        else:
-            used = method if method != "auto" else _choose_method(a, b)
-            total, matching = (_match_exact if used == "exact" else _match_sparse)(a, b)
-        if tie_break == "structure" and k < n_layers - 1 and used != "fixed":
-            matching = _repair_ties(matching, b, first_colors[k], second_colors[k])
-        matching.setflags(write=False)
-        distances.append(total / max(n_out, n_second))
-        matchings.append(matching)
-        methods.append(used)
-    return NNSTDResult(
-        layer_distances=tuple(float(d) for d in distances),
-        mean=float(np.mean(distances)),
-        matchings=tuple(matchings),
-        methods=tuple(methods),
-    )
 
 
 def _nnstd_of(first: Sequence[Any], second: Sequence[Any], **options: Any) -> NNSTDResult:
@@ -325,8 +249,9 @@ def _nnstd_of(first: Sequence[Any], second: Sequence[Any], **options: Any) -> NN
     (:class:`_Prepared`) skip the per-network work. Every NNSTD of this module is computed here."""
     if (isinstance(first, _Prepared) and isinstance(second, _Prepared)
             and first.fixed_output == second.fixed_output == options["fixed_output"]
-            and (options["tie_break"] != "structure" or (first.colors is not None and second.colors is not None))):
-        return _nnstd_prepared(first, second, **options)
+            and (options["tie_break"] != "structure" or first.tie_break == second.tie_break == "structure")):
+        validate_pair(first, second, same_widths=False)  # the same checks and messages as nnstd
+        return _nnstd_prepared(first.network, second.network, **options)
     return nnstd(as_layers(first, name="first"), as_layers(second, name="second"), **options)
 
 

@@ -60,25 +60,25 @@ def test_prepared_networks_give_exactly_nnstd(kind, method, fixed_output, tie_br
     options = dict(method=method, fixed_output=fixed_output, tie_break=tie_break)
     prepared = [pairwise._Prepared.of(n, **options) for n in networks]
     for i, j in [(1, 0), (2, 0), (2, 1), (0, 0)]:
-        same_result(pairwise._nnstd_prepared(prepared[i], prepared[j], **options), nnstd(networks[i], networks[j], **options))
+        same_result(pairwise._nnstd_of(prepared[i], prepared[j], **options), nnstd(networks[i], networks[j], **options))
 
 
 def test_prepared_networks_are_left_unchanged_by_the_pairs_they_are_in():
     networks = [as_layers(n) for n in NETWORK_SETS["mlp"]]
     options = dict(method="auto", fixed_output=False, tie_break="structure")
     prepared = [pairwise._Prepared.of(n, **options) for n in networks]
-    before = [([m.copy() for m in p], [(c.data.copy(), c.indices.copy(), c.indptr.copy()) for c in p.csr],
-               [c.copy() for c in p.colors]) for p in prepared]
+    before = [([m.copy() for m in p], [(c.data.copy(), c.indices.copy(), c.indptr.copy()) for c in p.network.csr],
+               [c.copy() for c in p.network.colors]) for p in prepared]
     for i, j in itertools.permutations(range(3), 2):
-        pairwise._nnstd_prepared(prepared[i], prepared[j], **options)
+        pairwise._nnstd_of(prepared[i], prepared[j], **options)
     for p, (masks, csr, colors) in zip(prepared, before):
         for m, kept in zip(p, masks):
             np.testing.assert_array_equal(m, kept)
-        for c, (data, indices, indptr) in zip(p.csr, csr):
+        for c, (data, indices, indptr) in zip(p.network.csr, csr):
             np.testing.assert_array_equal(c.data, data)
             np.testing.assert_array_equal(c.indices, indices)
             np.testing.assert_array_equal(c.indptr, indptr)
-        for c, kept in zip(p.colors, colors):
+        for c, kept in zip(p.network.colors, colors):
             np.testing.assert_array_equal(c, kept)
 
 
