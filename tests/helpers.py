@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -30,3 +31,15 @@ def require_published() -> Path:
 
     require_real(str(PUBLISHED_TOPOLOGIES))
     return published_topologies_dir()
+
+
+def small_cnn(seed: int, channels=(4, 6), density=0.4) -> list[np.ndarray]:
+    """Masks of a small CNN chain: conv 3x3 (1 -> c1), conv 3x3 (c1 -> c2), flatten 2x2 maps, linear 5, linear 3."""
+    rng = np.random.default_rng(seed)
+    c1, c2 = channels
+    return [
+        rng.random((c1, 1, 3, 3)) < density,
+        rng.random((c2, c1, 3, 3)) < density,
+        rng.random((5, c2 * 4)) < density,
+        rng.random((3, 5)) < density,
+    ]

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import small_cnn
 
 from sparsetopo.nnstd.distance import layer_cost_matrix, nnstd
 from sparsetopo.nnstd.pairwise import random_baseline
@@ -149,17 +150,6 @@ def test_one_by_one_reduction_holds_for_different_widths():
     conv = nnstd(as_one_by_one_convs(first, 2), as_one_by_one_convs(second, 2))
     assert conv.layer_distances == reference.layer_distances
 
-
-def small_cnn(seed: int, channels=(4, 6), density=0.4) -> list[np.ndarray]:
-    """conv 3x3 (1 -> c1), conv 3x3 (c1 -> c2), flatten 2x2 maps, linear 5, linear 3."""
-    rng = np.random.default_rng(seed)
-    c1, c2 = channels
-    return [
-        rng.random((c1, 1, 3, 3)) < density,
-        rng.random((c2, c1, 3, 3)) < density,
-        rng.random((5, c2 * 4)) < density,
-        rng.random((3, 5)) < density,
-    ]
 
 
 def test_conv_blocks_are_kernel_size_and_flattened_map_size():

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from helpers import require_published
+from helpers import require_published, small_cnn
 
 import sparsetopo.nnstd.pairwise as pairwise
 from sparsetopo.cli.distance import add_distance_parser
@@ -20,17 +20,6 @@ from sparsetopo.topology.masks import random_topology, rewire_fraction, save_top
 
 WIDTHS = (30, 24, 24, 4)
 
-
-def small_cnn(seed: int, channels=(4, 6), density=0.4) -> list[np.ndarray]:
-    """conv 3x3 (1 -> c1), conv 3x3 (c1 -> c2), flatten 2x2 maps, linear 5, linear 3."""
-    rng = np.random.default_rng(seed)
-    c1, c2 = channels
-    return [
-        rng.random((c1, 1, 3, 3)) < density,
-        rng.random((c2, c1, 3, 3)) < density,
-        rng.random((5, c2 * 4)) < density,
-        rng.random((3, 5)) < density,
-    ]
 
 
 NETWORK_SETS = {
