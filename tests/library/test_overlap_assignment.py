@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import require_published
 from scipy.optimize import linear_sum_assignment
 
 from sparsetopo.nnstd.distance import _matched_costs, _sparse_as_csr, layer_cost_matrix, match_layer, nnstd
@@ -106,11 +106,8 @@ def test_published_pair_on_the_sparse_path():
     """Layer 0 (inputs never renumbered) is the published value; layers 1-2 are the pinned sparse tie rule's."""
     from sparsetopo.topology.masks import load_published
 
-    data = os.environ.get("SPARSETOPO_DATA")
-    root = None if not data else os.path.join(data, "official_nnstd_topo", "topo")
-    if root is None or not os.path.isdir(os.path.join(root, "e5_s0_w0")):
-        pytest.skip("the published topologies are not under $SPARSETOPO_DATA/official_nnstd_topo/topo")
-    first, second = load_published(os.path.join(root, "e5_s0_w1"), 190), load_published(os.path.join(root, "e5_s0_w0"), 190)
+    root = require_published()
+    first, second = load_published(root / "e5_s0_w1", 190), load_published(root / "e5_s0_w0", 190)
     exact = nnstd(first, second, method="exact", tie_break="solver")
     sparse = nnstd(first, second, method="sparse", tie_break="solver")
     assert sparse.layer_distances[0] == pytest.approx(exact.layer_distances[0], abs=1e-12)
