@@ -705,7 +705,10 @@ def nnstd(
         ``torch.nn.Linear.weight`` or ``(out_channels, in_channels, kh, kw)``
         like ``torch.nn.Conv2d.weight`` (a chain, see
         :mod:`sparsetopo.topology.layered`); any non-zero entry is an edge. Layer
-        widths may differ between the networks (module docstring).
+        widths may differ between the networks (module docstring). Two MLPs
+        given as lists of scipy sparse matrices are never densified (memory
+        follows their edges with ``method="sparse"``; a layer whose widths
+        differ between the networks still fills a dense cost matrix).
     method : {"auto", "exact", "sparse"}
         Assignment solver per layer: dense cost matrix and
         ``linear_sum_assignment`` (the published code's), the overlap graph
@@ -734,9 +737,41 @@ def nnstd(
     """
     _check_choice("method", method, METHODS)
     _check_choice("tie_break", tie_break, TIE_BREAKS)
-    first, second = validate_pair(first, second, same_widths=False)
     options = {"fixed_output": fixed_output, "tie_break": tie_break}
+    if _all_scipy_sparse(first) and _all_scipy_sparse(second):
+        # an MLP given as scipy sparse layers stays sparse: no dense (n_out, n_in) mask is built
+        prepared = _prepare_sparse(first, "first", **options), _prepare_sparse(second, "second", **options)
+        _check_sparse_pair(prepared[0].csr, prepared[1].csr)
+        return _nnstd_prepared(*prepared, method=method, **options)
+    first, second = validate_pair(first, second, same_widths=False)
     return _nnstd_prepared(_prepare(first, **options), _prepare(second, **options), method=method, **options)
+
+
+def _all_scipy_sparse(layers: Any) -> bool:
+    return isinstance(layers, (list, tuple)) and len(layers) > 0 and all(sp.issparse(m) for m in layers)
+
+
+def _prepare_sparse(layers: Sequence[Any], name: str, *, fixed_output: bool, tie_break: str) -> _Prepared:
+    """An MLP of scipy sparse ``(n_out, n_in)`` layers prepared like :func:`_prepare`, without densifying."""
+    csr = [_sparse_as_csr(m, f"{name} layer {k}") for k, m in enumerate(layers)]
+    for k in range(1, len(csr)):
+        if csr[k].shape[1] != csr[k - 1].shape[0]:
+            raise ValueError(
+                f"{name}: layer {k} has {csr[k].shape[1]} inputs but layer {k - 1} has {csr[k - 1].shape[0]} "
+                "outputs; layers are (n_out, n_in) and must chain"
+            )
+    colors = _colors_from_csr(csr, fixed_output, blocks=None) if tie_break == "structure" else None
+    return _Prepared(csr=csr, blocks=[1] * len(csr), colors=colors)
+
+
+def _check_sparse_pair(first: list, second: list) -> None:
+    """The checks of :func:`validate_pair` that apply to two MLPs of sparse layers (widths may differ)."""
+    if len(first) != len(second):
+        raise ValueError(f"first has {len(first)} layers but second has {len(second)}; NNSTD compares networks "
+                         "of the same depth")
+    if first[0].shape[1] != second[0].shape[1]:
+        raise ValueError(f"layer 0: first has {first[0].shape[1]} inputs but second has {second[0].shape[1]}; "
+                         "both networks must read the same input features")
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,45 @@ def test_published_pair_on_the_sparse_path():
 
 
 PINNED_PUBLISHED_SPARSE = [0.471445, 0.512108, 0.458465, 0.0]  # e5_s0_w1 vs e5_s0_w0, epoch 190, recorded
+
+
+@pytest.mark.parametrize("method, fixed_output, tie_break",
+                         [("auto", False, "structure"), ("sparse", True, "solver"), ("exact", False, "solver"),
+                          ("sparse", False, "structure")])
+def test_nnstd_of_sparse_layers_is_nnstd_of_dense_masks(method, fixed_output, tie_break):
+    from sparsetopo.topology.masks import random_topology
+
+    first = random_topology((40, 30, 30, 5), density=0.2, seed=1)
+    second = random_topology((40, 30, 30, 5), density=0.2, seed=2)
+    options = dict(method=method, fixed_output=fixed_output, tie_break=tie_break)
+    dense = nnstd(first, second, **options)
+    sparse = nnstd([sp.csr_matrix(m) for m in first], [sp.coo_matrix(m) for m in second], **options)
+    assert sparse.layer_distances == dense.layer_distances
+    for a, b in zip(sparse.matchings, dense.matchings):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nnstd_of_a_wide_sparse_mlp_never_densifies():
+    """784-50,000-50,000-10 with few edges: a dense mask of one hidden layer would be 2.5 GB."""
+    import tracemalloc
+
+    def network(seed):
+        return [_layer(50_000, 784, 20_000, seed), _layer(50_000, 50_000, 20_000, seed + 1), _layer(10, 50_000, 500, seed + 2)]
+
+    first, second = network(10), network(20)
+    match_overlap(first[0][:50], second[0][:50])  # compile the solver's kernels outside the measurement
+    tracemalloc.start()
+    result = nnstd(first, second, method="sparse", tie_break="solver")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 300e6
+    assert len(result.layer_distances) == 3 and all(0.0 <= d <= 1.0 for d in result.layer_distances)
+
+
+def test_sparse_networks_that_do_not_chain_or_match_are_refused():
+    with pytest.raises(ValueError, match="must chain"):
+        nnstd([_layer(5, 4, 3, 0), _layer(2, 6, 3, 1)], [_layer(5, 4, 3, 2), _layer(2, 5, 3, 3)])
+    with pytest.raises(ValueError, match="same depth"):
+        nnstd([_layer(5, 4, 3, 0)], [_layer(5, 4, 3, 2), _layer(2, 5, 3, 3)])
+    with pytest.raises(ValueError, match="same input features"):
+        nnstd([_layer(5, 4, 3, 0)], [_layer(5, 6, 3, 2)])
