@@ -37,14 +37,19 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..atomic import atomic_path
 from ..errors import InputError, run_reporting_errors, write_error
 from ..nnstd.distance import METHODS, TIE_BREAKS
 from ..nnstd.pairwise import DistanceMatrix, cached_nnstd, pairwise_nnstd
 from ..topology.layered import describe_layer
-from ..topology.masks import load_published, load_topology
+from ..topology.masks import load_published, load_topology, load_topology_sparse
 from ..topology.modules import load_state_dict_topology
+
+SPARSE_INPUT_MIN_POSITIONS = 1 << 24
+"""A .npz topology with a layer of more positions (n_out x n_in) than this is compared as sparse layers,
+never densified (a 4096 x 4096 layer as a dense mask is 16 MB; a 100,000 x 100,000 one would be 10 GB)."""
 
 __all__ = ["add_distance_parser", "run_distance", "load_network"]
 
@@ -116,7 +121,9 @@ def load_network(
     -------
     list of np.ndarray
         Boolean masks ``(n_out, n_in)``, or ``(out_channels, in_channels, kh,
-        kw)`` for convolutions.
+        kw)`` for convolutions. A ``.npz`` topology with a layer of more than
+        :data:`SPARSE_INPUT_MIN_POSITIONS` positions comes back as scipy CSR
+        layers instead (never densified).
 
     Raises
     ------
@@ -146,8 +153,12 @@ def _load(path: Path, epoch: int | None, layers: Sequence[str] | None) -> tuple[
         if layers is not None:
             raise InputError(f"--layers orders the layers of .pt/.pth state_dicts, but {path} is a .npz topology")
         try:
+            layers, _ = load_topology_sparse(path)
+            if max(layer.shape[0] * layer.shape[1] for layer in layers) > SPARSE_INPUT_MIN_POSITIONS:
+                # wide layers stay sparse end to end (nnstd and its cache take scipy sparse layers)
+                return layers, f"{len(layers)} layers, sparsetopo topology (kept sparse: {_widest(layers)})"
             masks, _ = load_topology(path)
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as err:
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as err:
             raise InputError(f"{path}: not a sparsetopo topology file ({err})") from None
         return masks, f"{len(masks)} layers, sparsetopo topology"
     if suffix in (".pt", ".pth"):
@@ -161,6 +172,11 @@ def _load(path: Path, epoch: int | None, layers: Sequence[str] | None) -> tuple[
         f"{path}: unknown format {suffix or '(no suffix)'}; expected a .npz topology "
         "(save_topology), a .pt/.pth state_dict, or a run folder with epoch_EEE/weight_l<k>.npz"
     )
+
+
+def _widest(layers: Sequence) -> str:
+    n_out, n_in = max((layer.shape for layer in layers), key=lambda shape: shape[0] * shape[1])
+    return f"widest layer {n_out}x{n_in}"
 
 
 def _load_folder(path: Path, epoch: int | None) -> list[np.ndarray]:
@@ -254,6 +270,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{label}: {description}")
         _print_pair(labels, networks, result, args)
         return 0
+    if any(sp.issparse(layer) for network in networks for layer in network):
+        raise InputError(
+            f"--matrix works on dense masks, and a topology file here has a layer of more than "
+            f"{SPARSE_INPUT_MIN_POSITIONS:,} positions; compare such networks two at a time (without --matrix), "
+            "which keeps them sparse"
+        )
     _refuse_overwrite(args.out, _matrix_files(args.out, networks), args.force)
     from ..parallel import use_scheduler
 

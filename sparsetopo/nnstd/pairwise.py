@@ -252,7 +252,29 @@ def _nnstd_of(first: Sequence[Any], second: Sequence[Any], **options: Any) -> NN
             and (options["tie_break"] != "structure" or first.tie_break == second.tie_break == "structure")):
         validate_pair(first, second, same_widths=False)  # the same checks and messages as nnstd
         return _nnstd_prepared(first.network, second.network, **options)
+    if _sparse_mlp(first) and _sparse_mlp(second):
+        return nnstd(first, second, **options)  # never densified
     return nnstd(as_layers(first, name="first"), as_layers(second, name="second"), **options)
+
+
+def _sparse_mlp(layers: Any) -> bool:
+    """A list of scipy sparse 2-D layers (an MLP that NNSTD keeps sparse)."""
+    return isinstance(layers, (list, tuple)) and len(layers) > 0 and all(sp.issparse(m) for m in layers)
+
+
+def _sparse_topology_hash(layers: Sequence[Any]) -> str:
+    """Content hash of scipy sparse layers: shapes and sorted flat edge positions (no dense mask).
+
+    A key of its own (tagged), not equal to :func:`topology_hash` of the same masks: a topology given
+    sparse and given dense are two cache entries with the same numbers."""
+    h = hashlib.sha256(b"sparse-layers")
+    for layer in layers:
+        coo = sp.coo_matrix(layer)
+        keep = coo.data != 0
+        flat = np.unique(coo.row[keep].astype(np.int64) * coo.shape[1] + coo.col[keep])
+        h.update(np.asarray(coo.shape, dtype=np.int64).tobytes())
+        h.update(flat.astype("<i8").tobytes())
+    return h.hexdigest()
 
 
 def _compute_entry(first: Sequence[Any], second: Sequence[Any], options: dict, path: Path | None) -> NNSTDResult:
@@ -291,6 +313,14 @@ def cached_nnstd(
         False computes without reading or writing the cache.
     """
     options = _options(method, fixed_output, tie_break)
+    if _sparse_mlp(first) and _sparse_mlp(second):
+        # scipy sparse layers stay sparse (nnstd checks them); keyed by their edge indices
+        if not use_cache:
+            return _compute_entry(first, second, options, None)
+        path = _cache_path(resolve_cache_dir(cache_dir), _sparse_topology_hash(first), _sparse_topology_hash(second),
+                           options)
+        hit = _read_entry(path)
+        return hit if hit is not None else _compute_entry(first, second, options, path)
     first, second = validate_pair(first, second, same_widths=False)
     if not use_cache:
         return _compute_entry(first, second, options, None)

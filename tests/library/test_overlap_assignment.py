@@ -160,3 +160,36 @@ def test_sparse_networks_that_do_not_chain_or_match_are_refused():
         nnstd([_layer(5, 4, 3, 0)], [_layer(5, 4, 3, 2), _layer(2, 5, 3, 3)])
     with pytest.raises(ValueError, match="same input features"):
         nnstd([_layer(5, 4, 3, 0)], [_layer(5, 6, 3, 2)])
+
+
+def _wide_topology_file(path, seed: int):
+    """A 784-5,000-5,000-10 topology file: its 5,000 x 5,000 layer has more positions than the sparse threshold."""
+    from sparsetopo.topology.masks import save_topology
+
+    layers = [_layer(5_000, 784, 20_000, seed), _layer(5_000, 5_000, 20_000, seed + 1), _layer(10, 5_000, 2_000, seed + 2)]
+    save_topology(path, [layer.toarray().astype(bool) for layer in layers])
+    return layers
+
+
+def test_distance_command_keeps_wide_topology_files_sparse(tmp_path, capsys):
+    from sparsetopo.cli.distance import SPARSE_INPUT_MIN_POSITIONS
+    from sparsetopo.cli.main import main
+
+    assert 5_000 * 5_000 > SPARSE_INPUT_MIN_POSITIONS
+    first = _wide_topology_file(tmp_path / "a.npz", 30)
+    second = _wide_topology_file(tmp_path / "b.npz", 40)
+    cache = tmp_path / "cache"
+    assert main(["distance", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--cache-dir", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert "kept sparse: widest layer 5000x5000" in out
+    expected = nnstd(first, second)  # the library on the same sparse layers
+    mean_line = next(line for line in out.splitlines() if line.strip().startswith("mean"))
+    assert float(mean_line.split()[-1]) == pytest.approx(expected.mean, abs=1e-6)
+    # a second call reads the cache entry keyed by the sparse layers
+    assert any(cache.rglob("*.npz"))
+    assert main(["distance", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--cache-dir", str(cache)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == mean_line
+    # --matrix would densify them: refused with the way out
+    assert main(["distance", "--matrix", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--out",
+                 str(tmp_path / "m")]) == 2
+    assert "two at a time" in capsys.readouterr().err
