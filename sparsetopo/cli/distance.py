@@ -270,12 +270,14 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{label}: {description}")
         _print_pair(labels, networks, result, args)
         return 0
-    if any(sp.issparse(layer) for network in networks for layer in network):
-        raise InputError(
-            f"--matrix works on dense masks, and a topology file here has a layer of more than "
-            f"{SPARSE_INPUT_MIN_POSITIONS:,} positions; compare such networks two at a time (without --matrix), "
-            "which keeps them sparse"
-        )
+    sparse = [any(sp.issparse(layer) for layer in network) for network in networks]
+    if any(sparse) and not all(sparse):
+        # a matrix keeps its networks all sparse or all dense masks
+        if any(np.ndim(m) != 2 for network, is_sparse in zip(networks, sparse) if not is_sparse for m in network):
+            raise InputError("--matrix with a wide topology file compares MLPs only (linear layers); "
+                             "a convolutional network here cannot be kept sparse")
+        networks = [network if is_sparse else [sp.csr_matrix(m) for m in network]
+                    for network, is_sparse in zip(networks, sparse)]
     _refuse_overwrite(args.out, _matrix_files(args.out, networks), args.force)
     from ..parallel import use_scheduler
 

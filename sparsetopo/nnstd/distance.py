@@ -754,14 +754,19 @@ def _all_scipy_sparse(layers: Any) -> bool:
 def _prepare_sparse(layers: Sequence[Any], name: str, *, fixed_output: bool, tie_break: str) -> _Prepared:
     """An MLP of scipy sparse ``(n_out, n_in)`` layers prepared like :func:`_prepare`, without densifying."""
     csr = [_sparse_as_csr(m, f"{name} layer {k}") for k, m in enumerate(layers)]
+    _check_sparse_chain(csr, name)
+    colors = _colors_from_csr(csr, fixed_output, blocks=None) if tie_break == "structure" else None
+    return _Prepared(csr=csr, blocks=[1] * len(csr), colors=colors)
+
+
+def _check_sparse_chain(csr: list, name: str) -> None:
+    """Consecutive sparse layers chain: each layer's inputs are the previous layer's outputs."""
     for k in range(1, len(csr)):
         if csr[k].shape[1] != csr[k - 1].shape[0]:
             raise ValueError(
                 f"{name}: layer {k} has {csr[k].shape[1]} inputs but layer {k - 1} has {csr[k - 1].shape[0]} "
                 "outputs; layers are (n_out, n_in) and must chain"
             )
-    colors = _colors_from_csr(csr, fixed_output, blocks=None) if tie_break == "structure" else None
-    return _Prepared(csr=csr, blocks=[1] * len(csr), colors=colors)
 
 
 def _check_sparse_pair(first: list, second: list) -> None:

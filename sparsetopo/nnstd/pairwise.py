@@ -50,7 +50,18 @@ from ..stats import column_mean_ci
 from ..topology.layered import as_layers, is_mlp, permute_hidden_units
 from ..topology.masks import as_topology, permute_hidden_neurons, topology_hash
 from ..topology.nulls import NULLS, draw_null
-from .distance import METHODS, TIE_BREAKS, NNSTDResult, _nnstd_prepared, _prepare, nnstd, validate_pair
+from .distance import (
+    METHODS,
+    TIE_BREAKS,
+    NNSTDResult,
+    _check_sparse_chain,
+    _check_sparse_pair,
+    _nnstd_prepared,
+    _prepare,
+    _sparse_as_csr,
+    nnstd,
+    validate_pair,
+)
 from .distance import _Prepared as _PreparedNetwork
 
 __all__ = [
@@ -349,7 +360,7 @@ def _compute_pairs(
     paths: dict[tuple[int, int], Path | None] = {}
     if use_cache:
         root = resolve_cache_dir(cache_dir)
-        hashes = [topology_hash(t) for t in topologies]
+        hashes = [_sparse_topology_hash(t) if _sparse_mlp(t) else topology_hash(t) for t in topologies]
         for i, j in pairs:
             paths[(i, j)] = _cache_path(root, hashes[i], hashes[j], options)
             hit = _read_entry(paths[(i, j)])
@@ -366,7 +377,8 @@ def _compute_pairs(
     if resolve_scheduler() is None and (n_jobs == 1 or can_fork()):
         # in this process, or in workers forked from it that inherit the prepared networks
         used = sorted({i for pair in todo for i in pair})
-        prepared = {i: _Prepared.of(as_layers(topologies[i]), **options) for i in used}
+        prepared = {i: topologies[i] if _sparse_mlp(topologies[i]) else _Prepared.of(as_layers(topologies[i]), **options)
+                    for i in used}
 
         def compute(pair: tuple[int, int]) -> NNSTDResult:
             return _compute_entry(prepared[pair[0]], prepared[pair[1]], options, paths.get(pair))
@@ -414,6 +426,9 @@ def _compute_item(item: tuple) -> NNSTDResult:
 
 
 def _validated_list(topologies: Sequence[Any], name: str, same_widths: bool = True) -> list[list[np.ndarray]]:
+    topologies = list(topologies)
+    if not same_widths and topologies and all(_sparse_mlp(t) for t in topologies):
+        return _validated_sparse_list(topologies, name)
     convert = as_topology if same_widths else as_layers
     topologies = [convert(t, name=f"{name}[{i}]") for i, t in enumerate(topologies)]
     if len(topologies) < 1:
@@ -424,6 +439,21 @@ def _validated_list(topologies: Sequence[Any], name: str, same_widths: bool = Tr
         except ValueError as err:
             raise ValueError(f"{name}[{i}] cannot be compared with {name}[0]: {err}") from None
     return topologies
+
+
+def _validated_sparse_list(topologies: list, name: str) -> list[list]:
+    """MLPs of scipy sparse layers, checked as :func:`nnstd` checks them, kept sparse (CSR)."""
+    checked = []
+    for i, t in enumerate(topologies):
+        layers = [_sparse_as_csr(m, f"{name}[{i}] layer {k}") for k, m in enumerate(t)]
+        _check_sparse_chain(layers, f"{name}[{i}]")
+        if checked:
+            try:
+                _check_sparse_pair(checked[0], layers)
+            except ValueError as err:
+                raise ValueError(f"{name}[{i}] cannot be compared with {name}[0]: {err}") from None
+        checked.append(layers)
+    return checked
 
 
 def _labels(labels: Sequence[Any] | None, n: int, name: str) -> tuple:

@@ -189,7 +189,32 @@ def test_distance_command_keeps_wide_topology_files_sparse(tmp_path, capsys):
     assert any(cache.rglob("*.npz"))
     assert main(["distance", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--cache-dir", str(cache)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == mean_line
-    # --matrix would densify them: refused with the way out
-    assert main(["distance", "--matrix", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--out",
-                 str(tmp_path / "m")]) == 2
-    assert "two at a time" in capsys.readouterr().err
+    # --matrix keeps them sparse too (a third network, dense in its file, joins them as sparse layers)
+    from sparsetopo.nnstd.pairwise import pairwise_nnstd
+    from sparsetopo.topology.masks import save_topology
+
+    small = [_layer(50, 784, 500, 50), _layer(50, 50, 200, 51), _layer(10, 50, 100, 52)]
+    save_topology(tmp_path / "c.npz", [layer.toarray().astype(bool) for layer in small])
+    files = [str(tmp_path / f"{name}.npz") for name in "abc"]
+    assert main(["distance", "--matrix", *files, "--out", str(tmp_path / "m"), "--no-cache", "--n-jobs", "1"]) == 0
+    capsys.readouterr()
+    import pandas as pd
+
+    written = pd.read_csv(tmp_path / "m" / "nnstd_mean.csv", index_col=0).to_numpy()
+    expected_matrix = pairwise_nnstd([first, second, small], use_cache=False, progress=False, n_jobs=1)
+    np.testing.assert_allclose(written, expected_matrix.mean, atol=1e-6)
+    assert written[1, 0] == pytest.approx(nnstd(second, first).mean, abs=1e-6)  # below the diagonal: later network first
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_matrix_of_sparse_networks_is_the_matrix_of_dense_masks(tmp_path, n_jobs):
+    from sparsetopo.nnstd.pairwise import pairwise_nnstd
+    from sparsetopo.topology.masks import random_topology
+
+    dense = [random_topology((30, 20, 20, 4), density=0.25, seed=s) for s in range(3)]
+    sparse = [[sp.csr_matrix(m) for m in network] for network in dense]
+    expected = pairwise_nnstd(dense, use_cache=False, progress=False, n_jobs=1)
+    got = pairwise_nnstd(sparse, cache_dir=tmp_path, progress=False, n_jobs=n_jobs)
+    np.testing.assert_array_equal(got.layers, expected.layers)
+    again = pairwise_nnstd(sparse, cache_dir=tmp_path, progress=False, n_jobs=1)  # from the cache
+    np.testing.assert_array_equal(again.layers, expected.layers)
