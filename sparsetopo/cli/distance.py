@@ -44,7 +44,7 @@ from ..errors import InputError, run_reporting_errors, write_error
 from ..nnstd.distance import METHODS, TIE_BREAKS
 from ..nnstd.pairwise import DistanceMatrix, cached_nnstd, pairwise_nnstd
 from ..topology.layered import describe_layer
-from ..topology.masks import load_published, load_topology, load_topology_sparse
+from ..topology.masks import as_topology, load_published, load_topology_sparse
 from ..topology.modules import load_state_dict_topology
 
 SPARSE_INPUT_MIN_POSITIONS = 1 << 24
@@ -157,8 +157,8 @@ def _load(path: Path, epoch: int | None, layers: Sequence[str] | None) -> tuple[
             if max(layer.shape[0] * layer.shape[1] for layer in layers) > SPARSE_INPUT_MIN_POSITIONS:
                 # wide layers stay sparse end to end (nnstd and its cache take scipy sparse layers)
                 return layers, f"{len(layers)} layers, sparsetopo topology (kept sparse: {_widest(layers)})"
-            masks, _ = load_topology(path)
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as err:
+            masks = as_topology([layer.toarray().astype(bool) for layer in layers], name=str(path))
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as err:
             raise InputError(f"{path}: not a sparsetopo topology file ({err})") from None
         return masks, f"{len(masks)} layers, sparsetopo topology"
     if suffix in (".pt", ".pth"):

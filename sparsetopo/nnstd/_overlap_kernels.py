@@ -239,32 +239,22 @@ def auction(n, ptr, idx, cost, prices, epsilons):
 
 
 @njit(cache=True)
-def assigned_costs(ptr, idx, cost, col_of_row):
-    """Cost of each row's assigned edge."""
+def row_summary(ptr, idx, cost, prices, col_of_row):
+    """Per stored row: the cost of its assigned edge, and its smallest ``cost + price`` (its dual value)."""
     n = ptr.size - 1
-    out = np.empty(n, np.float64)
+    assigned = np.empty(n, np.float64)
+    lowest = np.empty(n, np.float64)
     for i in range(n):
         j = col_of_row[i]
-        for e in range(ptr[i], ptr[i + 1]):
-            if idx[e] == j:
-                out[i] = cost[e]
-                break
-    return out
-
-
-@njit(cache=True)
-def row_minima(ptr, idx, cost, prices):
-    """Each row's smallest ``cost + price`` over its edges (its dual value)."""
-    n = ptr.size - 1
-    out = np.empty(n, np.float64)
-    for i in range(n):
-        lowest = _INF
+        best = _INF
         for e in range(ptr[i], ptr[i + 1]):
             value = cost[e] + prices[idx[e]]
-            if value < lowest:
-                lowest = value
-        out[i] = lowest
-    return out
+            if value < best:
+                best = value
+            if idx[e] == j:
+                assigned[i] = cost[e]
+        lowest[i] = best
+    return assigned, lowest
 
 
 @njit(cache=True)
@@ -344,27 +334,3 @@ def full_minima(a_ptr, a_idx, bt_ptr, bt_idx, size_a, size_b, n, rows, cols, row
             count[cols[e]] = 0
         e0 = e1
     return minima, out_r[:size].copy(), out_c[:size].copy(), out_x[:size].copy()
-
-
-@njit(cache=True)
-def pair_costs_of(rows, cols, costs, which_rows, which_cols, n):
-    """Cost of the candidate pair (which_rows[t], which_cols[t]) for each t (rows sorted by (row, column))."""
-    ptr = np.zeros(n + 1, np.int64)
-    for e in range(rows.size):
-        ptr[rows[e] + 1] += 1
-    for r in range(n):
-        ptr[r + 1] += ptr[r]
-    out = np.empty(which_rows.size, np.float64)
-    for t in range(which_rows.size):
-        a = which_rows[t]
-        b = which_cols[t]
-        lo = ptr[a]
-        hi = ptr[a + 1]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if cols[mid] < b:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[t] = costs[lo]
-    return out

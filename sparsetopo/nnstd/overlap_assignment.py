@@ -144,8 +144,8 @@ def match_overlap(
         rounds += 1
         ptr, idx, cost = kernels.row_graph(n, rows, cols, costs)
         col_of_row = kernels.auction(n, ptr, idx, cost, prices, phases)
-        primal = float(kernels.assigned_costs(ptr, idx, cost, col_of_row[:n]).sum())  # dummy rows cost 0
-        row_min = kernels.row_minima(ptr, idx, cost, prices)
+        # the first network's rows: their assigned costs (the dummy rows' cost 0) and dual values
+        assigned, row_min = kernels.row_summary(ptr, idx, cost, prices, col_of_row[:n])
         minima, new_rows, new_cols, new_costs = kernels.full_minima(
             a_ptr, a_idx, bt_ptr, bt_idx, size_a, size_b, n, rows, cols, row_min, prices, final_eps
         )
@@ -161,6 +161,7 @@ def match_overlap(
     # pairs (the dummy row of b: the cheaper of column b and the cheapest dummy column), so the optimum
     # is at least `dual` and the assignment is within `primal - dual` of it
     dummy_minima = np.minimum(prices[:n], prices[n:].min()) if n else prices[:0]
+    primal = float(assigned.sum())
     dual = float(minima.sum() + dummy_minima.sum() - prices.sum())
     info = {
         "overlapping_pairs": int(overlapping),
@@ -170,11 +171,8 @@ def match_overlap(
     }
 
     matching = col_of_row[:n].copy()
-    matching[matching >= n] = -1  # matched to its dummy: left unmatched
-    matched = matching >= 0
-    pair_cost = np.ones(n, dtype=np.float64)
-    if matched.any():
-        pair_cost[matched] = kernels.pair_costs_of(rows, cols, costs, np.flatnonzero(matched), matching[matched], n)
+    matching[matching >= n] = -1  # matched to its dummy (cost 1): left unmatched, paired below
+    pair_cost = assigned
     _pair_leftovers(matching, size_a, size_b, pair_cost)
     return float(pair_cost.sum()), matching, info
 

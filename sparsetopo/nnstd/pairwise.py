@@ -54,11 +54,12 @@ from .distance import (
     METHODS,
     TIE_BREAKS,
     NNSTDResult,
+    _all_scipy_sparse,
     _check_sparse_chain,
     _check_sparse_pair,
     _nnstd_prepared,
     _prepare,
-    _sparse_as_csr,
+    _prepare_sparse,
     nnstd,
     validate_pair,
 )
@@ -237,19 +238,24 @@ def _write_entry(path: Path, result: NNSTDResult) -> None:
 
 
 class _Prepared(tuple):
-    """A network's layers (the tuple: boolean masks, as :func:`as_layers` returns them) with what
-    :func:`sparsetopo.nnstd.distance.nnstd` derives from one network alone (``network``: its CSR layers,
-    input blocks and structural colours), computed once per matrix instead of once per pair."""
+    """A network's layers (the tuple: boolean masks as :func:`as_layers` returns them, or an MLP's scipy sparse
+    layers, kept sparse) with what :func:`sparsetopo.nnstd.distance.nnstd` derives from one network alone
+    (``network``: its CSR layers, input blocks and structural colours), computed once per matrix instead of once
+    per pair."""
 
     network: _PreparedNetwork
+    sparse: bool
     fixed_output: bool
     tie_break: str
 
     @classmethod
-    def of(cls, layers: Sequence[np.ndarray], *, method: str, fixed_output: bool, tie_break: str) -> _Prepared:
-        """Prepare validated layers (a list returned by :func:`as_layers`) for the given NNSTD options."""
-        self = cls(layers)
-        self.network = _prepare(self, fixed_output=bool(fixed_output), tie_break=tie_break)
+    def of(cls, layers: Sequence[Any], *, method: str, fixed_output: bool, tie_break: str) -> _Prepared:
+        """Prepare a network that passed :func:`_validated_list` for the given NNSTD options."""
+        sparse = _all_scipy_sparse(layers)
+        self = cls(layers if sparse else as_layers(layers))
+        options = {"fixed_output": bool(fixed_output), "tie_break": tie_break}
+        self.network = _prepare_sparse(self, "network", **options) if sparse else _prepare(self, **options)
+        self.sparse = sparse
         self.fixed_output = bool(fixed_output)
         self.tie_break = tie_break
         return self
@@ -258,19 +264,21 @@ class _Prepared(tuple):
 def _nnstd_of(first: Sequence[Any], second: Sequence[Any], **options: Any) -> NNSTDResult:
     """NNSTD of one pair, as :func:`sparsetopo.nnstd.distance.nnstd`; networks prepared for these options
     (:class:`_Prepared`) skip the per-network work. Every NNSTD of this module is computed here."""
-    if (isinstance(first, _Prepared) and isinstance(second, _Prepared)
+    if (isinstance(first, _Prepared) and isinstance(second, _Prepared) and first.sparse == second.sparse
             and first.fixed_output == second.fixed_output == options["fixed_output"]
             and (options["tie_break"] != "structure" or first.tie_break == second.tie_break == "structure")):
-        validate_pair(first, second, same_widths=False)  # the same checks and messages as nnstd
+        # the same checks and messages as nnstd
+        if first.sparse:
+            _check_sparse_pair(first.network.csr, second.network.csr)
+        else:
+            validate_pair(first, second, same_widths=False)
         return _nnstd_prepared(first.network, second.network, **options)
-    if _sparse_mlp(first) and _sparse_mlp(second):
-        return nnstd(first, second, **options)  # never densified
-    return nnstd(as_layers(first, name="first"), as_layers(second, name="second"), **options)
+    return nnstd(first, second, **options)
 
 
-def _sparse_mlp(layers: Any) -> bool:
-    """A list of scipy sparse 2-D layers (an MLP that NNSTD keeps sparse)."""
-    return isinstance(layers, (list, tuple)) and len(layers) > 0 and all(sp.issparse(m) for m in layers)
+def _content_hash(layers: Sequence[Any]) -> str:
+    """The cache key of a network: :func:`topology_hash` of masks, or of scipy sparse layers their edge positions."""
+    return _sparse_topology_hash(layers) if _all_scipy_sparse(layers) else topology_hash(layers)
 
 
 def _sparse_topology_hash(layers: Sequence[Any]) -> str:
@@ -324,18 +332,11 @@ def cached_nnstd(
         False computes without reading or writing the cache.
     """
     options = _options(method, fixed_output, tie_break)
-    if _sparse_mlp(first) and _sparse_mlp(second):
-        # scipy sparse layers stay sparse (nnstd checks them); keyed by their edge indices
-        if not use_cache:
-            return _compute_entry(first, second, options, None)
-        path = _cache_path(resolve_cache_dir(cache_dir), _sparse_topology_hash(first), _sparse_topology_hash(second),
-                           options)
-        hit = _read_entry(path)
-        return hit if hit is not None else _compute_entry(first, second, options, path)
-    first, second = validate_pair(first, second, same_widths=False)
+    if not (_all_scipy_sparse(first) and _all_scipy_sparse(second)):  # scipy sparse layers stay so; nnstd checks them
+        first, second = validate_pair(first, second, same_widths=False)
     if not use_cache:
         return _compute_entry(first, second, options, None)
-    path = _cache_path(resolve_cache_dir(cache_dir), topology_hash(first), topology_hash(second), options)
+    path = _cache_path(resolve_cache_dir(cache_dir), _content_hash(first), _content_hash(second), options)
     hit = _read_entry(path)
     return hit if hit is not None else _compute_entry(first, second, options, path)
 
@@ -360,7 +361,7 @@ def _compute_pairs(
     paths: dict[tuple[int, int], Path | None] = {}
     if use_cache:
         root = resolve_cache_dir(cache_dir)
-        hashes = [_sparse_topology_hash(t) if _sparse_mlp(t) else topology_hash(t) for t in topologies]
+        hashes = [_content_hash(t) for t in topologies]
         for i, j in pairs:
             paths[(i, j)] = _cache_path(root, hashes[i], hashes[j], options)
             hit = _read_entry(paths[(i, j)])
@@ -377,8 +378,7 @@ def _compute_pairs(
     if resolve_scheduler() is None and (n_jobs == 1 or can_fork()):
         # in this process, or in workers forked from it that inherit the prepared networks
         used = sorted({i for pair in todo for i in pair})
-        prepared = {i: topologies[i] if _sparse_mlp(topologies[i]) else _Prepared.of(as_layers(topologies[i]), **options)
-                    for i in used}
+        prepared = {i: _Prepared.of(topologies[i], **options) for i in used}
 
         def compute(pair: tuple[int, int]) -> NNSTDResult:
             return _compute_entry(prepared[pair[0]], prepared[pair[1]], options, paths.get(pair))
@@ -427,7 +427,7 @@ def _compute_item(item: tuple) -> NNSTDResult:
 
 def _validated_list(topologies: Sequence[Any], name: str, same_widths: bool = True) -> list[list[np.ndarray]]:
     topologies = list(topologies)
-    if not same_widths and topologies and all(_sparse_mlp(t) for t in topologies):
+    if not same_widths and topologies and all(_all_scipy_sparse(t) for t in topologies):
         return _validated_sparse_list(topologies, name)
     convert = as_topology if same_widths else as_layers
     topologies = [convert(t, name=f"{name}[{i}]") for i, t in enumerate(topologies)]
@@ -442,10 +442,11 @@ def _validated_list(topologies: Sequence[Any], name: str, same_widths: bool = Tr
 
 
 def _validated_sparse_list(topologies: list, name: str) -> list[list]:
-    """MLPs of scipy sparse layers, checked as :func:`nnstd` checks them, kept sparse (CSR)."""
+    """MLPs of scipy sparse layers, their shapes checked as :func:`nnstd` checks them, kept as given (their
+    contents are checked where they are prepared)."""
     checked = []
     for i, t in enumerate(topologies):
-        layers = [_sparse_as_csr(m, f"{name}[{i}] layer {k}") for k, m in enumerate(t)]
+        layers = list(t)
         _check_sparse_chain(layers, f"{name}[{i}]")
         if checked:
             try:

@@ -318,12 +318,11 @@ def plateau(curve: Sequence[float], k: int, threshold: float, full_rate: int | N
     (a run whose accuracy fell has passed its peak and counts as plateaued; the fall is reported). Fewer than 2
     full-rate values (for example a cosine schedule): not plateaued, ``moved`` NaN."""
     x = np.asarray(curve, dtype=float)
-    if full_rate is not None:
-        x = x[: int(full_rate)]
-    w = _window(k, len(x))
+    read = len(x) if full_rate is None else min(int(full_rate), len(x))
+    w = _window(k, read)
     if w < 1:
         return False, math.nan
-    moved = vd.convergence(x, k=w, threshold=threshold).moved
+    moved = vd.plateau_before(x, read, k=w, threshold=threshold).moved
     return bool(moved < threshold), float(moved)
 
 

@@ -308,7 +308,13 @@ def load_topology(path: str | os.PathLike) -> tuple[list[np.ndarray], dict]:
     masks : list of np.ndarray
     metadata : dict
     """
-    path = Path(path)
+    masks, metadata = _read_topology(Path(path), _read_layer)
+    return as_topology(masks, name=str(path)), metadata
+
+
+def _read_topology(path: Path, read_layer) -> tuple[list, dict]:
+    """The layers (``read_layer(archive, k)`` each) and metadata of a topology file, every way it can be wrong
+    reported as one ValueError that names the file (FileNotFoundError when there is none)."""
     if not path.exists():
         raise FileNotFoundError(f"no topology file at {path}")
     if path.is_dir():
@@ -323,7 +329,7 @@ def load_topology(path: str | os.PathLike) -> tuple[list[np.ndarray], dict]:
                     f"{path} is not a sparsetopo topology file (no 'n_layers' entry); "
                     "for the published layout use load_published(run_dir, epoch)"
                 )
-            masks = [_read_layer(f, k) for k in range(_layer_count(f))]
+            layers = [read_layer(f, k) for k in range(_layer_count(f))]
             metadata = json.loads(str(f["metadata"])) if "metadata" in f.files else {}
     except _NotATopology as err:
         raise ValueError(f"{path} is not a valid topology file: {err}") from None
@@ -338,9 +344,9 @@ def load_topology(path: str | os.PathLike) -> tuple[list[np.ndarray], dict]:
         if str(err).startswith(str(path)):
             raise
         raise ValueError(f"{path} is not a valid topology file ({str(err)[:160]})") from None
-    if not masks:
+    if not layers:
         raise ValueError(f"{path} is not a valid topology file: it has no layers")
-    return as_topology(masks, name=str(path)), metadata
+    return layers, metadata
 
 
 class _NotATopology(Exception):
@@ -355,6 +361,23 @@ def _layer_count(f) -> int:
 
 
 def _read_layer(f, k: int) -> np.ndarray:
+    n_out, n_in, index = _read_layer_index(f, k)
+    flat = np.zeros(n_out * n_in, dtype=bool)
+    flat[index] = True
+    return flat.reshape(n_out, n_in)
+
+
+def _read_csr_layer(f, k: int) -> sp.csr_matrix:
+    n_out, n_in, index = _read_layer_index(f, k)
+    flat = np.sort(index.astype(np.int64))
+    rows, cols = np.divmod(flat, n_in)
+    indptr = np.zeros(n_out + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_out), out=indptr[1:])
+    return sp.csr_matrix((np.ones(flat.size, dtype=np.int8), cols, indptr), shape=(n_out, n_in))
+
+
+def _read_layer_index(f, k: int) -> tuple[int, int, np.ndarray]:
+    """Layer ``k`` of an open topology archive, checked: ``(n_out, n_in, flat edge positions)``."""
     shape = np.asarray(f[f"shape_{k}"])
     if shape.shape != (2,) or not np.issubdtype(shape.dtype, np.integer) or (shape < 1).any():
         raise _NotATopology(f"shape_{k} must be two positive integers (n_out, n_in), got {shape.tolist()}")
@@ -367,9 +390,7 @@ def _read_layer(f, k: int) -> np.ndarray:
             f"index_{k} has positions outside 0..{n_out * n_in - 1} for a {n_out}x{n_in} layer "
             f"(min {int(index.min())}, max {int(index.max())})"
         )
-    flat = np.zeros(n_out * n_in, dtype=bool)
-    flat[index] = True
-    return flat.reshape(n_out, n_in)
+    return n_out, n_in, index
 
 
 def _published_epoch_dir(run_dir: Path, epoch: int) -> Path:
@@ -618,23 +639,11 @@ def load_topology_sparse(path: str | os.PathLike) -> tuple[list[sp.csr_matrix], 
 
     Raises
     ------
-    ValueError
-        If a layer's indices fall outside its shape.
+    FileNotFoundError, ValueError
+        As :func:`load_topology`: no file, or a corrupt or foreign one (a layer's indices outside its shape among
+        them), named in one message.
     """
-    with np.load(Path(path), allow_pickle=False) as f:
-        n_layers = int(f["n_layers"])
-        layers = []
-        for k in range(n_layers):
-            n_out, n_in = (int(v) for v in f[f"shape_{k}"])
-            flat = np.sort(np.asarray(f[f"index_{k}"], dtype=np.int64))
-            if flat.size and (flat[0] < 0 or flat[-1] >= n_out * n_in):
-                raise ValueError(f"{path}: layer {k} has edge indices outside its shape ({n_out}, {n_in})")
-            rows, cols = np.divmod(flat, n_in)
-            indptr = np.zeros(n_out + 1, dtype=np.int64)
-            np.cumsum(np.bincount(rows, minlength=n_out), out=indptr[1:])
-            layers.append(sp.csr_matrix((np.ones(flat.size, dtype=np.int8), cols, indptr), shape=(n_out, n_in)))
-        metadata = json.loads(str(f["metadata"])) if "metadata" in f.files else {}
-    return layers, metadata
+    return _read_topology(Path(path), _read_csr_layer)
 
 
 __all__.append("load_topology_sparse")  # kept apart from the list above: new names go at the end of this file
