@@ -60,14 +60,7 @@ def candidates(a_ptr, a_idx, bt_ptr, bt_idx, size_a, size_b, n_b, single_kept, a
             b = touched[t]
             k = count[b]
             if k >= 2 or n_touched <= all_kept:
-                if size == cap:
-                    cap *= 2
-                    rows = _grow_i(rows, cap)
-                    cols = _grow_i(cols, cap)
-                    costs = _grow_f(costs, cap)
-                rows[size] = a
-                cols[size] = b
-                costs[size] = _cost(k, size_a[a], size_b[b])
+                rows, cols, costs = _append(rows, cols, costs, size, a, b, _cost(k, size_a[a], size_b[b]))
                 size += 1
             elif single_kept > 0:
                 # keep the single_kept smallest (size_b[b], b), insertion into a short sorted list
@@ -88,14 +81,7 @@ def candidates(a_ptr, a_idx, bt_ptr, bt_idx, size_a, size_b, n_b, single_kept, a
                 best[pos] = b
         for t in range(n_best):
             b = best[t]
-            if size == cap:
-                cap *= 2
-                rows = _grow_i(rows, cap)
-                cols = _grow_i(cols, cap)
-                costs = _grow_f(costs, cap)
-            rows[size] = a
-            cols[size] = b
-            costs[size] = _cost(1, size_a[a], size_b[b])
+            rows, cols, costs = _append(rows, cols, costs, size, a, b, _cost(1, size_a[a], size_b[b]))
             size += 1
         # this row's pairs by column
         if size - start > 1:
@@ -105,6 +91,19 @@ def candidates(a_ptr, a_idx, bt_ptr, bt_idx, size_a, size_b, n_b, single_kept, a
         for t in range(n_touched):
             count[touched[t]] = 0
     return rows[:size].copy(), cols[:size].copy(), costs[:size].copy(), overlapping
+
+
+@njit(cache=True)
+def _append(rows, cols, costs, size, a, b, c):
+    """Write the pair ``(a, b)`` of cost ``c`` at ``size``, doubling the arrays when they are full."""
+    if size == rows.size:
+        rows = _grow_i(rows, 2 * size)
+        cols = _grow_i(cols, 2 * size)
+        costs = _grow_f(costs, 2 * size)
+    rows[size] = a
+    cols[size] = b
+    costs[size] = c
+    return rows, cols, costs
 
 
 @njit(cache=True)
@@ -319,13 +318,7 @@ def full_minima(a_ptr, a_idx, bt_ptr, bt_idx, size_a, size_b, n, rows, cols, row
                 c = _cost(k, sa, np.int64(price_size[b, 1]))
             forward = c + price_size[b, 0]
             if forward < threshold:
-                if size == out_r.size:
-                    out_r = _grow_i(out_r, 2 * size)
-                    out_c = _grow_i(out_c, 2 * size)
-                    out_x = _grow_f(out_x, 2 * size)
-                out_r[size] = a
-                out_c[size] = b
-                out_x[size] = c
+                out_r, out_c, out_x = _append(out_r, out_c, out_x, size, a, b, c)
                 size += 1
             if forward < lowest:
                 lowest = forward
