@@ -44,10 +44,10 @@ from ..errors import InputError, run_reporting_errors, write_error
 from ..nnstd.distance import METHODS, TIE_BREAKS
 from ..nnstd.pairwise import DistanceMatrix, cached_nnstd, pairwise_nnstd
 from ..topology.layered import describe_layer
-from ..topology.masks import as_topology, load_published, load_topology_sparse
+from ..topology.masks import DENSE_MASK_MAX_POSITIONS, load_published, load_topology_fitting
 from ..topology.modules import load_state_dict_topology
 
-SPARSE_INPUT_MIN_POSITIONS = 1 << 24
+SPARSE_INPUT_MIN_POSITIONS = DENSE_MASK_MAX_POSITIONS
 """A .npz topology with a layer of more positions (n_out x n_in) than this is compared as sparse layers,
 never densified (a 4096 x 4096 layer as a dense mask is 16 MB; a 100,000 x 100,000 one would be 10 GB)."""
 
@@ -153,11 +153,10 @@ def _load(path: Path, epoch: int | None, layers: Sequence[str] | None) -> tuple[
         if layers is not None:
             raise InputError(f"--layers orders the layers of .pt/.pth state_dicts, but {path} is a .npz topology")
         try:
-            layers, _ = load_topology_sparse(path)
-            if max(layer.shape[0] * layer.shape[1] for layer in layers) > SPARSE_INPUT_MIN_POSITIONS:
+            masks, _ = load_topology_fitting(path)
+            if sp.issparse(masks[0]):
                 # wide layers stay sparse end to end (nnstd and its cache take scipy sparse layers)
-                return layers, f"{len(layers)} layers, sparsetopo topology (kept sparse: {_widest(layers)})"
-            masks = as_topology([layer.toarray().astype(bool) for layer in layers], name=str(path))
+                return masks, f"{len(masks)} layers, sparsetopo topology (kept sparse: {_widest(masks)})"
         except (ValueError, KeyError, OSError, zipfile.BadZipFile) as err:
             raise InputError(f"{path}: not a sparsetopo topology file ({err})") from None
         return masks, f"{len(masks)} layers, sparsetopo topology"

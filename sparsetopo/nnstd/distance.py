@@ -142,6 +142,7 @@ path's tie rule: :mod:`sparsetopo.nnstd.overlap_assignment`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -393,16 +394,54 @@ def layer_cost_matrix(first_layer: Any, second_layer: Any) -> np.ndarray:
     return _dense_costs(first_csr, second_csr)
 
 
+def _shared_inputs(first: sp.csr_matrix, second: sp.csr_matrix) -> float:
+    """Sum over all neuron pairs of their shared inputs (= sum over inputs of the two layers' in-degree products):
+    the incidences the overlap graph has, and ``n * m`` times the mean overlap per pair."""
+    per_input_first = np.bincount(first.indices, minlength=first.shape[1]).astype(np.float64)
+    per_input_second = np.bincount(second.indices, minlength=second.shape[1]).astype(np.float64)
+    return float(per_input_first @ per_input_second)
+
+
+def _physical_memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # not POSIX: no limit is known
+        return 1 << 62
+
+
+def _check_dense_costs_fit(first: sp.csr_matrix, second: sp.csr_matrix) -> None:
+    """Refuse, in one line, a dense cost matrix larger than half this machine's memory (the solver copies it)."""
+    n, m = first.shape[0], second.shape[0]
+    need, memory = 8 * n * m, _physical_memory_bytes()
+    if need <= memory // 2:
+        return
+    shared = _shared_inputs(first, second)
+    advice = (f"method='sparse' works on the graph of neuron pairs that share an input instead, and would enumerate "
+              f"about {shared:.2g} (pair, shared input) incidences (two 100,000-neuron layers at epsilon 20 have "
+              "1.6e8 and take about a minute)" if n == m else
+              "layers of different widths have only the dense solver")
+    raise ValueError(
+        f"the dense cost matrix of {n:,} x {m:,} neurons needs {need / 1e9:,.0f} GB, more than half of this "
+        f"machine's {memory / 1e9:,.0f} GB; its neurons share {shared / (n * m):.3g} inputs per pair on average; "
+        f"{advice}"
+    )
+
+
 def _dense_costs(first: sp.csr_matrix, second: sp.csr_matrix) -> np.ndarray:
-    n = first.shape[0]
+    """:func:`layer_cost_matrix` of CSR layers whose stored values are 1 (as :func:`_as_csr` makes them). A pair that shares no input costs exactly 1 (0 when both neurons
+    are empty), which is what :func:`_pair_costs` gives it, so only the pairs that share an input are divided:
+    the same bits at a fraction of the work."""
+    n, m = first.shape[0], second.shape[0]
+    _check_dense_costs_fit(first, second)
     size_first, size_second = _row_sizes(first), _row_sizes(second)
+    costs = np.ones((n, m), dtype=np.float64)
+    costs[np.ix_(size_first == 0, size_second == 0)] = 0.0
     second_t = second.T.tocsr()
-    costs = np.empty((n, second.shape[0]), dtype=np.float64)
-    block = max(1, _BLOCK_CELLS // max(1, second.shape[0]))
+    block = max(1, _BLOCK_CELLS // max(1, m))
     for start in range(0, n, block):
-        stop = min(n, start + block)
-        shared = (first[start:stop] @ second_t).toarray()
-        costs[start:stop] = _pair_costs(shared, size_first[start:stop, None], size_second[None, :])
+        shared = (first[start:start + block] @ second_t).tocoo()
+        rows, cols = shared.row.astype(np.int64) + start, shared.col.astype(np.int64)
+        costs[rows, cols] = _pair_costs(shared.data, size_first[rows], size_second[cols])
     return costs
 
 
@@ -415,10 +454,7 @@ def _choose_method(first: sp.csr_matrix, second: sp.csr_matrix) -> str:
     n = first.shape[0]
     if n <= EXACT_MAX_WIDTH:
         return "exact"
-    # sum over pairs of |A ∩ B| = sum over inputs of in-degree products
-    per_input_first = np.bincount(first.indices, minlength=first.shape[1]).astype(np.float64)
-    per_input_second = np.bincount(second.indices, minlength=second.shape[1]).astype(np.float64)
-    mean_shared = float(per_input_first @ per_input_second) / (n * second.shape[0])
+    mean_shared = _shared_inputs(first, second) / (n * second.shape[0])
     return "exact" if mean_shared >= DENSE_MEAN_OVERLAP else "sparse"
 
 
@@ -827,12 +863,16 @@ def _nnstd_prepared(
             matching = np.arange(n_out, dtype=np.int64)
             total = float(_matched_costs(a, b, matching).sum())
             used = "fixed"
-        elif n_out != n_second:
-            used = "exact"
-            total, matching = _match_rectangular(a, b)
         else:
-            used = method if method != "auto" else _choose_method(a, b)
-            total, matching = (_match_exact if used == "exact" else _match_sparse)(a, b)
+            try:
+                if n_out != n_second:
+                    used = "exact"
+                    total, matching = _match_rectangular(a, b)
+                else:
+                    used = method if method != "auto" else _choose_method(a, b)
+                    total, matching = (_match_exact if used == "exact" else _match_sparse)(a, b)
+            except ValueError as err:
+                raise ValueError(f"layer {k}: {err}") from None
         if tie_break == "structure" and k < n_layers - 1 and used != "fixed":
             matching = _repair_ties(matching, b, first.colors[k], second.colors[k])
         matching.setflags(write=False)

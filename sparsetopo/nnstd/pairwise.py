@@ -25,7 +25,8 @@ snapshots.
 For contrast, :func:`mask_jaccard` and :func:`mask_hamming` compare masks
 position by position, which is what NNSTD avoids: they call two networks
 that differ only by the numbering of hidden neurons far apart. They live in
-:mod:`sparsetopo.metrics.overlap` and are imported here for compatibility.
+:mod:`sparsetopo.metrics.overlap` and are served from here for compatibility (loaded on first use: the
+metrics package and pandas are not needed to compute distances).
 """
 
 from __future__ import annotations
@@ -37,18 +38,16 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from ..atomic import atomic_path
 from ..caching import resolve_cache_dir as _resolve_cache_dir
-from ..metrics.overlap import mask_hamming, mask_jaccard
 from ..stats import column_mean_ci
 from ..topology.layered import as_layers, is_mlp, permute_hidden_units
-from ..topology.masks import as_topology, permute_hidden_neurons, topology_hash
+from ..topology.masks import as_topology, permute_hidden_neurons, sparse_edge_positions, topology_hash
 from ..topology.nulls import NULLS, draw_null
 from .distance import (
     METHODS,
@@ -65,6 +64,18 @@ from .distance import (
 )
 from .distance import _Prepared as _PreparedNetwork
 
+if TYPE_CHECKING:  # pandas loads where a frame is built: `sparsetopo distance` never needs it
+    import pandas as pd
+
+
+def __getattr__(name: str) -> Any:
+    """``mask_jaccard`` and ``mask_hamming`` from :mod:`sparsetopo.metrics.overlap`, imported when first asked for."""
+    if name in ("mask_jaccard", "mask_hamming"):
+        from ..metrics import overlap
+
+        return getattr(overlap, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "DistanceMatrix",
     "Calibration",
@@ -74,8 +85,6 @@ __all__ = [
     "trajectory_nnstd",
     "random_baseline",
     "mds_embedding",
-    "mask_jaccard",
-    "mask_hamming",
     "pairwise_mask_distances",
 ]
 
@@ -112,6 +121,8 @@ class DistanceMatrix:
     def frame(self, layer: int | None = None) -> pd.DataFrame:
         """The mean matrix (or one layer's) as a labelled DataFrame."""
         values = self.mean if layer is None else self.layers[layer]
+        import pandas as pd
+
         return pd.DataFrame(values, index=list(self.labels), columns=list(self.labels))
 
 
@@ -162,6 +173,8 @@ class Calibration:
         """One row per layer plus ``"mean"``: mean, CI bounds, permuted copy."""
         n_layers = self.samples.shape[1]
         index = [f"layer_{k}" for k in range(n_layers)] + ["mean"]
+        import pandas as pd
+
         return pd.DataFrame(
             {
                 "random_mean": list(self.layer_mean) + [self.mean],
@@ -288,11 +301,8 @@ def _sparse_topology_hash(layers: Sequence[Any]) -> str:
     sparse and given dense are two cache entries with the same numbers."""
     h = hashlib.sha256(b"sparse-layers")
     for layer in layers:
-        coo = sp.coo_matrix(layer)
-        keep = coo.data != 0
-        flat = np.unique(coo.row[keep].astype(np.int64) * coo.shape[1] + coo.col[keep])
-        h.update(np.asarray(coo.shape, dtype=np.int64).tobytes())
-        h.update(flat.astype("<i8").tobytes())
+        h.update(np.asarray(layer.shape, dtype=np.int64).tobytes())
+        h.update(sparse_edge_positions(layer).astype("<i8").tobytes())
     return h.hexdigest()
 
 
@@ -427,8 +437,8 @@ def _compute_item(item: tuple) -> NNSTDResult:
 
 def _validated_list(topologies: Sequence[Any], name: str, same_widths: bool = True) -> list[list[np.ndarray]]:
     topologies = list(topologies)
-    if not same_widths and topologies and all(_all_scipy_sparse(t) for t in topologies):
-        return _validated_sparse_list(topologies, name)
+    if topologies and all(_all_scipy_sparse(t) for t in topologies):
+        return _validated_sparse_list(topologies, name, same_widths)
     convert = as_topology if same_widths else as_layers
     topologies = [convert(t, name=f"{name}[{i}]") for i, t in enumerate(topologies)]
     if len(topologies) < 1:
@@ -441,9 +451,10 @@ def _validated_list(topologies: Sequence[Any], name: str, same_widths: bool = Tr
     return topologies
 
 
-def _validated_sparse_list(topologies: list, name: str) -> list[list]:
-    """MLPs of scipy sparse layers, their shapes checked as :func:`nnstd` checks them, kept as given (their
-    contents are checked where they are prepared)."""
+def _validated_sparse_list(topologies: list, name: str, same_widths: bool = False) -> list[list]:
+    """MLPs of scipy sparse layers, their shapes checked as :func:`nnstd` checks them (with ``same_widths``,
+    every layer's shape equal to the first network's, as :func:`validate_pair` demands of masks), kept as given
+    (their contents are checked where they are prepared)."""
     checked = []
     for i, t in enumerate(topologies):
         layers = list(t)
@@ -451,10 +462,19 @@ def _validated_sparse_list(topologies: list, name: str) -> list[list]:
         if checked:
             try:
                 _check_sparse_pair(checked[0], layers)
+                if same_widths:
+                    _check_same_shapes(checked[0], layers)
             except ValueError as err:
                 raise ValueError(f"{name}[{i}] cannot be compared with {name}[0]: {err}") from None
         checked.append(layers)
     return checked
+
+
+def _check_same_shapes(first: Sequence[Any], second: Sequence[Any]) -> None:
+    for k, (a, b) in enumerate(zip(first, second)):
+        if a.shape != b.shape:
+            raise ValueError(f"layer {k}: first has shape {a.shape} but second has shape {b.shape} (n_out, n_in); "
+                             "this comparison needs identical layer shapes")
 
 
 def _labels(labels: Sequence[Any] | None, n: int, name: str) -> tuple:
@@ -594,6 +614,8 @@ def trajectory_nnstd(
         "to_last": column(wanted["to_last"], 0),
         "to_previous": column(wanted["to_previous"], 1),
     }
+    import pandas as pd
+
     frame = pd.DataFrame({name: values.mean(axis=1) for name, values in table.items()},
                          index=pd.Index(labels, name="snapshot"))
     for name, values in table.items():
@@ -674,10 +696,7 @@ def random_baseline(
         raise ValueError(f"n_pairs must be at least 2 for a confidence interval, got {n_pairs}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    topology = as_layers(topology, name="topology")
-    second_like = topology if other is None else as_layers(other, name="other")
-    if other is not None:
-        validate_pair(topology, second_like, same_widths=False)
+    topology, second_like = _baseline_networks(topology, other)
     randoms = []
     for pair in range(n_pairs):
         for side, like in enumerate((topology, second_like)):
@@ -703,6 +722,19 @@ def random_baseline(
         permuted_copy=copy.layer_distances,
         null=null,
     )
+
+
+def _baseline_networks(topology: Sequence[Any], other: Sequence[Any] | None) -> tuple[list, list]:
+    """``random_baseline``'s reference network and the one its second draws are like, validated. MLPs of scipy
+    sparse layers (both, when ``other`` is given) stay sparse: every null model draws them as CSR layers."""
+    if _all_scipy_sparse(topology) and (other is None or _all_scipy_sparse(other)):
+        networks = _validated_sparse_list([topology] if other is None else [topology, other], "topology")
+        return networks[0], networks[-1]
+    topology = as_layers(topology, name="topology")
+    second_like = topology if other is None else as_layers(other, name="other")
+    if other is not None:
+        validate_pair(topology, second_like, same_widths=False)
+    return topology, second_like
 
 
 def mds_embedding(matrix: np.ndarray, *, seed: int = 0) -> np.ndarray:
@@ -774,13 +806,22 @@ def pairwise_mask_distances(
     layers = np.zeros((n_layers, n, n))
     for k in range(n_layers):
         # rows = networks, columns = edge positions; the Gram matrix counts shared edges
-        flat = sp.csr_matrix(np.stack([t[k].ravel() for t in topologies]), dtype=np.int64)
+        positions = [_edge_positions(t[k]) for t in topologies]
+        n_positions = int(np.prod(topologies[0][k].shape))
+        starts = np.cumsum([0] + [p.size for p in positions])
+        flat = sp.csr_matrix((np.ones(int(starts[-1]), dtype=np.int64), np.concatenate(positions), starts),
+                             shape=(n, n_positions))
         shared = (flat @ flat.T).toarray()
         sizes = np.diag(shared)
         differ = sizes[:, None] + sizes[None, :] - 2 * shared
         if metric == "hamming":
-            layers[k] = differ / topologies[0][k].size
+            layers[k] = differ / n_positions
         else:
             union = sizes[:, None] + sizes[None, :] - shared
             layers[k] = np.divide(differ, union, out=np.zeros((n, n)), where=union > 0)
     return DistanceMatrix(labels=labels, layers=layers, mean=layers.mean(axis=0))
+
+
+def _edge_positions(layer: Any) -> np.ndarray:
+    """Sorted flat row-major positions of a layer's edges (a bool mask or a scipy sparse layer)."""
+    return sparse_edge_positions(layer) if sp.issparse(layer) else np.flatnonzero(layer)

@@ -40,10 +40,10 @@ def slug_number(x: float) -> str:
 @functools.lru_cache(maxsize=256)
 def _topology_file_hash(path: str, mtime_ns: int, size: int) -> str:
     """Content hash of a saved topology; run ids ask for it often, so it is read once per file version."""
-    from ..topology.masks import load_topology, topology_hash
+    from ..topology.masks import load_topology_sparse, topology_hash
 
-    masks, _ = load_topology(path)
-    return topology_hash(masks)
+    layers, _ = load_topology_sparse(path)  # the digest of the dense masks, without building them
+    return topology_hash(layers)
 
 
 ENGINE_REVISION = 3

@@ -42,13 +42,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .. import atomic
 from ..errors import DamagedRunError, StoreWriteError
 from ..integrity import check_run, verify_run
-from ..topology.masks import load_topology
+from ..topology.masks import load_topology, load_topology_fitting, load_topology_sparse
 from .config import RunConfig, run_id
 from .locking import run_lock
 
@@ -124,15 +123,23 @@ class Run:
         """Epochs with a saved topology snapshot, ascending (0 is the initial topology)."""
         return sorted(int(p.stem.split("_")[1]) for p in (self.directory / "topology").glob("epoch_*.npz"))
 
-    def topology(self, epoch: int | None = None) -> list[np.ndarray]:
-        """Topology snapshot at ``epoch`` (default: the last)."""
+    def topology(self, epoch: int | None = None, *, sparse: bool | None = None) -> list:
+        """Topology snapshot at ``epoch`` (default: the last).
+
+        ``sparse=False`` gives bool masks ``(n_out, n_in)``, ``sparse=True`` scipy CSR layers (memory linear in
+        the edges, :func:`~sparsetopo.topology.masks.load_topology_sparse`); the default, ``None``, gives masks
+        when every layer has at most :data:`~sparsetopo.topology.masks.DENSE_MASK_MAX_POSITIONS` positions (every
+        run of the study) and CSR layers otherwise, which :func:`sparsetopo.nnstd.nnstd` and the metrics take as
+        they are.
+        """
         epochs = self.snapshot_epochs()
         if epoch is None:
             epoch = epochs[-1]
         if epoch not in epochs:
             raise KeyError(f"run {self.directory.name} has no snapshot at epoch {epoch}; snapshots: {epochs}")
-        masks, _ = load_topology(self.directory / "topology" / f"epoch_{epoch:03d}.npz")
-        return masks
+        path = self.directory / "topology" / f"epoch_{epoch:03d}.npz"
+        read = {False: load_topology, True: load_topology_sparse, None: load_topology_fitting}[sparse]
+        return read(path)[0]
 
     def topology_path(self, epoch: int | None = None) -> Path:
         """Path of the topology file of ``epoch`` (default: the last snapshot)."""
@@ -200,7 +207,7 @@ def check_config_for_data(config: RunConfig) -> list[int]:
                          f"{info.n_train} samples; use at most {info.n_train} (or None for all)")
     check_config_for_widths(config, widths)
     if config.initial_topology is not None and config.method != "dense":
-        masks, _ = load_topology(config.initial_topology)
+        masks, _ = load_topology_sparse(config.initial_topology)
         if widths_of(masks) != widths or len(masks) != len(widths) - 1:
             raise ValueError(
                 f"initial_topology {config.initial_topology} has widths {widths_of(masks)} but the model is "

@@ -265,14 +265,56 @@ def widths_of(masks: Sequence[np.ndarray]) -> list[int]:
     return [int(masks[0].shape[1])] + [int(m.shape[0]) for m in masks]
 
 
-def topology_hash(masks: Sequence[np.ndarray]) -> str:
-    """Content hash (sha256 hex) of a topology: shapes and edge positions."""
+_HASH_CHUNK_BYTES = 1 << 24
+
+
+def sparse_edge_positions(layer: Any) -> np.ndarray:
+    """Ascending flat row-major positions (int64) of the non-zero entries of a 2-D scipy sparse layer, as its dense
+    mask has them (duplicates summed first); time and memory linear in the stored entries."""
+    n_out, n_in = (int(x) for x in layer.shape)
+    csr = sp.csr_matrix(layer, copy=True)
+    csr.sum_duplicates()  # canonical: sorted column indices, no duplicates (cheap when already so)
+    csr.eliminate_zeros()
+    rows = np.repeat(np.arange(n_out, dtype=np.int64), np.diff(csr.indptr))
+    return rows * n_in + csr.indices.astype(np.int64)
+
+
+def topology_hash(masks: Sequence[Any]) -> str:
+    """Content hash (sha256 hex) of a topology: shapes and edge positions.
+
+    Layers are bool masks (any non-zero is an edge) or 2-D scipy sparse matrices (stored non-zeros are edges);
+    a sparse layer hashes exactly as its dense mask would (the same packed bits, built chunk by chunk: memory
+    of one chunk and the edges, time linear in the layer's positions / 8 bytes).
+    """
     h = hashlib.sha256()
     for m in masks:
+        if sp.issparse(m):
+            _hash_sparse_layer(h, m)
+            continue
         m = np.ascontiguousarray(np.asarray(m, dtype=bool))
         h.update(np.asarray(m.shape, dtype=np.int64).tobytes())
         h.update(np.packbits(m).tobytes())
     return h.hexdigest()
+
+
+def _hash_sparse_layer(h: Any, layer: Any) -> None:
+    """Feed ``h`` the bytes :func:`topology_hash` feeds it for ``layer``'s dense bool mask, without building it."""
+    n_out, n_in = (int(x) for x in layer.shape)
+    h.update(np.asarray((n_out, n_in), dtype=np.int64).tobytes())
+    positions = sparse_edge_positions(layer)
+    bits = (128 >> (positions & 7)).astype(np.uint8)  # np.packbits is big-endian: the first position is bit 7
+    byte = positions >> 3
+    first = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]]) if byte.size else np.zeros(0, dtype=np.int64)
+    byte, value = byte[first], np.bitwise_or.reduceat(bits, first) if first.size else bits
+    total = (n_out * n_in + 7) // 8
+    bounds = np.searchsorted(byte, np.arange(0, total + _HASH_CHUNK_BYTES, _HASH_CHUNK_BYTES))
+    buffer = np.zeros(min(_HASH_CHUNK_BYTES, total), dtype=np.uint8)
+    for k, start in enumerate(range(0, total, _HASH_CHUNK_BYTES)):
+        chunk = buffer[:min(_HASH_CHUNK_BYTES, total - start)]
+        lo, hi = bounds[k], bounds[k + 1]
+        chunk[byte[lo:hi] - start] = value[lo:hi]
+        h.update(chunk)
+        chunk[byte[lo:hi] - start] = 0
 
 
 def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
@@ -545,10 +587,14 @@ def permute_hidden_neurons(masks: Sequence[np.ndarray], seed: int | np.random.Ge
 
     Input and output neurons keep their indices. The result computes the same
     function up to the order of hidden units, so its NNSTD to ``masks`` is 0.
+    An MLP of scipy sparse layers comes back as CSR bool layers (never dense),
+    permuted by the same draws.
     """
-    masks = as_topology(masks)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    out = [m.copy() for m in masks]
+    if isinstance(masks, (list, tuple)) and masks and all(sp.issparse(m) for m in masks):
+        out = [sp.csr_matrix(m != 0) for m in masks]
+    else:
+        out = [m.copy() for m in as_topology(masks)]
     for k in range(len(out) - 1):
         perm = rng.permutation(out[k].shape[0])
         out[k] = out[k][perm, :]
@@ -647,3 +693,22 @@ def load_topology_sparse(path: str | os.PathLike) -> tuple[list[sp.csr_matrix], 
 
 
 __all__.append("load_topology_sparse")  # kept apart from the list above: new names go at the end of this file
+
+DENSE_MASK_MAX_POSITIONS = 1 << 24
+"""The most positions (``n_out * n_in``) of a layer that readers which choose the form themselves
+(``Run.topology()``, ``sparsetopo distance``) turn into a dense bool mask (16 MB); a topology with a larger layer
+comes back as scipy CSR layers."""
+
+
+
+def load_topology_fitting(path: str | os.PathLike) -> tuple[list, dict]:
+    """A topology file read once, in the form that fits: bool masks (as :func:`load_topology` gives them) when
+    every layer has at most :data:`DENSE_MASK_MAX_POSITIONS` positions, else scipy CSR layers (as
+    :func:`load_topology_sparse` gives them). Errors as those two."""
+    layers, metadata = load_topology_sparse(path)
+    if max(layer.shape[0] * layer.shape[1] for layer in layers) > DENSE_MASK_MAX_POSITIONS:
+        return layers, metadata
+    return as_topology([layer.toarray() != 0 for layer in layers], name=str(path)), metadata
+
+
+__all__ += ["DENSE_MASK_MAX_POSITIONS", "sparse_edge_positions", "load_topology_fitting"]

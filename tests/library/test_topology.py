@@ -84,3 +84,21 @@ def test_published_topology_import_matches_stored_counts():
     assert raw.nnz == 4479
     assert T.edge_counts(masks)[0] == 3772
     assert T.edge_counts(masks)[3] == 7840
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 24])
+def test_topology_hash_of_sparse_layers_is_the_hash_of_their_masks(monkeypatch, tmp_path, chunk):
+    import sparsetopo.topology.masks as masks_module
+    from sparsetopo.store.config import _topology_file_hash
+    from sparsetopo.topology.masks import save_topology, topology_hash
+
+    monkeypatch.setattr(masks_module, "_HASH_CHUNK_BYTES", chunk)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n, m = (int(x) for x in rng.integers(1, 60, 2))
+        a, b = rng.random((n, m)) < rng.random() * 0.5, rng.random((m, 7)) < 0.3
+        assert topology_hash([sp.csr_matrix(a), sp.coo_matrix(b)]) == topology_hash([a, b])
+    # the run id's hash of an initial-topology file is unchanged (read sparse, hashed as the masks were)
+    path = save_topology(tmp_path / "t.npz", [a, rng.random((7, a.shape[0])) < 0.4])
+    loaded, _ = masks_module.load_topology(path)
+    assert _topology_file_hash(str(path), path.stat().st_mtime_ns, path.stat().st_size) == topology_hash(loaded)
