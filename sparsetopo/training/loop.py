@@ -185,9 +185,28 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+EVAL_BATCH = 4096
+"""The most samples :func:`evaluate` runs through the model at once."""
+
+EVAL_ACTIVATION_BYTES = 256 << 20
+"""... and the most bytes one layer's float32 activations may take in it: every layer up to 16,384 wide
+evaluates :data:`EVAL_BATCH` samples at once (every run of the study, whose numbers therefore stay as they
+were), a 333,334-wide one 201 (5.5 GB per layer's activations at 4,096)."""
+
+
+def eval_batch_size(model: torch.nn.Module) -> int:
+    """Samples per evaluation batch: :data:`EVAL_BATCH`, fewer when the widest layer's activations would take
+    more than :data:`EVAL_ACTIVATION_BYTES`."""
+    widest = max((int(getattr(m, "out_features", 0)) for m in model.modules()), default=0)
+    return max(1, min(EVAL_BATCH, EVAL_ACTIVATION_BYTES // (4 * max(widest, 1))))
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 4096) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy on ``(x, y)``."""
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch_size: int | None = None) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy on ``(x, y)``, in batches of ``batch_size`` samples (default
+    :func:`eval_batch_size`)."""
+    batch_size = eval_batch_size(model) if batch_size is None else int(batch_size)
     model.eval()
     loss_sum, correct = 0.0, 0
     for i in range(0, len(x), batch_size):

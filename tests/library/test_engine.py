@@ -290,3 +290,22 @@ def test_cuda_run_matches_cpu_and_saves_cpu_loadable_files(tmp_path, backend):
     state = torch.load(gpu.directory / "weights" / "final.pt", map_location=None)
     assert all(v.device.type == "cpu" for v in state.values())
     assert abs(cpu.final_test_acc - gpu.final_test_acc) <= 0.02
+
+
+def test_evaluation_batches_bound_the_widest_layers_activations():
+    from sparsetopo.training.loop import EVAL_ACTIVATION_BYTES, EVAL_BATCH, eval_batch_size, evaluate
+
+    def mlp(*widths):
+        return torch.nn.Sequential(*[torch.nn.Linear(a, b) for a, b in zip(widths, widths[1:])])
+
+    assert eval_batch_size(mlp(784, 1000, 10)) == EVAL_BATCH  # every network of the study: numbers unchanged
+    assert eval_batch_size(mlp(784, 16_384, 10)) == EVAL_BATCH
+    assert eval_batch_size(mlp(784, 16_385, 10)) == EVAL_BATCH - 1
+    wide = torch.nn.Linear(1, 1)
+    wide.out_features = 333_334
+    assert eval_batch_size(wide) == 201 and 201 * 4 * 333_334 <= EVAL_ACTIVATION_BYTES
+    torch.manual_seed(0)
+    model, x, y = mlp(20, 30, 3), torch.randn(500, 20), torch.randint(0, 3, (500,))
+    loss, acc = evaluate(model, x, y)
+    small_loss, small_acc = evaluate(model, x, y, batch_size=7)
+    assert acc == small_acc and small_loss == pytest.approx(loss, rel=1e-6)

@@ -147,3 +147,22 @@ def test_bad_config_errors_name_the_field():
         RunConfig(method="static", epsilon=3, density=0.1)
     with pytest.raises(ValueError, match="zeta"):
         RunConfig(method="set", zeta=1.2)
+
+
+def test_run_topology_comes_as_masks_or_csr_layers_and_wide_snapshots_stay_sparse(monkeypatch):
+    import scipy.sparse as sp
+
+    import sparsetopo.store.runs as runs
+
+    run = store.train(RunConfig(method="static", epsilon=3, **SMALL), progress=False)
+    masks = run.topology(0)
+    assert all(isinstance(m, np.ndarray) and m.dtype == bool for m in masks)
+    assert all(np.array_equal(m, d) for m, d in zip(masks, run.topology(0, sparse=False)))
+    csr = run.topology(0, sparse=True)
+    assert all(sp.issparse(c) and np.array_equal(c.toarray() != 0, m) for c, m in zip(csr, masks))
+    # a layer above the dense limit: the default reads the snapshot as CSR layers, never as a mask
+    import sparsetopo.topology.masks as masks_module
+
+    monkeypatch.setattr(masks_module, "DENSE_MASK_MAX_POSITIONS", 64 * 32 - 1)
+    monkeypatch.setattr(runs, "load_topology", lambda *a, **k: pytest.fail("densified a wide snapshot"))
+    assert all(sp.issparse(c) for c in run.topology(0))
