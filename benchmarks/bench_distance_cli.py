@@ -13,8 +13,8 @@ with the first run of tree A: the script fails if any differ.
 On a shared machine, ``--wait-idle 3`` starts each run only once the CPUs have been at least 90% idle for 3 s
 (read from ``/proc/stat``, Linux; at most ``--wait-max`` seconds per run, then it runs anyway and says so).
 
-``--a``/``--b`` are put first on ``PYTHONPATH``, so the installed ``sparsetopo`` script runs that tree's
-package. Needs the published topologies under ``$SPARSETOPO_DATA``. Extra arguments after ``--`` are added to
+``--a``/``--b`` are put first on ``PYTHONPATH`` and the command runs as ``python -m sparsetopo``, so each run
+is that tree's package and its own entry point. Needs the published topologies under ``$SPARSETOPO_DATA``. Extra arguments after ``--`` are added to
 both commands (e.g. ``-- --n-jobs 1``).
 """
 
@@ -32,9 +32,8 @@ from pathlib import Path
 
 
 def command(runs: list[Path], epoch: int, out: Path, extra: list[str]) -> list[str]:
-    script = Path(sys.executable).with_name("sparsetopo")
-    start = [str(script)] if script.exists() else [sys.executable, "-m", "sparsetopo"]
-    return [*start, "distance", "--matrix", *map(str, runs), "--epoch", str(epoch), "--out", str(out),
+    # `python -m sparsetopo` in both trees: the installed script's entry point may not exist in the other one
+    return [sys.executable, "-m", "sparsetopo", "distance", "--matrix", *map(str, runs), "--epoch", str(epoch), "--out", str(out),
             "--no-cache", *extra]
 
 
@@ -64,7 +63,8 @@ def run_once(tree: Path, argv: list[str], out: Path) -> dict:
     load = os.getloadavg()[0]
     with tempfile.TemporaryFile() as stdout:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.DEVNULL)
+        # from the tree itself: `python -m` puts the working directory before PYTHONPATH
+        proc = subprocess.Popen(argv, env=env, cwd=tree, stdout=stdout, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)

@@ -1,6 +1,9 @@
 """Packaging: dependency lists, version, citation, changelog, CI and its hooks, the README's commands."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import tomllib
@@ -100,5 +103,28 @@ def test_readme_install_section_covers_library_study_cluster_and_cpu_torch():
         assert needed in section, needed
 
 
-def test_console_script_points_at_cli_main():
-    assert PYPROJECT["project"]["scripts"]["sparsetopo"] == "sparsetopo.cli:main"
+def test_console_script_points_at_cli_console_main():
+    assert PYPROJECT["project"]["scripts"]["sparsetopo"] == "sparsetopo.cli:console_main"
+
+
+def test_console_main_flushes_its_output_runs_atexit_handlers_and_exits_with_mains_code(tmp_path):
+    import numpy as np
+
+    from sparsetopo.topology.masks import random_topology, save_topology
+
+    for name, seed in (("a", 0), ("b", 1)):
+        save_topology(tmp_path / f"{name}.npz", random_topology([20, 16, 4], epsilon=2, seed=seed))
+    script = ("import atexit, sys; flag = sys.argv.pop(1); atexit.register(lambda: open(flag, 'w').write('ran')); "
+              "from sparsetopo.cli import console_main; console_main()")
+
+    def run(*args):
+        flag = tmp_path / f"flag{len(list(tmp_path.glob('flag*')))}"
+        done = subprocess.run([sys.executable, "-c", script, str(flag), *args], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return done, flag.read_text() if flag.exists() else ""
+
+    done, flag = run("distance", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--no-cache")
+    assert done.returncode == 0 and flag == "ran"
+    assert "NNSTD" in done.stdout and np.isfinite(float(done.stdout.split("mean")[-1].split()[0].strip(":=")))
+    done, flag = run("distance", str(tmp_path / "a.npz"), str(tmp_path / "missing.npz"))
+    assert done.returncode == 2 and flag == "ran" and len(done.stderr.strip().splitlines()) == 1

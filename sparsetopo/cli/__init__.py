@@ -1,5 +1,5 @@
 """The command line: ``sparsetopo train | distance | datasets`` (:mod:`.main`, :mod:`.distance`)."""
 
-from .main import main
+from .main import console_main, main
 
-__all__ = ["main"]
+__all__ = ["main", "console_main"]
