@@ -12,6 +12,11 @@ ticket; beside it train, at the ticket's exact per-layer edge counts:
     SET from a random mask (output layer never rewired) with the same initial
     distribution, for a budget of ``b`` epochs; :func:`imp_equal_epochs` gives
     the budget whose training MACs equal those of the whole search.
+``("dense", b)``
+    The search's own dense network (its configuration and seed) trained for
+    ``b`` epochs, for budgets longer than a round: with a constant learning
+    rate its first ``round_epochs`` epochs repeat the search's dense round, and
+    the rest shows where the dense network plateaus.
 
 With per-layer pruning the ticket's edge counts are the pruning schedule's
 last row, known before the search runs, so everything but the re-initialised
@@ -114,6 +119,7 @@ def control_run_configs(
     set_epochs: Sequence[int],
     ticket: Ticket | None = None,
     set_options: Mapping[str, Any] | None = None,
+    dense_epochs: Sequence[int] = (),
 ) -> dict[Any, RunConfig]:
     """RunConfigs of the controls of one search, at the ticket's per-layer edge counts.
 
@@ -124,7 +130,9 @@ def control_run_configs(
     -------
     dict
         ``"random_static"``, ``("set", b)`` for every budget ``b`` in
-        ``set_epochs`` and, given ``ticket``, ``"reinit"``. Every control uses
+        ``set_epochs``, ``("dense", b)`` for every budget ``b`` in
+        ``dense_epochs`` (the search's dense configuration and seed, ``b``
+        epochs) and, given ``ticket``, ``"reinit"``. Every other control uses
         ``weight_init="dense"`` (the ticket's initial distribution), seed
         ``seed`` and the search's optimizer, schedule and training subset;
         the static controls train ``round_epochs`` epochs; SET never rewires
@@ -146,6 +154,10 @@ def control_run_configs(
     for b in set_epochs:
         out[("set", int(b))] = base.replace(**dict(set_options or {}), method="set", layer_edges=edges, zeta=zeta,
                                             rewire_output=False, epochs=int(b))
+    for b in dense_epochs:
+        if int(b) < 1:
+            raise ValueError(f"dense_epochs must be positive epoch counts, got {list(dense_epochs)}")
+        out[("dense", int(b))] = config.base.replace(epochs=int(b))
     if ticket is not None:
         if tuple(ticket.layer_edges) != edges:
             raise ValueError(f"the ticket has edges {ticket.layer_edges} but the schedule planned {edges}")
@@ -179,6 +191,7 @@ def run_all(
     set_epochs: Sequence[int] = (),
     seed_offset: int = CONTROL_SEED_OFFSET,
     set_options: Mapping[str, Any] | None = None,
+    dense_epochs: Sequence[int] = (),
 ) -> tuple[list[Ticket], list[dict[Any, store.Run]]]:
     """Run (or read back) every search and its controls; return the tickets and their controls.
 
@@ -186,20 +199,22 @@ def run_all(
     first, so that ``n_jobs`` workers stay busy; the re-initialised tickets
     follow once their masks exist. Finished work is only read back. The
     controls of each search are keyed as in :func:`control_run_configs`,
-    ``"reinit"`` included; ``set_options`` reach the SET runs only.
+    ``"reinit"`` included; ``set_options`` reach the SET runs only;
+    ``dense_epochs`` adds the longer dense runs.
     """
     from .store.runs import runs_root
 
     root = str(runs_root(root))
     configs = list(configs)
     controls = [control_run_configs(c, widths, seed=c.base.seed + seed_offset, zeta=zeta, set_epochs=set_epochs,
-                                    set_options=set_options) for c in configs]
+                                    set_options=set_options, dense_epochs=dense_epochs) for c in configs]
     items = [("imp", c, root) for c in configs if not _complete(c, root)]
     items += [("run", rc, root) for ctrl in controls for rc in ctrl.values()
               if not store.is_complete(store.run_directory(rc, root))]
     # planned training work (edges x epochs): the longest first
-    items.sort(key=lambda it: -(_search_work(it[1], widths) if it[0] == "imp"
-                                else float(it[1].epochs * sum(it[1].layer_edges))))
+    dense_edges = sum(int(a) * int(b) for a, b in zip(widths[:-1], widths[1:]))
+    items.sort(key=lambda it: -(_search_work(it[1], widths) if it[0] == "imp" else float(
+        it[1].epochs * (dense_edges if it[1].layer_edges is None else sum(it[1].layer_edges)))))
     parallel_map(_work, items, n_jobs=n_jobs, desc="IMP searches and controls", progress=show_progress())
     tickets = [load_ticket(lottery_directory(c, root)) for c in configs]
     reinit = [control_run_configs(c, widths, seed=c.base.seed + seed_offset, zeta=zeta, set_epochs=(), ticket=t)["reinit"]

@@ -57,7 +57,7 @@ from .params import (
 )
 
 __all__ = ["LAST_K", "FIXED_ARMS", "PAPER_CLAIM", "VERDICT_KEYS", "RECIPE_FIELDS", "SET_RUN", "set_label", "set_options",
-           "budgets_of",
+           "budgets_of", "dense_label", "dense_budgets_of",
            "Parameters", "Result", "run", "plateau", "plateau_epochs", "arm_table", "arm_order", "arm_summary", "plateau_report",
            "imp_rounds", "learning_curves", "ceiling_table", "reach_table", "TicketDistances", "ticket_distances",
            "PublishedReference", "published_reference", "relative_matrix", "accuracy_verdict", "cost_claim",
@@ -86,6 +86,11 @@ def set_label(epochs: int, multiple: float | None = None, imp_equal: bool = Fals
     """Name of SET read at ``epochs`` (``multiple`` of the ticket's epochs; ``imp_equal``: the IMP search's MACs)."""
     tags = ([f"{multiple:g}x"] if multiple is not None else []) + (["IMP's MACs"] if imp_equal else [])
     return f"SET, {int(epochs)} epochs" + (f" ({', '.join(tags)})" if tags else "")
+
+
+def dense_label(epochs: int, multiple: float) -> str:
+    """Name of the search's dense network trained ``epochs`` (``multiple`` of a round's epochs, above 1)."""
+    return f"dense, {int(epochs)} epochs ({multiple:g}x)"
 
 
 def set_options(recipe: str) -> dict[str, Any]:
@@ -208,7 +213,8 @@ class Parameters(StudyParameters):
 class Result:
     """Everything :func:`run` computed: ``params, widths, description`` (the dataset in one line), ``configs`` (one
     search per seed), ``schedule`` (edges per layer in every round), ``imp_equal`` (SET epochs with the MACs of one
-    search), ``budgets`` (SET budget -> arm name), ``set_length`` (epochs of the SET run), ``tickets, controls``
+    search), ``budgets`` (SET budget -> arm name), ``dense_budgets`` (:func:`dense_budgets_of`: the dense
+    network's budgets -> arm name), ``set_length`` (epochs of the SET run), ``tickets, controls``
     (:func:`~sparsetopo.lottery_arms.run_all`), ``scales, runs, summary, rounds, curves, ceiling, reach, distances,
     published`` (:func:`~sparsetopo.lottery_arms.initial_weight_scales`, :func:`arm_table`, :func:`arm_summary`,
     :func:`imp_rounds`, :func:`learning_curves`, :func:`ceiling_table`, :func:`reach_table`,
@@ -221,6 +227,7 @@ class Result:
     schedule: pd.DataFrame
     imp_equal: int
     budgets: dict
+    dense_budgets: dict
     set_length: int
     tickets: list
     controls: list
@@ -250,6 +257,15 @@ class Result:
         m = sorted(self.params.set_multiples)
         return [self.budgets[_budget(self.params.epochs, x)] for x in m if x != 1]
 
+    def dense_arm_for(self, budget: int) -> str:
+        """The dense arm SET read at ``budget`` epochs is compared with: the dense network at the longest of its
+        budgets that does not exceed ``budget`` (the search's dense run at the ticket's epochs)."""
+        return self.dense_budgets[max(b for b in self.dense_budgets if b <= budget)]
+
+    def dense_epochs_of(self, arm: str) -> int:
+        """Epochs of a dense arm."""
+        return {a: b for b, a in self.dense_budgets.items()}[arm]
+
     @property
     def imp_macs(self) -> float:
         return float(self.runs.loc[self.runs["arm"] == "IMP ticket", "macs_to_obtain"].mean())
@@ -267,6 +283,17 @@ def budgets_of(epochs: int, multiples: Sequence[float], imp_equal: int) -> dict[
     b = int(imp_equal)
     out[b] = (out[b][0], True) if b in out else (None, True)
     return {b: set_label(b, *out[b]) for b in sorted(out)}
+
+
+def dense_budgets_of(epochs: int, multiples: Sequence[float]) -> dict[int, str]:
+    """The dense network's budgets in epochs -> arm name: ``epochs`` (the search's dense run, arm ``"dense"``) and
+    every larger multiple of it (:func:`dense_label`: the same network trained longer), sorted."""
+    out = {int(epochs): "dense"}
+    for x in sorted(multiples):
+        b = _budget(epochs, x)
+        if b > epochs:
+            out.setdefault(b, dense_label(b, x))
+    return out
 
 
 def run(params: Parameters) -> Result:
@@ -287,11 +314,14 @@ def run(params: Parameters) -> Result:
     schedule.index.name = "round"
     equal = arms.imp_equal_epochs(configs[0], widths)
     budgets = budgets_of(p.epochs, p.set_multiples, equal)
+    dense = dense_budgets_of(p.epochs, p.set_multiples)
     length = max(budgets)
     tickets, controls = arms.run_all(configs, widths, root=p.runs_root, n_jobs=p.n_jobs, zeta=p.zeta,
-                                     set_epochs=[length], set_options=set_options(p.set_recipe))
-    runs = arm_table(tickets, controls, budgets, k=p.plateau_window, threshold=p.plateau_threshold)
-    curves = learning_curves(tickets, controls)
+                                     set_epochs=[length], set_options=set_options(p.set_recipe),
+                                     dense_epochs=[b for b in dense if b > p.epochs])
+    runs = arm_table(tickets, controls, budgets, k=p.plateau_window, threshold=p.plateau_threshold,
+                     dense_budgets=dense)
+    curves = learning_curves(tickets, controls, dense)
     targets = {t: float(runs.loc[runs["arm"] == arm, "acc"].mean()) - p.accuracy_margin
                for t, arm in (("ticket", "IMP ticket"), ("dense", "dense"))}
     imp_macs = runs[runs["arm"] == "IMP ticket"].set_index("seed")["macs_to_obtain"]
@@ -300,10 +330,10 @@ def run(params: Parameters) -> Result:
                                  n_jobs=p.n_jobs, cache_dir=p.cache_dir)
     published = published_reference(p) if p.use_published else None
     return Result(params=p, widths=widths, description=data.describe(), configs=configs, schedule=schedule,
-                  imp_equal=equal, budgets=budgets, set_length=length, tickets=tickets, controls=controls,
+                  imp_equal=equal, budgets=budgets, dense_budgets=dense, set_length=length, tickets=tickets, controls=controls,
                   scales=arms.initial_weight_scales(tickets, controls), runs=runs, summary=arm_summary(runs),
                   rounds=imp_rounds(tickets, k=p.plateau_window, threshold=p.plateau_threshold), curves=curves,
-                  ceiling=ceiling_table(runs, budgets), reach=reach, distances=distances, published=published)
+                  ceiling=ceiling_table(runs, budgets, dense), reach=reach, distances=distances, published=published)
 
 
 # --------------------------------------------------------------------------- measurements: tables
@@ -359,17 +389,23 @@ def _row(seed: int, arm: str, run: store.Run, epochs: int, macs: float, macs_to_
 
 
 def _set_run(ctrl: dict) -> store.Run:
-    (key,) = [k for k in ctrl if isinstance(k, tuple)]
+    (key,) = [k for k in ctrl if isinstance(k, tuple) and k[0] == "set"]
     return ctrl[key]
 
 
+def _dense_runs(ctrl: dict, dense_budgets: dict[int, str] | None) -> list[tuple[str, store.Run]]:
+    """The longer dense runs of one search's controls, as ``(arm name, run)`` by budget."""
+    return [(arm, ctrl[("dense", b)]) for b, arm in sorted((dense_budgets or {}).items()) if ("dense", b) in ctrl]
+
+
 def arm_table(tickets: Sequence[Ticket], controls: Sequence[dict], budgets: dict[int, str], *, k: int = LAST_K,
-              threshold: float = 0.002) -> pd.DataFrame:
+              threshold: float = 0.002, dense_budgets: dict[int, str] | None = None) -> pd.DataFrame:
     """One row per seed and arm: ``seed, arm, epochs, acc`` (mean of the last :data:`LAST_K` epochs), ``final_acc,
     best_acc, final_train_acc, plateaued, moved`` (:func:`plateau` with ``k``, ``threshold``), ``macs`` (this
     arm's training), ``macs_to_obtain`` (the ticket and its re-initialised mask: plus the whole search),
     ``wall_seconds, n_weights, density_pct, run``. SET's arms are its run read at each budget of ``budgets``
-    (epochs -> arm name), MACs in proportion (SET keeps its edge count)."""
+    (epochs -> arm name), MACs in proportion (SET keeps its edge count); the longer dense runs of the controls
+    are the arms of ``dense_budgets`` (:func:`dense_budgets_of`) beyond ``"dense"``."""
     if len(tickets) != len(controls):
         raise ValueError(f"got {len(tickets)} tickets but {len(controls)} sets of controls; give one per ticket")
     rows = []
@@ -385,6 +421,9 @@ def arm_table(tickets: Sequence[Ticket], controls: Sequence[dict], budgets: dict
             macs = float(training_cost(r).macs)
             rows.append(_row(seed, arm, r, len(r.records), macs, macs if extra is None else
                              (extra if arm == "IMP ticket" else extra + macs), total, k, threshold))
+        for arm, r in _dense_runs(ctrl, dense_budgets):
+            macs = float(training_cost(r).macs)
+            rows.append(_row(seed, arm, r, len(r.records), macs, macs, total, k, threshold))
         s = _set_run(ctrl)
         per_epoch = float(training_cost(s).macs) / len(s.records)
         for b, arm in sorted(budgets.items()):
@@ -395,9 +434,11 @@ def arm_table(tickets: Sequence[Ticket], controls: Sequence[dict], budgets: dict
 
 
 def arm_order(table: pd.DataFrame) -> list[str]:
-    """Arms in display order: the fixed arms, then SET by budget."""
-    sets = table[table["arm"].str.startswith("SET")].groupby("arm")["epochs"].max().sort_values()
-    return [a for a in FIXED_ARMS if a in set(table["arm"])] + list(sets.index)
+    """Arms in display order: the fixed arms, the longer dense runs by budget, then SET by budget."""
+    by_budget = table.groupby("arm")["epochs"].max().sort_values(kind="stable")
+    dense = [a for a in by_budget.index if a.startswith("dense, ")]
+    sets = [a for a in by_budget.index if a.startswith("SET")]
+    return [a for a in FIXED_ARMS if a in set(table["arm"])] + dense + sets
 
 
 def arm_summary(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
@@ -444,30 +485,38 @@ def imp_rounds(tickets: Sequence[Ticket], *, k: int = LAST_K, threshold: float =
     return pd.DataFrame(rows)
 
 
-def learning_curves(tickets: Sequence[Ticket], controls: Sequence[dict]) -> pd.DataFrame:
-    """Test accuracy after every epoch of every run: ``seed, arm`` (the fixed arms, and :data:`SET_RUN` for the
-    whole SET run), ``epoch, test_acc, macs`` (MACs of that run's training so far, without the search)."""
+def learning_curves(tickets: Sequence[Ticket], controls: Sequence[dict],
+                    dense_budgets: dict[int, str] | None = None) -> pd.DataFrame:
+    """Test accuracy after every epoch of every run: ``seed, arm`` (the fixed arms, the longer dense runs of
+    ``dense_budgets``, and :data:`SET_RUN` for the whole SET run), ``epoch, test_acc, macs`` (MACs of that run's
+    training so far, without the search)."""
     rows = []
     for ticket, ctrl in zip(tickets, controls):
         s = ticket.config.base.seed
         for arm, run in (("dense", ticket.rounds[0]), ("IMP ticket", ticket.run), ("ticket mask, re-init", ctrl["reinit"]),
-                         ("random static", ctrl["random_static"]), (SET_RUN, _set_run(ctrl))):
+                         ("random static", ctrl["random_static"]), *_dense_runs(ctrl, dense_budgets),
+                         (SET_RUN, _set_run(ctrl))):
             per_epoch = training_cost(run).macs / len(run.records)
             rows += [{"seed": s, "arm": arm, "epoch": e, "test_acc": float(rec["test_acc"]), "macs": e * per_epoch}
                      for e, rec in enumerate(run.records, start=1)]
     return pd.DataFrame(rows)
 
 
-def ceiling_table(table: pd.DataFrame, budgets: dict[int, str]) -> pd.DataFrame:
-    """SET's ceiling against the dense network: per SET budget, ``arm, epochs, set_acc, dense_acc, gap`` (SET minus
-    dense, means over seeds), ``set_sd, dense_sd, plateaued`` (SET runs not climbing at that budget, of all)."""
-    dense = table[table["arm"] == "dense"]["acc"]
+def ceiling_table(table: pd.DataFrame, budgets: dict[int, str], dense_budgets: dict[int, str]) -> pd.DataFrame:
+    """SET's ceiling against the dense network: per SET budget, ``arm, epochs, dense_arm`` (the dense network at the
+    longest of ``dense_budgets`` not above the SET budget), ``dense_epochs, set_acc, dense_acc, gap`` (SET minus
+    dense, means over seeds), ``set_sd, dense_sd, plateaued, dense_plateaued`` (runs not climbing, of all)."""
     rows = []
     for b, arm in sorted(budgets.items()):
         part = table[table["arm"] == arm]
-        rows.append({"arm": arm, "epochs": b, "set_acc": float(part["acc"].mean()), "dense_acc": float(dense.mean()),
-                     "gap": float(part["acc"].mean() - dense.mean()), "set_sd": float(part["acc"].std(ddof=1)),
-                     "dense_sd": float(dense.std(ddof=1)), "plateaued": f"{int(part['plateaued'].sum())}/{len(part)}"})
+        db = max(d for d in dense_budgets if d <= b)
+        dense = table[table["arm"] == dense_budgets[db]]
+        rows.append({"arm": arm, "epochs": b, "dense_arm": dense_budgets[db], "dense_epochs": db,
+                     "set_acc": float(part["acc"].mean()), "dense_acc": float(dense["acc"].mean()),
+                     "gap": float(part["acc"].mean() - dense["acc"].mean()), "set_sd": float(part["acc"].std(ddof=1)),
+                     "dense_sd": float(dense["acc"].std(ddof=1)),
+                     "plateaued": f"{int(part['plateaued'].sum())}/{len(part)}",
+                     "dense_plateaued": f"{int(dense['plateaued'].sum())}/{len(dense)}"})
     return pd.DataFrame(rows)
 
 
@@ -655,12 +704,14 @@ def claim_names(result: Result) -> dict[str, str]:
     r, p = result, result.params
     e, q, f = p.epochs, r.imp_equal, p.cost_factor
     more = max(p.set_multiples)
+    more_dense = r.dense_epochs_of(r.dense_arm_for(_budget(e, more)))
+    imp_dense = r.dense_epochs_of(r.dense_arm_for(q))
     return {
         "ceiling_1x": f"SET's ceiling: SET after the ticket's {e} epochs is as accurate as the dense network ({e} epochs)",
         "ceiling_more": f"SET's ceiling: SET after {more:g}x the ticket's epochs ({_budget(e, more)}) is as accurate as "
-                        f"the dense network ({e} epochs)",
+                        f"the dense network ({more_dense} epochs)",
         "set_imp_dense": f"SET given the MACs of the whole IMP search ({q} epochs) is as accurate as the dense network "
-                         f"({e} epochs; the winning-ticket criterion)",
+                         f"({imp_dense} epochs, its longest run; the winning-ticket criterion)",
         "winning": f"The IMP ticket is a winning ticket: as accurate as the dense network after equal epochs ({e})",
         "reinit": f"The ticket beats its own mask re-initialised from the same distribution ({e} epochs each)",
         "static": f"The ticket beats a random static mask of its size from the same distribution ({e} epochs each)",
@@ -688,7 +739,8 @@ def _setting(r: Result) -> str:
     data = "all training samples" if p.train_samples is None else f"{p.train_samples:,} training samples"
     return (f"{'-'.join(map(str, r.widths))} MLP, {p.dataset}, {data}; IMP to {p.target_density:g} hidden density "
             f"(p={p.prune_fraction:g}, {r.configs[0].n_rounds} rounds), {p.epochs} epochs per round; SET "
-            f"({p.set_recipe}, ζ={p.zeta:g}) read at {'/'.join(map(str, r.budgets))} epochs; {len(p.seeds)} seeds; "
+            f"({p.set_recipe}, ζ={p.zeta:g}) read at {'/'.join(map(str, r.budgets))} epochs; dense at "
+            f"{'/'.join(map(str, r.dense_budgets))} epochs; {len(p.seeds)} seeds; "
             f"Bonferroni over {len(VERDICT_KEYS)} verdicts")
 
 
@@ -714,11 +766,13 @@ def claims(result: Result) -> Findings:
                 f"{p.family_alpha:g} over {len(VERDICT_KEYS)} verdicts)")
     acc = f"accuracy = mean test accuracy of the last {LAST_K} epochs; {interval}"
     eq_arm, e_arm, more_arm = r.imp_equal_arm, r.equal_epochs_arm, r.longer_arms[-1]
+    eq_dense = r.dense_arm_for(r.imp_equal)
+    more_dense = r.dense_arm_for(max(b for b, a in r.budgets.items() if a == more_arm))
     verdicts: dict[str, vd.Verdict] = {}
     for key, rule, a, b, what in (
         ("ceiling_1x", "non-inferiority", e_arm, "dense", f"SET ({p.epochs} epochs) minus dense"),
-        ("ceiling_more", "non-inferiority", more_arm, "dense", f"{more_arm} minus dense"),
-        ("set_imp_dense", "non-inferiority", eq_arm, "dense", f"SET ({r.imp_equal} epochs) minus dense"),
+        ("ceiling_more", "non-inferiority", more_arm, more_dense, f"{more_arm} minus {more_dense}"),
+        ("set_imp_dense", "non-inferiority", eq_arm, eq_dense, f"SET ({r.imp_equal} epochs) minus {eq_dense}"),
         ("winning", "non-inferiority", "IMP ticket", "dense", "ticket minus dense"),
         ("reinit", "superiority", "IMP ticket", "ticket mask, re-init", "ticket minus re-initialised mask"),
         ("static", "superiority", "IMP ticket", "random static", "ticket minus random static"),
@@ -813,7 +867,11 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
     by_name = {c.claim: c for c in findings.claims}
     verdicts = {}
     for key, name in claim_names(r).items():
-        c = by_name[name]
+        c = by_name.get(name)
+        if c is None:  # a description without its data (the published networks outside the data root)
+            verdicts[key] = {"claim": name, "verdict": "n/a", "estimate": math.nan, "low": math.nan,
+                             "high": math.nan, "note": "", "spread": ""}
+            continue
         low, high = c.rule["ci"] if c.rule else (math.nan, math.nan)
         verdicts[key] = {"claim": name, "verdict": c.verdict or "n/a", "estimate": c.measured, "low": low,
                          "high": high, "note": (c.rule or {}).get("note") or "", "spread": c.spread}
@@ -840,7 +898,7 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
     before_last = schedule[-2, hidden].sum() / schedule[0, hidden].sum()
     return {
         "p": p, "v": verdicts, "widths": "-".join(map(str, r.widths)), "description": r.description,
-        "n_rounds": r.configs[0].n_rounds, "budgets": list(r.budgets), "budget_names": list(r.budgets.values()),
+        "n_rounds": r.configs[0].n_rounds, "budgets": list(r.budgets), "budget_names": list(r.budgets.values()), "dense_budgets": list(r.dense_budgets),
         "imp_equal": r.imp_equal, "set_length": r.set_length, "n_verdicts": len(VERDICT_KEYS),
         "confidence_pct": 100 * p.confidence, "log10_cost_factor": math.log10(p.cost_factor),
         "recipe": set_options(p.set_recipe),
@@ -856,6 +914,10 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
         "full_rate_step": full_fixed, "window_step": window_fixed,
         "n_step_rows": int(r.runs["arm"].isin(FIXED_ARMS).sum()),
         "n_step_climbing": int(climbing["arm"].isin(FIXED_ARMS).sum()),
+        "dense_longer": [{"arm": a, "epochs": b, "acc": float(r.runs.loc[r.runs["arm"] == a, "acc"].mean()),
+                          "plateaued": int(r.runs.loc[r.runs["arm"] == a, "plateaued"].sum()),
+                          "n": int((r.runs["arm"] == a).sum())}
+                         for b, a in r.dense_budgets.items() if a != "dense"],
         "fixed_read": (f"SET with w = {p.plateau_window} on its constant rate, the fixed arms with w = {window_fixed} "
                        + (f"on their whole {p.epochs}-epoch run at a constant rate" if full_fixed == p.epochs else
                           f"on their first {full_fixed} epochs, before the {p.lr_schedule} schedule drops the rate")),

@@ -25,7 +25,7 @@ def study(tmp_path_factory):
                                    batch_size=64, lr=0.05, snapshot_epochs=())
     equal = arms.imp_equal_epochs(configs[0], WIDTHS)
     budgets = arms.set_budgets(2, [3], equal)
-    tickets, controls = arms.run_all(configs, WIDTHS, root=root, n_jobs=1, set_epochs=budgets)
+    tickets, controls = arms.run_all(configs, WIDTHS, root=root, n_jobs=1, set_epochs=budgets, dense_epochs=[5])
     return SimpleNamespace(configs=configs, root=root, tickets=tickets, controls=controls, equal=equal, budgets=budgets)
 
 
@@ -86,6 +86,19 @@ def test_set_never_rewires_a_sparse_output_layer_and_runs_every_budget(study):
             assert run.config.weight_init == "dense"
             assert np.array_equal(run.topology(0)[-1], run.topology()[-1])
             assert not np.array_equal(run.topology(0)[0], run.topology()[0])
+
+
+def test_a_longer_dense_run_continues_the_searchs_dense_round(study):
+    """The dense network of a search trained longer: same configuration and seed, so at a constant rate its first
+    round_epochs epochs are the search's dense round, record for record."""
+    for ticket, ctrl in zip(study.tickets, study.controls):
+        run, dense = ctrl[("dense", 5)], ticket.rounds[0]
+        assert run.config == ticket.config.base.replace(epochs=5) and len(run.records) == 5
+        for mine, theirs in zip(run.records[:2], dense.records):
+            assert (mine["test_acc"], mine["test_loss"]) == (theirs["test_acc"], theirs["test_loss"])
+        assert run.records[4]["test_loss"] != dense.records[1]["test_loss"]
+    with pytest.raises(ValueError, match="dense_epochs"):
+        arms.control_run_configs(study.configs[0], WIDTHS, seed=1, zeta=0.3, set_epochs=(), dense_epochs=[0])
 
 
 def test_controls_need_per_layer_pruning_and_the_tickets_own_edge_counts(study):

@@ -42,7 +42,8 @@ def test_budgets_name_the_multiples_and_the_imp_equal_budget_once():
 def test_arm_table_reads_set_budgets_as_prefixes_of_one_run_and_charges_each_arm(tiny):
     r = tiny.result
     table = r.runs
-    assert len(table) == len(SEEDS) * (4 + len(r.budgets))
+    assert r.dense_budgets == {2: "dense", 4: "dense, 4 epochs (2x)"}
+    assert len(table) == len(SEEDS) * (4 + len(r.budgets) + 1)
     assert r.set_length == max(r.budgets) >= r.imp_equal
     for ticket, ctrl in zip(r.tickets, r.controls):
         by = table[table["seed"] == ticket.config.base.seed].set_index("arm")
@@ -50,7 +51,10 @@ def test_arm_table_reads_set_budgets_as_prefixes_of_one_run_and_charges_each_arm
         assert by.at["dense", "macs_to_obtain"] == training_cost(ticket.rounds[0]).macs
         assert by.at["IMP ticket", "macs_to_obtain"] == search
         assert by.at["ticket mask, re-init", "macs_to_obtain"] == search + training_cost(ctrl["reinit"]).macs
-        (set_run,) = [run for key, run in ctrl.items() if isinstance(key, tuple)]
+        (set_run,) = [run for key, run in ctrl.items() if isinstance(key, tuple) and key[0] == "set"]
+        longer = ctrl[("dense", 4)]
+        assert by.at["dense, 4 epochs (2x)", "macs_to_obtain"] == training_cost(longer).macs
+        assert by.at["dense, 4 epochs (2x)", "epochs"] == 4
         curve = [rec["test_acc"] for rec in set_run.records]
         assert len(curve) == r.set_length
         per_epoch = training_cost(set_run).macs / len(curve)
@@ -58,7 +62,29 @@ def test_arm_table_reads_set_budgets_as_prefixes_of_one_run_and_charges_each_arm
             assert by.at[arm, "acc"] == pytest.approx(np.mean(curve[max(0, b - lt.LAST_K):b]))
             assert by.at[arm, "macs"] == pytest.approx(per_epoch * b) and by.at[arm, "epochs"] == b
         assert by.at[r.imp_equal_arm, "macs"] >= search * (1 - 1e-9)  # the IMP-equal budget spends the search's MACs
-    assert lt.arm_order(table)[:4] == list(lt.FIXED_ARMS)
+    assert lt.arm_order(table)[:5] == [*lt.FIXED_ARMS, "dense, 4 epochs (2x)"]
+
+
+def test_set_meets_the_dense_network_trained_as_long_or_its_longest_run(tiny):
+    """Every SET budget is compared with the dense network at the longest of its budgets not above SET's, in the
+    ceiling table and in the verdicts."""
+    r = tiny.result
+    assert lt.dense_budgets_of(40, [1, 3]) == {40: "dense", 120: "dense, 120 epochs (3x)"}
+    assert lt.dense_budgets_of(10, [1]) == {10: "dense"}
+    pairs = dict(zip(r.ceiling["arm"], r.ceiling["dense_arm"]))
+    assert pairs[r.equal_epochs_arm] == "dense"
+    assert pairs[r.longer_arms[-1]] == "dense, 4 epochs (2x)"
+    assert pairs[r.imp_equal_arm] == ("dense" if r.imp_equal < 4 else "dense, 4 epochs (2x)")
+    for row in r.ceiling.itertuples():
+        dense = r.runs.loc[r.runs["arm"] == row.dense_arm, "acc"].mean()
+        assert row.gap == pytest.approx(row.set_acc - dense)
+    names = lt.claim_names(r)
+    assert names["ceiling_more"].endswith("as accurate as the dense network (4 epochs)")
+    by = {c.claim: c for c in tiny.findings.claims}
+    more = by[names["ceiling_more"]]
+    a = r.runs.loc[r.runs["arm"] == r.longer_arms[-1]].sort_values("seed")["acc"].to_numpy()
+    b = r.runs.loc[r.runs["arm"] == "dense, 4 epochs (2x)"].sort_values("seed")["acc"].to_numpy()
+    assert more.measured == pytest.approx(a.mean() - b.mean())
 
 
 @pytest.mark.parametrize("curve, plateaued", [
@@ -271,6 +297,8 @@ def test_every_branch_of_the_discussion_renders(tiny, word):
     ctx = copy.deepcopy({k: v for k, v in tiny.context.items() if k != "p"})
     for v in ctx["v"].values():
         v["verdict"] = word
+        if v["estimate"] is None or math.isnan(v["estimate"]):  # a description (no data root): give it numbers
+            v.update(estimate=0.01, low=-0.01, high=0.03)
     for reached in (0, 1, 3):
         for target in ctx["reach"].values():
             target.update(n_reached=reached, n=3, epochs=[5] * reached, bound_macs=1e6, bound_ratio=0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import matplotlib.pyplot as plt
@@ -18,6 +19,8 @@ __all__ = ["figures", "set_ceiling", "imp_rounds", "learning_curves", "accuracy_
            "relative_distance", "nnstd_matrix", "nnstd_embedding"]
 
 _MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*", "<", ">"]
+#: (colour, line style) of the dense network's accuracy at each of its budgets, shortest first.
+_DENSE_STYLES = [("black", "--"), ("dimgrey", "-."), ("grey", ":"), ("darkgrey", (0, (5, 1)))]
 
 
 def figures(result: Result) -> dict[str, Figure]:
@@ -34,16 +37,20 @@ def figures(result: Result) -> dict[str, Figure]:
 
 
 def set_ceiling(r: Result) -> Figure:
-    """SET's test accuracy per epoch (its whole run) against the dense network's accuracy, budgets marked."""
+    """SET's test accuracy per epoch (its whole run) against the dense network's accuracy at each of its budgets
+    (mean over seeds, 95% CI band), SET's budgets marked."""
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     palette = method_palette(arm_order(r.runs))
     colour = palette[r.imp_equal_arm]
     sns.lineplot(data=r.curves[r.curves["arm"] == SET_RUN], x="epoch", y="test_acc", errorbar=("ci", 95),
                  color=colour, label="SET at the ticket's size", ax=ax, seed=BOOTSTRAP_SEED)
-    dense = r.runs[r.runs["arm"] == "dense"]["acc"].to_numpy()
-    m, lo, hi = mean_ci(dense)
-    ax.axhline(m, color="black", linestyle="--", linewidth=1, label=f"dense, {r.params.epochs} epochs ({m:.4f})")
-    ax.axhspan(lo, hi, color="black", alpha=0.08, linewidth=0)
+    lows, highs = [], []
+    for (b, arm), (shade, dashes) in zip(sorted(r.dense_budgets.items()), itertools.cycle(_DENSE_STYLES)):
+        m, lo, hi = mean_ci(r.runs[r.runs["arm"] == arm]["acc"].to_numpy())
+        ax.axhline(m, color=shade, linestyle=dashes, linewidth=1, label=f"dense, {b} epochs ({m:.4f})")
+        ax.axhspan(lo, hi, color=shade, alpha=0.08, linewidth=0)
+        lows.append(lo)
+        highs.append(hi)
     for b, arm in r.budgets.items():
         ax.axvline(b, color="grey", linestyle=":", linewidth=1)
         ax.text(b, 1.0, f" {arm.removeprefix('SET, ')}", transform=ax.get_xaxis_transform(), rotation=90,
@@ -52,7 +59,7 @@ def set_ceiling(r: Result) -> Figure:
     ax.set_xlabel("epoch of the SET run (log scale)")
     ax.set_ylabel("test accuracy (mean over seeds, 95% CI)")
     part = r.curves[(r.curves["arm"] == SET_RUN) & (r.curves["epoch"] >= 2)]["test_acc"]
-    ax.set_ylim(float(min(part.quantile(0.02), lo)) - 0.01, float(max(part.max(), hi)) + 0.01)
+    ax.set_ylim(float(min(part.quantile(0.02), *lows)) - 0.01, float(max(part.max(), *highs)) + 0.01)
     ax.set_title(f"{r.params.dataset}: SET's ceiling against the dense network")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
