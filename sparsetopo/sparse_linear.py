@@ -31,7 +31,8 @@ from torch import nn
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
-__all__ = ["SparseLinear", "csr_from_mask", "sparse_relu_stack", "PARALLEL_MIN_WORK", "op_threads", "threads_for_work"]
+__all__ = ["SparseLinear", "csr_from_mask", "sparse_relu_stack", "PARALLEL_MIN_WORK", "op_threads", "threads_for_work",
+           "step_threads"]
 
 PARALLEL_MIN_WORK = 1 << 23
 """Products of fewer multiply-adds than this (stored values x batch) run on one thread.
@@ -54,6 +55,28 @@ def threads_for_work(work: int) -> int:
     """The thread count :class:`SparseLinear` runs products of ``work`` multiply-adds with (see :data:`PARALLEL_MIN_WORK`)."""
     threads = torch.get_num_threads()
     return 1 if work < PARALLEL_MIN_WORK else threads
+
+
+def step_threads(model: nn.Module, batch_size: int) -> int:
+    """The thread count a training step of ``model`` runs at: 1 when it has a :class:`SparseLinear` layer and
+    every linear layer's products are small (stored values, or ``n_out * n_in`` for an ``nn.Linear``, times
+    ``batch_size``, below :data:`PARALLEL_MIN_WORK`), else ``torch.get_num_threads()``.
+
+    In such a step the sparse products already run on one thread; what is left at the caller's count is the
+    dense output layer, the loss, dropout and the optimizer, short operations whose barriers made a step at
+    two threads slower than at one on a loaded machine. One thread also makes the step's numbers independent
+    of the thread count (MKL splits the output layer's weight-gradient sum by thread count). The masked
+    backend keeps the caller's threads: its dense products are long enough to gain from them.
+    """
+    threads = torch.get_num_threads()
+    layers = [m for m in model.modules() if isinstance(m, (SparseLinear, nn.Linear))]
+    if threads == 1 or not any(isinstance(layer, SparseLinear) for layer in layers):
+        return threads
+    for layer in layers:
+        entries = layer.nnz if isinstance(layer, SparseLinear) else int(layer.weight.numel())
+        if entries * int(batch_size) >= PARALLEL_MIN_WORK:
+            return threads
+    return 1
 
 
 @contextmanager

@@ -16,14 +16,16 @@ checkpoint), which is why the order matters.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..model import enforce_masks, masked_layers
+from ..sparse_linear import step_threads
 from .updaters.base import Batch
 
 __all__ = ["Hook", "TrainState", "train_epochs", "lr_factor", "full_rate_epochs", "explored_rates"]
@@ -173,12 +175,30 @@ def train_epochs(state: TrainState, hooks: Sequence[Hook], *, start_epoch: int =
         state.epoch = epoch
         state.epoch_started = t0
         state.lr_used = state.optimizer.param_groups[0]["lr"]
-        record: dict[str, Any] = {"epoch": epoch, **_train_one_epoch(state, step_hooks)}
+        # a small sparse network trains on one thread (sparse_linear.step_threads): asked every epoch, since
+        # a mask updater may change the layers
+        with thread_count(step_threads(state.model, state.batch_size)):
+            trained = _train_one_epoch(state, step_hooks)
+        record: dict[str, Any] = {"epoch": epoch, **trained}
         state.scheduler.step()
         state.train_time = time.perf_counter() - t0
         for hook in hooks:
             hook.epoch_end(state, epoch, record)
     return state.records
+
+
+@contextmanager
+def thread_count(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads; the previous count is restored on exit, also on errors."""
+    before = torch.get_num_threads()
+    if threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def explored_rates(ever_active: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[float, list[float]]:

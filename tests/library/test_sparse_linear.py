@@ -301,3 +301,50 @@ def test_dropout_after_a_sparse_layer_gives_the_same_bits_in_either_layout():
         outs.append((y.detach(), inp.grad))
     assert outs[1][0].stride() == (1, 8)  # stays feature-major
     assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
+
+
+def test_step_threads_runs_small_sparse_networks_on_one_thread():
+    """Per backend and size: a network with small sparse layers trains on one thread, a masked one or one with a
+    large product keeps the caller's count."""
+    from sparsetopo.sparse_linear import PARALLEL_MIN_WORK, step_threads
+
+    gen = torch.Generator().manual_seed(4)
+    widths = [300, 400, 400, 10]
+    masks = [(torch.rand(widths[k + 1], widths[k], generator=gen) < 0.05).numpy() for k in range(2)] + [np.ones((10, 400), bool)]
+    sparse = to_sparse_backend(SparseMLP(widths, masks=masks), [0, 1])
+    masked = SparseMLP(widths, masks=masks)
+    nnz = max(layer.nnz for layer in sparse.layers if isinstance(layer, SparseLinear))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert step_threads(sparse, 128) == 1
+        assert step_threads(masked, 128) == 2  # the masked backend gains from two threads
+        assert step_threads(sparse, PARALLEL_MIN_WORK // nnz + 1) == 2  # a product at or above the threshold
+        assert step_threads(sparse, PARALLEL_MIN_WORK // 4000 + 1) == 2  # the dense 10 x 400 output layer
+        torch.set_num_threads(1)
+        assert step_threads(sparse, 10**9) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_small_sparse_run_gives_the_same_numbers_at_one_and_two_threads(tmp_path):
+    """The step policy: a small sparse network trains on one thread whatever the caller's count, so its run does
+    not depend on it (the output layer's weight gradient would otherwise round by thread count)."""
+    from sparsetopo import store
+    from sparsetopo.store.config import RunConfig
+
+    config = RunConfig(dataset="digits", hidden=(48, 48), method="set", epsilon=3, backend="sparse", epochs=2,
+                       batch_size=32, lr=0.05, seed=5, snapshot_epochs=())
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            run = store.train(config, root=tmp_path / f"t{threads}", progress=False)
+            results.append((run.records, run.state_dict()))
+    finally:
+        torch.set_num_threads(before)
+    (records_1, state_1), (records_2, state_2) = results
+    assert [r["train_loss"] for r in records_1] == [r["train_loss"] for r in records_2]
+    assert state_1.keys() == state_2.keys()
+    assert all(torch.equal(state_1[k], state_2[k]) for k in state_1)
