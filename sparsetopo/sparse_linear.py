@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta"
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
 __all__ = ["SparseLinear", "csr_from_mask", "sparse_relu_stack", "PARALLEL_MIN_WORK", "op_threads", "threads_for_work",
-           "step_threads"]
+           "caller_threads", "step_threads", "short_ops_on_one_thread", "dense_products"]
 
 PARALLEL_MIN_WORK = 1 << 23
 """Products of fewer multiply-adds than this (stored values x batch) run on one thread.
@@ -51,23 +51,28 @@ number to run them all on one thread.
 """
 
 
+_CALLER_THREADS: int | None = None
+"""The caller's torch thread count while a training step runs its short operations on one thread
+(:func:`short_ops_on_one_thread`); None outside such a step."""
+
+
+def caller_threads() -> int:
+    """The thread count the caller asked for: ``torch.get_num_threads()``, or the count a
+    :func:`short_ops_on_one_thread` step set aside."""
+    return torch.get_num_threads() if _CALLER_THREADS is None else _CALLER_THREADS
+
+
 def threads_for_work(work: int) -> int:
     """The thread count :class:`SparseLinear` runs products of ``work`` multiply-adds with (see :data:`PARALLEL_MIN_WORK`)."""
-    threads = torch.get_num_threads()
-    return 1 if work < PARALLEL_MIN_WORK else threads
+    return 1 if work < PARALLEL_MIN_WORK else caller_threads()
 
 
 def step_threads(model: nn.Module, batch_size: int) -> int:
-    """The thread count a training step of ``model`` runs at: 1 when it has a :class:`SparseLinear` layer and
-    every linear layer's products are small (stored values, or ``n_out * n_in`` for an ``nn.Linear``, times
-    ``batch_size``, below :data:`PARALLEL_MIN_WORK`), else ``torch.get_num_threads()``.
-
-    In such a step the sparse products already run on one thread; what is left at the caller's count is the
-    dense output layer, the loss, dropout and the optimizer, short operations whose barriers made a step at
-    two threads slower than at one on a loaded machine. One thread also makes the step's numbers independent
-    of the thread count (MKL splits the output layer's weight-gradient sum by thread count). The masked
-    backend keeps the caller's threads: its dense products are long enough to gain from them.
-    """
+    """The thread count for the short operations of a training step of ``model``: 1 when it has a
+    :class:`SparseLinear` layer and every linear layer's products are small (stored values, or ``n_out * n_in``
+    for an ``nn.Linear``, times ``batch_size``, below :data:`PARALLEL_MIN_WORK`), else
+    ``torch.get_num_threads()``. The masked backend keeps the caller's threads: its dense products are long
+    enough to gain from them."""
     threads = torch.get_num_threads()
     layers = [m for m in model.modules() if isinstance(m, (SparseLinear, nn.Linear))]
     if threads == 1 or not any(isinstance(layer, SparseLinear) for layer in layers):
@@ -77,6 +82,81 @@ def step_threads(model: nn.Module, batch_size: int) -> int:
         if entries * int(batch_size) >= PARALLEL_MIN_WORK:
             return threads
     return 1
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def short_ops_on_one_thread(enabled: bool = True) -> Iterator[bool]:
+    """Run the block's short operations on one thread when ``enabled`` (a training step of a network for which
+    :func:`step_threads` is 1) and the caller has more; yields whether it does. The previous count is restored
+    on exit, also on errors.
+
+    In a step of a network with small sparse layers the sparse products already run on one thread; what
+    stayed at the caller's count were the loss, dropout, the optimizer and the dense layers' products, short
+    operations whose barriers made a step at two threads slower than at one on a loaded machine. Inside the
+    block they run on one thread, except the dense layers' products (:func:`dense_products`), which keep the
+    caller's count: MKL splits a GEMM's sums by thread count, while every other operation here computes each
+    output in one thread in a fixed order. So a step gives the same bits as before at every thread count
+    (tested at two threads against the step without this block).
+    """
+    global _CALLER_THREADS
+    threads = torch.get_num_threads()
+    if not enabled or _CALLER_THREADS is not None or threads == 1:
+        yield False
+        return
+    _CALLER_THREADS = threads
+    torch.set_num_threads(1)
+    try:
+        yield True
+    finally:
+        torch.set_num_threads(threads)
+        _CALLER_THREADS = None
+
+
+class _AtCallerThreads(torch.autograd.Function):
+    """``fn(x, weight, bias)`` at ``threads`` threads, forward and backward (recomputed in the backward pass and
+    differentiated by autograd there: the same kernels, in the same layouts, as without this node)."""
+
+    @staticmethod
+    def forward(ctx, fn, threads, x, weight, bias):
+        ctx.fn, ctx.threads = fn, threads
+        ctx.save_for_backward(x, weight, bias)
+        with _torch_threads(threads):
+            return fn(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad):
+        saved = ctx.saved_tensors
+        needs = ctx.needs_input_grad[2:]
+        leaves = [None if t is None else t.detach().requires_grad_(bool(need)) for t, need in zip(saved, needs)]
+        wanted = [k for k, (t, need) in enumerate(zip(leaves, needs)) if t is not None and need]
+        grads: list = [None, None, None]
+        with _torch_threads(ctx.threads), torch.enable_grad():
+            out = ctx.fn(*leaves)
+            for k, g in zip(wanted, torch.autograd.grad(out, [leaves[k] for k in wanted], grad)):
+                grads[k] = g
+        return (None, None, *grads)
+
+
+def dense_products(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor], x: torch.Tensor,
+                   weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``fn(x, weight, bias)``, a dense layer's products: inside a :func:`short_ops_on_one_thread` step at the
+    caller's thread count (forward and backward), elsewhere as it is."""
+    if _CALLER_THREADS is None:
+        return fn(x, weight, bias)
+    return _AtCallerThreads.apply(fn, _CALLER_THREADS, x, weight, bias)
 
 
 @contextmanager

@@ -56,12 +56,6 @@ every run id, so a store never hands back a run that the current engine would
 not reproduce bit for bit; runs of an earlier revision stay on disk under
 their old ids. Revision 2: feature-major CSR products, fused SGD; revision 3:
 ``backend="auto"`` runs layers up to 30% dense sparse (was 20%).
-
-Not raised for the step thread policy (:func:`sparsetopo.sparse_linear.step_threads`): every run trained at
-one thread (every run of the study: its workers train at one thread) keeps its bits; a network with small
-sparse layers now trains at one thread whatever the caller's count, so its numbers no longer depend on the
-thread count. A run of such a network that an earlier engine trained at two threads is still handed back by
-its id, but a rerun at two threads now gives the one-thread numbers.
 """
 
 

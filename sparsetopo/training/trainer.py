@@ -16,16 +16,15 @@ checkpoint), which is why the order matters.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..model import enforce_masks, masked_layers
-from ..sparse_linear import step_threads
+from ..sparse_linear import short_ops_on_one_thread, step_threads
 from .updaters.base import Batch
 
 __all__ = ["Hook", "TrainState", "train_epochs", "lr_factor", "full_rate_epochs", "explored_rates"]
@@ -126,32 +125,38 @@ def _train_one_epoch(state: TrainState, step_hooks: Sequence[Hook]) -> dict[str,
     predicted = torch.empty(n, dtype=torch.int64, device=device)  # class predicted for order[i], while training
     # enforce_masks has work only where a masked layer is sparse; asked again after every topology change
     masks_to_enforce = any(not layer.is_dense for layer in masked_layers(model))
+    short_ops = step_threads(model, state.batch_size) == 1  # asked again after every topology change
     for i in range(0, n, state.batch_size):
         state.step += 1
         acting = [h for h in step_hooks if h.acts_at_step(state.step)] if step_hooks else ()
         idx = order[i : i + state.batch_size]
-        xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)
-        out = model(xb)
-        loss = F.cross_entropy(out, yb)
-        for p in params:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
-            p.grad = None
-        loss.backward()
+        # a network with small sparse layers runs the step's short operations on one thread (the hooks keep
+        # the caller's count): the same bits, without two threads' barriers (sparse_linear.short_ops_on_one_thread)
+        with short_ops_on_one_thread(short_ops):
+            xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            for p in params:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
+                p.grad = None
+            loss.backward()
         replaced = False
         for hook in acting:
             replaced = hook.before_update(state, state.step, Batch(xb, yb)) or replaced
         if not replaced:
-            if state.weight_decay is not None:
-                # the reference's w <- w - wd*w per step, on the weights before this step's update
-                with torch.no_grad():  # one call for all parameters: the same products as p.mul_ each
-                    torch._foreach_mul_(params, 1.0 - state.weight_decay)
-            optimizer.step()
-            if masks_to_enforce:
-                enforce_masks(model, optimizer)
+            with short_ops_on_one_thread(short_ops):
+                if state.weight_decay is not None:
+                    # the reference's w <- w - wd*w per step, on the weights before this step's update
+                    with torch.no_grad():  # one call for all parameters: the same products as p.mul_ each
+                        torch._foreach_mul_(params, 1.0 - state.weight_decay)
+                optimizer.step()
+                if masks_to_enforce:
+                    enforce_masks(model, optimizer)
         for hook in acting:
             hook.after_update(state, state.step)
         if acting:
             params = [p for group in optimizer.param_groups for p in group["params"]]
             masks_to_enforce = any(not layer.is_dense for layer in masked_layers(model))
+            short_ops = step_threads(model, state.batch_size) == 1
         loss_sum.add_(loss.detach(), alpha=len(idx))  # in float64: the float32 loss times the batch size is exact
         torch.argmax(out.detach(), dim=1, out=predicted[i : i + len(idx)])
     correct = int((predicted == y_train.index_select(0, order)).sum().item())
@@ -175,30 +180,12 @@ def train_epochs(state: TrainState, hooks: Sequence[Hook], *, start_epoch: int =
         state.epoch = epoch
         state.epoch_started = t0
         state.lr_used = state.optimizer.param_groups[0]["lr"]
-        # a small sparse network trains on one thread (sparse_linear.step_threads): asked every epoch, since
-        # a mask updater may change the layers
-        with thread_count(step_threads(state.model, state.batch_size)):
-            trained = _train_one_epoch(state, step_hooks)
-        record: dict[str, Any] = {"epoch": epoch, **trained}
+        record: dict[str, Any] = {"epoch": epoch, **_train_one_epoch(state, step_hooks)}
         state.scheduler.step()
         state.train_time = time.perf_counter() - t0
         for hook in hooks:
             hook.epoch_end(state, epoch, record)
     return state.records
-
-
-@contextmanager
-def thread_count(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch threads; the previous count is restored on exit, also on errors."""
-    before = torch.get_num_threads()
-    if threads == before:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def explored_rates(ever_active: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[float, list[float]]:

@@ -327,24 +327,58 @@ def test_step_threads_runs_small_sparse_networks_on_one_thread():
         torch.set_num_threads(before)
 
 
-def test_a_small_sparse_run_gives_the_same_numbers_at_one_and_two_threads(tmp_path):
-    """The step policy: a small sparse network trains on one thread whatever the caller's count, so its run does
-    not depend on it (the output layer's weight gradient would otherwise round by thread count)."""
-    from sparsetopo import store
+def _run_at_two_threads(config, root, monkeypatch, short_ops):
+    """A run trained at two threads, with or without the step's short operations on one thread."""
+    from sparsetopo import sparse_linear, store
+    from sparsetopo.training import trainer
+
+    before = torch.get_num_threads()
+    with monkeypatch.context() as patch:
+        if not short_ops:
+            patch.setattr(trainer, "step_threads", lambda model, batch_size: torch.get_num_threads())
+        calls = []
+        real = sparse_linear._AtCallerThreads.apply
+        patch.setattr(sparse_linear._AtCallerThreads, "apply", lambda *a: calls.append(1) or real(*a))
+        try:
+            torch.set_num_threads(2)
+            run = store.train(config, root=root, progress=False)
+        finally:
+            torch.set_num_threads(before)
+    assert bool(calls) == short_ops  # the dense output layer ran at the caller's count exactly when asked
+    return run.records, run.state_dict()
+
+
+def _same_run(a, b):
+    (records_a, state_a), (records_b, state_b) = a, b
+    assert [r["train_loss"] for r in records_a] == [r["train_loss"] for r in records_b]
+    assert state_a.keys() == state_b.keys()
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+
+
+def test_short_operations_on_one_thread_keep_the_numbers_of_a_two_thread_run(tmp_path, monkeypatch):
+    """The step policy changes where the short operations run, not a bit: a two-thread run with it equals the
+    two-thread run without it (the dense output layer keeps two threads; every other operation computes each
+    output in one thread)."""
     from sparsetopo.store.config import RunConfig
 
     config = RunConfig(dataset="digits", hidden=(48, 48), method="set", epsilon=3, backend="sparse", epochs=2,
-                       batch_size=32, lr=0.05, seed=5, snapshot_epochs=())
-    before = torch.get_num_threads()
-    results = []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            run = store.train(config, root=tmp_path / f"t{threads}", progress=False)
-            results.append((run.records, run.state_dict()))
-    finally:
-        torch.set_num_threads(before)
-    (records_1, state_1), (records_2, state_2) = results
-    assert [r["train_loss"] for r in records_1] == [r["train_loss"] for r in records_2]
-    assert state_1.keys() == state_2.keys()
-    assert all(torch.equal(state_1[k], state_2[k]) for k in state_1)
+                       batch_size=32, lr=0.05, seed=5, snapshot_epochs=(), dropout=0.2)
+    _same_run(_run_at_two_threads(config, tmp_path / "on", monkeypatch, True),
+              _run_at_two_threads(config, tmp_path / "off", monkeypatch, False))
+
+
+@pytest.mark.realdata
+def test_short_operations_on_one_thread_keep_the_numbers_at_the_fig4_widths(tmp_path, monkeypatch):
+    """The same at sizes where the operations do split across two threads (784-1000-1000-10 at ε = 20,
+    batch 128, dropout: 128,000-element activations; the output layer's weight gradient rounds by thread
+    count there)."""
+    from helpers import require_real
+
+    from sparsetopo.store.config import RunConfig
+
+    require_real("FashionMNIST")
+    config = RunConfig(dataset="fashion_mnist", hidden=(1000, 1000), method="set", epsilon=20, backend="sparse",
+                       epochs=1, batch_size=128, lr=0.05, seed=2, snapshot_epochs=(), dropout=0.3,
+                       train_samples=1280)
+    _same_run(_run_at_two_threads(config, tmp_path / "on", monkeypatch, True),
+              _run_at_two_threads(config, tmp_path / "off", monkeypatch, False))
