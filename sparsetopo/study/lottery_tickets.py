@@ -434,11 +434,12 @@ def arm_table(tickets: Sequence[Ticket], controls: Sequence[dict], budgets: dict
 
 
 def arm_order(table: pd.DataFrame) -> list[str]:
-    """Arms in display order: the fixed arms, the longer dense runs by budget, then SET by budget."""
+    """Arms in display order (and colour order): the fixed arms, SET by budget, then the longer dense runs by
+    budget."""
     by_budget = table.groupby("arm")["epochs"].max().sort_values(kind="stable")
     dense = [a for a in by_budget.index if a.startswith("dense, ")]
     sets = [a for a in by_budget.index if a.startswith("SET")]
-    return [a for a in FIXED_ARMS if a in set(table["arm"])] + dense + sets
+    return [a for a in FIXED_ARMS if a in set(table["arm"])] + sets + dense
 
 
 def arm_summary(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:

@@ -54,7 +54,8 @@ def set_ceiling(r: Result) -> Figure:
     for b, arm in r.budgets.items():
         ax.axvline(b, color="grey", linestyle=":", linewidth=1)
         ax.text(b, 1.0, f" {arm.removeprefix('SET, ')}", transform=ax.get_xaxis_transform(), rotation=90,
-                va="top", ha="right", fontsize=7, color="grey")
+                va="top", ha="right", fontsize=7, color="grey", zorder=5,
+                bbox=dict(facecolor="white", alpha=0.8, edgecolor="none", pad=0.5))
     ax.set_xscale("log")
     ax.set_xlabel("epoch of the SET run (log scale)")
     ax.set_ylabel("test accuracy (mean over seeds, 95% CI)")
