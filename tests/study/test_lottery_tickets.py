@@ -87,6 +87,9 @@ def test_set_meets_the_dense_network_trained_as_long_or_its_longest_run(tiny):
     a = r.runs.loc[r.runs["arm"] == r.longer_arms[-1]].sort_values("seed")["acc"].to_numpy()
     b = r.runs.loc[r.runs["arm"] == "dense, 4 epochs (2x)"].sort_values("seed")["acc"].to_numpy()
     assert more.measured == pytest.approx(a.mean() - b.mean())
+    beside = by[names["ticket_longest_dense"]]  # a description beside the winning-ticket verdict
+    ticket = r.runs.loc[r.runs["arm"] == "IMP ticket"].sort_values("seed")["acc"].to_numpy()
+    assert beside.holds is None and beside.measured == pytest.approx(ticket.mean() - b.mean())
 
 
 @pytest.mark.parametrize("curve, plateaued", [
@@ -255,7 +258,7 @@ def test_findings_record_verdicts_only_where_a_rule_decides(tiny):
     assert [c.claim for c in findings.claims] == [names[k] for k in (
         *[k for k in lt.VERDICT_KEYS if k not in ("topology",)], "topology", "plenitude", "search_cost",
         "set_relative", *(["published_relative"] if tiny.result.published is not None else []), "tickets_relative",
-        "tickets_set")]
+        "tickets_set", "ticket_longest_dense")]
     level = tiny.params.confidence
     for c in findings.claims:
         if c.rule and c.claim != names["plenitude"]:
