@@ -86,6 +86,7 @@ def step_threads(model: nn.Module, batch_size: int) -> int:
 
 @contextmanager
 def _torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads; the previous count is restored on exit, also on errors."""
     before = torch.get_num_threads()
     if threads == before:
         yield
@@ -162,16 +163,9 @@ def dense_products(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None
 @contextmanager
 def op_threads(work: int) -> Iterator[int]:
     """Run the block with :func:`threads_for_work` threads (yielded); the previous count is restored on exit, also on errors."""
-    threads = torch.get_num_threads()
     wanted = threads_for_work(work)
-    if wanted == threads:
-        yield threads
-        return
-    torch.set_num_threads(wanted)
-    try:
+    with _torch_threads(wanted):
         yield wanted
-    finally:
-        torch.set_num_threads(threads)
 
 
 def csr_from_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -57,7 +57,7 @@ from .params import (
 )
 
 __all__ = ["LAST_K", "FIXED_ARMS", "PAPER_CLAIM", "VERDICT_KEYS", "RECIPE_FIELDS", "SET_RUN", "set_label", "set_options",
-           "budgets_of", "dense_label", "dense_budgets_of",
+           "budgets_of", "dense_label", "dense_budgets_of", "dense_arm_for",
            "Parameters", "Result", "run", "plateau", "plateau_epochs", "arm_table", "arm_order", "arm_summary", "plateau_report",
            "imp_rounds", "learning_curves", "ceiling_table", "reach_table", "TicketDistances", "ticket_distances",
            "PublishedReference", "published_reference", "relative_matrix", "accuracy_verdict", "cost_claim",
@@ -258,9 +258,13 @@ class Result:
         return [self.budgets[_budget(self.params.epochs, x)] for x in m if x != 1]
 
     def dense_arm_for(self, budget: int) -> str:
-        """The dense arm SET read at ``budget`` epochs is compared with: the dense network at the longest of its
-        budgets that does not exceed ``budget`` (the search's dense run at the ticket's epochs)."""
-        return self.dense_budgets[max(b for b in self.dense_budgets if b <= budget)]
+        """The dense arm SET read at ``budget`` epochs is compared with (:func:`dense_arm_for`)."""
+        return dense_arm_for(self.dense_budgets, budget)
+
+    @property
+    def longest_multiple_budget(self) -> int:
+        """SET's budget at the largest multiple of the ticket's epochs."""
+        return _budget(self.params.epochs, max(self.params.set_multiples))
 
     def dense_epochs_of(self, arm: str) -> int:
         """Epochs of a dense arm."""
@@ -294,6 +298,12 @@ def dense_budgets_of(epochs: int, multiples: Sequence[float]) -> dict[int, str]:
         if b > epochs:
             out.setdefault(b, dense_label(b, x))
     return out
+
+
+def dense_arm_for(dense_budgets: dict[int, str], budget: int) -> str:
+    """The dense arm SET read at ``budget`` epochs is compared with: the dense network at the longest of
+    ``dense_budgets`` (:func:`dense_budgets_of`) that does not exceed ``budget``."""
+    return dense_budgets[max(b for b in dense_budgets if b <= budget)]
 
 
 def run(params: Parameters) -> Result:
@@ -510,9 +520,9 @@ def ceiling_table(table: pd.DataFrame, budgets: dict[int, str], dense_budgets: d
     rows = []
     for b, arm in sorted(budgets.items()):
         part = table[table["arm"] == arm]
-        db = max(d for d in dense_budgets if d <= b)
-        dense = table[table["arm"] == dense_budgets[db]]
-        rows.append({"arm": arm, "epochs": b, "dense_arm": dense_budgets[db], "dense_epochs": db,
+        dense_arm = dense_arm_for(dense_budgets, b)
+        dense = table[table["arm"] == dense_arm]
+        rows.append({"arm": arm, "epochs": b, "dense_arm": dense_arm, "dense_epochs": int(dense["epochs"].max()),
                      "set_acc": float(part["acc"].mean()), "dense_acc": float(dense["acc"].mean()),
                      "gap": float(part["acc"].mean() - dense["acc"].mean()), "set_sd": float(part["acc"].std(ddof=1)),
                      "dense_sd": float(dense["acc"].std(ddof=1)),
@@ -705,11 +715,11 @@ def claim_names(result: Result) -> dict[str, str]:
     r, p = result, result.params
     e, q, f = p.epochs, r.imp_equal, p.cost_factor
     more = max(p.set_multiples)
-    more_dense = r.dense_epochs_of(r.dense_arm_for(_budget(e, more)))
+    more_dense = r.dense_epochs_of(r.dense_arm_for(r.longest_multiple_budget))
     imp_dense = r.dense_epochs_of(r.dense_arm_for(q))
     return {
         "ceiling_1x": f"SET's ceiling: SET after the ticket's {e} epochs is as accurate as the dense network ({e} epochs)",
-        "ceiling_more": f"SET's ceiling: SET after {more:g}x the ticket's epochs ({_budget(e, more)}) is as accurate as "
+        "ceiling_more": f"SET's ceiling: SET after {more:g}x the ticket's epochs ({r.longest_multiple_budget}) is as accurate as "
                         f"the dense network ({more_dense} epochs)",
         "set_imp_dense": f"SET given the MACs of the whole IMP search ({q} epochs) is as accurate as the dense network "
                          f"({imp_dense} epochs, its longest run; the winning-ticket criterion)",
@@ -770,7 +780,7 @@ def claims(result: Result) -> Findings:
     acc = f"accuracy = mean test accuracy of the last {LAST_K} epochs; {interval}"
     eq_arm, e_arm, more_arm = r.imp_equal_arm, r.equal_epochs_arm, r.longer_arms[-1]
     eq_dense = r.dense_arm_for(r.imp_equal)
-    more_dense = r.dense_arm_for(max(b for b, a in r.budgets.items() if a == more_arm))
+    more_dense = r.dense_arm_for(r.longest_multiple_budget)
     verdicts: dict[str, vd.Verdict] = {}
     for key, rule, a, b, what in (
         ("ceiling_1x", "non-inferiority", e_arm, "dense", f"SET ({p.epochs} epochs) minus dense"),
@@ -859,7 +869,7 @@ def claims(result: Result) -> Findings:
                    spread=f"NNSTD {row['nnstd_mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] (bootstrap over "
                           f"networks); Erdős–Rényi baseline {d.baseline.mean:.3f}",
                    detail="no verdict: the paper's claim does not depend on it")
-    longest = r.dense_budgets[max(r.dense_budgets)]
+    longest = r.dense_arm_for(max(r.dense_budgets))
     if longest != "dense":
         beside = vd.difference_ci(_arm_values(t, "IMP ticket"), _arm_values(t, longest), confidence=level)
         findings.claim(name["ticket_longest_dense"], measured=beside.estimate, holds=None,
@@ -925,10 +935,7 @@ def context(result: Result, findings: Findings) -> dict[str, Any]:
         "full_rate_step": full_fixed, "window_step": window_fixed,
         "n_step_rows": int(r.runs["arm"].isin(FIXED_ARMS).sum()),
         "n_step_climbing": int(climbing["arm"].isin(FIXED_ARMS).sum()),
-        "dense_longer": [{"arm": a, "epochs": b, "acc": float(r.runs.loc[r.runs["arm"] == a, "acc"].mean()),
-                          "plateaued": int(r.runs.loc[r.runs["arm"] == a, "plateaued"].sum()),
-                          "n": int((r.runs["arm"] == a).sum())}
-                         for b, a in r.dense_budgets.items() if a != "dense"],
+        "dense_longer": [b for b in r.dense_budgets if b > p.epochs],
         "fixed_read": (f"SET with w = {p.plateau_window} on its constant rate, the fixed arms with w = {window_fixed} "
                        + (f"on their whole {p.epochs}-epoch run at a constant rate" if full_fixed == p.epochs else
                           f"on their first {full_fixed} epochs, before the {p.lr_schedule} schedule drops the rate")),
