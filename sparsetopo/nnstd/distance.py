@@ -249,6 +249,17 @@ class TieSpread:
 # ---------------------------------------------------------------------------
 
 
+def _check_same_shapes(first: Sequence[Any], second: Sequence[Any]) -> None:
+    """Refuse two networks whose layers differ in shape, naming the first such layer."""
+    for k, (a, b) in enumerate(zip(first, second)):
+        if a.shape != b.shape:
+            raise ValueError(
+                f"layer {k}: first has shape {a.shape} but second has shape {b.shape} "
+                "(n_out, n_in); comparing them needs identical layer shapes (transpose masks "
+                "stored as (n_in, n_out))"
+            )
+
+
 def validate_pair(
     first: Sequence[Any],
     second: Sequence[Any],
@@ -295,13 +306,7 @@ def validate_pair(
             "compares two networks of the same architecture"
         )
     if same_widths:
-        for k, (a, b) in enumerate(zip(first, second)):
-            if a.shape != b.shape:
-                raise ValueError(
-                    f"layer {k}: first has shape {a.shape} but second has shape {b.shape} "
-                    "(n_out, n_in); NNSTD needs identical layer shapes (transpose masks "
-                    "stored as (n_in, n_out))"
-                )
+        _check_same_shapes(first, second)
         return first, second
     blocks_first, blocks_second = input_blocks(first, name="first"), input_blocks(second, name="second")
     for k, (a, b) in enumerate(zip(first, second)):
@@ -532,12 +537,7 @@ def _layer_pair_csr(first_layer: Any, second_layer: Any) -> tuple[sp.csr_matrix,
     if sp.issparse(first_layer) and sp.issparse(second_layer):
         # scipy sparse layers stay sparse: no dense (n_out, n_in) array is built
         first, second = _sparse_as_csr(first_layer, "first"), _sparse_as_csr(second_layer, "second")
-        if first.shape != second.shape:
-            raise ValueError(
-                f"layer 0: first has shape {first.shape} but second has shape {second.shape} "
-                "(n_out, n_in); NNSTD needs identical layer shapes (transpose masks "
-                "stored as (n_in, n_out))"
-            )
+        _check_same_shapes([first], [second])
         return first, second
     first, second = validate_pair([first_layer], [second_layer])
     return _as_csr(first[0]), _as_csr(second[0])

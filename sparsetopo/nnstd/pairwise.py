@@ -54,6 +54,7 @@ from .distance import (
     TIE_BREAKS,
     NNSTDResult,
     _all_scipy_sparse,
+    _check_same_shapes,
     _check_sparse_chain,
     _check_sparse_pair,
     _nnstd_prepared,
@@ -468,13 +469,6 @@ def _validated_sparse_list(topologies: list, name: str, same_widths: bool = Fals
                 raise ValueError(f"{name}[{i}] cannot be compared with {name}[0]: {err}") from None
         checked.append(layers)
     return checked
-
-
-def _check_same_shapes(first: Sequence[Any], second: Sequence[Any]) -> None:
-    for k, (a, b) in enumerate(zip(first, second)):
-        if a.shape != b.shape:
-            raise ValueError(f"layer {k}: first has shape {a.shape} but second has shape {b.shape} (n_out, n_in); "
-                             "this comparison needs identical layer shapes")
 
 
 def _labels(labels: Sequence[Any] | None, n: int, name: str) -> tuple:
