@@ -23,6 +23,19 @@ bytes, 2.1 GB at W = 333,334) for a moment: see
 
     SPARSETOPO_DATA=/path/to/data python benchmarks/bench_scale.py --widths 1000 4000 16000 64000 333334
     SPARSETOPO_DATA=/path/to/data python benchmarks/bench_scale.py --widths 1000 4000 16000 --train-batches 5
+
+``--steps N`` times the training step instead: per W, one process for each
+(thread count, products) pair, interleaved over ``--repeats`` rounds, each
+building the model and timing N SGD steps on Fashion-MNIST batches of 128
+after one warm-up step (forward, cross-entropy, backward, fused SGD with
+momentum: the engine's step without dropout); ``products`` is ``kernel`` (the
+library's default: CSR products of wide layers on ``sparsetopo._csr_kernels``)
+or ``torch`` (``KERNEL_MIN_WORK`` raised so that every product is torch's).
+Printed: seconds per step (min / median / max over every timed step), the
+60,000-sample epoch at the median (469 steps), the ratio torch / kernel and the
+peak RSS; and whether both sides' weights after the steps were bitwise equal.
+
+    SPARSETOPO_DATA=/path/to/data python benchmarks/bench_scale.py --widths 16000 333334 --steps 4 --threads-list 1,2 --repeats 2
 """
 
 from __future__ import annotations
@@ -103,10 +116,55 @@ def child(width: int, init_draws: str, train_batches: int, threads: int) -> dict
     return {"width": width, "edges": edges, "times": times, "base_mib": base, "regrown": changes["regrown"]}
 
 
-def measure(width: int, init_draws: str, train_batches: int, threads: int) -> dict:
-    """Run :func:`child` in a fresh interpreter; add its own peak RSS (``os.wait4``)."""
-    cmd = [sys.executable, __file__, "--child", str(width), "--init-draws", init_draws,
-           "--train-batches", str(train_batches), "--threads", str(threads)]
+def step_child(width: int, threads: int, products: str, steps: int) -> dict:
+    """Time ``steps`` training steps of the SET network 784-W-W-W-10 (after one warm-up step), in this process."""
+    import hashlib
+
+    import torch
+
+    from sparsetopo import sparse_linear
+    from sparsetopo.data import load_dataset
+    from sparsetopo.store.config import RunConfig
+    from sparsetopo.topology.sparse import random_sparse_topology
+    from sparsetopo.training.build import build_model
+    from sparsetopo.training.loop import sparse_layer_indices
+
+    torch.set_num_threads(threads)
+    if products == "torch":
+        sparse_linear.KERNEL_MIN_WORK = 1 << 62
+    widths = [784, width, width, width, 10]
+    cfg = RunConfig(dataset="fashion_mnist", hidden=(width,) * 3, method="set", epsilon=20, backend="sparse",
+                    init_draws="edges", seed=0)
+    topology = random_sparse_topology(widths, epsilon=20, seed=cfg.effective_topology_seed)
+    model = build_model(cfg, widths, topology, sparse_layers=sparse_layer_indices(cfg, topology))
+    del topology
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
+    data = load_dataset("fashion_mnist", seed=0)
+    times = []
+    for i in range(steps + 1):
+        xb, yb = data.x_train[i * 128:(i + 1) * 128], data.y_train[i * 128:(i + 1) * 128]
+        t = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if i:
+            times.append(time.perf_counter() - t)
+    digest = hashlib.sha256()
+    for p in model.parameters():
+        digest.update(p.detach().numpy().tobytes())
+    return {"width": width, "threads": threads, "products": products, "step_times": times,
+            "edges": sum(p.numel() for p in model.parameters()), "weights_sha256": digest.hexdigest()}
+
+
+def measure_steps(width: int, threads: int, products: str, steps: int) -> dict:
+    """Run :func:`step_child` in a fresh interpreter; add its own peak RSS (``os.wait4``)."""
+    cmd = [sys.executable, __file__, "--step-child", str(width), "--threads", str(threads), "--products", products,
+           "--steps", str(steps)]
+    return _run_child(cmd, width)
+
+
+def _run_child(cmd: list[str], width: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True)
@@ -119,6 +177,42 @@ def measure(width: int, init_draws: str, train_batches: int, threads: int) -> di
     result["wall"] = time.perf_counter() - t
     result["peak_mib"] = usage.ru_maxrss / 1024  # KiB on Linux
     return result
+
+
+def steps_table(widths: list[int], threads_list: list[int], steps: int, repeats: int) -> None:
+    """The step-time comparison of ``--steps`` (see the module docstring)."""
+    print(f"SET 784-W-W-W-10, eps=20, backend sparse, batch 128: {steps} timed steps per process after a warm-up; "
+          f"(threads, products) interleaved over {repeats} round(s)")
+    print(f"{'W':>8} {'threads':>7} {'products':>8} {'min s':>7} {'median s':>8} {'max s':>7} {'epoch min':>9} "
+          f"{'torch/kernel':>12} {'peak MiB':>9}")
+    for width in widths:
+        runs: dict[tuple[int, str], list[dict]] = {}
+        for _ in range(repeats):
+            for t in threads_list:
+                for products in ("kernel", "torch"):
+                    r = measure_steps(width, t, products, steps)
+                    runs.setdefault((t, products), []).append(r)
+                    print(f"  W={width} threads={t} {products}: steps {[round(v, 2) for v in r['step_times']]} s",
+                          file=sys.stderr, flush=True)
+        for t in threads_list:
+            med = {}
+            for products in ("kernel", "torch"):
+                times = sorted(v for r in runs[(t, products)] for v in r["step_times"])
+                med[products] = times[len(times) // 2] if len(times) % 2 else sum(times[len(times) // 2 - 1:len(times) // 2 + 1]) / 2
+                peak = max(r["peak_mib"] for r in runs[(t, products)])
+                ratio = f"{med['torch'] / med['kernel']:.2f}x" if products == "torch" else ""
+                print(f"{width:>8} {t:>7} {products:>8} {times[0]:>7.2f} {med[products]:>8.2f} {times[-1]:>7.2f} "
+                      f"{med[products] * 469 / 60:>9.1f} {ratio:>12} {peak:>9.0f}", flush=True)
+            digests = {r["weights_sha256"] for products in ("kernel", "torch") for r in runs[(t, products)]}
+            print(f"{'':>8} weights after the steps at {t} thread(s): "
+                  + ("bitwise equal on both sides" if len(digests) == 1 else f"{len(digests)} different digests"))
+
+
+def measure(width: int, init_draws: str, train_batches: int, threads: int) -> dict:
+    """Run :func:`child` in a fresh interpreter; add its own peak RSS (``os.wait4``)."""
+    cmd = [sys.executable, __file__, "--child", str(width), "--init-draws", init_draws,
+           "--train-batches", str(train_batches), "--threads", str(threads)]
+    return _run_child(cmd, width)
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
@@ -135,8 +229,20 @@ def main() -> None:
                         help="how initial weights are drawn (dense_stream costs n_out*n_in draws per layer)")
     parser.add_argument("--train-batches", type=int, default=0, help="SGD steps on Fashion-MNIST before rewiring")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each measuring process")
+    parser.add_argument("--steps", type=int, default=0, help="time this many training steps per process instead "
+                        "(kernel and torch products side by side)")
+    parser.add_argument("--threads-list", default="1,2", help="with --steps: thread counts, comma-separated")
+    parser.add_argument("--repeats", type=int, default=1, help="with --steps: interleaved rounds")
+    parser.add_argument("--products", choices=["kernel", "torch"], default="kernel", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--step-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.step_child is not None:
+        print(json.dumps(step_child(args.step_child, args.threads, args.products, args.steps)))
+        return
+    if args.steps:
+        steps_table(args.widths, [int(t) for t in args.threads_list.split(",")], args.steps, args.repeats)
+        return
     if args.child is not None:
         print(json.dumps(child(args.child, args.init_draws, args.train_batches, args.threads)))
         return

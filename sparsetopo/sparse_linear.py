@@ -32,7 +32,7 @@ warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta"
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
 __all__ = ["SparseLinear", "csr_from_mask", "sparse_relu_stack", "PARALLEL_MIN_WORK", "op_threads", "threads_for_work",
-           "caller_threads", "step_threads", "short_ops_on_one_thread", "dense_products"]
+           "caller_threads", "step_threads", "short_ops_on_one_thread", "dense_products", "KERNEL_MIN_WORK"]
 
 PARALLEL_MIN_WORK = 1 << 23
 """Products of fewer multiply-adds than this (stored values x batch) run on one thread.
@@ -48,6 +48,19 @@ the same order; tests check it), so running them on one thread changes only
 the time. Larger products keep ``torch.get_num_threads()``: there two threads
 pay. Set it to 0 to keep the thread count for every product, or to a huge
 number to run them all on one thread.
+"""
+
+
+KERNEL_MIN_WORK = 1 << 27
+"""CSR products of at least this many multiply-adds (stored values x batch) run on
+:func:`sparsetopo._csr_kernels.csr_matmul` on CPU (float32), smaller ones on torch's.
+
+Both give the same bits (tested); the numba loop reads the operand's rows in
+about half MKL's time once they no longer stay in cache (a 333,334-wide layer
+at ε = 20 and batch 128: 1.7e9 multiply-adds), while up to 16,000-wide layers
+(8.2e7) both took the same time within noise (``benchmarks/bench_scale.py
+--steps``). Set it to 0 to use the kernel for every CPU product, or to a huge
+number to keep torch's products everywhere.
 """
 
 
@@ -178,6 +191,25 @@ def csr_from_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return crow, col
 
 
+def _use_kernel(nnz: int, x: torch.Tensor) -> bool:
+    """Whether a CSR product of ``nnz`` stored values with the feature-major ``x`` runs on :mod:`sparsetopo._csr_kernels`."""
+    return x.device.type == "cpu" and x.dtype == torch.float32 and nnz * x.shape[1] >= KERNEL_MIN_WORK
+
+
+def _kernel_product(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, x: torch.Tensor,
+                    bias: torch.Tensor | None, gate: torch.Tensor | None = None) -> torch.Tensor:
+    """``W @ x`` (``+ bias[:, None]``) for the CSR ``W`` and a contiguous feature-major ``x``, on the numba kernel with
+    the current torch thread count: the bits of ``torch.sparse.mm`` / ``torch.addmm`` (``_csr_kernels``); with
+    ``gate`` (contiguous, ``(n_out, batch)``), then ``threshold_backward(., gate, 0)`` in the same pass."""
+    from ._csr_kernels import csr_matmul  # numba loads with the first wide product, not with the package
+
+    out = torch.empty(crow.numel() - 1, x.shape[1], dtype=x.dtype)
+    csr_matmul(crow.numpy(), col.numpy(), values.detach().numpy(), x.detach().numpy(), out.numpy(),
+               None if bias is None else bias.detach().numpy(), torch.get_num_threads(),
+               None if gate is None else gate.detach().numpy())
+    return out
+
+
 def _feature_major(x: torch.Tensor) -> torch.Tensor:
     """``x.t()`` ``(n, batch)`` as a contiguous tensor; no copy when ``x`` is already the view of one.
 
@@ -215,8 +247,11 @@ class _SparseStack(torch.autograd.Function):
             h = _feature_major(x)  # no copy when x is the output of a sparse layer
             hs, structure = [h], []
             for layer, values, bias in zip(layers, params[0::2], params[1::2]):
-                w = layer._csr_operands(values)[0]
-                h = torch.sparse.mm(w, h) if bias is None else torch.addmm(bias.unsqueeze(1), w, h)
+                if _use_kernel(layer.nnz, h):
+                    h = _kernel_product(layer.crow_indices, layer.col_indices, values, h, bias)
+                else:
+                    w = layer._csr_operands(values)[0]
+                    h = torch.sparse.mm(w, h) if bias is None else torch.addmm(bias.unsqueeze(1), w, h)
                 if relu:
                     h.clamp_min_(0.0)
                 hs.append(h)
@@ -235,18 +270,25 @@ class _SparseStack(torch.autograd.Function):
         grads = [None] * (2 * n)
         with op_threads(ctx.work):
             g = _feature_major(grad_out)  # (n_out, batch); no copy when it arrives feature-major
+            gated = False  # whether g already went through the ReLU's gradient (in the kernel's product)
             for k in reversed(range(n)):
                 values, perm_t = params[2 * k], structure[3 * k + 2]
                 _, pattern, w_t_values, w_t = ctx.layers[k]._csr_operands(values)
-                if ctx.relu:
+                if ctx.relu and not gated:
                     g = torch.ops.aten.threshold_backward(g, hs[k + 1], 0)
+                gated = False
                 if ctx.needs_input_grad[3 + 2 * k]:
                     grads[2 * k] = torch.sparse.sampled_addmm(pattern, g, hs[k].t(), beta=0.0).values()
                 if ctx.needs_input_grad[4 + 2 * k]:
                     grads[2 * k + 1] = g.sum(1)
                 if k > 0 or ctx.needs_input_grad[0]:
                     torch.index_select(values, 0, perm_t, out=w_t_values)  # W.T's values, in its row-major order
-                    g = torch.sparse.mm(w_t, g)
+                    if _use_kernel(values.numel(), g):
+                        layer, gated = ctx.layers[k], ctx.relu and k > 0
+                        g = _kernel_product(layer._crow_t, layer._col_t, w_t_values, g.contiguous(), None,
+                                            gate=hs[k] if gated else None)
+                    else:
+                        g = torch.sparse.mm(w_t, g)
         return (g.t() if ctx.needs_input_grad[0] else None, None, None, *grads)
 
 
