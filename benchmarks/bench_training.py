@@ -33,6 +33,14 @@ of sparsetopo with one of the SET authors' numba implementation (``set_mlp.py``
 of a checkout at PATH, its own code driven in a subprocess on the same samples),
 at each thread count, interleaved.
 
+``--products 1000,16000,333334`` times one W x W layer's forward product at
+ε = 20 and batch 128 (``addmm`` with the bias, feature-major) both ways: torch's
+MKL CSR product and the library's numba kernel (``sparsetopo._csr_kernels``,
+which :class:`~sparsetopo.sparse_linear.SparseLinear` takes from
+``KERNEL_MIN_WORK``), interleaved torch, kernel, torch, kernel over
+``--repeats`` rounds at each thread count; prints min / median / max, the
+ratio of the medians and whether both gave the same bits.
+
 ``--widths 1000,4000,16000`` times the CSR kernels of SET at ε = 20 with three
 hidden layers of each width W (784-W-W-W-10, batch 128): per batch the forward
 product, the input gradient and the weight gradient of every sparse layer, in
@@ -49,6 +57,7 @@ the SET reference setting (torch.profiler, one thread).
     python benchmarks/bench_training.py --shapes a --threads 1,2 --repeats 3
     python benchmarks/bench_training.py --reference /path/to/set_mlp_checkout --threads 1,2
     python benchmarks/bench_training.py --widths 1000,4000,16000 --threads 1,2
+    python benchmarks/bench_training.py --products 1000,16000,64000,333334 --threads 1,2 --repeats 5
     python benchmarks/bench_training.py --crossover-only
     python benchmarks/bench_training.py --ceiling-only
 """
@@ -457,6 +466,46 @@ def profile_reference_step(batches: int = 300) -> None:
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
 
 
+def product_widths(threads: list[int], widths: list[int], repeats: int, epsilon: float = 20.0, batch: int = 128) -> None:
+    """torch's CSR ``addmm`` against the library's kernel on one W x W layer per width (``--products``)."""
+    import torch
+
+    from sparsetopo._csr_kernels import csr_matmul
+
+    print(f"\nOne W x W layer's forward product at eps = {epsilon:g}, batch {batch} (addmm with bias, feature-major): "
+          f"torch's CSR product vs sparsetopo._csr_kernels, interleaved over {repeats} rounds")
+    print(f"{'W':>8s} {'entries':>11s} {'threads':>7s} {'torch ms (min/med/max)':>26s} {'kernel ms (min/med/max)':>26s} "
+          f"{'torch/kernel':>12s} {'same bits':>9s}")
+    gen = torch.Generator().manual_seed(0)
+    for width in widths:
+        nnz = int(round(epsilon * 2 * width))
+        crow, col, _ = random_csr(width, width, nnz, gen)
+        values = torch.randn(nnz, generator=gen) * 0.05
+        w = torch.sparse_csr_tensor(crow.int(), col.int(), values, (width, width))
+        x = torch.randn(width, batch, generator=gen)
+        bias = torch.randn(width, generator=gen)
+        out = torch.empty(width, batch)
+        args = (crow.numpy(), col.numpy(), values.numpy(), x.numpy(), out.numpy(), bias.numpy())
+        reps = max(1, int(2e8 // (nnz * batch)))  # about 0.1 s or more per timing
+        for t in threads:
+            torch.set_num_threads(t)
+            csr_matmul(*args, threads=t)  # compile or load, and warm the pool
+            same = torch.addmm(bias.unsqueeze(1), w, x).numpy().tobytes() == out.numpy().tobytes()
+            times = {"torch": [], "kernel": []}
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    torch.addmm(bias.unsqueeze(1), w, x)
+                times["torch"].append((time.perf_counter() - t0) / reps * 1e3)
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    csr_matmul(*args, threads=t)
+                times["kernel"].append((time.perf_counter() - t0) / reps * 1e3)
+            cell = {k: f"{min(v):.3f}/{median(v):.3f}/{max(v):.3f}" for k, v in times.items()}
+            print(f"{width:8d} {nnz:11,d} {t:7d} {cell['torch']:>26s} {cell['kernel']:>26s} "
+                  f"{median(times['torch']) / median(times['kernel']):11.2f}x {str(same):>9s}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion_mnist")
@@ -477,6 +526,8 @@ def main() -> int:
                         "reference comparison (times are scaled to 60,000)")
     parser.add_argument("--widths", help="comma-separated hidden widths: time SET's kernels at eps=20 (and nothing else)")
     parser.add_argument("--profile", action="store_true", help="per-operation profile at the SET reference setting")
+    parser.add_argument("--products", help="comma-separated widths: torch's CSR product vs the library's kernel on one "
+                        "W x W layer at eps=20 (and nothing else)")
     args = parser.parse_args()
     threads = [int(t) for t in str(args.threads).split(",")]
     if args.profile:
@@ -485,6 +536,9 @@ def main() -> int:
     if args.reference:
         reference_comparison(args.reference, args.reference_python, threads, args.repeats, args.reference_samples,
                              max(2, args.epochs if args.epochs != 4 else 2), args.wait_policy)
+        return 0
+    if args.products:
+        product_widths(threads, [int(w) for w in args.products.split(",")], args.repeats)
         return 0
     if args.widths:
         kernel_widths(threads, [int(w) for w in args.widths.split(",")])
