@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from ..model import enforce_masks, masked_layers
 from ..sparse_linear import short_ops_on_one_thread, step_threads
 from .updaters.base import Batch
 
-__all__ = ["Hook", "TrainState", "train_epochs", "lr_factor", "full_rate_epochs", "explored_rates"]
+__all__ = ["Hook", "TrainState", "train_epochs", "lr_factor", "full_rate_epochs", "explored_rates", "BatchProgress"]
 
 
 def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
@@ -111,8 +111,41 @@ class Hook:
         """After epoch ``epoch`` was trained: add to ``record``, write files, or stop the run by raising."""
 
 
-def _train_one_epoch(state: TrainState, step_hooks: Sequence[Hook]) -> dict[str, Any]:
-    """One pass over the training data in a fresh random order; the record's training loss and accuracy."""
+class BatchProgress:
+    """Batches done within a long epoch, as the postfix of the epoch bar.
+
+    Silent for the first ``after`` seconds of an epoch (the study's epochs take
+    seconds and their progress files stay as they were), then at most every
+    ``every`` seconds: ``batch 37/469, 4.3 s/batch``. A 333,334-wide epoch takes
+    most of an hour; without this its bar would sit at 0/1 all that time.
+    """
+
+    def __init__(self, bar: Any, after: float = 10.0, every: float = 5.0) -> None:
+        self.bar, self.after, self.every = bar, after, every
+        self.started = self.last = 0.0
+        self.shown = False
+
+    def start(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.started >= self.after and now - self.last >= self.every:
+            self.bar.set_postfix_str(f"batch {done}/{total}, {(now - self.started) / done:.1f} s/batch")
+            self.last, self.shown = now, True
+
+    def trained(self) -> None:
+        """The epoch's steps are done (evaluation, rewiring and files follow)."""
+        if self.shown:
+            self.bar.set_postfix_str("epoch trained; evaluating, rewiring, saving")
+
+
+def _train_one_epoch(state: TrainState, step_hooks: Sequence[Hook], on_batch: Callable[[int, int], None] | None = None
+                     ) -> dict[str, Any]:
+    """One pass over the training data in a fresh random order; the record's training loss and accuracy.
+
+    ``on_batch(done, total)`` is called after every step with the batches done and the epoch's count."""
     model, optimizer, x_train, y_train = state.model, state.optimizer, state.x_train, state.y_train
     device = x_train.device
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -159,6 +192,8 @@ def _train_one_epoch(state: TrainState, step_hooks: Sequence[Hook]) -> dict[str,
             short_ops = step_threads(model, state.batch_size) == 1
         loss_sum.add_(loss.detach(), alpha=len(idx))  # in float64: the float32 loss times the batch size is exact
         torch.argmax(out.detach(), dim=1, out=predicted[i : i + len(idx)])
+        if on_batch is not None:
+            on_batch(i // state.batch_size + 1, -(-n // state.batch_size))
     correct = int((predicted == y_train.index_select(0, order)).sum().item())
     return {"train_loss": loss_sum.item() / n, "train_acc": correct / n}
 
@@ -175,12 +210,17 @@ def train_epochs(state: TrainState, hooks: Sequence[Hook], *, start_epoch: int =
     step_hooks = [h for h in hooks if type(h).acts_at_step is not Hook.acts_at_step]
     state.step = (start_epoch - 1) * state.steps_per_epoch
     epochs = range(start_epoch, state.epochs + 1)
+    batches = None if bar is None else BatchProgress(bar)
     for epoch in epochs if bar is None else bar:
         t0 = time.perf_counter()
         state.epoch = epoch
         state.epoch_started = t0
         state.lr_used = state.optimizer.param_groups[0]["lr"]
-        record: dict[str, Any] = {"epoch": epoch, **_train_one_epoch(state, step_hooks)}
+        if batches is not None:
+            batches.start()
+        record: dict[str, Any] = {"epoch": epoch, **_train_one_epoch(state, step_hooks, batches)}
+        if batches is not None:
+            batches.trained()
         state.scheduler.step()
         state.train_time = time.perf_counter() - t0
         for hook in hooks:
