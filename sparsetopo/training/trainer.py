@@ -126,6 +126,7 @@ class BatchProgress:
         self.shown = False
 
     def start(self) -> None:
+        """An epoch starts (its clock, and nothing shown yet)."""
         self.started = self.last = time.perf_counter()
         self.shown = False
 
